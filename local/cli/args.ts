@@ -1,0 +1,42 @@
+/** Small, strict helpers for CLI options: a bad value is a one-line usage error, never a stack. */
+
+/** A mistake in how the command was called; the CLI prints it and exits with code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function integerOption(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  bounds: { min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(number)) {
+    throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  }
+  if (bounds.min !== undefined && number < bounds.min) {
+    throw new UsageError(`--${name} must be at least ${bounds.min}, got ${number}`);
+  }
+  if (bounds.max !== undefined && number > bounds.max) {
+    throw new UsageError(`--${name} must be at most ${bounds.max}, got ${number}`);
+  }
+  return number;
+}
+
+/** Waits for SIGINT or SIGTERM, once. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

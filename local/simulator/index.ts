@@ -1,0 +1,27 @@
+/**
+ * The Spark simulator's public API (design section 9): start one in-process with
+ * {@link startSimulator}, or from the CLI with `npx spark-t2i simulator`.
+ */
+export {
+  createFaultRoller,
+  DEFAULT_FAULT_SEED,
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultRates,
+  type FaultRoller,
+  FaultSpecError,
+  isFaultKind,
+  parseFaultSeed,
+  parseFaultSpec,
+} from './faults.ts';
+export { type PngSpec, renderPng } from './png.ts';
+export {
+  type RunningSimulator,
+  type SimulatorOptions,
+  SimulatorOptionsError,
+  type SimulatorStats,
+  SimulatorWireCodes,
+  SPARK_MODEL,
+  startSimulator,
+} from './server.ts';
+export { TASK_LOG_FILE, TaskStoreError } from './task-store.ts';
