@@ -1,0 +1,19 @@
+/** Workflow step CopyImages: streams the provider's images into the images bucket. */
+import { z } from 'zod';
+import { s3 } from '../../shared/aws/clients.ts';
+import { EnvNames, readEnv } from '../../shared/config/env.ts';
+import { copySettingsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { type CopyImagesInput, copyImagesStep } from '../../shared/generation/steps.ts';
+import { lambdaHandler } from '../../shared/observability/handler.ts';
+
+const env = readEnv({ [EnvNames.imagesBucket]: z.string().min(1) });
+const settings = copySettingsFromEnv();
+const deps = {
+  s3: s3(),
+  bucket: env[EnvNames.imagesBucket],
+  policy: settings.policy,
+  maxImageBytes: settings.maxImageBytes,
+  timeoutMs: settings.downloadTimeoutMs,
+};
+
+export const handler = lambdaHandler(async (event: CopyImagesInput) => copyImagesStep(event, deps));

@@ -1,0 +1,37 @@
+/** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
+import type { S3Event } from 'aws-lambda';
+import { z } from 'zod';
+import { s3, stepFunctions } from '../../shared/aws/clients.ts';
+import { EnvNames, readEnv } from '../../shared/config/env.ts';
+import { ownerSchema } from '../../shared/generation/model.ts';
+import { lambdaHandler } from '../../shared/observability/handler.ts';
+import { metrics } from '../../shared/observability/powertools.ts';
+import { recordPromptFileMetrics } from '../../shared/prompt-files/metrics.ts';
+import { processS3Event } from '../../shared/prompt-files/processor.ts';
+import {
+  DEFAULT_PROMPT_FILE_MAX_BYTES,
+  DEFAULT_PROMPT_FILE_MAX_LINES,
+  envPositiveInt,
+  PromptFileEnv,
+} from '../../shared/prompt-files/settings.ts';
+
+const env = readEnv({
+  [EnvNames.stateMachineArn]: z.string().min(1),
+  [PromptFileEnv.defaultOwner]: ownerSchema,
+  [PromptFileEnv.maxBytes]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_BYTES),
+  [PromptFileEnv.maxLines]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_LINES),
+});
+const deps = {
+  s3: s3(),
+  sfn: stepFunctions(),
+  stateMachineArn: env[EnvNames.stateMachineArn],
+  defaultOwner: env[PromptFileEnv.defaultOwner],
+  maxBytes: env[PromptFileEnv.maxBytes],
+  maxLines: env[PromptFileEnv.maxLines],
+};
+
+export const handler = lambdaHandler(async (event: S3Event) => {
+  const result = await processS3Event(event, deps);
+  recordPromptFileMetrics(result, metrics);
+  return result;
+});

@@ -1,0 +1,25 @@
+/** POST /generations: validates the body, records the generation queued and starts its workflow. */
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { generationsApiFromEnv } from '#shared/api/config.ts';
+import { httpErrorHandler } from '#shared/api/errors.ts';
+import { idempotencyKeyOf, ownerOf, readJsonBody } from '#shared/api/http.ts';
+import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
+import { lambdaHandler } from '#shared/observability/handler.ts';
+
+const generations = generationsApiFromEnv('submit');
+
+export const handler = lambdaHandler(async (event: APIGatewayProxyEvent, context) => {
+  const owner = ownerOf(event);
+  const idempotencyKey = idempotencyKeyOf(event);
+  const body = readJsonBody(event);
+  const accepted = await generations.submit(owner, body, {
+    requestId: event.requestContext.requestId,
+    idempotencyKey,
+    lambdaContext: context,
+  });
+  return jsonResponse(202, accepted);
+})
+  .use(httpHeaderNormalizer())
+  .use(securityHeaders())
+  .use(httpErrorHandler());

@@ -1,0 +1,176 @@
+/**
+ * The stack configuration: read once, typed and validated with zod, failing fast with a clear
+ * message. Sources, later ones winning: the defaults below, `spark-t2i.config.json` beside
+ * `cdk.json` (or the file named by the `configFile` context key), then the `spark-t2i` context
+ * key of `cdk.json` / `--context`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
+
+const scheduleSchema = z.strictObject({
+  /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'letters, digits, - and _ only, 1-48 long'),
+  /** An EventBridge Scheduler expression: `cron(...)`, `rate(...)` or `at(...)`. */
+  expression: z.string().regex(/^(cron|rate|at)\(.+\)$/, 'must be cron(...), rate(...) or at(...)'),
+  /** IANA time zone of a cron expression. */
+  timeZone: z.string().default('UTC'),
+  description: z.string().max(512).optional(),
+  enabled: z.boolean().default(true),
+  /** The generation request; validated with the shared request schema at synth time. */
+  request: z.unknown(),
+});
+
+export const stackConfigSchema = z.strictObject({
+  spark: z
+    .strictObject({
+      baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.spark.example.com'),
+      createPath: z.string().startsWith('/').default('/v1/images/generations'),
+      taskPath: z.string().startsWith('/').includes('{id}').default('/v1/tasks/{id}'),
+      /** Name of the Secrets Manager secret holding the provider API key (a plain string). */
+      apiKeySecretName: z.string().min(1).default('spark-t2i/spark-api-key'),
+      requestTimeoutMs: z.int().min(1000).max(60_000).default(10_000),
+    })
+    .prefault({}),
+  polling: z
+    .strictObject({
+      /** Expected provider generation time: the first poll is made about then. */
+      expectedGenerationSeconds: z.int().min(1).max(3600).default(10),
+      /** Interval between polls after the first. */
+      intervalSeconds: z.int().min(1).max(300).default(2),
+      /** The interval grows by this factor each poll, up to maxIntervalSeconds. */
+      backoffRate: z.number().min(1).max(4).default(1.5),
+      maxIntervalSeconds: z.int().min(1).max(900).default(30),
+      /** Past this many polls, or this much time, the generation fails with a timeout code. */
+      maxPolls: z.int().min(1).max(2000).default(120),
+      maxElapsedSeconds: z.int().min(10).max(86_400).default(1800),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxImageBytes: z
+        .int()
+        .min(1024)
+        .default(50 * 1024 * 1024),
+      promptFileMaxBytes: z
+        .int()
+        .min(1024)
+        .default(50 * 1024 * 1024),
+      promptFileMaxLines: z.int().min(1).default(50_000),
+      metadataMaxBytes: z.int().min(0).max(16_384).default(2048),
+    })
+    .prefault({}),
+  /** Spark tasks in flight at once across all triggers. */
+  maxConcurrentTasks: z.int().min(1).max(1000).default(10),
+  /** Owner of schedules and of prompt files directly under `prompts/`. */
+  defaultOwner: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .default('default'),
+  api: z
+    .strictObject({
+      throttleRateLimit: z.number().positive().default(50),
+      throttleBurstLimit: z.int().positive().default(100),
+      presignedUrlTtlSeconds: z.int().min(60).max(604_800).default(3600),
+      /** How long API Gateway caches an authorizer answer for a key. */
+      authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      /** Generation records expire (DynamoDB TTL) this many days after they end; 0 = never. */
+      generationDays: z.int().min(0).default(0),
+      /** Images move to S3 Infrequent Access after this many days; 0 = never. */
+      imagesInfrequentAccessDays: z.int().min(0).default(30),
+      /** Reports and processed prompt files expire after this many days; 0 = never. */
+      inputDays: z.int().min(0).default(90),
+      logDays: z.int().min(1).default(30),
+    })
+    .prefault({}),
+  /** Email to subscribe to the alarm topic, if any. */
+  alarmEmail: z.email().optional(),
+  schedules: z.array(scheduleSchema).default([]),
+});
+
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+type ParsedStackConfig = z.output<typeof stackConfigSchema>;
+
+export interface ScheduleConfig extends Omit<ParsedStackConfig['schedules'][number], 'request'> {
+  readonly request: GenerationRequest;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, 'schedules'> {
+  readonly schedules: readonly ScheduleConfig[];
+}
+
+/** The configuration is wrong; the message says where and why. */
+export class StackConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StackConfigError';
+  }
+}
+
+/** Validates a configuration object, including every schedule's request. */
+export function parseStackConfig(input: unknown): StackConfig {
+  const parsed = stackConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new StackConfigError(`Invalid spark-t2i configuration: ${problems}`, {
+      cause: parsed.error,
+    });
+  }
+  const names = new Set<string>();
+  const schedules = parsed.data.schedules.map((schedule) => {
+    if (names.has(schedule.name)) {
+      throw new StackConfigError(`Schedule "${schedule.name}" is declared twice`);
+    }
+    names.add(schedule.name);
+    const result = validateGenerationRequest(schedule.request);
+    if (!result.ok) {
+      throw new StackConfigError(
+        `Schedule "${schedule.name}": invalid request, ${result.error.code} ${result.error.message}`,
+      );
+    }
+    return { ...schedule, request: result.request };
+  });
+  return { ...parsed.data, schedules };
+}
+
+/**
+ * Reads the configuration of a CDK app: the config file, then the `spark-t2i` context value.
+ * `readContext` is `app.node.tryGetContext`.
+ */
+export function loadStackConfig(
+  readContext: (key: string) => unknown,
+  cwd = process.cwd(),
+): StackConfig {
+  const fileName = (readContext('configFile') as string | undefined) ?? 'spark-t2i.config.json';
+  const path = resolve(cwd, fileName);
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      fromFile = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new StackConfigError(`${fileName} is not valid JSON`, { cause: error });
+    }
+  }
+  const fromContext = (readContext('spark-t2i') as Record<string, unknown> | undefined) ?? {};
+  return parseStackConfig(mergeDeep(fromFile, fromContext));
+}
+
+function mergeDeep(base: Record<string, unknown>, override: Record<string, unknown>) {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = merged[key];
+    merged[key] = isRecord(current) && isRecord(value) ? mergeDeep(current, value) : value;
+  }
+  return merged;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

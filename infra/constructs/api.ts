@@ -1,0 +1,256 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  GatewayResponse,
+  type IAuthorizer,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RequestValidator,
+  ResponseType,
+  RestApi,
+  TokenAuthorizer,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { EnvNames } from '../../shared/config/env.ts';
+import { ErrorCodes } from '../../shared/errors/codes.ts';
+import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+import { allow } from './grants.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+
+export interface GenerationApiProps {
+  readonly generationsTable: ITableV2;
+  readonly apiKeysTable: ITableV2;
+  readonly idempotencyTable: ITableV2;
+  readonly imagesBucket: IBucket;
+  readonly stateMachine: IStateMachine;
+  readonly eventBus: IEventBus;
+  /** Steady-state requests per second of the whole API. */
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+  /** Lifetime of the pre-signed image URLs in answers. */
+  readonly presignedUrlTtl: Duration;
+  /** How long API Gateway caches the authorizer's answer for a key. */
+  readonly authorizerCacheTtl: Duration;
+  /** Largest `metadata` object, in bytes of JSON. */
+  readonly metadataMaxBytes: number;
+  readonly logRetention: RetentionDays;
+}
+
+/** Answer bodies of API Gateway's own errors, in the API's one error shape. */
+const GATEWAY_ERRORS: ReadonlyArray<[string, ResponseType, string, string]> = [
+  ['Unauthorized', ResponseType.UNAUTHORIZED, '401', ErrorCodes.API_UNAUTHORIZED],
+  ['AccessDenied', ResponseType.ACCESS_DENIED, '401', ErrorCodes.API_UNAUTHORIZED],
+  // REST APIs answer an unknown route as a missing token; it is a 404 to callers.
+  ['NoRoute', ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', ErrorCodes.API_NOT_FOUND],
+  ['ResourceNotFound', ResponseType.RESOURCE_NOT_FOUND, '404', ErrorCodes.API_NOT_FOUND],
+  ['TooLarge', ResponseType.REQUEST_TOO_LARGE, '413', ErrorCodes.API_BODY_TOO_LARGE],
+  ['Throttled', ResponseType.THROTTLED, '429', ErrorCodes.API_THROTTLED],
+  ['QuotaExceeded', ResponseType.QUOTA_EXCEEDED, '429', ErrorCodes.API_THROTTLED],
+  [
+    'UnsupportedMedia',
+    ResponseType.UNSUPPORTED_MEDIA_TYPE,
+    '415',
+    ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
+  ],
+  ['Default5xx', ResponseType.DEFAULT_5XX, '500', ErrorCodes.API_INTERNAL_ERROR],
+];
+
+const SECURITY_HEADERS = {
+  'gatewayresponse.header.Strict-Transport-Security': "'max-age=63072000; includeSubDomains'",
+  'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+  'gatewayresponse.header.Cache-Control': "'no-store'",
+};
+
+/**
+ * The HTTP API of design section 5 on API Gateway REST: a Lambda token authorizer for
+ * `Authorization: Bearer` keys (stored hashed), one function per route, stage throttling, access
+ * logs and tracing. Every route but `GET /openapi.json` is authorised.
+ */
+export class GenerationApi extends Construct {
+  public readonly restApi: RestApi;
+  public readonly authorizerFunction: PipelineFunction;
+  public readonly submitFunction: PipelineFunction;
+  public readonly getFunction: PipelineFunction;
+  public readonly listFunction: PipelineFunction;
+  public readonly cancelFunction: PipelineFunction;
+  public readonly openApiFunction: PipelineFunction;
+  public readonly accessLogGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: GenerationApiProps) {
+    super(scope, id);
+    const tableEnv = { [EnvNames.generationsTable]: props.generationsTable.tableName };
+    // Pre-signed GETs are signed with the function's own credentials.
+    const images = props.imagesBucket.arnForObjects('images/*');
+    const presignEnv = { PRESIGNED_URL_TTL_SECONDS: String(props.presignedUrlTtl.toSeconds()) };
+
+    this.authorizerFunction = new PipelineFunction(this, 'Authorizer', {
+      entryPoint: 'authorizer',
+      description: 'Resolves a Bearer API key to its owner',
+      timeout: Duration.seconds(10),
+      environment: { API_KEYS_TABLE: props.apiKeysTable.tableName },
+    });
+    allow(this.authorizerFunction, ['dynamodb:GetItem'], [props.apiKeysTable.tableArn]);
+
+    this.submitFunction = new PipelineFunction(this, 'SubmitGeneration', {
+      entryPoint: 'submit-generation',
+      description:
+        'POST /generations: validates, records the generation queued, starts its execution',
+      timeout: Duration.seconds(15),
+      environment: {
+        ...tableEnv,
+        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
+        IDEMPOTENCY_TABLE: props.idempotencyTable.tableName,
+        METADATA_MAX_BYTES: String(props.metadataMaxBytes),
+      },
+    });
+    allow(
+      this.submitFunction,
+      ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      [props.generationsTable.tableArn],
+    );
+    allow(
+      this.submitFunction,
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      [props.idempotencyTable.tableArn],
+    );
+    props.stateMachine.grantStartExecution(this.submitFunction);
+
+    this.getFunction = new PipelineFunction(this, 'GetGeneration', {
+      entryPoint: 'get-generation',
+      description: "GET /generations/{id}: the owner's generation, with pre-signed image URLs",
+      timeout: Duration.seconds(10),
+      environment: { ...tableEnv, ...presignEnv },
+    });
+    allow(this.getFunction, ['dynamodb:GetItem'], [props.generationsTable.tableArn]);
+    allow(this.getFunction, ['s3:GetObject'], [images]);
+
+    this.listFunction = new PipelineFunction(this, 'ListGenerations', {
+      entryPoint: 'list-generations',
+      description:
+        "GET /generations: the owner's generations, newest first (a Query, never a Scan)",
+      timeout: Duration.seconds(10),
+      environment: { ...tableEnv, ...presignEnv },
+    });
+    allow(
+      this.listFunction,
+      ['dynamodb:Query'],
+      [
+        GenerationsTableSchema.byOwnerIndex.name,
+        GenerationsTableSchema.byOwnerStatusIndex.name,
+      ].map((index) => `${props.generationsTable.tableArn}/index/${index}`),
+    );
+    allow(this.listFunction, ['s3:GetObject'], [images]);
+
+    this.cancelFunction = new PipelineFunction(this, 'CancelGeneration', {
+      entryPoint: 'cancel-generation',
+      description:
+        'DELETE /generations/{id}: stops the execution and records the generation cancelled',
+      timeout: Duration.seconds(15),
+      environment: {
+        ...tableEnv,
+        ...presignEnv,
+        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
+        [EnvNames.eventBusName]: props.eventBus.eventBusName,
+      },
+    });
+    allow(
+      this.cancelFunction,
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      [props.generationsTable.tableArn],
+    );
+    props.stateMachine.grantExecution(this.cancelFunction, 'states:StopExecution');
+    props.eventBus.grantPutEventsTo(this.cancelFunction);
+    allow(this.cancelFunction, ['s3:GetObject'], [images]);
+
+    this.openApiFunction = new PipelineFunction(this, 'OpenApi', {
+      entryPoint: 'openapi',
+      description: 'GET /openapi.json: the OpenAPI document generated from the schemas',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+    });
+
+    this.accessLogGroup = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.restApi = new RestApi(this, 'RestApi', {
+      description: 'spark-t2i: text-to-image generations',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: 'v1',
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    for (const [name, type, statusCode, code] of GATEWAY_ERRORS) {
+      new GatewayResponse(this, `${name}Response`, {
+        restApi: this.restApi,
+        type,
+        statusCode,
+        responseHeaders: SECURITY_HEADERS,
+        templates: {
+          'application/json': JSON.stringify({
+            error: { code, message: '$context.error.messageString' },
+          }),
+        },
+      });
+    }
+
+    const authorizer: IAuthorizer = new TokenAuthorizer(this, 'KeyAuthorizer', {
+      handler: this.authorizerFunction,
+      identitySource: 'method.request.header.Authorization',
+      validationRegex: '^Bearer [A-Za-z0-9_\\-]{16,256}$',
+      resultsCacheTtl: props.authorizerCacheTtl,
+    });
+    const validator = new RequestValidator(this, 'ParameterValidator', {
+      restApi: this.restApi,
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    const authorised = {
+      authorizer,
+      authorizationType: AuthorizationType.CUSTOM,
+      requestValidator: validator,
+    };
+
+    const generations = this.restApi.root.addResource('generations');
+    generations.addMethod('POST', new LambdaIntegration(this.submitFunction), authorised);
+    generations.addMethod('GET', new LambdaIntegration(this.listFunction), authorised);
+    const generation = generations.addResource('{id}');
+    const withId = { ...authorised, requestParameters: { 'method.request.path.id': true } };
+    generation.addMethod('GET', new LambdaIntegration(this.getFunction), withId);
+    generation.addMethod('DELETE', new LambdaIntegration(this.cancelFunction), withId);
+    this.restApi.root
+      .addResource('openapi.json')
+      .addMethod('GET', new LambdaIntegration(this.openApiFunction), {
+        authorizationType: AuthorizationType.NONE,
+        requestValidator: validator,
+      });
+  }
+
+  /** The functions of the API, for alarms. */
+  get functions(): PipelineFunction[] {
+    return [
+      this.authorizerFunction,
+      this.submitFunction,
+      this.getFunction,
+      this.listFunction,
+      this.cancelFunction,
+      this.openApiFunction,
+    ];
+  }
+}

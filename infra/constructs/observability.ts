@@ -1,0 +1,85 @@
+import { Duration } from 'aws-cdk-lib';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface ObservabilityProps {
+  readonly stateMachine: StateMachine;
+  /** Functions watched for errors and throttles, by a readable name. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  readonly restApi: RestApi;
+  readonly deadLetterQueue: IQueue;
+  /** Subscribed to the alarm topic when given. @default none */
+  readonly alarmEmail?: string;
+}
+
+/**
+ * Alarms on what users would notice: failed, timed-out or aborted executions, function errors
+ * and throttles, API 5xx, and anything in the dead-letter queue. All go to one SNS topic.
+ */
+export class Observability extends Construct {
+  public readonly alarmTopic: Topic;
+  public readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    this.alarmTopic = new Topic(this, 'Alarms', {
+      displayName: 'spark-t2i alarms',
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const period = Duration.minutes(5);
+    this.#alarm(
+      'ExecutionsFailed',
+      props.stateMachine.metricFailed({ period }),
+      'Generation executions failed',
+    );
+    this.#alarm(
+      'ExecutionsTimedOut',
+      props.stateMachine.metricTimedOut({ period }),
+      'Generation executions timed out (backstop timeout reached)',
+    );
+    this.#alarm(
+      'ExecutionsAborted',
+      props.stateMachine.metricAborted({ period }),
+      'Generation executions were aborted',
+    );
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.#alarm(`${name}Errors`, fn.metricErrors({ period }), `${name} function errors`);
+      this.#alarm(`${name}Throttles`, fn.metricThrottles({ period }), `${name} function throttled`);
+    }
+    this.#alarm('Api5xx', props.restApi.metricServerError({ period }), 'The API answered 5xx');
+    this.#alarm(
+      'DeadLetters',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }),
+      'Prompt-file events or schedule firings could not be delivered',
+    );
+  }
+
+  #alarm(id: string, metric: IMetric, description: string): void {
+    const alarm = new Alarm(this, id, {
+      metric,
+      alarmDescription: description,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    this.alarms.push(alarm);
+  }
+}

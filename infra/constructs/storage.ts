@@ -1,0 +1,133 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  HttpMethods,
+  ObjectOwnership,
+  StorageClass,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+
+export interface StorageProps {
+  /** Images move to Infrequent Access after this many days; 0 = never. @default 30 */
+  readonly imagesInfrequentAccessDays?: number;
+  /** Reports and prompt files expire after this many days; 0 = never. @default 90 */
+  readonly inputRetentionDays?: number;
+  /** Removal policy of buckets and tables. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where the pipeline keeps things: the images bucket (the users' results), the input bucket
+ * (prompt files and their reports), a bucket for both buckets' access logs, and the DynamoDB
+ * tables of generations, API keys and idempotency records.
+ */
+export class Storage extends Construct {
+  public readonly imagesBucket: Bucket;
+  public readonly inputBucket: Bucket;
+  public readonly accessLogsBucket: Bucket;
+  /** One item per generation; GSIs list an owner's generations newest first, with or without a status. */
+  public readonly generationsTable: TableV2;
+  /** One item per API key, keyed by the key's SHA-256; the key itself is never stored. */
+  public readonly apiKeysTable: TableV2;
+  /** Powertools idempotency records of `Idempotency-Key` requests (24 h TTL). */
+  public readonly idempotencyTable: TableV2;
+
+  constructor(scope: Construct, id: string, props: StorageProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+
+    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+
+    const imagesIa = props.imagesInfrequentAccessDays ?? 30;
+    this.imagesBucket = new Bucket(this, 'Images', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'images/',
+      // Pre-signed GETs are made for browsers too.
+      cors: [{ allowedMethods: [HttpMethods.GET], allowedOrigins: ['*'], maxAge: 3600 }],
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ...(imagesIa > 0
+          ? [
+              {
+                transitions: [
+                  {
+                    storageClass: StorageClass.INFREQUENT_ACCESS,
+                    transitionAfter: Duration.days(Math.max(30, imagesIa)),
+                  },
+                ],
+              },
+            ]
+          : []),
+      ],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+
+    const inputDays = props.inputRetentionDays ?? 90;
+    this.inputBucket = new Bucket(this, 'Input', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      // Versions give each upload of a prompt file its own identity (the generation ids use it).
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'input/',
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { noncurrentVersionExpiration: Duration.days(30) },
+        ...(inputDays > 0 ? [{ expiration: Duration.days(inputDays) }] : []),
+      ],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+
+    const schema = GenerationsTableSchema;
+    this.generationsTable = new TableV2(this, 'Generations', {
+      partitionKey: { name: schema.partitionKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: schema.timeToLiveAttribute,
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+      globalSecondaryIndexes: [schema.byOwnerIndex, schema.byOwnerStatusIndex].map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+      })),
+    });
+
+    this.apiKeysTable = new TableV2(this, 'ApiKeys', {
+      partitionKey: { name: 'keyHash', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    });
+
+    this.idempotencyTable = new TableV2(this, 'Idempotency', {
+      partitionKey: { name: 'id', type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      // Short-lived records: recovery adds nothing, TTL cleans them up.
+      timeToLiveAttribute: 'expiration',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+}

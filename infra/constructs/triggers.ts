@@ -1,0 +1,116 @@
+import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { S3EventSourceV2 } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { EnvNames } from '../../shared/config/env.ts';
+import type { WorkflowInput } from '../../shared/generation/model.ts';
+import type { ScheduleConfig } from '../config.ts';
+import { allow } from './grants.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+
+export interface TriggersProps {
+  readonly inputBucket: IBucket;
+  readonly stateMachine: IStateMachine;
+  /** Owner of schedules and of prompt files directly under `prompts/`. */
+  readonly defaultOwner: string;
+  readonly promptFileMaxBytes: number;
+  readonly promptFileMaxLines: number;
+  /** Validated schedules (each request checked by the shared schema when the config was read). */
+  readonly schedules: readonly ScheduleConfig[];
+}
+
+/** Prefix of prompt files in the input bucket; reports are written under `reports/`. */
+export const PROMPTS_PREFIX = 'prompts/';
+
+/** The workflow input of a schedule: fixed at synth time, so it is validated then. */
+export function scheduleInput(schedule: ScheduleConfig, owner: string): WorkflowInput {
+  return {
+    request: schedule.request,
+    source: 'schedule',
+    sourceRef: `schedule:${schedule.name}`,
+    owner,
+  };
+}
+
+/**
+ * The two non-HTTP ways in: prompt files uploaded under `prompts/` (S3 -> prompt-file function,
+ * one execution per valid line) and schedules (EventBridge Scheduler -> StartExecution on the
+ * state machine itself, no function in between). Deliveries that fail for good go to a
+ * dead-letter queue instead of being lost.
+ */
+export class Triggers extends Construct {
+  public readonly promptFileFunction: PipelineFunction;
+  public readonly schedules: readonly Schedule[];
+  /** Prompt-file events and schedule firings that could not be delivered. */
+  public readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: TriggersProps) {
+    super(scope, id);
+    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.promptFileFunction = new PipelineFunction(this, 'PromptFile', {
+      entryPoint: 'prompt-file',
+      description: 'Starts one generation per valid line of a prompt file and writes its report',
+      // 10,000 lines are started well inside this; a retry is cheap (idempotent names).
+      timeout: Duration.minutes(15),
+      memorySize: 512,
+      // Bounded, so a burst of files cannot exceed the Step Functions StartExecution rate.
+      reservedConcurrentExecutions: 5,
+      environment: {
+        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
+        DEFAULT_OWNER: props.defaultOwner,
+        PROMPT_FILE_MAX_BYTES: String(props.promptFileMaxBytes),
+        PROMPT_FILE_MAX_LINES: String(props.promptFileMaxLines),
+      },
+    });
+    allow(
+      this.promptFileFunction,
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      [props.inputBucket.arnForObjects(`${PROMPTS_PREFIX}*`)],
+    );
+    allow(
+      this.promptFileFunction,
+      ['s3:PutObject'],
+      [props.inputBucket.arnForObjects('reports/*')],
+    );
+    props.stateMachine.grantStartExecution(this.promptFileFunction);
+    this.promptFileFunction.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+    });
+    this.promptFileFunction.addEventSource(
+      new S3EventSourceV2(props.inputBucket, {
+        events: [EventType.OBJECT_CREATED],
+        filters: [{ prefix: PROMPTS_PREFIX }],
+      }),
+    );
+
+    this.schedules = props.schedules.map(
+      (schedule) =>
+        new Schedule(this, `Schedule-${schedule.name}`, {
+          description: schedule.description ?? `spark-t2i schedule ${schedule.name}`,
+          schedule: ScheduleExpression.expression(
+            schedule.expression,
+            TimeZone.of(schedule.timeZone),
+          ),
+          enabled: schedule.enabled,
+          target: new StepFunctionsStartExecution(props.stateMachine, {
+            input: ScheduleTargetInput.fromObject(scheduleInput(schedule, props.defaultOwner)),
+            deadLetterQueue: this.deadLetterQueue,
+            maxEventAge: Duration.hours(1),
+            retryAttempts: 10,
+          }),
+        }),
+    );
+  }
+}

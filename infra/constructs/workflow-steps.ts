@@ -1,0 +1,116 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
+import type { PollingPolicy } from '../../shared/generation/polling.ts';
+import { allow } from './grants.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+
+export interface SparkEndpointProps {
+  readonly baseUrl: string;
+  readonly createPath: string;
+  readonly taskPath: string;
+  readonly requestTimeoutMs: number;
+  /** The secret holding the provider API key. */
+  readonly apiKeySecret: ISecret;
+}
+
+export interface WorkflowStepsProps {
+  readonly spark: SparkEndpointProps;
+  readonly polling: PollingPolicy;
+  readonly generationsTable: ITableV2;
+  readonly imagesBucket: IBucket;
+  /** Largest image copied, in bytes. */
+  readonly maxImageBytes: number;
+  /** Host names image URLs may point at; empty = any public host. @default [] */
+  readonly imageAllowedHosts?: readonly string[];
+}
+
+/**
+ * The Lambda functions the generation workflow calls, each with exactly the configuration and
+ * the access it needs: the environment variable and the grant are set together here.
+ */
+export class WorkflowSteps extends Construct {
+  /** Creates the Spark task once and records its id (reads and updates the generations table). */
+  public readonly createTask: PipelineFunction;
+  /** Polls the Spark task and says when to poll next (no AWS access beyond the secret). */
+  public readonly pollTask: PipelineFunction;
+  /** Streams the provider's images into the images bucket (writes only there). */
+  public readonly copyImages: PipelineFunction;
+  /** Maps a caught error to the record's code and message (no AWS access). */
+  public readonly classifyFailure: PipelineFunction;
+
+  constructor(scope: Construct, id: string, props: WorkflowStepsProps) {
+    super(scope, id);
+    const { spark, polling } = props;
+    const sparkEnv = {
+      [EnvNames.sparkBaseUrl]: spark.baseUrl,
+      [EnvNames.sparkCreatePath]: spark.createPath,
+      [EnvNames.sparkTaskPath]: spark.taskPath,
+      [EnvNames.sparkRequestTimeoutMs]: String(spark.requestTimeoutMs),
+      [EnvNames.sparkApiKeySecret]: spark.apiKeySecret.secretArn,
+    };
+    const pollingEnv = {
+      [PollingEnv.expectedGenerationSeconds]: String(polling.expectedGenerationSeconds),
+      [PollingEnv.intervalSeconds]: String(polling.intervalSeconds),
+      [PollingEnv.backoffRate]: String(polling.backoffRate),
+      [PollingEnv.maxIntervalSeconds]: String(polling.maxIntervalSeconds),
+      [PollingEnv.maxPolls]: String(polling.maxPolls),
+      [PollingEnv.maxElapsedSeconds]: String(polling.maxElapsedSeconds),
+    };
+    // A call must end before the function does, so a slow provider is a typed, retryable timeout.
+    const sparkTimeout = Duration.millis(spark.requestTimeoutMs * 2 + 5000);
+
+    this.createTask = new PipelineFunction(this, 'CreateTask', {
+      entryPoint: 'create-task',
+      description: 'Creates the Spark task of a generation (once) and records its id',
+      timeout: sparkTimeout,
+      environment: {
+        ...sparkEnv,
+        ...pollingEnv,
+        [EnvNames.generationsTable]: props.generationsTable.tableName,
+      },
+    });
+    allow(
+      this.createTask,
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      [props.generationsTable.tableArn],
+    );
+    spark.apiKeySecret.grantRead(this.createTask);
+
+    this.pollTask = new PipelineFunction(this, 'PollTask', {
+      entryPoint: 'poll-task',
+      description: 'Polls the Spark task of a generation once',
+      timeout: sparkTimeout,
+      environment: { ...sparkEnv, ...pollingEnv },
+    });
+    spark.apiKeySecret.grantRead(this.pollTask);
+
+    this.copyImages = new PipelineFunction(this, 'CopyImages', {
+      entryPoint: 'copy-images',
+      description: "Streams a generation's images from the provider into the images bucket",
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment: {
+        [EnvNames.imagesBucket]: props.imagesBucket.bucketName,
+        [CopyEnv.maxImageBytes]: String(props.maxImageBytes),
+        [CopyEnv.downloadTimeoutMs]: String(120_000),
+        [CopyEnv.allowedHosts]: (props.imageAllowedHosts ?? []).join(','),
+      },
+    });
+    allow(
+      this.copyImages,
+      ['s3:PutObject', 's3:AbortMultipartUpload'],
+      [props.imagesBucket.arnForObjects('images/*')],
+    );
+
+    this.classifyFailure = new PipelineFunction(this, 'ClassifyFailure', {
+      entryPoint: 'classify-failure',
+      description: 'Maps a caught workflow error to the documented error code',
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+    });
+  }
+}

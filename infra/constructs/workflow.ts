@@ -1,0 +1,421 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  CustomState,
+  DefinitionBody,
+  Fail,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  Pass,
+  type RetryProps,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  DynamoAttributeValue,
+  DynamoUpdateItem,
+  EventBridgePutEvents,
+  LambdaInvoke,
+} from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ErrorCodes } from '../../shared/errors/codes.ts';
+import { RETRYABLE_SPARK_ERRORS } from '../../shared/spark/errors.ts';
+import { allow } from './grants.ts';
+
+/** The `source` of the pipeline's events on EventBridge. */
+export const EVENT_SOURCE = 'spark-t2i';
+export const EVENT_COMPLETED = 'Generation Completed';
+export const EVENT_FAILED = 'Generation Failed';
+
+/** Names of the states, shared with the local runtime and the tests. */
+export const StateNames = {
+  recordQueued: 'RecordQueued',
+  createTask: 'CreateTask',
+  waitForTask: 'WaitForTask',
+  pollTask: 'PollTask',
+  isTaskDone: 'IsTaskDone',
+  copyImages: 'CopyImages',
+  recordSuccess: 'RecordSuccess',
+  publishCompleted: 'PublishCompleted',
+  useTaskFailure: 'UseTaskFailure',
+  classifyFailure: 'ClassifyFailure',
+  useInternalFailure: 'UseInternalFailure',
+  recordFailure: 'RecordFailure',
+  publishFailed: 'PublishFailed',
+  generationFailed: 'GenerationFailed',
+  alreadyFinished: 'AlreadyFinished',
+  eventNotPublished: 'EventNotPublished',
+} as const;
+
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+const DYNAMODB_TRANSIENT_ERRORS = [
+  'DynamoDB.ProvisionedThroughputExceededException',
+  'DynamoDB.ThrottlingException',
+  'DynamoDB.RequestLimitExceeded',
+  'DynamoDB.InternalServerErrorException',
+];
+const EVENTBRIDGE_TRANSIENT_ERRORS = [
+  'EventBridge.EventBridgeException',
+  'EventBridge.InternalException',
+  'EventBridge.ThrottlingException',
+];
+const CONDITION_FAILED = 'DynamoDB.ConditionalCheckFailedException';
+
+export interface GenerationWorkflowProps {
+  readonly createTask: IFunction;
+  readonly pollTask: IFunction;
+  readonly copyImages: IFunction;
+  readonly classifyFailure: IFunction;
+  readonly generationsTable: ITableV2;
+  readonly eventBus: IEventBus;
+  /** The longest a generation may poll; the machine's own timeout is set beyond it. */
+  readonly maxElapsed: Duration;
+  readonly logRetention: RetentionDays;
+  /** Retry of throttled and failing provider calls. @default 2 s, x2, 5 attempts, 30 s cap */
+  readonly providerRetry?: Pick<
+    RetryProps,
+    'interval' | 'maxAttempts' | 'backoffRate' | 'maxDelay'
+  >;
+}
+
+/**
+ * The Standard "generation" state machine (design section 7), written in JSONPath so the local
+ * interpreter runs exactly what is deployed. Every task has an explicit Retry (transient errors
+ * only, exponential backoff with full jitter) and a Catch that ends in the failure record, so
+ * every execution leaves its record terminal.
+ */
+export class GenerationWorkflow extends Construct {
+  public readonly stateMachine: StateMachine;
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: GenerationWorkflowProps) {
+    super(scope, id);
+    const table = props.generationsTable;
+    const generationId = JsonPath.stringAt('$$.Execution.Name');
+    const now = JsonPath.stringAt('$$.State.EnteredTime');
+    const owner = JsonPath.stringAt('$.owner');
+    const providerRetry: RetryProps = {
+      interval: Duration.seconds(2),
+      maxAttempts: 5,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      ...props.providerRetry,
+      jitterStrategy: JitterType.FULL,
+    };
+    const transientRetry: RetryProps = {
+      interval: Duration.seconds(1),
+      maxAttempts: 4,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(20),
+      jitterStrategy: JitterType.FULL,
+    };
+
+    // Failure path: classify what was caught, record it, tell the world, fail the execution.
+    const generationFailed = new Fail(this, StateNames.generationFailed, {
+      errorPath: JsonPath.stringAt('$.failure.code'),
+      causePath: JsonPath.stringAt('$.failure.message'),
+    });
+    const publishFailed = new EventBridgePutEvents(this, StateNames.publishFailed, {
+      entries: [
+        {
+          eventBus: props.eventBus,
+          source: EVENT_SOURCE,
+          detailType: EVENT_FAILED,
+          detail: TaskInput.fromObject({
+            id: generationId,
+            owner,
+            status: 'failed',
+            source: JsonPath.stringAt('$.source'),
+            sourceRef: JsonPath.stringAt('$.sourceRef'),
+            error: JsonPath.objectAt('$.failure'),
+          }),
+        },
+      ],
+      resultPath: JsonPath.DISCARD,
+    })
+      .addRetry({ errors: EVENTBRIDGE_TRANSIENT_ERRORS, ...transientRetry })
+      .addCatch(generationFailed, { errors: ['States.ALL'], resultPath: '$.eventError' });
+    publishFailed.next(generationFailed);
+
+    const recordFailure = new DynamoUpdateItem(this, StateNames.recordFailure, {
+      table,
+      key: { id: DynamoAttributeValue.fromString(generationId) },
+      updateExpression:
+        'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+      conditionExpression: '#status IN (:queued, :running)',
+      expressionAttributeNames: { '#status': 'status', '#error': 'error' },
+      expressionAttributeValues: {
+        ':failed': DynamoAttributeValue.fromString('failed'),
+        ':queued': DynamoAttributeValue.fromString('queued'),
+        ':running': DynamoAttributeValue.fromString('running'),
+        ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#failed', owner)),
+        ':error': DynamoAttributeValue.fromMap({
+          code: DynamoAttributeValue.fromString(JsonPath.stringAt('$.failure.code')),
+          message: DynamoAttributeValue.fromString(JsonPath.stringAt('$.failure.message')),
+        }),
+        ':now': DynamoAttributeValue.fromString(now),
+      },
+      resultPath: JsonPath.DISCARD,
+    })
+      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
+      // Already terminal (cancelled meanwhile): nothing to record, and no second event.
+      .addCatch(generationFailed, { errors: ['States.ALL'], resultPath: '$.recordError' });
+    recordFailure.next(publishFailed);
+
+    const useInternalFailure = new Pass(this, StateNames.useInternalFailure, {
+      parameters: {
+        code: ErrorCodes.INTERNAL_ERROR,
+        message: 'Internal pipeline error (the failure could not be classified)',
+      },
+      resultPath: '$.failure',
+    }).next(recordFailure);
+    const classifyFailure = new LambdaInvoke(this, StateNames.classifyFailure, {
+      lambdaFunction: props.classifyFailure,
+      payload: TaskInput.fromJsonPathAt('$.error'),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.failure',
+      taskTimeout: Timeout.duration(Duration.seconds(30)),
+    })
+      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      .addCatch(useInternalFailure, { errors: ['States.ALL'], resultPath: '$.classifyError' });
+    classifyFailure.next(recordFailure);
+    const onError = { errors: ['States.ALL'], resultPath: '$.error' };
+
+    // Success path.
+    const alreadyFinished = new Succeed(this, StateNames.alreadyFinished, {
+      comment: 'The record was already terminal (cancelled); nothing is overwritten.',
+    });
+    const eventNotPublished = new Succeed(this, StateNames.eventNotPublished, {
+      comment: 'The record is completed; only the event could not be published.',
+    });
+    const publishCompleted = new EventBridgePutEvents(this, StateNames.publishCompleted, {
+      entries: [
+        {
+          eventBus: props.eventBus,
+          source: EVENT_SOURCE,
+          detailType: EVENT_COMPLETED,
+          detail: TaskInput.fromObject({
+            id: generationId,
+            owner,
+            status: 'completed',
+            source: JsonPath.stringAt('$.source'),
+            sourceRef: JsonPath.stringAt('$.sourceRef'),
+            images: JsonPath.listAt('$.stored.images'),
+            costUsd: JsonPath.objectAt('$.task.costUsd'),
+          }),
+        },
+      ],
+      resultPath: JsonPath.DISCARD,
+    })
+      .addRetry({ errors: EVENTBRIDGE_TRANSIENT_ERRORS, ...transientRetry })
+      .addCatch(eventNotPublished, { errors: ['States.ALL'], resultPath: '$.eventError' });
+
+    // A CustomState: the success write takes DynamoDB JSON straight from the steps' results
+    // (images, usage, cost), which the typed task's value helpers cannot express.
+    const recordSuccess = new CustomState(this, StateNames.recordSuccess, {
+      stateJson: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Parameters: {
+          TableName: table.tableName,
+          Key: { id: { 'S.$': '$$.Execution.Name' } },
+          UpdateExpression:
+            'SET #status = :completed, ownerStatus = :ownerStatus, images = :images, #usage = :usage, costUsd = :costUsd, polls = :polls, updatedAt = :now, completedAt = :now',
+          ConditionExpression: '#status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status', '#usage': 'usage' },
+          ExpressionAttributeValues: {
+            ':completed': { S: 'completed' },
+            ':queued': { S: 'queued' },
+            ':running': { S: 'running' },
+            ':ownerStatus': { 'S.$': "States.Format('{}#completed', $.owner)" },
+            ':images': { 'L.$': '$.stored.dynamoImages' },
+            ':usage.$': '$.task.attributes.usage',
+            ':costUsd.$': '$.task.attributes.costUsd',
+            ':polls': { 'N.$': "States.Format('{}', $.task.polls)" },
+            ':now': { 'S.$': '$$.State.EnteredTime' },
+          },
+        },
+        ResultPath: null,
+      },
+    })
+      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
+      .addCatch(alreadyFinished, { errors: [CONDITION_FAILED], resultPath: '$.recordError' })
+      .addCatch(classifyFailure, onError);
+    recordSuccess.next(publishCompleted);
+
+    const copyImages = new LambdaInvoke(this, StateNames.copyImages, {
+      lambdaFunction: props.copyImages,
+      payload: TaskInput.fromObject({
+        id: generationId,
+        owner,
+        request: JsonPath.objectAt('$.request'),
+        images: JsonPath.listAt('$.task.images'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.stored',
+      taskTimeout: Timeout.duration(Duration.minutes(6)),
+    })
+      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      .addRetry({
+        errors: ['ImageDownloadError', 'ImageTruncatedError'],
+        interval: Duration.seconds(2),
+        maxAttempts: 3,
+        backoffRate: 2,
+        maxDelay: Duration.seconds(10),
+        jitterStrategy: JitterType.FULL,
+      })
+      .addCatch(classifyFailure, onError);
+    copyImages.next(recordSuccess);
+
+    const useTaskFailure = new Pass(this, StateNames.useTaskFailure, {
+      comment: 'The provider ended the task as failed, or polling ran past its bounds.',
+      inputPath: '$.task.failure',
+      resultPath: '$.failure',
+    }).next(recordFailure);
+
+    const waitForTask = new Wait(this, StateNames.waitForTask, {
+      time: WaitTime.secondsPath('$.task.nextWaitSeconds'),
+    });
+    const pollTask = new LambdaInvoke(this, StateNames.pollTask, {
+      lambdaFunction: props.pollTask,
+      payload: TaskInput.fromObject({
+        id: generationId,
+        task: JsonPath.objectAt('$.task'),
+        startedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.task',
+      taskTimeout: Timeout.duration(Duration.minutes(2)),
+    })
+      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
+      // A garbled answer is usually transient, but only worth a few more tries.
+      .addRetry({
+        errors: ['SparkResponseParseError'],
+        interval: Duration.seconds(2),
+        maxAttempts: 3,
+        backoffRate: 2,
+        maxDelay: Duration.seconds(10),
+        jitterStrategy: JitterType.FULL,
+      })
+      .addCatch(classifyFailure, onError);
+    const isTaskDone = new Choice(this, StateNames.isTaskDone)
+      .when(Condition.stringEquals('$.task.state', 'completed'), copyImages)
+      .when(Condition.stringEquals('$.task.state', 'failed'), useTaskFailure)
+      .otherwise(waitForTask);
+    waitForTask.next(pollTask);
+    pollTask.next(isTaskDone);
+
+    const createTask = new LambdaInvoke(this, StateNames.createTask, {
+      lambdaFunction: props.createTask,
+      payload: TaskInput.fromObject({ id: generationId }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.task',
+      taskTimeout: Timeout.duration(Duration.minutes(2)),
+    })
+      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      // Not SparkResponseParseError: a create answer we could not read may still have made a
+      // task, and creating again would pay twice.
+      .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
+      .addCatch(alreadyFinished, {
+        errors: ['GenerationAlreadyFinishedError'],
+        resultPath: '$.error',
+      })
+      .addCatch(classifyFailure, onError);
+    createTask.next(waitForTask);
+
+    // The record exists already for HTTP (the API writes it before answering 202); prompt files
+    // and schedules start here. Either way it is left queued with its request and owner.
+    const recordQueued = new DynamoUpdateItem(this, StateNames.recordQueued, {
+      table,
+      key: { id: DynamoAttributeValue.fromString(generationId) },
+      updateExpression: [
+        'SET #status = if_not_exists(#status, :queued)',
+        '#owner = if_not_exists(#owner, :owner)',
+        'ownerStatus = if_not_exists(ownerStatus, :ownerStatus)',
+        '#request = if_not_exists(#request, :request)',
+        '#source = if_not_exists(#source, :source)',
+        'sourceRef = if_not_exists(sourceRef, :sourceRef)',
+        'polls = if_not_exists(polls, :zero)',
+        'images = if_not_exists(images, :noImages)',
+        'createdAt = if_not_exists(createdAt, :now)',
+        'updatedAt = :now',
+      ].join(', '),
+      conditionExpression: 'attribute_not_exists(id) OR #status = :queued',
+      expressionAttributeNames: {
+        '#status': 'status',
+        '#owner': 'owner',
+        '#request': 'request',
+        '#source': 'source',
+      },
+      expressionAttributeValues: {
+        ':queued': DynamoAttributeValue.fromString('queued'),
+        ':owner': DynamoAttributeValue.fromString(owner),
+        ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#queued', owner)),
+        ':request': DynamoAttributeValue.fromMap({
+          prompt: DynamoAttributeValue.fromString(JsonPath.stringAt('$.request.prompt')),
+          use_pre_llm: DynamoAttributeValue.booleanFromJsonPath(
+            JsonPath.stringAt('$.request.use_pre_llm'),
+          ),
+          seed: DynamoAttributeValue.numberFromString(
+            JsonPath.format('{}', JsonPath.stringAt('$.request.seed')),
+          ),
+          width: DynamoAttributeValue.numberFromString(
+            JsonPath.format('{}', JsonPath.stringAt('$.request.width')),
+          ),
+          height: DynamoAttributeValue.numberFromString(
+            JsonPath.format('{}', JsonPath.stringAt('$.request.height')),
+          ),
+        }),
+        ':source': DynamoAttributeValue.fromString(JsonPath.stringAt('$.source')),
+        ':sourceRef': DynamoAttributeValue.fromString(JsonPath.stringAt('$.sourceRef')),
+        ':zero': DynamoAttributeValue.fromNumber(0),
+        ':noImages': DynamoAttributeValue.fromList([]),
+        ':now': DynamoAttributeValue.fromString(now),
+      },
+      resultPath: JsonPath.DISCARD,
+    })
+      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
+      .addCatch(alreadyFinished, { errors: [CONDITION_FAILED], resultPath: '$.error' })
+      .addCatch(classifyFailure, onError);
+    recordQueued.next(createTask);
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(recordQueued),
+      comment:
+        'spark-t2i generation: create the Spark task, poll it, copy the images, record the outcome',
+      // Past the polling bound the poll step fails the generation itself; this is the backstop.
+      timeout: props.maxElapsed.plus(Duration.minutes(15)),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    // The CustomState success write is not granted by CDK; the typed tasks grant their own.
+    allow(this.stateMachine, ['dynamodb:UpdateItem'], [table.tableArn]);
+  }
+}

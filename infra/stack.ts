@@ -1,0 +1,115 @@
+import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { StackConfig } from './config.ts';
+import { GenerationApi } from './constructs/api.ts';
+import { Observability } from './constructs/observability.ts';
+import { Storage } from './constructs/storage.ts';
+import { Triggers } from './constructs/triggers.ts';
+import { GenerationWorkflow } from './constructs/workflow.ts';
+import { WorkflowSteps } from './constructs/workflow-steps.ts';
+
+export interface SparkT2iStackProps extends StackProps {
+  readonly config: StackConfig;
+  /** Buckets and tables are kept when the stack is deleted unless this says otherwise. @default RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The deployed pipeline: it only wires the constructs together. */
+export class SparkT2iStack extends Stack {
+  public readonly storage: Storage;
+  public readonly workflow: GenerationWorkflow;
+  public readonly steps: WorkflowSteps;
+  public readonly api: GenerationApi;
+  public readonly triggers: Triggers;
+
+  constructor(scope: Construct, id: string, props: SparkT2iStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = retentionDays(config.retention.logDays);
+
+    this.storage = new Storage(this, 'Storage', {
+      imagesInfrequentAccessDays: config.retention.imagesInfrequentAccessDays,
+      inputRetentionDays: config.retention.inputDays,
+      removalPolicy: props.removalPolicy,
+    });
+    const sparkApiKey = new Secret(this, 'SparkApiKey', {
+      secretName: config.spark.apiKeySecretName,
+      description:
+        'Spark Text to Image 3.0 API key (a plain string). Set it after the first deploy.',
+    });
+    const eventBus = new EventBus(this, 'Events', { description: 'spark-t2i generation events' });
+
+    this.steps = new WorkflowSteps(this, 'Steps', {
+      spark: { ...config.spark, apiKeySecret: sparkApiKey },
+      polling: config.polling,
+      generationsTable: this.storage.generationsTable,
+      imagesBucket: this.storage.imagesBucket,
+      maxImageBytes: config.limits.maxImageBytes,
+    });
+    this.workflow = new GenerationWorkflow(this, 'Workflow', {
+      createTask: this.steps.createTask,
+      pollTask: this.steps.pollTask,
+      copyImages: this.steps.copyImages,
+      classifyFailure: this.steps.classifyFailure,
+      generationsTable: this.storage.generationsTable,
+      eventBus,
+      maxElapsed: Duration.seconds(config.polling.maxElapsedSeconds),
+      logRetention,
+    });
+    this.api = new GenerationApi(this, 'Api', {
+      generationsTable: this.storage.generationsTable,
+      apiKeysTable: this.storage.apiKeysTable,
+      idempotencyTable: this.storage.idempotencyTable,
+      imagesBucket: this.storage.imagesBucket,
+      stateMachine: this.workflow.stateMachine,
+      eventBus,
+      throttleRateLimit: config.api.throttleRateLimit,
+      throttleBurstLimit: config.api.throttleBurstLimit,
+      presignedUrlTtl: Duration.seconds(config.api.presignedUrlTtlSeconds),
+      authorizerCacheTtl: Duration.seconds(config.api.authorizerCacheSeconds),
+      metadataMaxBytes: config.limits.metadataMaxBytes,
+      logRetention,
+    });
+    this.triggers = new Triggers(this, 'Triggers', {
+      inputBucket: this.storage.inputBucket,
+      stateMachine: this.workflow.stateMachine,
+      defaultOwner: config.defaultOwner,
+      promptFileMaxBytes: config.limits.promptFileMaxBytes,
+      promptFileMaxLines: config.limits.promptFileMaxLines,
+      schedules: config.schedules,
+    });
+    new Observability(this, 'Observability', {
+      stateMachine: this.workflow.stateMachine,
+      functions: {
+        CreateTask: this.steps.createTask,
+        PollTask: this.steps.pollTask,
+        CopyImages: this.steps.copyImages,
+        ClassifyFailure: this.steps.classifyFailure,
+        PromptFile: this.triggers.promptFileFunction,
+        ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
+      },
+      restApi: this.api.restApi,
+      deadLetterQueue: this.triggers.deadLetterQueue,
+      alarmEmail: config.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'InputBucketName', { value: this.storage.inputBucket.bucketName });
+    new CfnOutput(this, 'ImagesBucketName', { value: this.storage.imagesBucket.bucketName });
+    new CfnOutput(this, 'ApiKeysTableName', { value: this.storage.apiKeysTable.tableName });
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'SparkApiKeySecretName', { value: config.spark.apiKeySecretName });
+    new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
+  }
+}
+
+function retentionDays(days: number): RetentionDays {
+  const supported = Object.values(RetentionDays).filter(
+    (value): value is RetentionDays => typeof value === 'number' && value > 0,
+  );
+  // The closest supported retention that keeps logs at least as long as asked.
+  return supported.sort((a, b) => a - b).find((value) => value >= days) ?? RetentionDays.TEN_YEARS;
+}

@@ -1,0 +1,106 @@
+/**
+ * Configuration of the API functions, read once at cold start and validated (a missing or
+ * malformed variable fails the function's start with its name). Each route reads only what it
+ * uses, so the stack gives each function only its own variables and grants.
+ */
+import { z } from 'zod';
+import { dynamoDb, eventBridge, s3, stepFunctions } from '../aws/clients.ts';
+import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import { defaultCursorSecret } from './cursor.ts';
+import { GenerationsApi } from './generations.ts';
+import { idempotencyStore } from './idempotency.ts';
+import { ApiKeyStore } from './keys.ts';
+import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, s3Presigner } from './presign.ts';
+import { DEFAULT_METADATA_MAX_BYTES } from './schemas.ts';
+
+/** Variables of the API functions (beyond the shared `EnvNames`). */
+export const ApiEnv = {
+  apiKeysTable: 'API_KEYS_TABLE',
+  idempotencyTable: 'IDEMPOTENCY_TABLE',
+  metadataMaxBytes: 'METADATA_MAX_BYTES',
+  presignedUrlTtlSeconds: 'PRESIGNED_URL_TTL_SECONDS',
+  /** Signs list cursors; defaults to a value derived from the generations table name. */
+  cursorSecret: 'CURSOR_SECRET',
+} as const;
+
+export type GenerationsRoute = 'submit' | 'get' | 'list' | 'cancel';
+
+const tableName = z.string().min(1);
+const stateMachineArn = z
+  .string()
+  .regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/, 'must be a state machine ARN');
+const presignTtl = envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS).pipe(z.int().min(1).max(604_800));
+
+/** The API key store of the authorizer (`API_KEYS_TABLE`). */
+export function apiKeyStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ApiKeyStore {
+  const values = readEnv({ [ApiEnv.apiKeysTable]: tableName }, env);
+  return new ApiKeyStore(dynamoDb(), values[ApiEnv.apiKeysTable]);
+}
+
+/** The generations operations, configured for one route. */
+export function generationsApiFromEnv(
+  route: GenerationsRoute,
+  env: NodeJS.ProcessEnv = process.env,
+): GenerationsApi {
+  const base = readEnv({ [EnvNames.generationsTable]: tableName }, env);
+  const table = base[EnvNames.generationsTable];
+  const common = { dynamoDb: dynamoDb(), tableName: table };
+  switch (route) {
+    case 'submit': {
+      const values = readEnv(
+        {
+          [EnvNames.stateMachineArn]: stateMachineArn,
+          [ApiEnv.idempotencyTable]: tableName,
+          [ApiEnv.metadataMaxBytes]: envInt(DEFAULT_METADATA_MAX_BYTES).pipe(z.int().min(0)),
+        },
+        env,
+      );
+      return new GenerationsApi({
+        ...common,
+        stepFunctions: stepFunctions(),
+        stateMachineArn: values[EnvNames.stateMachineArn],
+        metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
+        idempotency: { persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]) },
+      });
+    }
+    case 'get': {
+      const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
+      return new GenerationsApi({
+        ...common,
+        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
+      });
+    }
+    case 'list': {
+      const values = readEnv(
+        {
+          [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
+          [ApiEnv.cursorSecret]: z.string().min(16).optional(),
+        },
+        env,
+      );
+      return new GenerationsApi({
+        ...common,
+        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
+        cursorSecret: values[ApiEnv.cursorSecret] ?? defaultCursorSecret(table),
+      });
+    }
+    case 'cancel': {
+      const values = readEnv(
+        {
+          [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
+          [EnvNames.stateMachineArn]: stateMachineArn,
+          [EnvNames.eventBusName]: z.string().min(1),
+        },
+        env,
+      );
+      return new GenerationsApi({
+        ...common,
+        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
+        stepFunctions: stepFunctions(),
+        stateMachineArn: values[EnvNames.stateMachineArn],
+        eventBridge: eventBridge(),
+        eventBusName: values[EnvNames.eventBusName],
+      });
+    }
+  }
+}

@@ -1,0 +1,641 @@
+/**
+ * The API's operations on generations, always scoped to one owner: submit, get, list and cancel,
+ * and the view of a record the answers carry. An owner never learns anything about another
+ * owner's generations: a foreign id is answered exactly like a missing one (404).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  IdempotencyAlreadyInProgressError,
+  type IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { ConfigurationError } from '../config/env.ts';
+import { PipelineError } from '../errors/base.ts';
+import { ErrorCodes } from '../errors/codes.ts';
+import {
+  GENERATION_STATUSES,
+  type GenerationError,
+  type GenerationRecord,
+  type GenerationStatus,
+  GenerationsTableSchema,
+  generationIdSchema,
+  isTerminal,
+  ownerStatusKey,
+  type WorkflowInput,
+} from '../generation/model.ts';
+import { logger } from '../observability/powertools.ts';
+import {
+  type GenerationRequest,
+  type RequestWarning,
+  validateGenerationRequest,
+} from '../request/schema.ts';
+import { CursorCodec, type PageKey } from './cursor.ts';
+import { BadRequestError, ConflictError, NotFoundError } from './errors.ts';
+import {
+  IDEMPOTENCY_KEY_PREFIX,
+  type IdempotentSubmission,
+  submitIdempotencyConfig,
+} from './idempotency.ts';
+import type { Presign } from './presign.ts';
+import {
+  DEFAULT_METADATA_MAX_BYTES,
+  type GenerationView,
+  LIST_LIMIT_DEFAULT,
+  LIST_LIMIT_MAX,
+} from './schemas.ts';
+
+/** `source` of the pipeline's events on EventBridge (the workflow publishes with the same). */
+export const EVENT_SOURCE = 'spark-t2i';
+export const EVENT_CANCELLED = 'Generation Cancelled';
+
+/** The workflow could not be started; the record was marked failed. Answered as a plain 500. */
+export class GenerationNotStartedError extends PipelineError {
+  readonly code = ErrorCodes.API_INTERNAL_ERROR;
+  readonly retryable = true;
+}
+
+/** 202 answer of POST /generations. */
+export interface GenerationAccepted {
+  readonly id: string;
+  readonly status: 'queued';
+  readonly warnings?: readonly RequestWarning[];
+  readonly links: { readonly self: string };
+}
+
+export interface GenerationPage {
+  readonly items: GenerationView[];
+  readonly nextCursor?: string;
+}
+
+/** The list query as it arrives (text); {@link GenerationsApi.list} checks it. */
+export interface ListQuery {
+  readonly status?: string;
+  readonly limit?: string;
+  readonly cursor?: string;
+}
+
+export interface SubmitOptions {
+  /** API Gateway's request id; the generation's `sourceRef` is `http:<requestId>`. */
+  readonly requestId: string;
+  /** The `Idempotency-Key` header, already checked; without it there is no idempotency. */
+  readonly idempotencyKey?: string;
+  /** Lets idempotency bound an in-progress record by the invocation's remaining time. */
+  readonly lambdaContext?: Context;
+}
+
+export interface SubmitIdempotency {
+  readonly persistenceStore: BasePersistenceLayer;
+  /** @default {@link submitIdempotencyConfig} */
+  readonly config?: IdempotencyConfig;
+  /** @default IDEMPOTENCY_KEY_PREFIX */
+  readonly keyPrefix?: string;
+}
+
+/**
+ * What the operations use. Only the generations table is needed by all; each operation checks
+ * the rest it needs when called (a function is given only what its route uses).
+ */
+export interface GenerationsApiDeps {
+  readonly dynamoDb: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** get, list, cancel: URLs of the images. */
+  readonly presign?: Presign;
+  /** submit (start), cancel (stop). */
+  readonly stepFunctions?: SFNClient;
+  readonly stateMachineArn?: string;
+  /** cancel: the "Generation Cancelled" event. */
+  readonly eventBridge?: EventBridgeClient;
+  readonly eventBusName?: string;
+  /** list: the secret cursors are signed with. */
+  readonly cursorSecret?: string;
+  /** submit: largest `metadata` in bytes of JSON. @default 2048 */
+  readonly metadataMaxBytes?: number;
+  /** submit: `Idempotency-Key` support. */
+  readonly idempotency?: SubmitIdempotency;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+}
+
+interface Submission {
+  readonly request: GenerationRequest;
+  readonly warnings: readonly RequestWarning[];
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** A record as DynamoDB gives it back: `usage` and `costUsd` may be NULL. */
+export type StoredRecord = Omit<GenerationRecord, 'usage' | 'costUsd' | 'error'> & {
+  readonly ownerStatus?: string;
+  readonly usage?: GenerationRecord['usage'] | null;
+  readonly costUsd?: number | null;
+  readonly error?: GenerationError | null;
+};
+
+const CANCELLED_MESSAGE = 'The generation was cancelled by its owner';
+const NOT_STARTED_MESSAGE = 'The generation could not be started; please submit it again';
+
+export class GenerationsApi {
+  readonly #deps: GenerationsApiDeps;
+  readonly #now: () => Date;
+  readonly #newId: () => string;
+  readonly #metadataMaxBytes: number;
+  readonly #idempotencyConfig?: IdempotencyConfig;
+  readonly #startOnce?: (
+    key: IdempotentSubmission,
+    submission: Submission,
+    requestId: string,
+  ) => Promise<GenerationAccepted>;
+
+  constructor(deps: GenerationsApiDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+    this.#newId = deps.newId ?? randomUUID;
+    this.#metadataMaxBytes = deps.metadataMaxBytes ?? DEFAULT_METADATA_MAX_BYTES;
+    if (deps.idempotency) {
+      const config = deps.idempotency.config ?? submitIdempotencyConfig();
+      this.#idempotencyConfig = config;
+      this.#startOnce = makeIdempotent(
+        (key: IdempotentSubmission, submission: Submission, requestId: string) =>
+          this.#start(key.owner, submission, requestId),
+        {
+          persistenceStore: deps.idempotency.persistenceStore,
+          config,
+          keyPrefix: deps.idempotency.keyPrefix ?? IDEMPOTENCY_KEY_PREFIX,
+          dataIndexArgument: 0,
+        },
+      );
+    }
+  }
+
+  /**
+   * Validates the body, records the generation `queued` and starts its workflow. The record is
+   * written first, so a GET right after the 202 finds it; if the workflow cannot be started the
+   * record is marked failed rather than left queued, and the error goes on (a 500).
+   */
+  async submit(owner: string, body: unknown, options: SubmitOptions): Promise<GenerationAccepted> {
+    const submission = this.#validateSubmission(body);
+    if (options.idempotencyKey === undefined) {
+      return this.#start(owner, submission, options.requestId);
+    }
+    if (this.#startOnce === undefined || this.#idempotencyConfig === undefined) {
+      throw new ConfigurationError('Idempotency-Key support is not configured (IDEMPOTENCY_TABLE)');
+    }
+    if (options.lambdaContext) this.#idempotencyConfig.registerLambdaContext(options.lambdaContext);
+    try {
+      return await this.#startOnce(
+        { owner, idempotencyKey: options.idempotencyKey, body },
+        submission,
+        options.requestId,
+      );
+    } catch (error) {
+      if (error instanceof IdempotencyValidationError) {
+        throw new ConflictError(
+          ErrorCodes.API_IDEMPOTENCY_CONFLICT,
+          'This Idempotency-Key was already used with a different body',
+          { cause: error },
+        );
+      }
+      if (error instanceof IdempotencyAlreadyInProgressError) {
+        throw new ConflictError(
+          ErrorCodes.API_IDEMPOTENCY_CONFLICT,
+          'A request with this Idempotency-Key is still in progress; retry shortly',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** The owner's generation; 404 for a missing id and for another owner's. */
+  async get(owner: string, id: string): Promise<GenerationView> {
+    const record = await this.#readOwned(owner, id);
+    return toApiView(record, this.#presign());
+  }
+
+  /**
+   * A page of the owner's generations, newest first, optionally of one status: a Query on the
+   * owner (or owner#status) index, never a Scan.
+   */
+  async list(owner: string, query: ListQuery = {}): Promise<GenerationPage> {
+    const status = parseStatus(query.status);
+    const limit = parseLimit(query.limit);
+    const cursors = this.#cursors();
+    const scope = status ?? '*';
+    const index =
+      status === undefined
+        ? GenerationsTableSchema.byOwnerIndex
+        : GenerationsTableSchema.byOwnerStatusIndex;
+    const partition = status === undefined ? owner : ownerStatusKey(owner, status);
+    let startKey: PageKey | undefined;
+    if (query.cursor !== undefined) {
+      startKey = cursors.decode(owner, scope, query.cursor);
+      if (startKey === undefined || startKey[index.partitionKey] !== partition) {
+        throw new BadRequestError(
+          ErrorCodes.API_INVALID_QUERY,
+          'cursor is not valid for this query; use the nextCursor of the previous page unchanged',
+          {
+            details: [
+              { code: ErrorCodes.API_INVALID_QUERY, message: 'invalid cursor', field: 'cursor' },
+            ],
+          },
+        );
+      }
+    }
+    // One item more than asked tells whether another page exists, so the last page has no cursor.
+    const { Items = [], LastEvaluatedKey } = await this.#deps.dynamoDb.send(
+      new QueryCommand({
+        TableName: this.#deps.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': index.partitionKey },
+        ExpressionAttributeValues: { ':pk': partition },
+        ScanIndexForward: false,
+        Limit: limit + 1,
+        ...(startKey && { ExclusiveStartKey: startKey }),
+      }),
+    );
+    const records = Items.slice(0, limit) as StoredRecord[];
+    let nextKey: PageKey | undefined;
+    const last = records.at(-1);
+    if (Items.length > limit && last !== undefined) {
+      nextKey = {
+        [GenerationsTableSchema.partitionKey]: last.id,
+        [index.partitionKey]: partition,
+        [index.sortKey]: last.createdAt,
+      };
+    } else if (LastEvaluatedKey !== undefined) {
+      // DynamoDB stopped early (1 MB read): continue from where it stopped.
+      nextKey = LastEvaluatedKey as PageKey;
+    }
+    const presign = this.#presign();
+    const items = await Promise.all(records.map((record) => toApiView(record, presign)));
+    return {
+      items,
+      ...(nextKey !== undefined && { nextCursor: cursors.encode(owner, scope, nextKey) }),
+    };
+  }
+
+  /**
+   * Cancels a generation that has not ended: records it `cancelled` (a conditional write, so a
+   * generation that completes meanwhile stays completed), stops its execution and publishes
+   * "Generation Cancelled". 409 once it has ended.
+   */
+  async cancel(owner: string, id: string): Promise<GenerationView> {
+    const record = await this.#readOwned(owner, id);
+    if (isTerminal(record.status)) throw notCancellable(record.status);
+    const error: GenerationError = {
+      code: ErrorCodes.GENERATION_CANCELLED,
+      message: CANCELLED_MESSAGE,
+    };
+    const now = this.#now().toISOString();
+    let cancelled: StoredRecord;
+    try {
+      const { Attributes } = await this.#deps.dynamoDb.send(
+        new UpdateCommand({
+          TableName: this.#deps.tableName,
+          Key: { id },
+          UpdateExpression:
+            'SET #status = :cancelled, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+          ConditionExpression: '#owner = :owner AND #status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':cancelled': 'cancelled',
+            ':queued': 'queued',
+            ':running': 'running',
+            ':owner': owner,
+            ':ownerStatus': ownerStatusKey(owner, 'cancelled'),
+            ':error': error,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      cancelled = Attributes as StoredRecord;
+    } catch (cause) {
+      if (cause instanceof ConditionalCheckFailedException) {
+        const current = await this.#read(id);
+        throw notCancellable(current?.status ?? 'completed', cause);
+      }
+      throw cause;
+    }
+    await this.#stopExecution(id);
+    await this.#publishCancelled(id, owner, error);
+    return toApiView(cancelled, this.#presign());
+  }
+
+  #validateSubmission(body: unknown): Submission {
+    if (!isPlainObject(body)) {
+      const result = validateGenerationRequest(body);
+      if (!result.ok) throw validationError(result.error);
+      throw new BadRequestError(ErrorCodes.REQUEST_NOT_OBJECT, 'The request must be a JSON object');
+    }
+    const { metadata, ...fields } = body;
+    const result = validateGenerationRequest(fields);
+    if (!result.ok) throw validationError(result.error);
+    if (!Object.hasOwn(body, 'metadata')) {
+      return { request: result.request, warnings: result.warnings };
+    }
+    const max = this.#metadataMaxBytes;
+    const invalid = (message: string) =>
+      new BadRequestError(ErrorCodes.API_INVALID_METADATA, message, {
+        details: [{ code: ErrorCodes.API_INVALID_METADATA, message, field: 'metadata' }],
+      });
+    if (!isPlainObject(metadata)) throw invalid('metadata must be a JSON object');
+    const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+    if (bytes > max) {
+      throw invalid(`metadata is ${bytes} bytes of JSON; at most ${max} are accepted`);
+    }
+    return { request: result.request, warnings: result.warnings, metadata };
+  }
+
+  async #start(
+    owner: string,
+    submission: Submission,
+    requestId: string,
+  ): Promise<GenerationAccepted> {
+    const { stepFunctions, stateMachineArn } = this.#workflow();
+    const id = this.#newId();
+    const now = this.#now().toISOString();
+    const sourceRef = `http:${requestId || id}`;
+    const record: StoredRecord = {
+      id,
+      owner,
+      status: 'queued',
+      ownerStatus: ownerStatusKey(owner, 'queued'),
+      request: submission.request,
+      source: 'http',
+      sourceRef,
+      polls: 0,
+      images: [],
+      ...(submission.metadata !== undefined && { metadata: submission.metadata }),
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.#deps.dynamoDb.send(
+      new PutCommand({
+        TableName: this.#deps.tableName,
+        Item: record,
+        ConditionExpression: 'attribute_not_exists(id)',
+      }),
+    );
+    const input: WorkflowInput = {
+      id,
+      request: submission.request,
+      source: 'http',
+      sourceRef,
+      owner,
+    };
+    try {
+      await stepFunctions.send(
+        new StartExecutionCommand({ stateMachineArn, name: id, input: JSON.stringify(input) }),
+      );
+    } catch (cause) {
+      await this.#markNotStarted(record, cause);
+      throw new GenerationNotStartedError(`The workflow of generation ${id} could not be started`, {
+        cause,
+      });
+    }
+    return {
+      id,
+      status: 'queued',
+      ...(submission.warnings.length > 0 && { warnings: submission.warnings }),
+      links: { self: `/generations/${id}` },
+    };
+  }
+
+  /** Never leaves a generation queued with no workflow behind it. */
+  async #markNotStarted(record: StoredRecord, cause: unknown): Promise<void> {
+    const now = this.#now().toISOString();
+    try {
+      await this.#deps.dynamoDb.send(
+        new UpdateCommand({
+          TableName: this.#deps.tableName,
+          Key: { id: record.id },
+          UpdateExpression:
+            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+          ConditionExpression: '#status = :queued',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':queued': 'queued',
+            ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
+            ':error': { code: ErrorCodes.API_INTERNAL_ERROR, message: NOT_STARTED_MESSAGE },
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      logger.error('Could not mark a generation whose workflow did not start as failed', {
+        generationId: record.id,
+        error: error as Error,
+        startError: cause as Error,
+      });
+    }
+  }
+
+  async #stopExecution(id: string): Promise<void> {
+    const { stepFunctions, stateMachineArn } = this.#workflow();
+    try {
+      await stepFunctions.send(
+        new StopExecutionCommand({
+          executionArn: executionArnOf(stateMachineArn, id),
+          error: ErrorCodes.GENERATION_CANCELLED,
+          cause: CANCELLED_MESSAGE,
+        }),
+      );
+    } catch (error) {
+      // Not started yet, or already ended: nothing to stop. Anything else is logged, not answered:
+      // the record is cancelled, and the workflow's conditional writes will not overwrite it.
+      if (error instanceof ExecutionDoesNotExist) return;
+      logger.error('Could not stop the execution of a cancelled generation', {
+        generationId: id,
+        error: error as Error,
+      });
+    }
+  }
+
+  async #publishCancelled(id: string, owner: string, error: GenerationError): Promise<void> {
+    const { eventBridge, eventBusName } = this.#deps;
+    if (eventBridge === undefined || eventBusName === undefined) {
+      throw new ConfigurationError('Cancelling needs an event bus (EVENT_BUS_NAME)');
+    }
+    try {
+      const answer = await eventBridge.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: eventBusName,
+              Source: EVENT_SOURCE,
+              DetailType: EVENT_CANCELLED,
+              Detail: JSON.stringify({ id, owner, status: 'cancelled', error }),
+            },
+          ],
+        }),
+      );
+      if ((answer.FailedEntryCount ?? 0) > 0) {
+        logger.error('The "Generation Cancelled" event was not accepted', {
+          generationId: id,
+          entries: answer.Entries,
+        });
+      }
+    } catch (cause) {
+      logger.error('Could not publish the "Generation Cancelled" event', {
+        generationId: id,
+        error: cause as Error,
+      });
+    }
+  }
+
+  async #readOwned(owner: string, id: string): Promise<StoredRecord> {
+    if (!generationIdSchema.safeParse(id).success) throw new NotFoundError();
+    const record = await this.#read(id);
+    if (record === undefined || record.owner !== owner) throw new NotFoundError();
+    return record;
+  }
+
+  async #read(id: string): Promise<StoredRecord | undefined> {
+    const { Item } = await this.#deps.dynamoDb.send(
+      new GetCommand({ TableName: this.#deps.tableName, Key: { id }, ConsistentRead: true }),
+    );
+    return Item as StoredRecord | undefined;
+  }
+
+  #workflow(): { stepFunctions: SFNClient; stateMachineArn: string } {
+    const { stepFunctions, stateMachineArn } = this.#deps;
+    if (stepFunctions === undefined || stateMachineArn === undefined) {
+      throw new ConfigurationError('This operation needs the state machine (STATE_MACHINE_ARN)');
+    }
+    return { stepFunctions, stateMachineArn };
+  }
+
+  #presign(): Presign {
+    const { presign } = this.#deps;
+    if (presign === undefined) throw new ConfigurationError('This operation needs an S3 presigner');
+    return presign;
+  }
+
+  #cursors(): CursorCodec {
+    const { cursorSecret } = this.#deps;
+    if (cursorSecret === undefined) throw new ConfigurationError('Listing needs a cursor secret');
+    return new CursorCodec(cursorSecret);
+  }
+}
+
+/**
+ * A record as the API shows it (design section 5): pre-signed image URLs, and no empty `usage`
+ * or `costUsd` (the workflow stores them as NULL when the provider gave none).
+ */
+export async function toApiView(record: StoredRecord, presign: Presign): Promise<GenerationView> {
+  const images = await Promise.all(
+    (record.images ?? []).map(async (image) => ({
+      url: await presign({ bucket: image.bucket, key: image.key }),
+      bucket: image.bucket,
+      key: image.key,
+      size: Number(image.size),
+      sha256: image.sha256,
+      contentType: image.contentType,
+      width: Number(image.width),
+      height: Number(image.height),
+    })),
+  );
+  const { request } = record;
+  const usage = record.usage;
+  const costUsd = record.costUsd;
+  return {
+    id: record.id,
+    status: record.status,
+    request: {
+      prompt: request.prompt,
+      use_pre_llm: request.use_pre_llm,
+      seed: Number(request.seed),
+      width: Number(request.width),
+      height: Number(request.height),
+    },
+    source: record.source,
+    ...(record.sourceRef !== undefined && { sourceRef: record.sourceRef }),
+    ...(record.sparkTaskId !== undefined && { sparkTaskId: record.sparkTaskId }),
+    polls: Number(record.polls ?? 0),
+    images,
+    ...(isPlainObject(usage) &&
+      Object.keys(usage).length > 0 && { usage: usage as GenerationView['usage'] }),
+    ...(costUsd !== undefined &&
+      costUsd !== null &&
+      Number.isFinite(Number(costUsd)) && {
+        costUsd: Number(costUsd),
+      }),
+    ...(record.error !== undefined &&
+      record.error !== null && {
+        error: { code: record.error.code, message: record.error.message },
+      }),
+    ...(isPlainObject(record.metadata) && { metadata: record.metadata }),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...(record.completedAt !== undefined && { completedAt: record.completedAt }),
+  };
+}
+
+/** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */
+export function executionArnOf(stateMachineArn: string, executionName: string): string {
+  const match = /^(arn:[^:]+:states:[^:]*:[^:]*):stateMachine:([^:]+)$/.exec(stateMachineArn);
+  if (match === null) {
+    throw new ConfigurationError(`Not a state machine ARN: ${stateMachineArn}`);
+  }
+  return `${match[1]}:execution:${match[2]}:${executionName}`;
+}
+
+function parseStatus(status: string | undefined): GenerationStatus | undefined {
+  if (status === undefined) return undefined;
+  if ((GENERATION_STATUSES as readonly string[]).includes(status))
+    return status as GenerationStatus;
+  const message = `status must be one of ${GENERATION_STATUSES.join(', ')}`;
+  throw new BadRequestError(ErrorCodes.API_INVALID_QUERY, message, {
+    details: [{ code: ErrorCodes.API_INVALID_QUERY, message, field: 'status' }],
+  });
+}
+
+function parseLimit(limit: string | undefined): number {
+  if (limit === undefined) return LIST_LIMIT_DEFAULT;
+  const value = /^\d{1,3}$/.test(limit) ? Number(limit) : Number.NaN;
+  if (value >= 1 && value <= LIST_LIMIT_MAX) return value;
+  const message = `limit must be an integer from 1 to ${LIST_LIMIT_MAX}`;
+  throw new BadRequestError(ErrorCodes.API_INVALID_QUERY, message, {
+    details: [{ code: ErrorCodes.API_INVALID_QUERY, message, field: 'limit' }],
+  });
+}
+
+function notCancellable(status: GenerationStatus, cause?: unknown): ConflictError {
+  return new ConflictError(
+    ErrorCodes.API_NOT_CANCELLABLE,
+    `The generation is already ${status} and cannot be cancelled`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+function validationError(error: {
+  code: (typeof ErrorCodes)[keyof typeof ErrorCodes];
+  message: string;
+  details: readonly unknown[];
+}): BadRequestError {
+  return new BadRequestError(error.code, error.message, { details: error.details });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

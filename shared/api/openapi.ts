@@ -1,0 +1,322 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas with
+ * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses): the request schema every
+ * trigger shares, the answer shapes of `schemas.ts`, and the error-code table.
+ */
+import { z } from 'zod';
+import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
+import { generationIdSchema } from '../generation/model.ts';
+import { generationRequestSchema } from '../request/schema.ts';
+import { MAX_BODY_BYTES } from './http.ts';
+import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
+import {
+  errorBodySchema,
+  errorCodeTable,
+  generationAcceptedSchema,
+  generationErrorSchema,
+  generationPageSchema,
+  generationSubmissionSchema,
+  generationViewSchema,
+  idempotencyKeySchema,
+  imageViewSchema,
+  listQuerySchema,
+  metadataSchema,
+  storedRequestSchema,
+  usageSchema,
+  validationDetailSchema,
+  warningSchema,
+} from './schemas.ts';
+
+export const API_TITLE = 'spark-t2i';
+export const API_VERSION = '1.0.0';
+
+type JsonSchema = Record<string, unknown>;
+type OpenApiObject = Record<string, unknown>;
+
+const SCHEMA_REF = (id: string) => `#/components/schemas/${id}`;
+
+/** Components, by the name the document gives them. */
+const COMPONENTS: ReadonlyArray<[string, z.ZodType]> = [
+  ['GenerationRequest', generationRequestSchema],
+  ['GenerationSubmission', generationSubmissionSchema],
+  ['GenerationAccepted', generationAcceptedSchema],
+  ['Generation', generationViewSchema],
+  ['GenerationPage', generationPageSchema],
+  ['StoredRequest', storedRequestSchema],
+  ['Image', imageViewSchema],
+  ['Usage', usageSchema],
+  ['GenerationError', generationErrorSchema],
+  ['Warning', warningSchema],
+  ['Metadata', metadataSchema],
+  ['ValidationDetail', validationDetailSchema],
+  ['ErrorBody', errorBodySchema],
+];
+
+/** The codes each kind of refusal can carry, by HTTP status. */
+const VALIDATION_CODES: readonly ErrorCode[] = [
+  ErrorCodes.MISSING_PROMPT,
+  ErrorCodes.INVALID_PROMPT_LENGTH,
+  ErrorCodes.INVALID_USE_PRE_LLM,
+  ErrorCodes.INVALID_SEED,
+  ErrorCodes.INVALID_SIZE,
+  ErrorCodes.INVALID_ASPECT_RATIO,
+  ErrorCodes.SIZE_PAIR_REQUIRED,
+  ErrorCodes.SIZE_NOT_INTEGER,
+  ErrorCodes.SIZE_OUT_OF_RANGE,
+  ErrorCodes.REQUEST_NOT_OBJECT,
+  ErrorCodes.UNKNOWN_FIELD,
+  ErrorCodes.API_BODY_NOT_JSON,
+  ErrorCodes.API_INVALID_METADATA,
+  ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
+];
+
+const UNAUTHORIZED = {
+  status: '401',
+  codes: [ErrorCodes.API_UNAUTHORIZED],
+  text: 'Missing, unknown or revoked API key.',
+};
+const THROTTLED = { status: '429', codes: [ErrorCodes.API_THROTTLED], text: 'Too many requests.' };
+const INTERNAL = {
+  status: '500',
+  codes: [ErrorCodes.API_INTERNAL_ERROR],
+  text: 'Internal error; nothing about it is shown.',
+};
+const NOT_FOUND = {
+  status: '404',
+  codes: [ErrorCodes.API_NOT_FOUND],
+  text: "No generation with this id for this owner (another owner's id answers the same).",
+};
+
+interface ErrorAnswer {
+  readonly status: string;
+  readonly codes: readonly ErrorCode[];
+  readonly text: string;
+}
+
+/** Builds the document; the result is plain JSON. */
+export function buildOpenApiDocument(): OpenApiObject {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of COMPONENTS) registry.add(schema, { id });
+  const generated = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io: 'input',
+    unrepresentable: 'any',
+    uri: SCHEMA_REF,
+  }) as { schemas: Record<string, JsonSchema> };
+  const schemas = Object.fromEntries(
+    Object.entries(generated.schemas).map(([id, schema]) => [id, withoutDialect(schema)]),
+  );
+
+  const json = (id: string) => ({ 'application/json': { schema: { $ref: SCHEMA_REF(id) } } });
+  const errors = (...answers: ErrorAnswer[]) =>
+    Object.fromEntries(answers.map((answer) => [answer.status, errorResponse(answer)]));
+
+  const generationIdParameter = {
+    name: 'id',
+    in: 'path',
+    required: true,
+    description: 'The generation id (the 202 answer of POST /generations gives it).',
+    schema: inline(generationIdSchema),
+  };
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: API_TITLE,
+      version: API_VERSION,
+      summary: 'Text-to-image generations with Spark Text to Image 3.0.',
+      description: [
+        'Submit prompts, follow their generations and fetch the stored images.',
+        'Every route but this document needs `Authorization: Bearer <api key>`; an owner sees only its own generations.',
+        'Errors answer `{"error":{"code","message","details"?}}` with a 9-digit code; the table is in `x-error-codes`.',
+      ].join('\n\n'),
+    },
+    servers: [{ url: '.', description: 'Where this document is served from' }],
+    security: [{ bearerAuth: [] }],
+    tags: [{ name: 'generations', description: 'Text-to-image generations' }, { name: 'meta' }],
+    paths: {
+      '/generations': {
+        post: {
+          operationId: 'submitGeneration',
+          tags: ['generations'],
+          summary: 'Submit a generation',
+          description: `Validates the request, records the generation \`queued\` and starts its workflow. The body is JSON of at most ${MAX_BODY_BYTES} bytes.`,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description: `Kept ${IDEMPOTENCY_TTL_SECONDS / 3600} h per owner.`,
+              schema: inline(idempotencyKeySchema),
+            },
+          ],
+          requestBody: { required: true, content: json('GenerationSubmission') },
+          responses: {
+            '202': {
+              description: 'Accepted: the generation is queued.',
+              content: json('GenerationAccepted'),
+            },
+            ...errors(
+              {
+                status: '400',
+                codes: VALIDATION_CODES,
+                text: 'The body, a field or a header is invalid; `details` lists every failure.',
+              },
+              UNAUTHORIZED,
+              {
+                status: '409',
+                codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
+                text: 'The Idempotency-Key was used with another body, or is still in progress.',
+              },
+              {
+                status: '413',
+                codes: [ErrorCodes.API_BODY_TOO_LARGE],
+                text: 'The body is too large.',
+              },
+              {
+                status: '415',
+                codes: [ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+                text: 'The body is not application/json.',
+              },
+              THROTTLED,
+              INTERNAL,
+            ),
+          },
+        },
+        get: {
+          operationId: 'listGenerations',
+          tags: ['generations'],
+          summary: "List the owner's generations, newest first",
+          parameters: queryParameters(),
+          responses: {
+            '200': { description: 'A page of generations.', content: json('GenerationPage') },
+            ...errors(
+              {
+                status: '400',
+                codes: [ErrorCodes.API_INVALID_QUERY],
+                text: 'status, limit or cursor is invalid.',
+              },
+              UNAUTHORIZED,
+              THROTTLED,
+              INTERNAL,
+            ),
+          },
+        },
+      },
+      '/generations/{id}': {
+        parameters: [generationIdParameter],
+        get: {
+          operationId: 'getGeneration',
+          tags: ['generations'],
+          summary: 'Get a generation',
+          description:
+            'Image URLs are pre-signed and expire; fetch the generation again for fresh ones.',
+          responses: {
+            '200': { description: 'The generation.', content: json('Generation') },
+            ...errors(UNAUTHORIZED, NOT_FOUND, THROTTLED, INTERNAL),
+          },
+        },
+        delete: {
+          operationId: 'cancelGeneration',
+          tags: ['generations'],
+          summary: 'Cancel a generation',
+          description:
+            'Stops the workflow of a queued or running generation and records it `cancelled`.',
+          responses: {
+            '200': { description: 'The cancelled generation.', content: json('Generation') },
+            ...errors(
+              UNAUTHORIZED,
+              NOT_FOUND,
+              {
+                status: '409',
+                codes: [ErrorCodes.API_NOT_CANCELLABLE],
+                text: 'The generation has already ended.',
+              },
+              THROTTLED,
+              INTERNAL,
+            ),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument',
+          tags: ['meta'],
+          summary: 'This document',
+          security: [],
+          responses: {
+            '200': {
+              description: 'The OpenAPI document.',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
+            ...errors(THROTTLED, INTERNAL),
+          },
+        },
+      },
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API key (`sk_…`), sent as `Authorization: Bearer <key>`. Keys are stored hashed and belong to one owner.',
+        },
+      },
+    },
+    'x-error-codes': errorCodeTable(),
+  };
+}
+
+/** An error answer whose `code` is one of `codes`. */
+function errorResponse(answer: ErrorAnswer): OpenApiObject {
+  const codes = answer.codes as [ErrorCode, ...ErrorCode[]];
+  const body = z.object({
+    error: z.object({
+      code: z.enum(codes),
+      message: z.string(),
+      details: z.array(validationDetailSchema).optional(),
+    }),
+  });
+  const list = codes.map((code) => `\`${code}\` ${ErrorCodeDescriptions[code]}`).join('; ');
+  return {
+    description: `${answer.text} Codes: ${list}.`,
+    content: { 'application/json': { schema: inline(body) } },
+    'x-error-codes': [...codes],
+  };
+}
+
+function queryParameters(): OpenApiObject[] {
+  const schema = inline(listQuerySchema) as { properties: Record<string, JsonSchema> };
+  const descriptions: Record<string, string> = {
+    status: 'Only generations with this status.',
+    limit: 'Page size.',
+    cursor: 'The `nextCursor` of the previous page, unchanged.',
+  };
+  return Object.entries(schema.properties).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: false,
+    description: descriptions[name],
+    schema: property,
+  }));
+}
+
+/** A schema written out in place (no `$ref`), without the dialect keywords. */
+function inline(schema: z.ZodType): JsonSchema {
+  return withoutDialect(
+    z.toJSONSchema(schema, {
+      target: 'draft-2020-12',
+      io: 'input',
+      unrepresentable: 'any',
+    }) as JsonSchema,
+  );
+}
+
+/** Components and inline schemas inherit the document's dialect; `$schema`/`$id` would only confuse tools. */
+function withoutDialect(schema: JsonSchema): JsonSchema {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}

@@ -1,0 +1,167 @@
+/**
+ * The API's bodies as zod schemas: what POST /generations takes beyond the request schema, and
+ * the shape of every answer. The OpenAPI document is generated from these (`openapi.ts`), and the
+ * tests hold the answers to them.
+ */
+import { z } from 'zod';
+import { ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
+import {
+  GENERATION_SOURCES,
+  GENERATION_STATUSES,
+  generationIdSchema,
+} from '../generation/model.ts';
+import { generationRequestSchema, SEED_MAX } from '../request/schema.ts';
+
+/** Largest `metadata`, in bytes of its JSON, unless configured otherwise. */
+export const DEFAULT_METADATA_MAX_BYTES = 2048;
+export const LIST_LIMIT_DEFAULT = 20;
+export const LIST_LIMIT_MAX = 100;
+
+const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
+
+export const metadataSchema = z.record(z.string(), z.unknown()).meta({
+  description: `Free-form JSON object stored with the generation and returned with it; at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
+});
+
+/** POST /generations body: the generation request plus optional `metadata`. */
+export const generationSubmissionSchema = generationRequestSchema
+  .safeExtend({ metadata: metadataSchema.optional() })
+  .meta({
+    description:
+      'A generation request. Checks run in the order of the provider table; the first failure is the answer code, `details` lists all.',
+  });
+
+export const warningSchema = z.object({ code: z.string(), message: z.string() }).meta({
+  description: 'Something accepted but worth knowing, such as a prompt longer than recommended.',
+});
+
+/** 202 answer of POST /generations. */
+export const generationAcceptedSchema = z
+  .object({
+    id: generationIdSchema,
+    status: z.literal('queued'),
+    warnings: z.array(warningSchema).optional(),
+    links: z.object({
+      self: z.string().meta({ description: 'Path of the generation: /generations/{id}' }),
+    }),
+  })
+  .meta({ description: 'The generation is recorded and its workflow started.' });
+
+/** The request as the generation stores it: trimmed prompt, defaults applied. */
+export const storedRequestSchema = z
+  .object({
+    prompt: z.string(),
+    use_pre_llm: z.boolean(),
+    seed: z.int().min(-1).max(SEED_MAX),
+    width: z.int().positive(),
+    height: z.int().positive(),
+  })
+  .meta({ description: 'The normalised request: prompt trimmed, defaults applied.' });
+
+export const imageViewSchema = z
+  .object({
+    url: z.url().meta({ description: 'Pre-signed, time-limited GET URL of the image.' }),
+    bucket: z.string(),
+    key: z.string(),
+    size: z.int().nonnegative().meta({ description: 'Bytes.' }),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    contentType: z.string(),
+    width: z.int().positive(),
+    height: z.int().positive(),
+  })
+  .meta({ description: 'An image stored in the images bucket.' });
+
+export const usageSchema = z
+  .looseObject({
+    cost: z.union([z.string(), z.number()]).meta({ description: 'Provider cost in USD.' }),
+    discount: z.number().optional(),
+    input_tokens: z.number().optional(),
+    output_tokens: z.number().optional(),
+    total_tokens: z.number().optional(),
+  })
+  .meta({ description: "The provider's usage figures for the task." });
+
+export const generationErrorSchema = z
+  .object({ code: z.string(), message: z.string() })
+  .meta({ description: 'Why the generation failed or was cancelled (see the error-code table).' });
+
+/** A generation as the API shows it. */
+export const generationViewSchema = z
+  .object({
+    id: generationIdSchema,
+    status: z.enum(GENERATION_STATUSES),
+    request: storedRequestSchema,
+    source: z.enum(GENERATION_SOURCES),
+    sourceRef: z.string().optional(),
+    sparkTaskId: z.string().optional(),
+    polls: z.int().nonnegative(),
+    images: z.array(imageViewSchema),
+    usage: usageSchema.optional(),
+    costUsd: z.number().optional(),
+    error: generationErrorSchema.optional(),
+    metadata: metadataSchema.optional(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+    completedAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .meta({ description: 'A generation and, once completed, its images.' });
+export type GenerationView = z.output<typeof generationViewSchema>;
+
+/** 200 answer of GET /generations. */
+export const generationPageSchema = z
+  .object({
+    items: z.array(generationViewSchema),
+    nextCursor: z
+      .string()
+      .optional()
+      .meta({ description: 'Pass as `cursor` for the next page; absent on the last page.' }),
+  })
+  .meta({ description: "A page of the owner's generations, newest first." });
+
+export const validationDetailSchema = z.looseObject({
+  code: z.string(),
+  message: z.string(),
+  field: z.string().optional(),
+});
+
+/** The body of every error answer. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ALL_ERROR_CODES).meta({
+        description: 'A 9-digit code of the error-code table (`x-error-codes` of this document).',
+      }),
+      message: z.string(),
+      details: z.array(validationDetailSchema).optional(),
+    }),
+  })
+  .meta({ description: 'An error: a documented code, a message for people, and details if any.' });
+
+/** The `Idempotency-Key` header of POST /generations: 1-255 printable ASCII characters. */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,255}$/)
+  .meta({
+    description:
+      'Makes the submission safe to retry: within 24 h the same key and body answer the same generation, and the same key with another body answers 409. 1-255 printable ASCII characters.',
+  });
+
+/** Query of GET /generations, as text (the way it arrives). */
+export const listQuerySchema = z.object({
+  status: z.enum(GENERATION_STATUSES).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .optional()
+    .meta({ description: `1-${LIST_LIMIT_MAX}, default ${LIST_LIMIT_DEFAULT}.` }),
+  cursor: z.string().optional(),
+});
+
+/** Every code with its meaning, for the document and for callers. */
+export function errorCodeTable(): { code: string; name: string; description: string }[] {
+  return Object.entries(ErrorCodes).map(([name, code]) => ({
+    code,
+    name,
+    description: ErrorCodeDescriptions[code],
+  }));
+}

@@ -1,0 +1,73 @@
+/**
+ * Function configuration comes from environment variables set by the stack (one place:
+ * `infra/constructs/pipeline-function.ts` and the constructs that grant access). Each handler
+ * declares the part it needs as a zod schema; it is read once, at cold start, and a missing or
+ * malformed value fails fast with the variable's name.
+ */
+import { z } from 'zod';
+
+export class ConfigurationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export function readEnv<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<z.ZodObject<Shape>> {
+  const parsed = z.object(shape).safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
+    throw new ConfigurationError(`Invalid function configuration: ${problems}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+/** Environment values are strings; these read them as the types the code wants. */
+export const envInt = (fallback?: number) =>
+  fallback === undefined ? z.coerce.number().int() : z.coerce.number().int().default(fallback);
+export const envNumber = (fallback: number) => z.coerce.number().default(fallback);
+export const envBoolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+/** Variables shared by more than one function. */
+export const EnvNames = {
+  generationsTable: 'GENERATIONS_TABLE',
+  imagesBucket: 'IMAGES_BUCKET',
+  inputBucket: 'INPUT_BUCKET',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  eventBusName: 'EVENT_BUS_NAME',
+  sparkBaseUrl: 'SPARK_BASE_URL',
+  sparkCreatePath: 'SPARK_CREATE_PATH',
+  sparkTaskPath: 'SPARK_TASK_PATH',
+  sparkApiKeySecret: 'SPARK_API_KEY_SECRET',
+  sparkRequestTimeoutMs: 'SPARK_REQUEST_TIMEOUT_MS',
+} as const;
+
+/** Polling bounds and intervals, set by the workflow construct from the stack config. */
+export const PollingEnv = {
+  expectedGenerationSeconds: 'POLL_EXPECTED_GENERATION_SECONDS',
+  intervalSeconds: 'POLL_INTERVAL_SECONDS',
+  backoffRate: 'POLL_BACKOFF_RATE',
+  maxIntervalSeconds: 'POLL_MAX_INTERVAL_SECONDS',
+  maxPolls: 'POLL_MAX_POLLS',
+  maxElapsedSeconds: 'POLL_MAX_ELAPSED_SECONDS',
+} as const;
+
+/** The image copy's URL policy and limits. */
+export const CopyEnv = {
+  maxImageBytes: 'MAX_IMAGE_BYTES',
+  downloadTimeoutMs: 'IMAGE_DOWNLOAD_TIMEOUT_MS',
+  allowedHosts: 'IMAGE_ALLOWED_HOSTS',
+  /** Local runtime only: its simulator serves plain http on 127.0.0.1. Never set on AWS. */
+  allowInsecureLocalUrls: 'IMAGE_ALLOW_INSECURE_LOCAL_URLS',
+} as const;

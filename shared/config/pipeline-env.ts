@@ -1,0 +1,63 @@
+/** Readers of the pipeline settings that more than one function needs. */
+import { z } from 'zod';
+import type { PollingPolicy } from '../generation/polling.ts';
+import type { UrlPolicy } from '../images/address-guard.ts';
+import { CopyEnv, envBoolean, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
+
+export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): PollingPolicy {
+  const values = readEnv(
+    {
+      [PollingEnv.expectedGenerationSeconds]: envInt(10),
+      [PollingEnv.intervalSeconds]: envInt(2),
+      [PollingEnv.backoffRate]: envNumber(1.5),
+      [PollingEnv.maxIntervalSeconds]: envInt(30),
+      [PollingEnv.maxPolls]: envInt(120),
+      [PollingEnv.maxElapsedSeconds]: envInt(1800),
+    },
+    env,
+  );
+  return {
+    expectedGenerationSeconds: values[PollingEnv.expectedGenerationSeconds],
+    intervalSeconds: values[PollingEnv.intervalSeconds],
+    backoffRate: values[PollingEnv.backoffRate],
+    maxIntervalSeconds: values[PollingEnv.maxIntervalSeconds],
+    maxPolls: values[PollingEnv.maxPolls],
+    maxElapsedSeconds: values[PollingEnv.maxElapsedSeconds],
+  };
+}
+
+export interface CopySettings {
+  readonly policy: UrlPolicy;
+  readonly maxImageBytes: number;
+  readonly downloadTimeoutMs: number;
+}
+
+export function copySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CopySettings {
+  const values = readEnv(
+    {
+      [CopyEnv.maxImageBytes]: envInt(50 * 1024 * 1024),
+      [CopyEnv.downloadTimeoutMs]: envInt(60_000),
+      [CopyEnv.allowedHosts]: z
+        .string()
+        .default('')
+        .transform((list) =>
+          list
+            .split(',')
+            .map((host) => host.trim())
+            .filter(Boolean),
+        ),
+      [CopyEnv.allowInsecureLocalUrls]: envBoolean(false),
+    },
+    env,
+  );
+  const local = values[CopyEnv.allowInsecureLocalUrls];
+  return {
+    policy: {
+      allowHttp: local,
+      allowPrivateAddresses: local,
+      allowedHosts: values[CopyEnv.allowedHosts],
+    },
+    maxImageBytes: values[CopyEnv.maxImageBytes],
+    downloadTimeoutMs: values[CopyEnv.downloadTimeoutMs],
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The generation record: what a generation is, the states it moves through, and the workflow's
+ * input. Records move forward only: queued -> running -> completed | failed | cancelled, and a
+ * terminal record is never written again (conditional writes enforce it).
+ */
+import { z } from 'zod';
+import { generationRequestSchema } from '../request/schema.ts';
+
+export const GENERATION_STATUSES = [
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly GenerationStatus[] = ['completed', 'failed', 'cancelled'];
+export const ACTIVE_STATUSES: readonly GenerationStatus[] = ['queued', 'running'];
+
+export function isTerminal(status: GenerationStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const GENERATION_SOURCES = ['http', 's3', 'schedule'] as const;
+export type GenerationSource = (typeof GENERATION_SOURCES)[number];
+
+/** Owners name folders (`prompts/<owner>/`) and key partitions, so they are kept simple. */
+export const ownerSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+
+/** Generation ids are Step Functions execution names: at most 80 of [A-Za-z0-9_-]. */
+export const generationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/);
+
+/**
+ * What every trigger hands the workflow. The generation id is the execution name, so starting
+ * the same generation twice is a no-op in Step Functions; `id`, when given, must equal it.
+ */
+export const workflowInputSchema = z.strictObject({
+  id: generationIdSchema.optional(),
+  request: generationRequestSchema,
+  source: z.enum(GENERATION_SOURCES),
+  /** Where it came from: `http:<request id>`, `s3://bucket/key#line`, `schedule:<name>`. */
+  sourceRef: z.string().min(1).max(2048),
+  owner: ownerSchema,
+});
+export type WorkflowInput = z.output<typeof workflowInputSchema>;
+
+export interface StoredImage {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly contentType: string;
+  readonly width: number;
+  readonly height: number;
+  /** The provider's job id for this image, when it gave one. */
+  readonly jobId?: string;
+}
+
+export interface GenerationError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface ProviderUsage {
+  readonly cost: string | number;
+  readonly discount?: number;
+  readonly input_tokens?: number;
+  readonly output_tokens?: number;
+  readonly total_tokens?: number;
+}
+
+/** The record as stored in the generations table. */
+export interface GenerationRecord {
+  readonly id: string;
+  readonly owner: string;
+  readonly status: GenerationStatus;
+  readonly request: z.output<typeof generationRequestSchema> & { width: number; height: number };
+  readonly source: GenerationSource;
+  readonly sourceRef?: string;
+  readonly sparkTaskId?: string;
+  readonly polls: number;
+  readonly images: readonly StoredImage[];
+  readonly usage?: ProviderUsage;
+  readonly costUsd?: number;
+  readonly error?: GenerationError;
+  readonly metadata?: Record<string, unknown>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly completedAt?: string;
+}
+
+/** The sort key of the owner/status index: one partition per owner and status. */
+export function ownerStatusKey(owner: string, status: GenerationStatus): string {
+  return `${owner}#${status}`;
+}
+
+/** Table and index names shared by the stack, the handlers and the local runtime. */
+export const GenerationsTableSchema = {
+  partitionKey: 'id',
+  byOwnerIndex: { name: 'byOwner', partitionKey: 'owner', sortKey: 'createdAt' },
+  byOwnerStatusIndex: { name: 'byOwnerStatus', partitionKey: 'ownerStatus', sortKey: 'createdAt' },
+  timeToLiveAttribute: 'expiresAt',
+} as const;

@@ -1,0 +1,193 @@
+/**
+ * The workflow's Lambda steps as plain functions: CreateTask, PollTask and CopyImages. The
+ * handlers in `functions/` only wire them to their clients and configuration.
+ *
+ * Each step returns the `task` state the next state reads (`$.task` in the state machine).
+ * Retryable failures (throttling, 5xx, timeouts) are thrown, so the state machine's Retry can act;
+ * outcomes the provider decided (a failed task) are returned as data.
+ */
+
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { ErrorCodes } from '../errors/codes.ts';
+import type { UrlPolicy } from '../images/address-guard.ts';
+import { copyImage } from '../images/copy.ts';
+import type { ImageType } from '../images/sniff.ts';
+import type { SparkClient, TaskImage } from '../spark/client.ts';
+import { type GenerationError, isTerminal, type StoredImage } from './model.ts';
+import {
+  firstWaitSeconds,
+  nextWaitSeconds,
+  type PollingPolicy,
+  pollBudgetExhausted,
+} from './polling.ts';
+import {
+  GenerationAlreadyFinishedError,
+  GenerationNotFoundError,
+  type GenerationStore,
+} from './store.ts';
+
+/** What `$.task` holds between the states of one generation. */
+export interface TaskState {
+  readonly sparkTaskId: string;
+  readonly state: 'pending' | 'completed' | 'failed';
+  /** Polls made so far. */
+  readonly polls: number;
+  /** Seconds the Wait state waits before the next poll. */
+  readonly nextWaitSeconds: number;
+  readonly images?: readonly TaskImage[];
+  readonly failure?: GenerationError;
+  /** Once completed: the provider's cost in USD, or null when it gave none (for the event). */
+  readonly costUsd?: number | null;
+  /** Values the DynamoDB success write takes as they are (DynamoDB JSON). */
+  readonly attributes?: { readonly usage: AttributeValue; readonly costUsd: AttributeValue };
+}
+
+export interface CreateTaskDeps {
+  readonly store: GenerationStore;
+  readonly spark: SparkClient;
+  readonly policy: PollingPolicy;
+  readonly now?: () => Date;
+}
+
+/**
+ * Creates the provider task, unless this generation already has one (a retried step, or a
+ * restarted workflow): the task id is recorded before this step returns, so nothing is paid twice.
+ */
+export async function createTaskStep(
+  input: { id: string },
+  deps: CreateTaskDeps,
+): Promise<TaskState> {
+  const record = await deps.store.get(input.id);
+  if (record === undefined) {
+    throw new GenerationNotFoundError(`Generation ${input.id} has no record`);
+  }
+  if (isTerminal(record.status)) {
+    throw new GenerationAlreadyFinishedError(`Generation ${input.id} is already ${record.status}`);
+  }
+  const pending = (sparkTaskId: string): TaskState => ({
+    sparkTaskId,
+    state: 'pending',
+    polls: record.polls ?? 0,
+    nextWaitSeconds: firstWaitSeconds(deps.policy),
+  });
+  if (record.sparkTaskId) return pending(record.sparkTaskId);
+  const task = await deps.spark.createTask(record.request);
+  await deps.store.recordTaskCreated(record, task.taskId, (deps.now ?? (() => new Date()))());
+  return pending(task.taskId);
+}
+
+export interface PollTaskInput {
+  readonly id: string;
+  readonly task: TaskState;
+  /** The execution's start (`$$.Execution.StartTime`), for the elapsed-time bound. */
+  readonly startedAt: string;
+}
+
+export interface PollTaskDeps {
+  readonly spark: SparkClient;
+  readonly policy: PollingPolicy;
+  readonly now?: () => Date;
+}
+
+/** Polls the provider task once and says what to do next. */
+export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Promise<TaskState> {
+  const polls = input.task.polls + 1;
+  const base = { sparkTaskId: input.task.sparkTaskId, polls };
+  const snapshot = await deps.spark.getTask(input.task.sparkTaskId);
+  if (snapshot.state === 'failed') {
+    return { ...base, state: 'failed', nextWaitSeconds: 0, failure: snapshot.error };
+  }
+  if (snapshot.state === 'completed') {
+    return {
+      ...base,
+      state: 'completed',
+      nextWaitSeconds: 0,
+      images: snapshot.images,
+      costUsd: snapshot.costUsd ?? null,
+      attributes: {
+        usage: snapshot.usage
+          ? { M: marshall(snapshot.usage, { removeUndefinedValues: true }) }
+          : { NULL: true },
+        costUsd: snapshot.costUsd === undefined ? { NULL: true } : { N: String(snapshot.costUsd) },
+      },
+    };
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  const elapsedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
+  if (pollBudgetExhausted(deps.policy, polls, elapsedSeconds)) {
+    const failure = {
+      code: ErrorCodes.GENERATION_TIMED_OUT,
+      message: `The provider task was still ${snapshot.status} after ${polls} polls and ${Math.round(elapsedSeconds)} s`,
+    };
+    return { ...base, state: 'failed', nextWaitSeconds: 0, failure };
+  }
+  return { ...base, state: 'pending', nextWaitSeconds: nextWaitSeconds(deps.policy, polls) };
+}
+
+export interface CopyImagesInput {
+  readonly id: string;
+  readonly owner: string;
+  readonly request: { readonly width: number; readonly height: number };
+  readonly images: readonly TaskImage[];
+}
+
+export interface CopyImagesDeps {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly policy: UrlPolicy;
+  readonly maxImageBytes: number;
+  readonly timeoutMs: number;
+}
+
+export interface CopyImagesResult {
+  readonly images: readonly StoredImage[];
+  /** The same list as DynamoDB JSON list members, for the success write (`L` of `M`). */
+  readonly dynamoImages: readonly AttributeValue[];
+}
+
+/** Object key of a stored image: one folder per owner and generation. */
+export function imageKey(owner: string, id: string, index: number, contentType: ImageType): string {
+  return `images/${owner}/${id}/${index}.${IMAGE_EXTENSIONS[contentType]}`;
+}
+
+const IMAGE_EXTENSIONS: Record<ImageType, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/webp': 'webp',
+};
+
+/**
+ * Copies every image into the images bucket. Keys are fixed per generation and index, so a
+ * retried copy overwrites rather than duplicates.
+ */
+export async function copyImagesStep(
+  input: CopyImagesInput,
+  deps: CopyImagesDeps,
+): Promise<CopyImagesResult> {
+  const images: StoredImage[] = [];
+  for (const [index, image] of input.images.entries()) {
+    const copied = await copyImage({
+      s3: deps.s3,
+      url: image.url,
+      bucket: deps.bucket,
+      key: (contentType) => imageKey(input.owner, input.id, index, contentType),
+      policy: deps.policy,
+      maxBytes: deps.maxImageBytes,
+      timeoutMs: deps.timeoutMs,
+      metadata: { 'generation-id': input.id, ...(image.jobId && { 'spark-job-id': image.jobId }) },
+    });
+    images.push({
+      bucket: copied.bucket,
+      key: copied.key,
+      size: copied.size,
+      sha256: copied.sha256,
+      contentType: copied.contentType,
+      width: copied.width ?? input.request.width,
+      height: copied.height ?? input.request.height,
+      ...(image.jobId && { jobId: image.jobId }),
+    });
+  }
+  return { images, dynamoImages: images.map((image) => ({ M: marshall(image) })) };
+}

@@ -1,0 +1,73 @@
+/**
+ * The generations table, as the functions use it. Every status write is conditional, so records
+ * only move forward and a terminal record is never overwritten.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PipelineError } from '../errors/base.ts';
+import { ErrorCodes } from '../errors/codes.ts';
+import { type GenerationRecord, ownerStatusKey } from './model.ts';
+
+/** The generation has no record (it was never started through a trigger). */
+export class GenerationNotFoundError extends PipelineError {
+  readonly code = ErrorCodes.INTERNAL_ERROR;
+  readonly retryable = false;
+}
+
+/** The generation already ended (cancelled, usually); nothing more may be done for it. */
+export class GenerationAlreadyFinishedError extends PipelineError {
+  readonly code = ErrorCodes.GENERATION_CANCELLED;
+  readonly retryable = false;
+}
+
+export class GenerationStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.#client = client;
+    this.#tableName = tableName;
+  }
+
+  async get(id: string): Promise<GenerationRecord | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: { id }, ConsistentRead: true }),
+    );
+    return Item as GenerationRecord | undefined;
+  }
+
+  /**
+   * Records the provider task the moment it exists, and marks the generation running. Done before
+   * anything else can fail, so a retried CreateTask finds the task instead of paying for another.
+   */
+  async recordTaskCreated(record: GenerationRecord, sparkTaskId: string, now: Date): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id: record.id },
+          UpdateExpression:
+            'SET sparkTaskId = :task, #status = :running, ownerStatus = :ownerStatus, updatedAt = :now',
+          ConditionExpression:
+            'attribute_exists(id) AND attribute_not_exists(sparkTaskId) AND #status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':task': sparkTaskId,
+            ':running': 'running',
+            ':queued': 'queued',
+            ':ownerStatus': ownerStatusKey(record.owner, 'running'),
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new GenerationAlreadyFinishedError(
+          `Generation ${record.id} ended or got a task while its task ${sparkTaskId} was being created`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,364 @@
+/**
+ * The prompt-file trigger: for each object created under `prompts/`, pin its version, read it as
+ * a stream, start one generation per valid line and write the file's report.
+ *
+ * Problems with the file are data (they go into the report, and the record ends normally), so a
+ * file that is not a prompt file never causes retries. What may pass (S3 or Step Functions
+ * unavailable or throttling beyond the retries) is thrown, after every record of the event has
+ * been tried, so Lambda retries the event: the generation ids are derived from the file's version
+ * and line number, so a retry only meets the executions it already started.
+ */
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { ErrorCodes } from '../errors/codes.ts';
+import { logger } from '../observability/powertools.ts';
+import { PromptFileEventError, PromptFileReadError, PromptFileReportError } from './errors.ts';
+import { type FileIdentity, hasVersion, promptLineId, unquoteEtag } from './ids.ts';
+import {
+  decodeEventKey,
+  formatOf,
+  type IgnoreReason,
+  ignoreReason,
+  ownerOf,
+  reportKeyOf,
+} from './keys.ts';
+import { type CodedError, DEFAULT_MAX_LINE_BYTES, parsePromptFile } from './parser.ts';
+import { ReportBuilder, type ReportSummary } from './report.ts';
+import { type StartRetryPolicy, startGeneration, TaskPool } from './starter.ts';
+
+/** `StartExecution` calls in flight per file: 10,000 lines take well under a minute. */
+export const DEFAULT_START_CONCURRENCY = 10;
+
+export interface PromptFileSettings {
+  readonly stateMachineArn: string;
+  /** Owner of files directly under `prompts/`. */
+  readonly defaultOwner: string;
+  /** File size limit in bytes (`090005001`). */
+  readonly maxBytes: number;
+  /** Line limit (`090005002`). */
+  readonly maxLines: number;
+  /** Per-line limit in bytes (`090005008`). @default 65536 */
+  readonly maxLineBytes?: number;
+  /** `StartExecution` calls in flight at once. @default 10 */
+  readonly concurrency?: number;
+  readonly retry?: StartRetryPolicy;
+}
+
+export interface PromptFileDeps extends PromptFileSettings {
+  readonly s3: S3Client;
+  readonly sfn: SFNClient;
+  readonly now?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+/** The object an event record names. */
+export interface ObjectRef {
+  readonly bucket: string;
+  /** Decoded (S3 events URL-encode keys). */
+  readonly key: string;
+  readonly versionId?: string;
+}
+
+export type PromptFileOutcome =
+  | {
+      readonly status: 'ignored';
+      readonly bucket: string;
+      readonly key: string;
+      readonly reason: IgnoreReason | 'not-created' | 'duplicate-record';
+    }
+  | {
+      readonly status: 'reported';
+      readonly bucket: string;
+      readonly key: string;
+      readonly reportKey: string;
+      readonly summary: ReportSummary;
+      readonly error?: CodedError;
+    };
+
+export interface PromptFileEventResult {
+  readonly records: readonly PromptFileOutcome[];
+}
+
+/** Processes every record of an S3 notification; throws only what a retry may fix. */
+export async function processS3Event(
+  event: S3Event,
+  deps: PromptFileDeps,
+): Promise<PromptFileEventResult> {
+  const outcomes: PromptFileOutcome[] = [];
+  const failures: unknown[] = [];
+  const seen = new Set<string>();
+  // `s3:TestEvent`, sent when a notification is configured, has no records.
+  for (const record of event.Records ?? []) {
+    const ref = objectRefOf(record);
+    const ignored = (reason: 'not-created' | 'duplicate-record'): PromptFileOutcome => ({
+      status: 'ignored',
+      bucket: ref.bucket,
+      key: ref.key,
+      reason,
+    });
+    if (!record.eventName?.startsWith('ObjectCreated:')) {
+      outcomes.push(ignored('not-created'));
+      continue;
+    }
+    const identity = JSON.stringify([
+      ref.bucket,
+      ref.key,
+      ref.versionId,
+      record.s3.object.sequencer,
+    ]);
+    if (seen.has(identity)) {
+      outcomes.push(ignored('duplicate-record'));
+      continue;
+    }
+    seen.add(identity);
+    try {
+      outcomes.push(await processPromptFile(ref, deps));
+    } catch (error) {
+      logger.error('Prompt file not finished; the event will be retried', {
+        bucket: ref.bucket,
+        key: ref.key,
+        error,
+      });
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) {
+    throw new PromptFileEventError(`${failures.length} prompt file(s) could not be finished`, {
+      cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
+    });
+  }
+  return { records: outcomes };
+}
+
+export function objectRefOf(record: S3EventRecord): ObjectRef {
+  const { versionId } = record.s3.object;
+  return {
+    bucket: record.s3.bucket.name,
+    key: decodeEventKey(record.s3.object.key),
+    ...(versionId !== undefined && versionId !== '' && { versionId }),
+  };
+}
+
+/** Processes one object: reads it, starts its generations and writes its report. */
+export async function processPromptFile(
+  ref: ObjectRef,
+  deps: PromptFileDeps,
+): Promise<PromptFileOutcome> {
+  const { bucket, key } = ref;
+  const reason = ignoreReason(key);
+  if (reason !== undefined) {
+    logger.warn('Object ignored by the prompt-file trigger', { bucket, key, reason });
+    return { status: 'ignored', bucket, key, reason };
+  }
+  const format = formatOf(key) ?? null;
+  const owner = ownerOf(key, deps.defaultOwner);
+  const ownerName = owner.ok ? owner.owner : owner.folder;
+
+  let head: HeadObjectCommandOutput;
+  try {
+    head = await deps.s3.send(
+      new HeadObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ...(ref.versionId && { VersionId: ref.versionId }),
+      }),
+    );
+  } catch (error) {
+    if (!isPermanentS3Error(error)) {
+      throw new PromptFileReadError(`HeadObject s3://${bucket}/${key} failed`, { cause: error });
+    }
+    const report = new ReportBuilder({ bucket, key, owner: ownerName, format });
+    report.fail(unreadable(error));
+    return writeReport(report, deps);
+  }
+
+  const file: FileIdentity = {
+    bucket,
+    key,
+    ...(hasVersion(head.VersionId) && { versionId: head.VersionId }),
+    etag: head.ETag ?? '',
+  };
+  const report = new ReportBuilder({
+    bucket,
+    key,
+    ...(file.versionId !== undefined && { versionId: file.versionId }),
+    ...(head.ETag !== undefined && { etag: unquoteEtag(head.ETag) }),
+    owner: ownerName,
+    format,
+  });
+  const refuse = (code: string, message: string) => {
+    report.fail({ code, message });
+    return writeReport(report, deps);
+  };
+
+  if (format === null) {
+    return refuse(
+      ErrorCodes.PROMPT_FILE_UNSUPPORTED_TYPE,
+      'Not a prompt file: the name must end in .txt, .jsonl or .json',
+    );
+  }
+  if (!owner.ok) {
+    return refuse(
+      ErrorCodes.PROMPT_FILE_BAD_OWNER,
+      `The folder "${owner.folder}" does not name a valid owner (lower-case letters, digits, - and _, at most 63)`,
+    );
+  }
+  if (file.versionId === undefined && !head.ETag) {
+    return refuse(
+      ErrorCodes.PROMPT_FILE_UNREADABLE,
+      'S3 answered neither a version id nor an ETag',
+    );
+  }
+  const size = head.ContentLength;
+  if (size !== undefined && size > deps.maxBytes) {
+    return refuse(
+      ErrorCodes.PROMPT_FILE_TOO_LARGE,
+      `The file is ${size} bytes; the limit is ${deps.maxBytes}`,
+    );
+  }
+  if (size === 0) return refuse(ErrorCodes.PROMPT_FILE_EMPTY, 'The file is empty');
+
+  let object: GetObjectCommandOutput;
+  try {
+    object = await deps.s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        // Read exactly what HeadObject described: the ids are derived from it.
+        ...(head.VersionId !== undefined && { VersionId: head.VersionId }),
+        ...(head.ETag !== undefined && { IfMatch: head.ETag }),
+      }),
+    );
+  } catch (error) {
+    if (!isPermanentS3Error(error)) {
+      throw new PromptFileReadError(`GetObject s3://${bucket}/${key} failed`, { cause: error });
+    }
+    report.fail(unreadable(error));
+    return writeReport(report, deps);
+  }
+  const body = object.Body as unknown;
+  if (!isAsyncIterable(body)) {
+    return refuse(ErrorCodes.PROMPT_FILE_UNREADABLE, 'S3 answered no readable body');
+  }
+
+  const pool = new TaskPool(deps.concurrency ?? DEFAULT_START_CONCURRENCY);
+  const starter = {
+    sfn: deps.sfn,
+    stateMachineArn: deps.stateMachineArn,
+    ...(deps.retry && { retry: deps.retry }),
+    ...(deps.sleep && { sleep: deps.sleep }),
+    ...(deps.random && { random: deps.random }),
+  };
+  const limits = {
+    maxBytes: deps.maxBytes,
+    maxLines: deps.maxLines,
+    maxLineBytes: deps.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+  };
+  try {
+    for await (const item of parsePromptFile(body, format, limits)) {
+      switch (item.kind) {
+        case 'skipped':
+          report.skipped(item.line);
+          break;
+        case 'invalid':
+          report.rejected(item.line, item.error);
+          break;
+        case 'file-error':
+          report.fail(item.error);
+          break;
+        case 'request': {
+          const id = promptLineId(file, item.line);
+          report.accepted(item.line, id, item.warnings);
+          const input = {
+            id,
+            request: item.request,
+            source: 's3' as const,
+            sourceRef: `s3://${bucket}/${key}#${item.line}`,
+            owner: owner.owner,
+          };
+          await pool.add(() => startGeneration(input, starter));
+          break;
+        }
+      }
+      // A start that failed beyond its retries ends the file here; the event is retried.
+      if (pool.failed) break;
+    }
+  } catch (error) {
+    await pool.settle();
+    throw new PromptFileReadError(`Reading s3://${bucket}/${key} failed`, { cause: error });
+  }
+  await pool.drain();
+  return writeReport(report, deps);
+}
+
+async function writeReport(
+  report: ReportBuilder,
+  deps: PromptFileDeps,
+): Promise<PromptFileOutcome> {
+  const built = report.build((deps.now ?? (() => new Date()))());
+  const reportKey = reportKeyOf(built.key);
+  try {
+    await deps.s3.send(
+      new PutObjectCommand({
+        Bucket: built.bucket,
+        Key: reportKey,
+        Body: JSON.stringify(built),
+        ContentType: 'application/json; charset=utf-8',
+      }),
+    );
+  } catch (error) {
+    throw new PromptFileReportError(`Writing the report s3://${built.bucket}/${reportKey} failed`, {
+      cause: error,
+    });
+  }
+  logger.info('Prompt file processed', {
+    bucket: built.bucket,
+    key: built.key,
+    reportKey,
+    summary: built.summary,
+    error: built.error,
+  });
+  return {
+    status: 'reported',
+    bucket: built.bucket,
+    key: built.key,
+    reportKey,
+    summary: built.summary,
+    ...(built.error && { error: built.error }),
+  };
+}
+
+/**
+ * Failures no retry fixes: the object is gone, access is denied, it is archived. 408, 412 (the
+ * object changed between HeadObject and GetObject) and 429 may pass, as may 5xx and the network.
+ */
+function isPermanentS3Error(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500 && ![408, 412, 429].includes(status);
+}
+
+function unreadable(error: unknown): CodedError {
+  const name = (error as { name?: unknown })?.name;
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return {
+    code: ErrorCodes.PROMPT_FILE_UNREADABLE,
+    message: `The file could not be read from S3 (${typeof name === 'string' ? name : 'error'}${status ? `, HTTP ${status}` : ''})`,
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}

@@ -1,0 +1,19 @@
+/** Configuration of the prompt-file trigger: variable names and defaults. */
+import { z } from 'zod';
+import { envInt } from '../config/env.ts';
+
+/** Variables of the prompt-file function (besides `EnvNames.stateMachineArn`). */
+export const PromptFileEnv = {
+  /** Owner of files directly under `prompts/` (`local` in the local runtime). Required. */
+  defaultOwner: 'DEFAULT_OWNER',
+  /** File size limit in bytes. @default 52428800 (50 MiB) */
+  maxBytes: 'PROMPT_FILE_MAX_BYTES',
+  /** Line limit. @default 50000 */
+  maxLines: 'PROMPT_FILE_MAX_LINES',
+} as const;
+
+export const DEFAULT_PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_PROMPT_FILE_MAX_LINES = 50_000;
+
+/** A positive whole number read from the environment, with a default. */
+export const envPositiveInt = (fallback: number) => envInt(fallback).pipe(z.int().positive());

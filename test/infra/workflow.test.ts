@@ -1,0 +1,195 @@
+import validateAsl from 'asl-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RETRYABLE_SPARK_ERRORS } from '#shared/spark/errors.ts';
+import { StateNames } from '../../infra/constructs/workflow.ts';
+import { type AslDefinition, type AslState, synthesizeStack } from '../helpers/stack.ts';
+
+let asl: AslDefinition;
+const state = (name: string): AslState => {
+  const found = asl.States[name];
+  if (!found) throw new Error(`no state ${name}`);
+  return found;
+};
+const retriedErrors = (name: string) =>
+  (state(name).Retry ?? []).flatMap((retry) => retry.ErrorEquals);
+
+beforeAll(() => {
+  ({ asl } = synthesizeStack({ polling: { maxElapsedSeconds: 1200 } }));
+});
+
+describe('the generation state machine, as synthesized', () => {
+  it('is valid ASL (asl-validator) in JSONPath, starting by recording the generation', () => {
+    const result = validateAsl(asl);
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+    expect(asl.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    expect(asl.StartAt).toBe(StateNames.recordQueued);
+  });
+
+  it('has a machine timeout beyond the polling bound', () => {
+    expect(asl.TimeoutSeconds).toBe(1200 + 15 * 60);
+  });
+
+  it('goes RecordQueued -> CreateTask -> WaitForTask -> PollTask -> IsTaskDone', () => {
+    expect(state(StateNames.recordQueued).Next).toBe(StateNames.createTask);
+    expect(state(StateNames.createTask).Next).toBe(StateNames.waitForTask);
+    expect(state(StateNames.waitForTask).Next).toBe(StateNames.pollTask);
+    expect(state(StateNames.pollTask).Next).toBe(StateNames.isTaskDone);
+  });
+
+  it('waits for the number of seconds the poll step answered', () => {
+    expect(state(StateNames.waitForTask)).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.task.nextWaitSeconds',
+    });
+  });
+
+  it('routes on the task state: completed to CopyImages, failed to the failure record, else wait', () => {
+    const choice = state(StateNames.isTaskDone);
+    expect(choice.Choices).toEqual([
+      { Variable: '$.task.state', StringEquals: 'completed', Next: StateNames.copyImages },
+      { Variable: '$.task.state', StringEquals: 'failed', Next: StateNames.useTaskFailure },
+    ]);
+    expect(choice.Default).toBe(StateNames.waitForTask);
+    expect(state(StateNames.useTaskFailure).Next).toBe(StateNames.recordFailure);
+  });
+
+  it('ends a success with RecordSuccess (DynamoDB, no Lambda) then PublishCompleted (EventBridge)', () => {
+    expect(state(StateNames.copyImages).Next).toBe(StateNames.recordSuccess);
+    expect(state(StateNames.recordSuccess)).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Next: StateNames.publishCompleted,
+    });
+    expect(state(StateNames.publishCompleted)).toMatchObject({
+      Resource: 'arn:aws:states:::events:putEvents',
+      End: true,
+    });
+  });
+
+  it('ends a failure with RecordFailure (DynamoDB), PublishFailed (EventBridge) and a Fail state carrying the code', () => {
+    expect(state(StateNames.recordFailure)).toMatchObject({
+      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Next: StateNames.publishFailed,
+    });
+    expect(state(StateNames.publishFailed).Next).toBe(StateNames.generationFailed);
+    expect(state(StateNames.generationFailed)).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.failure.code',
+      CausePath: '$.failure.message',
+    });
+  });
+
+  it('writes records only forward: every status write is conditional on a non-terminal status', () => {
+    for (const name of [StateNames.recordSuccess, StateNames.recordFailure]) {
+      expect(state(name).Parameters).toMatchObject({
+        ConditionExpression: '#status IN (:queued, :running)',
+      });
+    }
+    expect(state(StateNames.recordQueued).Parameters).toMatchObject({
+      ConditionExpression: 'attribute_not_exists(id) OR #status = :queued',
+    });
+  });
+
+  it.each(Object.values(StateNames))(
+    'gives task state %s an explicit retry and a catch',
+    (name) => {
+      const current = state(name);
+      if (current.Type !== 'Task') return;
+      expect(current.Retry?.length).toBeGreaterThan(0);
+      expect(current.Catch?.some((c) => c.ErrorEquals.includes('States.ALL'))).toBe(true);
+    },
+  );
+
+  it.each(Object.values(StateNames))(
+    'uses full jitter and a delay cap on every retry of %s',
+    (name) => {
+      for (const retry of state(name).Retry ?? []) {
+        expect(retry.JitterStrategy).toBe('FULL');
+        expect(retry.MaxDelaySeconds).toBeGreaterThan(0);
+        expect(retry.MaxAttempts).toBeLessThanOrEqual(5);
+        expect(retry.ErrorEquals).not.toContain('States.ALL');
+      }
+    },
+  );
+
+  it('retries provider throttling and 5xx on CreateTask and PollTask, never 4xx rejections', () => {
+    for (const name of [StateNames.createTask, StateNames.pollTask]) {
+      expect(retriedErrors(name)).toEqual(expect.arrayContaining([...RETRYABLE_SPARK_ERRORS]));
+      expect(retriedErrors(name)).not.toContain('SparkRejectedError');
+      expect(retriedErrors(name)).not.toContain('SparkAuthError');
+      const providerRetry = state(name).Retry?.find((retry) =>
+        retry.ErrorEquals.includes('SparkThrottledError'),
+      );
+      expect(providerRetry).toMatchObject({
+        BackoffRate: 2,
+        JitterStrategy: 'FULL',
+        MaxDelaySeconds: 30,
+      });
+    }
+  });
+
+  it('retries an unparseable poll answer a bounded number of times, but never re-creates on one', () => {
+    const pollParse = state(StateNames.pollTask).Retry?.find((retry) =>
+      retry.ErrorEquals.includes('SparkResponseParseError'),
+    );
+    expect(pollParse?.MaxAttempts).toBe(3);
+    expect(retriedErrors(StateNames.createTask)).not.toContain('SparkResponseParseError');
+  });
+
+  it('retries a failed or truncated image download a bounded number of times', () => {
+    const copyRetry = state(StateNames.copyImages).Retry?.find((retry) =>
+      retry.ErrorEquals.includes('ImageTruncatedError'),
+    );
+    expect(copyRetry).toMatchObject({
+      ErrorEquals: ['ImageDownloadError', 'ImageTruncatedError'],
+      MaxAttempts: 3,
+    });
+  });
+
+  it('sends caught errors to ClassifyFailure, whose own failure still reaches the failure record', () => {
+    for (const name of [StateNames.createTask, StateNames.pollTask, StateNames.copyImages]) {
+      const catchAll = state(name).Catch?.find((c) => c.ErrorEquals.includes('States.ALL'));
+      expect(catchAll).toEqual({
+        ErrorEquals: ['States.ALL'],
+        Next: StateNames.classifyFailure,
+        ResultPath: '$.error',
+      });
+    }
+    expect(state(StateNames.classifyFailure).Next).toBe(StateNames.recordFailure);
+    expect(state(StateNames.classifyFailure).Catch?.[0]?.Next).toBe(StateNames.useInternalFailure);
+    expect(state(StateNames.useInternalFailure).Next).toBe(StateNames.recordFailure);
+  });
+
+  it('leaves a record that is already terminal alone (cancelled meanwhile)', () => {
+    const onConflict = state(StateNames.recordSuccess).Catch?.[0];
+    expect(onConflict).toMatchObject({
+      ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'],
+      Next: StateNames.alreadyFinished,
+    });
+    expect(state(StateNames.createTask).Catch?.[0]).toMatchObject({
+      ErrorEquals: ['GenerationAlreadyFinishedError'],
+      Next: StateNames.alreadyFinished,
+    });
+  });
+
+  it('passes the poll step its task, the generation id and the execution start', () => {
+    expect(state(StateNames.pollTask)).toMatchObject({
+      Parameters: {
+        'id.$': '$$.Execution.Name',
+        'task.$': '$.task',
+        'startedAt.$': '$$.Execution.StartTime',
+      },
+      ResultPath: '$.task',
+    });
+  });
+
+  it('writes images, usage and cost in the success record straight from the steps', () => {
+    expect(state(StateNames.recordSuccess).Parameters).toMatchObject({
+      ExpressionAttributeValues: {
+        ':images': { 'L.$': '$.stored.dynamoImages' },
+        ':usage.$': '$.task.attributes.usage',
+        ':costUsd.$': '$.task.attributes.costUsd',
+      },
+    });
+  });
+});

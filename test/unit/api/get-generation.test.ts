@@ -1,0 +1,199 @@
+import './env.ts';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  apiEvent,
+  bodyOf,
+  completedRecord,
+  EXPECTED_HEADERS,
+  errorOf,
+  IMAGES_BUCKET,
+  lambdaContext,
+  storedRecord,
+  TABLES,
+} from './support.ts';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { generationViewSchema } from '#shared/api/schemas.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+
+const documents = mockClient(DynamoDBDocumentClient);
+
+// The function reads its configuration at cold start: support.ts has set it by now.
+const { handler } = await import('../../../functions/get-generation/handler.ts');
+
+const getEvent = (id: string, owner: string | null = 'alice') =>
+  apiEvent({ path: `/generations/${id}`, pathParameters: { id }, owner });
+
+beforeEach(() => {
+  documents.reset();
+});
+
+describe('GET /generations/{id}', () => {
+  it('answers 200 with the completed record and a pre-signed URL for each image', async () => {
+    // Prepare
+    documents.on(GetCommand).resolves({ Item: completedRecord() });
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    const body = bodyOf(result);
+    expect(generationViewSchema.parse(body)).toEqual(body);
+    expect(body).toEqual({
+      id: 'gen-1',
+      status: 'completed',
+      request: {
+        prompt: 'a lighthouse at dawn',
+        use_pre_llm: true,
+        seed: -1,
+        width: 1328,
+        height: 1328,
+      },
+      source: 'http',
+      sourceRef: 'http:apigw-request-0',
+      sparkTaskId: 'task-9',
+      polls: 3,
+      images: [
+        {
+          url: expect.any(String),
+          bucket: IMAGES_BUCKET,
+          key: 'images/alice/gen-1/0.png',
+          size: 123_456,
+          sha256: 'a'.repeat(64),
+          contentType: 'image/png',
+          width: 1328,
+          height: 1328,
+        },
+      ],
+      usage: { cost: '0.04', discount: 0, input_tokens: 10, output_tokens: 0, total_tokens: 10 },
+      costUsd: 0.04,
+      createdAt: '2024-05-01T10:00:00.000Z',
+      updatedAt: '2024-05-01T10:00:20.000Z',
+      completedAt: '2024-05-01T10:00:20.000Z',
+    });
+    const url = new URL((body.images as { url: string }[])[0]?.url ?? '');
+    expect(url.pathname).toContain('images/alice/gen-1/0.png');
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(documents).toHaveReceivedCommandWith(GetCommand, {
+      TableName: TABLES.generations,
+      Key: { id: 'gen-1' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('answers a queued record without the fields it does not have yet', async () => {
+    // Prepare
+    documents.on(GetCommand).resolves({ Item: storedRecord({ metadata: { campaign: 'spring' } }) });
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).toEqual({
+      id: 'gen-1',
+      status: 'queued',
+      request: {
+        prompt: 'a lighthouse at dawn',
+        use_pre_llm: true,
+        seed: -1,
+        width: 1328,
+        height: 1328,
+      },
+      source: 'http',
+      sourceRef: 'http:apigw-request-0',
+      polls: 0,
+      images: [],
+      metadata: { campaign: 'spring' },
+      createdAt: '2024-05-01T10:00:00.000Z',
+      updatedAt: '2024-05-01T10:00:00.000Z',
+    });
+  });
+
+  it('leaves out usage and costUsd stored as NULL, and shows the error of a failed record', async () => {
+    // Prepare
+    const failed = storedRecord({
+      status: 'failed',
+      usage: null,
+      costUsd: null,
+      error: { code: '003001095', message: 'Internal generation error' },
+      completedAt: '2024-05-01T10:01:00.000Z',
+    });
+    documents.on(GetCommand).resolves({ Item: failed });
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    const body = bodyOf(result);
+    expect(body).not.toHaveProperty('usage');
+    expect(body).not.toHaveProperty('costUsd');
+    expect(body.error).toEqual({ code: '003001095', message: 'Internal generation error' });
+    expect(body.status).toBe('failed');
+  });
+
+  it("answers 404 090004002 for another owner's generation, exactly as for a missing one", async () => {
+    // Prepare
+    documents.on(GetCommand).resolves({ Item: completedRecord({ owner: 'bob' }) });
+    const foreign = await handler(getEvent('gen-1'), lambdaContext());
+    documents.on(GetCommand).resolves({});
+
+    // Act
+    const missing = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(foreign.statusCode).toBe(404);
+    expect(missing.statusCode).toBe(404);
+    expect(foreign.body).toBe(missing.body);
+    expect(errorOf(foreign)).toEqual({
+      code: ErrorCodes.API_NOT_FOUND,
+      message: 'No such generation',
+    });
+    expect(foreign.headers).toEqual(EXPECTED_HEADERS);
+  });
+
+  it.each([
+    ['has characters an execution name cannot have', 'gen 1'],
+    ['is too long', 'g'.repeat(81)],
+    ['is empty', ''],
+  ])('answers 404 without reading the table when the id %s', async (_name, id) => {
+    // Act
+    const result = await handler(getEvent(id), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(404);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('answers 401 090004001 when the authorizer gave no owner', async () => {
+    // Act
+    const result = await handler(getEvent('gen-1', null), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(401);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_UNAUTHORIZED);
+  });
+
+  it('answers a generic 500 without the internal message when DynamoDB fails', async () => {
+    // Prepare
+    documents
+      .on(GetCommand)
+      .rejects(new Error('ResourceNotFoundException: table generations-table'));
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result)).toEqual({
+      code: ErrorCodes.API_INTERNAL_ERROR,
+      message: 'Internal error; please try again later',
+    });
+    expect(result.body).not.toContain('generations-table');
+  });
+});

@@ -1,0 +1,171 @@
+import './env.ts';
+import { describe, expect, it } from 'vitest';
+import { buildOpenApiDocument } from '#shared/api/openapi.ts';
+import { ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
+import { apiEvent, bodyOf, EXPECTED_HEADERS, lambdaContext } from './support.ts';
+
+// The function builds the document at cold start: support.ts has set the environment by now.
+const { handler } = await import('../../../functions/openapi/handler.ts');
+
+type Operation = {
+  operationId: string;
+  security?: unknown[];
+  responses: Record<
+    string,
+    { content?: Record<string, { schema: Record<string, unknown> }>; 'x-error-codes'?: string[] }
+  >;
+  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+  parameters?: { name: string; in: string }[];
+};
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, Record<string, unknown>>;
+    securitySchemes: Record<string, unknown>;
+  };
+  security: unknown[];
+  'x-error-codes': { code: string; name: string; description: string }[];
+};
+
+const document = buildOpenApiDocument() as Document;
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 with every route of the API', () => {
+    // Act
+    const routes = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => key !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+
+    // Assess
+    expect(document.openapi).toBe('3.1.0');
+    expect(routes.sort()).toEqual([
+      'DELETE /generations/{id}',
+      'GET /generations',
+      'GET /generations/{id}',
+      'GET /openapi.json',
+      'POST /generations',
+    ]);
+  });
+
+  it('needs the bearer scheme everywhere but on the document itself', () => {
+    // Assess
+    expect(document.components.securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(document.security).toEqual([{ bearerAuth: [] }]);
+    expect(document.paths['/openapi.json']?.get?.security).toEqual([]);
+  });
+
+  it('lists every error code with its meaning', () => {
+    // Act
+    const listed = document['x-error-codes'];
+
+    // Assess
+    expect(listed).toHaveLength(Object.keys(ErrorCodes).length);
+    for (const [name, code] of Object.entries(ErrorCodes)) {
+      expect(listed).toContainEqual({ code, name, description: ErrorCodeDescriptions[code] });
+    }
+  });
+
+  it.each([
+    ['post', '/generations', '202', 'GenerationAccepted'],
+    ['get', '/generations', '200', 'GenerationPage'],
+    ['get', '/generations/{id}', '200', 'Generation'],
+    ['delete', '/generations/{id}', '200', 'Generation'],
+  ])('describes the %s %s answer %s with the %s schema', (method, path, status, component) => {
+    // Act
+    const schema =
+      document.paths[path]?.[method]?.responses[status]?.content?.['application/json']?.schema;
+
+    // Assess
+    expect(schema).toEqual({ $ref: `#/components/schemas/${component}` });
+    expect(document.components.schemas[component]).toBeDefined();
+  });
+
+  it.each([
+    ['post', '/generations', '400', ErrorCodes.MISSING_PROMPT],
+    ['post', '/generations', '400', ErrorCodes.API_INVALID_IDEMPOTENCY_KEY],
+    ['post', '/generations', '409', ErrorCodes.API_IDEMPOTENCY_CONFLICT],
+    ['post', '/generations', '413', ErrorCodes.API_BODY_TOO_LARGE],
+    ['post', '/generations', '415', ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+    ['get', '/generations', '400', ErrorCodes.API_INVALID_QUERY],
+    ['get', '/generations/{id}', '404', ErrorCodes.API_NOT_FOUND],
+    ['delete', '/generations/{id}', '409', ErrorCodes.API_NOT_CANCELLABLE],
+    ['delete', '/generations/{id}', '401', ErrorCodes.API_UNAUTHORIZED],
+    ['get', '/generations', '500', ErrorCodes.API_INTERNAL_ERROR],
+  ])('lists on %s %s the %s answer code %s', (method, path, status, code) => {
+    // Act
+    const answer = document.paths[path]?.[method]?.responses[status];
+
+    // Assess
+    expect(answer?.['x-error-codes']).toContain(code);
+    const schema = answer?.content?.['application/json']?.schema as
+      | { properties: { error: { properties: { code: { enum: string[] } } } } }
+      | undefined;
+    expect(schema?.properties.error.properties.code.enum).toContain(code);
+  });
+
+  it('takes the request body from the shared request schema, with metadata and no unknown fields', () => {
+    // Act
+    const body = document.components.schemas.GenerationSubmission as {
+      properties: Record<string, unknown>;
+      required: string[];
+      additionalProperties: boolean;
+    };
+
+    // Assess
+    expect(
+      document.paths['/generations']?.post?.requestBody?.content['application/json']?.schema,
+    ).toEqual({
+      $ref: '#/components/schemas/GenerationSubmission',
+    });
+    expect(Object.keys(body.properties).sort()).toEqual([
+      'height',
+      'metadata',
+      'prompt',
+      'seed',
+      'use_pre_llm',
+      'width',
+    ]);
+    expect(body.required).toEqual(['prompt']);
+    expect(body.additionalProperties).toBe(false);
+    expect(body.properties.prompt).toMatchObject({ type: 'string', minLength: 1, maxLength: 800 });
+  });
+
+  it('describes the Idempotency-Key header and the list query', () => {
+    // Assess
+    expect(document.paths['/generations']?.post?.parameters).toContainEqual(
+      expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }),
+    );
+    expect(
+      document.paths['/generations']?.get?.parameters?.map((parameter) => parameter.name),
+    ).toEqual(['status', 'limit', 'cursor']);
+  });
+
+  it('holds only resolvable component references', () => {
+    // Act
+    const refs = [
+      ...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g),
+    ].map((match) => match[1] as string);
+
+    // Assess
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(document.components.schemas).toHaveProperty(ref);
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('answers the document without an owner, with the security headers', async () => {
+    // Act
+    const result = await handler(apiEvent({ path: '/openapi.json', owner: null }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(bodyOf(result)).toEqual(JSON.parse(JSON.stringify(document)));
+  });
+});

@@ -1,0 +1,445 @@
+import './env.ts';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  bodyOf,
+  EXPECTED_HEADERS,
+  errorOf,
+  fakeIdempotencyTable,
+  lambdaContext,
+  STATE_MACHINE_ARN,
+  submitEvent,
+  TABLES,
+} from './support.ts';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { generationAcceptedSchema } from '#shared/api/schemas.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+
+const documents = mockClient(DynamoDBDocumentClient);
+const stepFunctions = mockClient(SFNClient);
+const idempotencyDb = mockClient(DynamoDBClient);
+
+// The function reads its configuration at cold start: support.ts has set it by now.
+const { handler } = await import('../../../functions/submit-generation/handler.ts');
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const validBody = { prompt: 'a lighthouse at dawn', seed: 42, width: 1024, height: 1024 };
+
+let order: string[];
+
+beforeEach(() => {
+  documents.reset();
+  stepFunctions.reset();
+  idempotencyDb.reset();
+  order = [];
+  documents.on(PutCommand).callsFake(() => {
+    order.push('put');
+    return {};
+  });
+  documents.on(UpdateCommand).resolves({});
+  stepFunctions.on(StartExecutionCommand).callsFake((input: StartExecutionCommand['input']) => {
+    order.push('start');
+    return {
+      executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${input.name}`,
+      startDate: new Date(),
+    };
+  });
+  fakeIdempotencyTable(idempotencyDb);
+});
+
+describe('POST /generations', () => {
+  it('answers 202 with the queued generation and records it before starting its execution', async () => {
+    // Prepare
+    const event = submitEvent(validBody, { requestId: 'apigw-req-7' });
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    const body = bodyOf(result);
+    expect(generationAcceptedSchema.parse(body)).toEqual(body);
+    const id = body.id as string;
+    expect(id).toMatch(UUID);
+    expect(body).toEqual({ id, status: 'queued', links: { self: `/generations/${id}` } });
+    expect(order).toEqual(['put', 'start']);
+    const request = {
+      prompt: 'a lighthouse at dawn',
+      use_pre_llm: true,
+      seed: 42,
+      width: 1024,
+      height: 1024,
+    };
+    expect(documents).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLES.generations,
+      ConditionExpression: 'attribute_not_exists(id)',
+      Item: {
+        id,
+        owner: 'alice',
+        status: 'queued',
+        ownerStatus: 'alice#queued',
+        request,
+        source: 'http',
+        sourceRef: 'http:apigw-req-7',
+        polls: 0,
+        images: [],
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      },
+    });
+    const start = stepFunctions.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(start?.stateMachineArn).toBe(STATE_MACHINE_ARN);
+    expect(start?.name).toBe(id);
+    expect(JSON.parse(start?.input ?? '{}')).toEqual({
+      id,
+      request,
+      source: 'http',
+      sourceRef: 'http:apigw-req-7',
+      owner: 'alice',
+    });
+    expect(idempotencyDb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('applies the request defaults and trims the prompt', async () => {
+    // Act
+    const result = await handler(submitEvent({ prompt: '  a cat  ' }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item?.request).toEqual({
+      prompt: 'a cat',
+      use_pre_llm: true,
+      seed: -1,
+      width: 1328,
+      height: 1328,
+    });
+  });
+
+  it('answers the warning of a prompt longer than recommended', async () => {
+    // Act
+    const result = await handler(submitEvent({ prompt: 'p'.repeat(121) }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(bodyOf(result).warnings).toEqual([
+      { code: '090001901', message: expect.stringContaining('121 characters') },
+    ]);
+  });
+
+  it('stores the metadata object with the generation', async () => {
+    // Prepare
+    const metadata = { campaign: 'spring', tags: ['a', 'b'], n: 1 };
+
+    // Act
+    const result = await handler(submitEvent({ ...validBody, metadata }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    expect(documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.metadata).toEqual(metadata);
+  });
+
+  it('accepts application/json with a charset and a base64-encoded body', async () => {
+    // Prepare
+    const event = submitEvent('', {
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    event.body = Buffer.from(JSON.stringify(validBody)).toString('base64');
+    event.isBase64Encoded = true;
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+  });
+
+  it.each([
+    ['text/plain', { 'Content-Type': 'text/plain' }],
+    ['form encoded', { 'Content-Type': 'application/x-www-form-urlencoded' }],
+    ['a JSON look-alike', { 'Content-Type': 'application/jsonp' }],
+  ])('answers 415 090004006 when the content type is %s', async (_name, headers) => {
+    // Act
+    const result = await handler(submitEvent(validBody, { headers }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('answers 415 090004006 when there is no content type at all', async () => {
+    // Prepare
+    const event = submitEvent(validBody);
+    event.headers = {};
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(415);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE);
+  });
+
+  it('answers 413 090004005 when the body is over 64 KB', async () => {
+    // Prepare
+    const event = submitEvent({ prompt: 'x', padding: 'y'.repeat(64 * 1024) });
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(413);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_TOO_LARGE);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it.each([
+    ['not JSON', '{"prompt": '],
+    ['empty', ''],
+    ['plain text', 'a lighthouse'],
+  ])('answers 400 090004004 when the body is %s', async (_name, body) => {
+    // Act
+    const result = await handler(submitEvent(body), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result)).toEqual({
+      code: ErrorCodes.API_BODY_NOT_JSON,
+      message: 'The request body is not valid JSON',
+    });
+  });
+
+  it.each([
+    ['no prompt', { seed: 5 }, ErrorCodes.MISSING_PROMPT],
+    ['an empty prompt', { prompt: '   ' }, ErrorCodes.INVALID_PROMPT_LENGTH],
+    ['a string use_pre_llm', { prompt: 'x', use_pre_llm: 'yes' }, ErrorCodes.INVALID_USE_PRE_LLM],
+    ['seed 0', { prompt: 'x', seed: 0 }, ErrorCodes.INVALID_SEED],
+    ['only a width', { prompt: 'x', width: 1024 }, ErrorCodes.SIZE_PAIR_REQUIRED],
+    ['a 4:1 size', { prompt: 'x', width: 2048, height: 512 }, ErrorCodes.INVALID_ASPECT_RATIO],
+    ['an unknown field', { prompt: 'x', colour: 'red' }, ErrorCodes.UNKNOWN_FIELD],
+    ['an array', [{ prompt: 'x' }], ErrorCodes.REQUEST_NOT_OBJECT],
+    ['null', null, ErrorCodes.REQUEST_NOT_OBJECT],
+  ])('answers 400 with the schema code when the body has %s', async (_name, body, code) => {
+    // Act
+    const result = await handler(submitEvent(body), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    const error = errorOf(result);
+    expect(error.code).toBe(code);
+    expect(error.details?.[0]?.code).toBe(code);
+    expect(documents).not.toHaveReceivedAnyCommand();
+    expect(stepFunctions).not.toHaveReceivedAnyCommand();
+  });
+
+  it('lists every validation failure in details, the first rule first', async () => {
+    // Act
+    const result = await handler(submitEvent({ seed: 'x', extra: 1 }), lambdaContext());
+
+    // Assess
+    const error = errorOf(result);
+    expect(error.code).toBe(ErrorCodes.MISSING_PROMPT);
+    expect(error.details?.map((detail) => detail.code)).toEqual([
+      ErrorCodes.MISSING_PROMPT,
+      ErrorCodes.INVALID_SEED,
+      ErrorCodes.UNKNOWN_FIELD,
+    ]);
+  });
+
+  it.each([
+    ['an array', ['a']],
+    ['a string', 'campaign'],
+    ['null', null],
+    ['over 2 KB of JSON', { note: 'n'.repeat(2100) }],
+    ['over 2 KB of multi-byte JSON', { note: '灯'.repeat(700) }],
+  ])('answers 400 090004010 when metadata is %s', async (_name, metadata) => {
+    // Act
+    const result = await handler(submitEvent({ ...validBody, metadata }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_INVALID_METADATA);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('answers 401 090004001 when the authorizer gave no owner', async () => {
+    // Act
+    const result = await handler(submitEvent(validBody, { owner: null }), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(401);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_UNAUTHORIZED);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('marks the record failed and answers a generic 500 when the execution cannot start', async () => {
+    // Prepare
+    stepFunctions
+      .on(StartExecutionCommand)
+      .rejects(new Error('AccessDeniedException: arn:aws:iam::123456789012:role/secret-role'));
+
+    // Act
+    const result = await handler(submitEvent(validBody), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result)).toEqual({
+      code: ErrorCodes.API_INTERNAL_ERROR,
+      message: 'Internal error; please try again later',
+    });
+    expect(result.body).not.toContain('secret-role');
+    const id = documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.id;
+    expect(documents).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLES.generations,
+      Key: { id },
+      ConditionExpression: '#status = :queued',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':failed': 'failed',
+        ':ownerStatus': 'alice#failed',
+        ':error': { code: ErrorCodes.API_INTERNAL_ERROR, message: expect.any(String) },
+      }),
+    });
+  });
+
+  it('answers a generic 500 and starts nothing when the record cannot be written', async () => {
+    // Prepare
+    documents.on(PutCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    // Act
+    const result = await handler(submitEvent(validBody), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(500);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_INTERNAL_ERROR);
+    expect(stepFunctions).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('POST /generations with an Idempotency-Key', () => {
+  const withKey = (body: unknown, key: string, owner = 'alice') =>
+    submitEvent(body, { headers: { 'Idempotency-Key': key }, owner });
+
+  it('answers the same generation to the same key and body, starting it once', async () => {
+    // Prepare
+    const first = await handler(withKey(validBody, 'order-1'), lambdaContext());
+
+    // Act
+    const again = await handler(
+      withKey({ height: 1024, width: 1024, seed: 42, prompt: 'a lighthouse at dawn' }, 'order-1'),
+      lambdaContext('lambda-request-2'),
+    );
+
+    // Assess
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(202);
+    expect(bodyOf(again)).toEqual(bodyOf(first));
+    expect(documents).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(idempotencyDb).toHaveReceivedCommandWith(PutItemCommand, {
+      TableName: TABLES.idempotency,
+    });
+  });
+
+  it('answers 409 090004007 to the same key with another body', async () => {
+    // Prepare
+    await handler(withKey(validBody, 'order-2'), lambdaContext());
+
+    // Act
+    const result = await handler(withKey({ ...validBody, seed: 43 }, 'order-2'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(409);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_IDEMPOTENCY_CONFLICT);
+    expect(documents).toHaveReceivedCommandTimes(PutCommand, 1);
+  });
+
+  it('answers 409 090004007 while the first request with the key is still in progress', async () => {
+    // Prepare
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    stepFunctions.on(StartExecutionCommand).callsFake(async () => {
+      await held;
+      return { executionArn: 'arn', startDate: new Date() };
+    });
+    const first = handler(withKey(validBody, 'order-3'), lambdaContext());
+    await vi.waitFor(() =>
+      expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1),
+    );
+
+    // Act
+    const second = await handler(withKey(validBody, 'order-3'), lambdaContext('lambda-request-2'));
+    release();
+
+    // Assess
+    expect(second.statusCode).toBe(409);
+    expect(errorOf(second)).toEqual({
+      code: ErrorCodes.API_IDEMPOTENCY_CONFLICT,
+      message: expect.stringContaining('still in progress'),
+    });
+    expect((await first).statusCode).toBe(202);
+  });
+
+  it('keeps keys apart between owners', async () => {
+    // Act
+    const alice = await handler(withKey(validBody, 'shared-key', 'alice'), lambdaContext());
+    const bob = await handler(withKey(validBody, 'shared-key', 'bob'), lambdaContext());
+
+    // Assess
+    expect(alice.statusCode).toBe(202);
+    expect(bob.statusCode).toBe(202);
+    expect(bodyOf(bob).id).not.toBe(bodyOf(alice).id);
+    expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+  });
+
+  it('lets the key be used again after a failed attempt', async () => {
+    // Prepare
+    stepFunctions
+      .on(StartExecutionCommand)
+      .rejectsOnce(new Error('ServiceUnavailable'))
+      .resolves({});
+    const failed = await handler(withKey(validBody, 'order-4'), lambdaContext());
+
+    // Act
+    const retried = await handler(withKey(validBody, 'order-4'), lambdaContext());
+
+    // Assess
+    expect(failed.statusCode).toBe(500);
+    expect(retried.statusCode).toBe(202);
+    expect(documents).toHaveReceivedCommandTimes(PutCommand, 2);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['256 characters long', 'k'.repeat(256)],
+    ['not ASCII', 'clé-1'],
+    ['holding a control character', 'key\u0007'],
+  ])('answers 400 090004012 when the key is %s', async (_name, key) => {
+    // Act
+    const result = await handler(withKey(validBody, key), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_INVALID_IDEMPOTENCY_KEY);
+    expect(documents).not.toHaveReceivedAnyCommand();
+    expect(idempotencyDb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('accepts a key of 255 printable characters', async () => {
+    // Act
+    const result = await handler(withKey(validBody, '~'.repeat(255)), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * What the API tests share: a fake Lambda context, API Gateway event builders, stored records,
+ * and an in-memory stand-in for the idempotency table that speaks the DynamoDB calls Powertools
+ * makes. The environment is set by `env.ts`, which each test file imports first.
+ */
+import './env.ts';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayTokenAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { ACCOUNT, IMAGES_BUCKET, REGION } from './env.ts';
+
+export {
+  ACCOUNT,
+  EVENT_BUS_NAME,
+  IMAGES_BUCKET,
+  REGION,
+  STATE_MACHINE_ARN,
+  TABLES,
+} from './env.ts';
+
+/** A Lambda context good enough for middy, Powertools and idempotency. */
+export function lambdaContext(requestId = 'lambda-request-1'): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'spark-t2i-test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:spark-t2i-test`,
+    memoryLimitInMB: '256',
+    awsRequestId: requestId,
+    logGroupName: '/aws/lambda/spark-t2i-test',
+    logStreamName: '2024/01/01/[$LATEST]0123456789',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export interface ApiEventOptions {
+  readonly method?: string;
+  readonly path?: string;
+  /** The authorizer's owner; `null` for a request without one. */
+  readonly owner?: string | null;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+  readonly pathParameters?: Record<string, string> | null;
+  readonly query?: Record<string, string> | null;
+  readonly requestId?: string;
+}
+
+/** An API Gateway REST proxy event, headers in the mixed case clients send. */
+export function apiEvent(options: ApiEventOptions = {}): APIGatewayProxyEvent {
+  const owner = options.owner === undefined ? 'alice' : options.owner;
+  const method = options.method ?? 'GET';
+  const path = options.path ?? '/generations';
+  return {
+    httpMethod: method,
+    path,
+    resource: path,
+    body: options.body ?? null,
+    isBase64Encoded: options.isBase64Encoded ?? false,
+    headers: { Host: 'api.example.com', ...options.headers },
+    multiValueHeaders: {},
+    pathParameters: options.pathParameters ?? null,
+    queryStringParameters: options.query ?? null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'abc123',
+      authorizer: owner === null ? null : { owner, principalId: owner },
+      protocol: 'HTTP/1.1',
+      httpMethod: method,
+      identity: {} as APIGatewayProxyEvent['requestContext']['identity'],
+      path: `/v1${path}`,
+      stage: 'v1',
+      requestId: options.requestId ?? 'apigw-request-1',
+      requestTimeEpoch: 1_700_000_000_000,
+      resourceId: 'res1',
+      resourcePath: path,
+    },
+  };
+}
+
+/** POST /generations with a JSON body. */
+export function submitEvent(
+  body: unknown,
+  options: Omit<ApiEventOptions, 'body' | 'method' | 'path'> = {},
+): APIGatewayProxyEvent {
+  return apiEvent({
+    ...options,
+    method: 'POST',
+    path: '/generations',
+    headers: { 'Content-Type': 'application/json', ...options.headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export function tokenEvent(authorizationToken: string): APIGatewayTokenAuthorizerEvent {
+  return {
+    type: 'TOKEN',
+    authorizationToken,
+    methodArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123/v1/POST/generations`,
+  };
+}
+
+/** The answer's JSON body. */
+export function bodyOf(result: APIGatewayProxyResult): Record<string, unknown> {
+  return JSON.parse(result.body) as Record<string, unknown>;
+}
+
+/** The error part of an error answer. */
+export function errorOf(result: APIGatewayProxyResult): {
+  code: string;
+  message: string;
+  details?: { code: string; message: string; field?: string }[];
+} {
+  return (bodyOf(result) as { error: ReturnType<typeof errorOf> }).error;
+}
+
+/** The headers every answer of the API carries. */
+export const EXPECTED_HEADERS = {
+  'content-type': 'application/json',
+  'strict-transport-security': 'max-age=63072000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'",
+  'referrer-policy': 'no-referrer',
+};
+
+/** A stored generation record, as DynamoDB's document client gives it back. */
+export function storedRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'gen-1',
+    owner: 'alice',
+    status: 'queued',
+    ownerStatus: 'alice#queued',
+    request: {
+      prompt: 'a lighthouse at dawn',
+      use_pre_llm: true,
+      seed: -1,
+      width: 1328,
+      height: 1328,
+    },
+    source: 'http',
+    sourceRef: 'http:apigw-request-0',
+    polls: 0,
+    images: [],
+    createdAt: '2024-05-01T10:00:00.000Z',
+    updatedAt: '2024-05-01T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export function completedRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return storedRecord({
+    status: 'completed',
+    ownerStatus: 'alice#completed',
+    sparkTaskId: 'task-9',
+    polls: 3,
+    images: [
+      {
+        bucket: IMAGES_BUCKET,
+        key: 'images/alice/gen-1/0.png',
+        size: 123_456,
+        sha256: 'a'.repeat(64),
+        contentType: 'image/png',
+        width: 1328,
+        height: 1328,
+        jobId: 'job-1',
+      },
+    ],
+    usage: { cost: '0.04', discount: 0, input_tokens: 10, output_tokens: 0, total_tokens: 10 },
+    costUsd: 0.04,
+    updatedAt: '2024-05-01T10:00:20.000Z',
+    completedAt: '2024-05-01T10:00:20.000Z',
+    ...overrides,
+  });
+}
+
+/**
+ * An in-memory idempotency table behind a mocked low-level DynamoDB client: conditional put
+ * (absent, expired, or in progress past its expiry), update, get and delete, as Powertools'
+ * DynamoDB persistence layer uses them.
+ */
+export function fakeIdempotencyTable(
+  mock: AwsClientStub<DynamoDBClient>,
+): Map<string, Record<string, AttributeValue>> {
+  const items = new Map<string, Record<string, AttributeValue>>();
+  const keyOf = (key: Record<string, AttributeValue> | undefined) => key?.id?.S ?? '';
+  mock.on(PutItemCommand).callsFake((input: PutItemCommand['input']) => {
+    const item = input.Item ?? {};
+    const existing = items.get(keyOf(item));
+    if (existing) {
+      const values = input.ExpressionAttributeValues ?? {};
+      const now = Number(values[':now']?.N);
+      const nowMs = Number(values[':now_in_millis']?.N);
+      const expired = Number(existing.expiration?.N) < now;
+      const inProgressExpired =
+        existing.status?.S === 'INPROGRESS' &&
+        existing.in_progress_expiration !== undefined &&
+        Number(existing.in_progress_expiration.N) < nowMs;
+      if (!expired && !inProgressExpired) {
+        throw new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: existing,
+        });
+      }
+    }
+    items.set(keyOf(item), { ...item });
+    return {};
+  });
+  mock.on(UpdateItemCommand).callsFake((input: UpdateItemCommand['input']) => {
+    const id = keyOf(input.Key);
+    const item = { ...(items.get(id) ?? input.Key ?? {}) };
+    const assignments = (input.UpdateExpression ?? '').replace(/^SET /, '').split(',');
+    for (const assignment of assignments) {
+      const [name, value] = assignment.split('=').map((part) => part.trim()) as [string, string];
+      const attribute = input.ExpressionAttributeNames?.[name] ?? name;
+      const attributeValue = input.ExpressionAttributeValues?.[value];
+      if (attributeValue !== undefined) item[attribute] = attributeValue;
+    }
+    items.set(id, item);
+    return {};
+  });
+  mock.on(GetItemCommand).callsFake((input: GetItemCommand['input']) => ({
+    Item: items.get(keyOf(input.Key)),
+  }));
+  mock.on(DeleteItemCommand).callsFake((input: DeleteItemCommand['input']) => {
+    items.delete(keyOf(input.Key));
+    return {};
+  });
+  return items;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { classifyFailure } from '#shared/generation/failures.ts';
+
+const lambdaCause = (errorType: string, errorMessage: string) =>
+  JSON.stringify({ errorType, errorMessage, trace: ['at secret/internal.ts:1'] });
+
+describe('classifyFailure', () => {
+  it.each([
+    ['SparkThrottledError', ErrorCodes.PROVIDER_THROTTLED],
+    ['SparkServerError', ErrorCodes.HTTP_ERROR_RESPONSE],
+    ['SparkTimeoutError', ErrorCodes.PROVIDER_TIMEOUT],
+    ['SparkNetworkError', ErrorCodes.PROVIDER_UNREACHABLE],
+    ['SparkResponseParseError', ErrorCodes.RESULT_PARSING_ERROR],
+    ['SparkAuthError', ErrorCodes.PROVIDER_UNAUTHORIZED],
+    ['ImageDownloadError', ErrorCodes.IMAGE_DOWNLOAD_FAILED],
+    ['ImageTruncatedError', ErrorCodes.IMAGE_TRUNCATED],
+    ['ImageUrlRefusedError', ErrorCodes.IMAGE_URL_REFUSED],
+    ['ImageUrlExpiredError', ErrorCodes.IMAGE_URL_EXPIRED],
+    ['ImageTooLargeError', ErrorCodes.IMAGE_TOO_LARGE],
+    ['NotAnImageError', ErrorCodes.IMAGE_NOT_AN_IMAGE],
+  ])('gives %s its documented code and message', (name, code) => {
+    expect(classifyFailure({ Error: name, Cause: lambdaCause(name, 'what happened') })).toEqual({
+      code,
+      message: 'what happened',
+    });
+  });
+
+  it.each([
+    ['SparkRejectedError', 'Spark create answered HTTP 400 (003001009: size)', '003001009'],
+    ['SparkHttpError', 'Spark poll answered HTTP 404 (003001098)', '003001098'],
+    ['SparkHttpError', 'Spark create answered HTTP 404 (003001099)', '003001099'],
+  ])('reads the code of %s from its message', (name, message, code) => {
+    expect(classifyFailure({ Error: name, Cause: lambdaCause(name, message) }).code).toBe(code);
+  });
+
+  it('treats a step timeout as a timeout', () => {
+    expect(classifyFailure({ Error: 'States.Timeout', Cause: 'Task timed out' })).toEqual({
+      code: ErrorCodes.GENERATION_TIMED_OUT,
+      message: 'A workflow step timed out',
+    });
+  });
+
+  it.each([
+    [
+      {
+        Error: 'TypeError',
+        Cause: lambdaCause('TypeError', 'x is undefined at /var/task/index.mjs'),
+      },
+    ],
+    [{ Error: 'Lambda.Unknown', Cause: 'The cause could not be determined' }],
+    [{}],
+  ])('hides the internals of an unknown error behind 090003009', (caught) => {
+    const failure = classifyFailure(caught);
+    expect(failure.code).toBe(ErrorCodes.INTERNAL_ERROR);
+    expect(failure.message).not.toContain('/var/task');
+    expect(failure.message).not.toContain('undefined');
+  });
+});

@@ -1,0 +1,163 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from './helpers.ts';
+
+const s3Mock = mockClient(S3Client);
+const sfnMock = mockClient(SFNClient);
+
+const context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: 'prompt-file',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:prompt-file',
+  memoryLimitInMB: '512',
+  awsRequestId: 'request-1',
+  logGroupName: '/aws/lambda/prompt-file',
+  logStreamName: 'stream',
+  getRemainingTimeInMillis: () => 900_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} satisfies Context;
+
+const ENV = {
+  AWS_REGION: 'us-east-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  STATE_MACHINE_ARN,
+  DEFAULT_OWNER: 'local',
+  PROMPT_FILE_MAX_BYTES: '1048576',
+  PROMPT_FILE_MAX_LINES: '2',
+};
+
+async function loadHandler(env: Record<string, string | undefined> = {}) {
+  for (const [name, value] of Object.entries({ ...ENV, ...env })) {
+    if (value === undefined) vi.stubEnv(name, undefined);
+    else vi.stubEnv(name, value);
+  }
+  vi.resetModules();
+  const { handler } = await import('../../../functions/prompt-file/handler.ts');
+  return handler;
+}
+
+describe('prompt-file handler', () => {
+  beforeEach(() => {
+    s3Mock.reset();
+    sfnMock.reset();
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+    s3Mock.on(PutObjectCommand).resolves({});
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('starts the lines of a file with the configured state machine, owner and limits', async () => {
+    const handler = await loadHandler();
+    s3Mock.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 16 });
+    s3Mock.on(GetObjectCommand).callsFake(async () => ({ Body: sdkBody('one\ntwo\nthree\n') }));
+
+    const result = await handler(s3Event({ key: 'prompts/batch.txt' }), context);
+
+    expect(result.records).toEqual([
+      {
+        status: 'reported',
+        bucket: BUCKET,
+        key: 'prompts/batch.txt',
+        reportKey: 'reports/prompts/batch.txt.json',
+        summary: { lines: 2, accepted: 2, rejected: 0, skipped: 0 },
+        error: { code: ErrorCodes.PROMPT_FILE_TOO_MANY_LINES, message: expect.any(String) },
+      },
+    ]);
+    const starts = sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+    expect(starts.map((input) => input.stateMachineArn)).toEqual([
+      STATE_MACHINE_ARN,
+      STATE_MACHINE_ARN,
+    ]);
+    expect(starts.map((input) => JSON.parse(String(input.input)).owner)).toEqual([
+      'local',
+      'local',
+    ]);
+  });
+
+  it('refuses a file over PROMPT_FILE_MAX_BYTES without reading it', async () => {
+    const handler = await loadHandler({ PROMPT_FILE_MAX_BYTES: '1024' });
+    s3Mock.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 4096 });
+
+    const result = await handler(s3Event({ key: 'prompts/big.txt' }), context);
+
+    expect(result.records[0]).toMatchObject({ error: { code: ErrorCodes.PROMPT_FILE_TOO_LARGE } });
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+
+  it('returns normally for a report, touching nothing', async () => {
+    const handler = await loadHandler();
+
+    const result = await handler(s3Event({ key: 'reports/prompts/batch.txt.json' }), context);
+
+    expect(result.records).toEqual([
+      {
+        status: 'ignored',
+        bucket: BUCKET,
+        key: 'reports/prompts/batch.txt.json',
+        reason: 'report',
+      },
+    ]);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('throws a transient S3 failure so Lambda retries the event', async () => {
+    const handler = await loadHandler();
+    s3Mock.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('slow down'), {
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+
+    await expect(handler(s3Event({ key: 'prompts/batch.txt' }), context)).rejects.toMatchObject({
+      name: 'PromptFileEventError',
+    });
+  });
+
+  it.each([
+    ['STATE_MACHINE_ARN is missing', { STATE_MACHINE_ARN: undefined }, /STATE_MACHINE_ARN/],
+    ['DEFAULT_OWNER is missing', { DEFAULT_OWNER: undefined }, /DEFAULT_OWNER/],
+    ['DEFAULT_OWNER is not an owner name', { DEFAULT_OWNER: 'Not An Owner' }, /DEFAULT_OWNER/],
+    [
+      'PROMPT_FILE_MAX_LINES is not a number',
+      { PROMPT_FILE_MAX_LINES: 'many' },
+      /PROMPT_FILE_MAX_LINES/,
+    ],
+    ['PROMPT_FILE_MAX_BYTES is zero', { PROMPT_FILE_MAX_BYTES: '0' }, /PROMPT_FILE_MAX_BYTES/],
+  ])('fails at cold start when %s', async (_name, env, message) => {
+    await expect(loadHandler(env)).rejects.toThrow(message);
+  });
+
+  it('uses 50 MiB and 50,000 lines when the limits are not set', async () => {
+    const handler = await loadHandler({
+      PROMPT_FILE_MAX_BYTES: undefined,
+      PROMPT_FILE_MAX_LINES: undefined,
+    });
+    s3Mock.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 50 * 1024 * 1024 + 1 });
+
+    const result = await handler(s3Event({ key: 'prompts/big.txt' }), context);
+
+    expect(result.records[0]).toMatchObject({
+      error: {
+        code: ErrorCodes.PROMPT_FILE_TOO_LARGE,
+        message: expect.stringContaining('52428800'),
+      },
+    });
+  });
+});
