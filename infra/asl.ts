@@ -21,9 +21,12 @@ export interface ResolveOptions {
   readonly accountId?: string;
 }
 
-/** A logical id's stand-in name: what `Ref` of a table, function or bus resolves to. */
-export function placeholderName(logicalId: string): string {
-  return logicalId;
+/**
+ * A logical id's stand-in name: what `Ref` of a table, function or bus resolves to. Bucket names
+ * must be lower case, so theirs is.
+ */
+export function placeholderName(logicalId: string, type?: string): string {
+  return type === 'AWS::S3::Bucket' ? logicalId.toLowerCase() : logicalId;
 }
 
 const ARN_SHAPES: Record<string, (name: string, region: string, account: string) => string> = {
@@ -87,7 +90,7 @@ export function resolveIntrinsics(
     ) {
       return arnOf(name, resource);
     }
-    return placeholderName(name);
+    return placeholderName(name, resource.Type);
   };
   const getAtt = (argument: unknown): string => {
     const [name, attribute] = (typeof argument === 'string' ? argument.split('.') : argument) as [
@@ -97,13 +100,14 @@ export function resolveIntrinsics(
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Fn::GetAtt of unknown resource ${name}`);
     if (attribute === 'Arn') return arnOf(name, resource);
-    if (attribute === 'Name' || attribute === 'QueueName') return placeholderName(name);
+    if (attribute === 'Name' || attribute === 'QueueName')
+      return placeholderName(name, resource.Type);
     throw new Error(`Fn::GetAtt ${name}.${attribute} is not supported`);
   };
   const arnOf = (name: string, resource: CfnResource): string => {
     const shape = ARN_SHAPES[resource.Type];
     if (shape === undefined) throw new Error(`No ARN shape for ${resource.Type} (${name})`);
-    return shape(placeholderName(name), region, account);
+    return shape(placeholderName(name, resource.Type), region, account);
   };
   return resolve(value);
 }

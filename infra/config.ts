@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
 const scheduleSchema = z.strictObject({

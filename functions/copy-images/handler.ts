@@ -1,5 +1,5 @@
 /** Workflow step CopyImages: streams the provider's images into the images bucket. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { s3 } from '../../shared/aws/clients.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { copySettingsFromEnv } from '../../shared/config/pipeline-env.ts';

@@ -1,5 +1,5 @@
 /** Workflow step CreateTask: creates the Spark task (once) and records its id. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDb } from '../../shared/aws/clients.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';

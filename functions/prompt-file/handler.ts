@@ -1,6 +1,6 @@
 /** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
 import type { S3Event } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { s3, stepFunctions } from '../../shared/aws/clients.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { ownerSchema } from '../../shared/generation/model.ts';

@@ -63,10 +63,12 @@ const GATEWAY_ERRORS: ReadonlyArray<[string, ResponseType, string, string]> = [
   ['Default5xx', ResponseType.DEFAULT_5XX, '500', ErrorCodes.API_INTERNAL_ERROR],
 ];
 
+/** Static header values of gateway answers (API Gateway wants them single-quoted). */
 const SECURITY_HEADERS = {
-  'gatewayresponse.header.Strict-Transport-Security': "'max-age=63072000; includeSubDomains'",
-  'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
-  'gatewayresponse.header.Cache-Control': "'no-store'",
+  'Strict-Transport-Security': "'max-age=63072000; includeSubDomains'",
+  'X-Content-Type-Options': "'nosniff'",
+  'Cache-Control': "'no-store'",
+  'Content-Type': "'application/json'",
 };
 
 /**
@@ -202,10 +204,9 @@ export class GenerationApi extends Construct {
         type,
         statusCode,
         responseHeaders: SECURITY_HEADERS,
+        // $context.error.messageString is already a quoted JSON string: it goes in unquoted.
         templates: {
-          'application/json': JSON.stringify({
-            error: { code, message: '$context.error.messageString' },
-          }),
+          'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
         },
       });
     }

@@ -30,6 +30,9 @@ export interface PipelineFunctionProps {
  * The AWS SDK v3 is left out of the bundles: the runtime provides it, and bundles stay small.
  */
 export class PipelineFunction extends NodejsFunction {
+  /** Folder under `functions/` of its handler (the local runtime loads the same module). */
+  public readonly entryPoint: string;
+
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -75,10 +78,14 @@ export class PipelineFunction extends NodejsFunction {
         target: 'node24',
         mainFields: ['module', 'main'],
         externalModules: ['@aws-sdk/*'],
+        // zod's package entry re-exports every locale as a value, which esbuild cannot shake
+        // (about 260 KB); its module of the same API can be, and sets the English locale itself.
+        esbuildArgs: { '--alias:zod': './node_modules/zod/v4/classic/external.js' },
         // Some CommonJS dependencies call require(); give the ESM bundle one.
         banner:
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
       },
     });
+    this.entryPoint = props.entryPoint;
   }
 }

@@ -362,7 +362,9 @@ export class GenerationWorkflow extends Construct {
         'createdAt = if_not_exists(createdAt, :now)',
         'updatedAt = :now',
       ].join(', '),
-      conditionExpression: 'attribute_not_exists(id) OR #status = :queued',
+      // Running is allowed too: a generation carried on after a restart (or redriven) starts here
+      // again, and CreateTask then finds its recorded task instead of paying for another.
+      conditionExpression: 'attribute_not_exists(id) OR #status IN (:queued, :running)',
       expressionAttributeNames: {
         '#status': 'status',
         '#owner': 'owner',
@@ -371,6 +373,7 @@ export class GenerationWorkflow extends Construct {
       },
       expressionAttributeValues: {
         ':queued': DynamoAttributeValue.fromString('queued'),
+        ':running': DynamoAttributeValue.fromString('running'),
         ':owner': DynamoAttributeValue.fromString(owner),
         ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#queued', owner)),
         ':request': DynamoAttributeValue.fromMap({

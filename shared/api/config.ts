@@ -3,7 +3,7 @@
  * malformed variable fails the function's start with its name). Each route reads only what it
  * uses, so the stack gives each function only its own variables and grants.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDb, eventBridge, s3, stepFunctions } from '../aws/clients.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import { defaultCursorSecret } from './cursor.ts';

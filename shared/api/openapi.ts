@@ -3,7 +3,7 @@
  * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses): the request schema every
  * trigger shares, the answer shapes of `schemas.ts`, and the error-code table.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
 import { generationIdSchema } from '../generation/model.ts';
 import { generationRequestSchema } from '../request/schema.ts';

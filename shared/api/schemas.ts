@@ -3,7 +3,7 @@
  * the shape of every answer. The OpenAPI document is generated from these (`openapi.ts`), and the
  * tests hold the answers to them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
 import {
   GENERATION_SOURCES,

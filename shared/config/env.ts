@@ -4,7 +4,7 @@
  * declares the part it needs as a zod schema; it is read once, at cold start, and a missing or
  * malformed value fails fast with the variable's name.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export class ConfigurationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,5 +1,5 @@
 /** Readers of the pipeline settings that more than one function needs. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PollingPolicy } from '../generation/polling.ts';
 import type { UrlPolicy } from '../images/address-guard.ts';
 import { CopyEnv, envBoolean, envInt, envNumber, PollingEnv, readEnv } from './env.ts';

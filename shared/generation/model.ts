@@ -3,7 +3,7 @@
  * input. Records move forward only: queued -> running -> completed | failed | cancelled, and a
  * terminal record is never written again (conditional writes enforce it).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { generationRequestSchema } from '../request/schema.ts';
 
 export const GENERATION_STATUSES = [

@@ -32,5 +32,6 @@ function redact(_key: string, value: unknown): unknown {
 }
 
 export const logger = new Logger({ serviceName: SERVICE, jsonReplacerFn: redact });
-export const metrics = new Metrics({ serviceName: SERVICE, namespace: NAMESPACE });
+// Metrics' own warnings (an invocation without metrics) go through the logger and its level.
+export const metrics = new Metrics({ serviceName: SERVICE, namespace: NAMESPACE, logger });
 export const tracer = new Tracer({ serviceName: SERVICE });

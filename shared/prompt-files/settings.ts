@@ -1,5 +1,5 @@
 /** Configuration of the prompt-file trigger: variable names and defaults. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { envInt } from '../config/env.ts';
 
 /** Variables of the prompt-file function (besides `EnvNames.stateMachineArn`). */

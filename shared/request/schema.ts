@@ -5,7 +5,7 @@
  * The provider's rules are checked in the order of its error table and the first failure's
  * code is the answer; `details` lists every failure found, in that same order.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, ErrorCodes } from '../errors/codes.ts';
 
 export const PROMPT_MAX_CODE_POINTS = 800;

@@ -4,7 +4,7 @@
  * key is picked up without a redeploy; it is never in an environment variable or a log.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import { SparkClient } from './client.ts';
 

@@ -285,9 +285,15 @@ describe('the HTTP API', () => {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         StatusCode: status,
+        // messageString comes quoted from API Gateway: the template must not quote it again.
         ResponseTemplates: {
-          'application/json': Match.stringLikeRegexp('"error":\\{"code":"0900040'),
+          'application/json': Match.stringLikeRegexp(
+            '^\\{"error":\\{"code":"0900040\\d\\d","message":\\$context\\.error\\.messageString\\}\\}$',
+          ),
         },
+        ResponseParameters: Match.objectLike({
+          'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+        }),
       });
     }
   });

@@ -86,7 +86,7 @@ describe('the generation state machine, as synthesized', () => {
       });
     }
     expect(state(StateNames.recordQueued).Parameters).toMatchObject({
-      ConditionExpression: 'attribute_not_exists(id) OR #status = :queued',
+      ConditionExpression: 'attribute_not_exists(id) OR #status IN (:queued, :running)',
     });
   });
 

@@ -1,0 +1,181 @@
+/**
+ * The AWS control-plane APIs the functions call, served locally over the AWS JSON protocol so the
+ * real SDK v3 clients reach them through `AWS_ENDPOINT_URL_<SERVICE>`: Step Functions
+ * (StartExecution, StopExecution, DescribeExecution), EventBridge (PutEvents) and Secrets Manager
+ * (GetSecretValue). It also serves the runtime's own admin routes under `/__local/`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  appendEvents,
+  ExecutionAlreadyExistsError,
+  ExecutionDoesNotExistError,
+  type ExecutionEngine,
+  type ExecutionRecord,
+} from './executions.ts';
+
+export interface AdminRoutes {
+  /** `GET /__local/schedules` */
+  listSchedules(): unknown;
+  /** `POST /__local/schedules/<name>/trigger`; answers the generation id. */
+  triggerSchedule(name: string): Promise<{ id: string }>;
+}
+
+export interface ControlPlaneOptions {
+  readonly engine: ExecutionEngine;
+  readonly eventsFile: string;
+  /** Secret id or ARN -> value (the provider API key). */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly admin: AdminRoutes;
+  readonly host?: string;
+}
+
+class AwsError extends Error {
+  readonly status: number;
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.name = type;
+    this.status = status;
+  }
+}
+
+type Operation = (body: Record<string, unknown>) => Promise<unknown> | unknown;
+
+export async function startControlPlane(
+  options: ControlPlaneOptions,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { engine } = options;
+  const describe = (execution: ExecutionRecord) => ({
+    executionArn: execution.executionArn,
+    stateMachineArn: engine.stateMachineArn,
+    name: execution.name,
+    status: execution.status,
+    startDate: execution.startDate.getTime() / 1000,
+    ...(execution.stopDate && { stopDate: execution.stopDate.getTime() / 1000 }),
+    input: execution.input,
+    ...(execution.error && { error: execution.error }),
+    ...(execution.cause && { cause: execution.cause }),
+  });
+  const operations: Record<string, Operation> = {
+    'AWSStepFunctions.StartExecution': (body) => {
+      if (body.stateMachineArn !== engine.stateMachineArn) {
+        throw new AwsError(
+          'StateMachineDoesNotExist',
+          `State Machine Does Not Exist: '${body.stateMachineArn}'`,
+        );
+      }
+      const execution = engine.start(
+        body.name as string | undefined,
+        (body.input as string) ?? '{}',
+      );
+      return {
+        executionArn: execution.executionArn,
+        startDate: execution.startDate.getTime() / 1000,
+      };
+    },
+    'AWSStepFunctions.StopExecution': (body) => {
+      const execution = engine.stop(
+        body.executionArn as string,
+        body.error as string,
+        body.cause as string,
+      );
+      return { stopDate: (execution.stopDate ?? new Date()).getTime() / 1000 };
+    },
+    'AWSStepFunctions.DescribeExecution': (body) =>
+      describe(engine.describe(body.executionArn as string)),
+    'AWSEvents.PutEvents': async (body) => {
+      const entries = (body.Entries as Array<Record<string, unknown>>) ?? [];
+      const ids = await appendEvents(options.eventsFile, entries);
+      return { FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })) };
+    },
+    'secretsmanager.GetSecretValue': (body) => {
+      const id = body.SecretId as string;
+      const value = options.secrets.get(id);
+      if (value === undefined) {
+        throw new AwsError(
+          'ResourceNotFoundException',
+          "Secrets Manager can't find the specified secret.",
+        );
+      }
+      return {
+        ARN: id,
+        Name: id.split(':').pop(),
+        SecretString: value,
+        VersionId: 'local',
+        VersionStages: ['AWSCURRENT'],
+      };
+    },
+  };
+
+  const server = createServer((request, response) => {
+    void handle(request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500).end();
+    });
+  });
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    const body = await readBody(request);
+    const url = new URL(request.url ?? '/', 'http://local');
+    if (url.pathname.startsWith('/__local/'))
+      return admin(request.method ?? 'GET', url.pathname, response);
+    const target = request.headers['x-amz-target'];
+    const operation = typeof target === 'string' ? operations[target] : undefined;
+    const contentType = String(request.headers['content-type'] ?? 'application/x-amz-json-1.0');
+    try {
+      if (!operation)
+        throw new AwsError('UnknownOperationException', `Unknown operation ${String(target)}`);
+      const answer = await operation(
+        body.length ? (JSON.parse(body) as Record<string, unknown>) : {},
+      );
+      response.writeHead(200, { 'content-type': contentType }).end(JSON.stringify(answer));
+    } catch (error) {
+      const type =
+        error instanceof AwsError
+          ? error.name
+          : error instanceof ExecutionAlreadyExistsError
+            ? 'ExecutionAlreadyExists'
+            : error instanceof ExecutionDoesNotExistError
+              ? 'ExecutionDoesNotExist'
+              : 'InternalFailure';
+      const status =
+        error instanceof AwsError ? error.status : type === 'InternalFailure' ? 500 : 400;
+      response
+        .writeHead(status, { 'content-type': contentType, 'x-amzn-errortype': type })
+        .end(JSON.stringify({ __type: type, message: (error as Error).message }));
+    }
+  }
+  async function admin(method: string, path: string, response: ServerResponse) {
+    const json = (status: number, value: unknown) =>
+      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    if (method === 'GET' && path === '/__local/schedules')
+      return json(200, options.admin.listSchedules());
+    const trigger = /^\/__local\/schedules\/([^/]+)\/trigger$/.exec(path);
+    if (method === 'POST' && trigger?.[1]) {
+      try {
+        return json(200, await options.admin.triggerSchedule(decodeURIComponent(trigger[1])));
+      } catch (error) {
+        return json(404, {
+          error: { code: 'UNKNOWN_SCHEDULE', message: (error as Error).message },
+        });
+      }
+    }
+    return json(404, { error: { code: 'NOT_FOUND', message: `No route ${method} ${path}` } });
+  }
+
+  server.listen(0, options.host ?? '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

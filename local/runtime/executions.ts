@@ -1,0 +1,434 @@
+/**
+ * Runs executions of the synthesized state machine with the aws-local-stepfunctions interpreter.
+ * Every Task state is executed for real: Lambda tasks call the handler modules in-process,
+ * DynamoDB tasks send their request to the local DynamoDB with the SDK, EventBridge tasks append
+ * their events to the local event log. Names are unique as in Step Functions: starting a name
+ * that runs already is a no-op, starting one that ended is refused.
+ *
+ * `timeScale` shortens Wait states and retry intervals (computed as Step Functions would, then
+ * scaled); the provider's own latency is not scaled.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  ExecutionAbortedError,
+  type ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+} from 'aws-local-stepfunctions';
+import type { LocalLambda } from './lambda.ts';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface ExecutionRecord {
+  readonly name: string;
+  readonly executionArn: string;
+  readonly input: string;
+  readonly startDate: Date;
+  status: ExecutionStatus;
+  stopDate?: Date;
+  error?: string;
+  cause?: string;
+  /** States entered (the billed state transitions of a Standard workflow). */
+  transitions: number;
+  /** Retries made, by state name. */
+  retries: Record<string, number>;
+  readonly done: Promise<void>;
+}
+
+export class ExecutionAlreadyExistsError extends Error {
+  constructor(name: string) {
+    super(`Execution already exists: ${name}`);
+    this.name = 'ExecutionAlreadyExists';
+  }
+}
+
+export class ExecutionDoesNotExistError extends Error {
+  constructor(arn: string) {
+    super(`Execution does not exist: ${arn}`);
+    this.name = 'ExecutionDoesNotExist';
+  }
+}
+
+interface AslState {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly ResultPath?: string | null;
+  readonly Seconds?: number;
+  readonly SecondsPath?: string;
+  readonly Retry?: ReadonlyArray<{
+    readonly ErrorEquals: readonly string[];
+    readonly IntervalSeconds?: number;
+    readonly BackoffRate?: number;
+    readonly MaxDelaySeconds?: number;
+    readonly JitterStrategy?: string;
+  }>;
+}
+
+export interface EngineOptions {
+  readonly asl: Record<string, unknown>;
+  readonly stateMachineArn: string;
+  readonly lambda: LocalLambda;
+  readonly dynamodb: DynamoDBClient;
+  /** Where EventBridge events go (one JSON object a line). */
+  readonly eventsFile: string;
+  /** Every Wait and retry interval lasts this many times as long. @default 1 */
+  readonly timeScale?: number;
+}
+
+type TaskHandler = (input: unknown) => Promise<unknown>;
+
+/** The DynamoDB integrations of Step Functions, as SDK commands taking the state's raw request. */
+const DYNAMODB_COMMANDS: Record<string, (client: DynamoDBClient, input: never) => Promise<object>> =
+  {
+    updateItem: (client, input) => client.send(new UpdateItemCommand(input)),
+    putItem: (client, input) => client.send(new PutItemCommand(input)),
+    getItem: (client, input) => client.send(new GetItemCommand(input)),
+    deleteItem: (client, input) => client.send(new DeleteItemCommand(input)),
+  };
+
+export class ExecutionEngine {
+  readonly #options: EngineOptions;
+  readonly #states: Record<string, AslState>;
+  readonly #machine: StateMachine;
+  readonly #executions = new Map<string, ExecutionRecord & { abort: () => void }>();
+  readonly #listeners: Array<(execution: ExecutionRecord) => void> = [];
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#states = (options.asl as { States: Record<string, AslState> }).States;
+    this.#machine = new StateMachine(options.asl as never, {
+      validationOptions: { checkArn: false },
+    });
+  }
+
+  get stateMachineArn(): string {
+    return this.#options.stateMachineArn;
+  }
+
+  executionArn(name: string): string {
+    return `${this.#options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  }
+
+  /** Called when an execution ends, whatever the outcome. */
+  onExecutionEnd(listener: (execution: ExecutionRecord) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Starts an execution; the same name and input while it runs answers the running one. */
+  start(name: string | undefined, input: string): ExecutionRecord {
+    const executionName = name ?? randomUUID();
+    const existing = this.#executions.get(executionName);
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new ExecutionAlreadyExistsError(executionName);
+    }
+    const parsedInput = JSON.parse(input) as unknown;
+    const record = this.#run(executionName, input, parsedInput);
+    return record;
+  }
+
+  stop(executionArn: string, error?: string, cause?: string): ExecutionRecord {
+    const name = executionArn.split(':').pop() ?? '';
+    const execution = this.#executions.get(name);
+    if (!execution) throw new ExecutionDoesNotExistError(executionArn);
+    if (execution.status === 'RUNNING') {
+      execution.error = error;
+      execution.cause = cause;
+      execution.abort();
+    }
+    return execution;
+  }
+
+  describe(executionArn: string): ExecutionRecord {
+    const name = executionArn.split(':').pop() ?? '';
+    const execution = this.#executions.get(name);
+    if (!execution) throw new ExecutionDoesNotExistError(executionArn);
+    return execution;
+  }
+
+  list(): ExecutionRecord[] {
+    return [...this.#executions.values()];
+  }
+
+  /** Resolves when every execution started so far has ended. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#executions.values()].map((execution) => execution.done));
+  }
+
+  /** Stops every running execution (the runtime is shutting down). */
+  abortAll(): void {
+    for (const execution of this.#executions.values()) {
+      if (execution.status === 'RUNNING') execution.abort();
+    }
+  }
+
+  #run(name: string, input: string, parsedInput: unknown): ExecutionRecord & { abort: () => void } {
+    const executionArn = this.executionArn(name);
+    const perExecution = new ExecutionScope(this.#states, this.#options.timeScale ?? 1);
+    const handlers = this.#taskHandlers(perExecution);
+    const startDate = new Date();
+    const run = this.#machine.run(parsedInput as never, {
+      noThrowOnAbort: false,
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          StartTime: startDate.toISOString(),
+          RoleArn: 'arn:aws:iam::000000000000:role/local',
+        },
+        StateMachine: {
+          Id: this.#options.stateMachineArn,
+          Name: this.#options.stateMachineArn.split(':').pop(),
+        },
+        // The interpreter does not fill $$.State; the getter answers the time it is read, which is
+        // when the state reads it.
+        State: {
+          get EnteredTime() {
+            return new Date().toISOString();
+          },
+        },
+      } as never,
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        waitTimeOverrides: perExecution.waitOverrides() as never,
+        retryIntervalOverrides: perExecution.retryOverrides() as never,
+      },
+    });
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const record: ExecutionRecord & { abort: () => void } = {
+      name,
+      executionArn,
+      input,
+      startDate,
+      status: 'RUNNING',
+      transitions: 0,
+      retries: {},
+      done,
+      abort: run.abort,
+    };
+    this.#executions.set(name, record);
+    void this.#follow(run.eventLogs, record);
+    run.result
+      .then(
+        () => {
+          record.status = 'SUCCEEDED';
+        },
+        (error: unknown) => {
+          if (error instanceof ExecutionAbortedError) record.status = 'ABORTED';
+          else if (error instanceof ExecutionTimeoutError) record.status = 'TIMED_OUT';
+          else {
+            record.status = 'FAILED';
+            const cause = (
+              error as ExecutionError & { cause?: { name?: string; message?: string } }
+            ).cause;
+            record.error ??= cause?.name ?? (error as Error).name;
+            record.cause ??= cause?.message ?? (error as Error).message;
+          }
+        },
+      )
+      .finally(() => {
+        record.stopDate = new Date();
+        for (const listener of this.#listeners) listener(record);
+        settle();
+      });
+    return record;
+  }
+
+  /** Counts transitions and retries from the interpreter's event log. */
+  async #follow(
+    events: AsyncGenerator<{ type: string; state?: { name: string } }>,
+    record: ExecutionRecord,
+  ) {
+    for await (const event of events) {
+      if (event.type === 'StateEntered') record.transitions++;
+      else if (event.type === 'StateRetried' && event.state) {
+        record.retries[event.state.name] = (record.retries[event.state.name] ?? 0) + 1;
+      } else if (
+        ['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionAborted', 'ExecutionTimeout'].includes(
+          event.type,
+        )
+      ) {
+        return;
+      }
+    }
+  }
+
+  #taskHandlers(scope: ExecutionScope): Record<string, TaskHandler> {
+    const handlers: Record<string, TaskHandler> = {};
+    for (const [stateName, state] of Object.entries(this.#states)) {
+      if (state.Type !== 'Task' || state.Resource === undefined) continue;
+      const execute = this.#integration(state.Resource);
+      handlers[stateName] = async (input) => {
+        try {
+          const result = await execute(input);
+          scope.succeeded(stateName, state, result);
+          return result;
+        } catch (error) {
+          scope.failed(stateName);
+          throw error;
+        }
+      };
+    }
+    return handlers;
+  }
+
+  /** The service integration a Task's Resource names, executed against the local servers. */
+  #integration(resource: string): TaskHandler {
+    if (resource.startsWith('arn:aws:lambda:')) {
+      return (input) => this.#options.lambda.invoke(resource, input);
+    }
+    const dynamodb = /^arn:aws:states:::dynamodb:(\w+)$/.exec(resource)?.[1];
+    if (dynamodb !== undefined) {
+      const command = DYNAMODB_COMMANDS[dynamodb];
+      if (!command) throw new Error(`Unsupported DynamoDB integration ${resource}`);
+      return async (input) => {
+        try {
+          const { $metadata: _, ...answer } = (await command(
+            this.#options.dynamodb,
+            input as never,
+          )) as {
+            $metadata?: unknown;
+          };
+          return JSON.parse(JSON.stringify(answer));
+        } catch (error) {
+          // Step Functions names service errors "DynamoDB.<exception>".
+          const failure = new Error((error as Error).message);
+          failure.name = `DynamoDB.${(error as Error).name}`;
+          throw failure;
+        }
+      };
+    }
+    if (resource === 'arn:aws:states:::events:putEvents') {
+      return async (input) => {
+        const entries = (input as { Entries: Array<Record<string, unknown>> }).Entries;
+        const ids = await appendEvents(this.#options.eventsFile, entries);
+        return { Entries: ids.map((EventId) => ({ EventId })), FailedEntryCount: 0 };
+      };
+    }
+    throw new Error(`The local runtime has no integration for ${resource}`);
+  }
+}
+
+/** Appends EventBridge entries to the local event log, as EventBridge would deliver them. */
+export async function appendEvents(
+  file: string,
+  entries: ReadonlyArray<Record<string, unknown>>,
+): Promise<string[]> {
+  const ids = entries.map(() => randomUUID());
+  const lines = entries.map((entry, index) => {
+    const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail;
+    return JSON.stringify({
+      version: '0',
+      id: ids[index],
+      'detail-type': entry.DetailType,
+      source: entry.Source,
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: entry.Resources ?? [],
+      'event-bus': entry.EventBusName ?? 'default',
+      detail,
+    });
+  });
+  await appendFile(file, `${lines.map((line) => `${line}\n`).join('')}`);
+  return ids;
+}
+
+/**
+ * What one execution needs for scaled time: the latest result of each task at its ResultPath
+ * (Wait states read their seconds from there) and the consecutive failures of each state (the
+ * attempt number of a retry).
+ */
+class ExecutionScope {
+  readonly #states: Record<string, AslState>;
+  readonly #timeScale: number;
+  readonly #results: Record<string, unknown> = {};
+  readonly #failures: Record<string, number> = {};
+
+  constructor(states: Record<string, AslState>, timeScale: number) {
+    this.#states = states;
+    this.#timeScale = timeScale;
+  }
+
+  succeeded(stateName: string, state: AslState, result: unknown): void {
+    this.#failures[stateName] = 0;
+    if (typeof state.ResultPath === 'string' && state.ResultPath.startsWith('$.')) {
+      setPath(this.#results, state.ResultPath.slice(2).split('.'), result);
+    }
+  }
+
+  failed(stateName: string): void {
+    this.#failures[stateName] = (this.#failures[stateName] ?? 0) + 1;
+  }
+
+  /** Wait durations in ms, scaled; undefined leaves the interpreter's own timing. */
+  waitOverrides(): Record<string, number> {
+    if (this.#timeScale === 1) return {};
+    return new Proxy<Record<string, number>>(
+      {},
+      {
+        get: (_target, stateName) => {
+          const state = typeof stateName === 'string' ? this.#states[stateName] : undefined;
+          if (state?.Type !== 'Wait') return undefined;
+          const seconds =
+            state.Seconds ??
+            (state.SecondsPath?.startsWith('$.')
+              ? getPath(this.#results, state.SecondsPath.slice(2).split('.'))
+              : undefined);
+          return typeof seconds === 'number' ? seconds * 1000 * this.#timeScale : undefined;
+        },
+      },
+    );
+  }
+
+  /** Retry intervals in ms per retrier: Step Functions' backoff and jitter, scaled. */
+  retryOverrides(): Record<string, number[]> {
+    if (this.#timeScale === 1) return {};
+    return new Proxy<Record<string, number[]>>(
+      {},
+      {
+        get: (_target, stateName) => {
+          const state = typeof stateName === 'string' ? this.#states[stateName] : undefined;
+          if (!state?.Retry) return undefined;
+          const attempt = Math.max(0, (this.#failures[stateName as string] ?? 1) - 1);
+          return state.Retry.map((retrier) => {
+            const interval = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt;
+            const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+            const jittered = retrier.JitterStrategy === 'FULL' ? Math.random() * capped : capped;
+            return jittered * 1000 * this.#timeScale;
+          });
+        },
+      },
+    );
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function getPath(source: Record<string, unknown>, path: string[]): unknown {
+  let node: unknown = source;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}

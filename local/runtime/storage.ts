@@ -1,0 +1,144 @@
+/**
+ * The local storage servers: a DynamoDB-compatible server (dynalite, LevelDB on disk) and an
+ * S3-compatible server (s3rver, files on disk), both on 127.0.0.1, with the tables and buckets of
+ * the synthesized template. Both are kept behind this one adapter so either can be swapped.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
+
+/** s3rver's fixed credentials; the local runtime's clients sign with them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** An S3 notification record as s3rver emits it (the shape S3 sends to Lambda). */
+export interface S3NotificationEvent {
+  readonly Records: ReadonlyArray<Record<string, unknown>>;
+}
+
+export interface LocalStorage {
+  readonly dynamodbEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly tables: readonly string[];
+  readonly buckets: readonly string[];
+  /** Called for every object created or removed, with the S3-shaped event. */
+  onS3Event(listener: (event: S3NotificationEvent) => void): void;
+  close(): Promise<void>;
+}
+
+export async function startLocalStorage(options: {
+  readonly dataDir: string;
+  readonly template: CfnTemplate;
+  readonly host?: string;
+}): Promise<LocalStorage> {
+  const host = options.host ?? '127.0.0.1';
+  const dynamo = dynalite({
+    path: join(options.dataDir, 'dynamodb'),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  }) as Server;
+  dynamo.listen(0, host);
+  await once(dynamo, 'listening');
+  const dynamodbEndpoint = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
+
+  const buckets = resourcesOfType(options.template, 'AWS::S3::Bucket').map(([id]) =>
+    placeholderName(id, 'AWS::S3::Bucket'),
+  );
+  const s3 = new S3rver({
+    address: host,
+    port: 0,
+    silent: true,
+    directory: join(options.dataDir, 's3'),
+    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+  });
+  const address = (await s3.run()) as AddressInfo;
+  const s3Endpoint = `http://${host}:${address.port}`;
+
+  const tables = await createTables(dynamodbEndpoint, options.template);
+  return {
+    dynamodbEndpoint,
+    s3Endpoint,
+    tables,
+    buckets,
+    onS3Event(listener) {
+      s3.on('event', listener);
+    },
+    async close() {
+      await Promise.allSettled([
+        s3.close(),
+        new Promise<void>((resolve) => {
+          dynamo.closeAllConnections?.();
+          dynamo.close(() => resolve());
+        }),
+      ]);
+    },
+  };
+}
+
+function resourcesOfType(template: CfnTemplate, type: string) {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+/** Creates every table of the template (keys and GSIs), keeping those that already exist. */
+async function createTables(endpoint: string, template: CfnTemplate): Promise<string[]> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const names: string[] = [];
+  const tables = [
+    ...resourcesOfType(template, 'AWS::DynamoDB::GlobalTable'),
+    ...resourcesOfType(template, 'AWS::DynamoDB::Table'),
+  ];
+  try {
+    for (const [logicalId, resource] of tables) {
+      const properties = resource.Properties as {
+        KeySchema: KeySchemaElement[];
+        AttributeDefinitions: AttributeDefinition[];
+        GlobalSecondaryIndexes?: Array<
+          Omit<GlobalSecondaryIndex, 'Projection'> & {
+            Projection?: GlobalSecondaryIndex['Projection'];
+          }
+        >;
+      };
+      const tableName = placeholderName(logicalId);
+      names.push(tableName);
+      try {
+        await client.send(
+          new CreateTableCommand({
+            TableName: tableName,
+            KeySchema: properties.KeySchema,
+            AttributeDefinitions: properties.AttributeDefinitions,
+            BillingMode: 'PAY_PER_REQUEST',
+            ...(properties.GlobalSecondaryIndexes && {
+              GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes.map((index) => ({
+                IndexName: index.IndexName,
+                KeySchema: index.KeySchema,
+                Projection: index.Projection ?? { ProjectionType: 'ALL' },
+              })),
+            }),
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return names;
+}
