@@ -188,7 +188,10 @@ export class GenerationWorkflow extends Construct {
     }).next(recordFailure);
     const classifyFailure = new LambdaInvoke(this, StateNames.classifyFailure, {
       lambdaFunction: props.classifyFailure,
-      payload: TaskInput.fromJsonPathAt('$.error'),
+      payload: TaskInput.fromObject({
+        Error: JsonPath.stringAt('$.error.Error'),
+        Cause: JsonPath.stringAt('$.error.Cause'),
+      }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath: '$.failure',

@@ -3,6 +3,7 @@
  * `--help`. Errors are one line on stderr with a non-zero exit code, never a stack trace.
  */
 import { UsageError } from './args.ts';
+import { serveCommand } from './commands/serve.ts';
 import { simulatorCommand } from './commands/simulator.ts';
 
 export interface Command {
@@ -13,7 +14,7 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const commands: readonly Command[] = [simulatorCommand];
+const commands: readonly Command[] = [serveCommand, simulatorCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

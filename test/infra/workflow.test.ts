@@ -155,7 +155,11 @@ describe('the generation state machine, as synthesized', () => {
         ResultPath: '$.error',
       });
     }
-    expect(state(StateNames.classifyFailure).Next).toBe(StateNames.recordFailure);
+    expect(state(StateNames.classifyFailure)).toMatchObject({
+      Parameters: { 'Error.$': '$.error.Error', 'Cause.$': '$.error.Cause' },
+      ResultPath: '$.failure',
+      Next: StateNames.recordFailure,
+    });
     expect(state(StateNames.classifyFailure).Catch?.[0]?.Next).toBe(StateNames.useInternalFailure);
     expect(state(StateNames.useInternalFailure).Next).toBe(StateNames.recordFailure);
   });

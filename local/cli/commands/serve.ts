@@ -1,0 +1,121 @@
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalRuntime } from '../../runtime/runtime.ts';
+import { parseFaultSpec } from '../../simulator/faults.ts';
+import { integerOption, UsageError, untilSignal } from '../args.ts';
+import type { Command } from '../main.ts';
+
+const usage = `Usage: spark-t2i serve [options]
+
+Runs the whole pipeline on this machine: the HTTP API, local S3 and DynamoDB servers with the
+stack's buckets and tables, the schedules of the stack config, the state machine synthesized
+from the CDK stack, and (unless --spark-base-url names a real provider) the Spark simulator.
+No AWS account, Docker or network needed.
+
+Options:
+  --host HOST              address of every server (default 127.0.0.1)
+  --port PORT              port of the HTTP API, 0 = any free port (default 3000)
+  --data-dir DIR           where everything persists (default .spark-t2i)
+  --time-scale F           every Wait and retry interval lasts F times as long (default 1)
+  --sim-latency-ms MS      simulator generation time (default 3000)
+  --sim-faults SPEC        simulator faults, e.g. "poll5xx=0.1,imageTruncated=0.05"
+  --sim-fault-seed N       seed of the simulator's fault dice (default 1)
+  --sim-max-concurrent N   simulator answers 429 beyond N unfinished tasks (default 0 = no limit)
+  --spark-base-url URL     a real provider instead of the simulator (key from env SPARK_API_KEY)
+  --config FILE            stack config instead of ./spark-t2i.config.json (schedules, polling, limits)
+  -h, --help               show this help
+
+Environment: SPARK_T2I_API_KEYS="owner:key,owner2:key2" registers these API keys; without it one
+key is made for owner "local", printed once, and kept in <data-dir>/local-api-key.
+
+When ready it writes <data-dir>/endpoints.json and prints a line beginning "ready".
+SIGINT/SIGTERM stop it; unfinished generations are carried on by the next start.`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the whole pipeline locally (also: npm start)',
+  usage,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string' },
+        'data-dir': { type: 'string', default: '.spark-t2i' },
+        'time-scale': { type: 'string' },
+        'sim-latency-ms': { type: 'string' },
+        'sim-faults': { type: 'string' },
+        'sim-max-concurrent': { type: 'string' },
+        'sim-fault-seed': { type: 'string' },
+        'spark-base-url': { type: 'string' },
+        config: { type: 'string' },
+      },
+    });
+    const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
+    if (!(timeScale > 0 && timeScale <= 100)) {
+      throw new UsageError(`--time-scale must be a number above 0, got "${values['time-scale']}"`);
+    }
+    if (values['sim-faults'] !== undefined) {
+      try {
+        parseFaultSpec(values['sim-faults']);
+      } catch (error) {
+        throw new UsageError(`--sim-faults: ${(error as Error).message}`);
+      }
+    }
+    const started = Date.now();
+    const runtime = await startLocalRuntime({
+      dataDir: values['data-dir'],
+      host: values.host,
+      port: integerOption('port', values.port, 3000, { min: 0, max: 65_535 }),
+      timeScale,
+      simLatencyMs: integerOption('sim-latency-ms', values['sim-latency-ms'], 3000, { min: 0 }),
+      simMaxConcurrent: integerOption('sim-max-concurrent', values['sim-max-concurrent'], 0, {
+        min: 0,
+      }),
+      ...(values['sim-faults'] !== undefined && { simFaults: values['sim-faults'] }),
+      ...(values['sim-fault-seed'] !== undefined && {
+        simFaultSeed: integerOption('sim-fault-seed', values['sim-fault-seed'], 1),
+      }),
+      ...(values['spark-base-url'] !== undefined && { sparkBaseUrl: values['spark-base-url'] }),
+      ...(process.env.SPARK_T2I_API_KEYS && { apiKeys: process.env.SPARK_T2I_API_KEYS }),
+      ...(values.config !== undefined && { configFile: values.config }),
+      // Lets several data dirs (tests, benchmarks) share one synthesis cache.
+      ...(process.env.SPARK_T2I_CACHE_DIR && { cacheDir: process.env.SPARK_T2I_CACHE_DIR }),
+      log: (line) => console.error(line),
+    });
+    const { endpoints } = runtime;
+    const keyFile = relative(process.cwd(), `${runtime.dataDir}/local-api-key`) || 'local-api-key';
+    const keyShown = runtime.apiKeyCreated ? runtime.apiKey : `$(cat ${keyFile})`;
+    console.log(`API        ${endpoints.api}`);
+    console.log(
+      runtime.apiKeyCreated
+        ? `API key    ${runtime.apiKey}  (owner ${runtime.apiKeyOwner}; shown once, kept in ${keyFile})`
+        : `API key    in ${keyFile} (owner ${runtime.apiKeyOwner})`,
+    );
+    console.log(
+      `S3         ${endpoints.s3.endpoint}  input ${endpoints.s3.inputBucket}, images ${endpoints.s3.outputBucket}`,
+    );
+    console.log(`DynamoDB   ${endpoints.dynamodb.endpoint}  table ${endpoints.dynamodb.tableName}`);
+    console.log(
+      `Spark      ${endpoints.spark.baseUrl}${endpoints.spark.simulated ? '  (simulator)' : ''}`,
+    );
+    if (runtime.resumed.length > 0)
+      console.log(`Resumed    ${runtime.resumed.length} unfinished generation(s)`);
+    console.log('');
+    console.log('Try:');
+    console.log(
+      `  curl -s -X POST ${endpoints.api}/generations -H "Authorization: Bearer ${keyShown}" -H 'Content-Type: application/json' -d '{"prompt":"a lighthouse at dawn"}'`,
+    );
+    console.log(`  curl -s ${endpoints.api}/generations -H "Authorization: Bearer ${keyShown}"`);
+    console.log('');
+    console.log(
+      `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${endpoints.api} (endpoints in ${runtime.dataDir}/endpoints.json)`,
+    );
+    await untilSignal();
+    console.error('stopping…');
+    await runtime.close();
+    return 0;
+  },
+};

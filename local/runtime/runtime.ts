@@ -1,0 +1,476 @@
+/**
+ * The embedded default: the whole pipeline on 127.0.0.1 with no AWS account, Docker or network.
+ * It runs the state machine synthesized from the CDK stack, the same handler modules with the
+ * environment the stack gives them, and real AWS SDK v3 clients pointed at local servers:
+ * DynamoDB (dynalite) and S3 (s3rver) on disk in the data dir, Step Functions / EventBridge /
+ * Secrets Manager (the control plane), API Gateway (the local gateway), EventBridge Scheduler (the
+ * local scheduler) and, unless a real provider is named, the Spark simulator.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
+import { ApiKeyStore } from '../../shared/api/keys.ts';
+import { EnvNames } from '../../shared/config/env.ts';
+import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
+import { parseFaultSpec } from '../simulator/faults.ts';
+import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
+import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
+import { startControlPlane } from './control-plane.ts';
+import { ExecutionEngine } from './executions.ts';
+import { LocalLambda } from './lambda.ts';
+import { type LocalSchedule, schedulesFromTemplate, startScheduler } from './scheduler.ts';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type S3NotificationEvent,
+  startLocalStorage,
+} from './storage.ts';
+import { loadSynthesizedApp, type SynthesizedApp } from './synthesis.ts';
+
+export interface LocalRuntimeOptions {
+  /** Where everything persists. @default '.spark-t2i' */
+  readonly dataDir?: string;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port of the HTTP API; 0 = any free port. @default 3000 */
+  readonly port?: number;
+  /** Every Wait and retry interval lasts this many times as long. @default 1 */
+  readonly timeScale?: number;
+  /** Simulator latency. @default 3000 */
+  readonly simLatencyMs?: number;
+  readonly simJitterMs?: number;
+  /** Simulator fault spec (`kind=rate,…`). */
+  readonly simFaults?: string;
+  readonly simFaultSeed?: number;
+  readonly simMaxConcurrent?: number;
+  /** A real provider instead of the simulator (its key from env `SPARK_API_KEY`). */
+  readonly sparkBaseUrl?: string;
+  /** `owner:key,owner2:key2`; without it one key is made for owner `local` and kept in the data dir. */
+  readonly apiKeys?: string;
+  /** A stack config file instead of the project's `spark-t2i.config.json`. */
+  readonly configFile?: string;
+  /** Where the synthesized app is cached. @default '<data-dir>/cache' */
+  readonly cacheDir?: string;
+  /** Log level of the functions (Powertools). @default 'ERROR' */
+  readonly functionLogLevel?: string;
+  /** Progress lines for a person. @default none */
+  readonly log?: (line: string) => void;
+}
+
+/** What `<data-dir>/endpoints.json` holds (design section 10); outside tools rely on it. */
+export interface Endpoints {
+  readonly api: string;
+  readonly s3: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly inputBucket: string;
+    readonly outputBucket: string;
+  };
+  readonly dynamodb: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly tableName: string;
+  };
+  readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
+}
+
+export interface LocalRuntime {
+  readonly endpoints: Endpoints;
+  /** The key of the local owner (or the first configured key). */
+  readonly apiKey: string;
+  readonly apiKeyOwner: string;
+  /** True when the key was made by this start (it is printed once). */
+  readonly apiKeyCreated: boolean;
+  readonly engine: ExecutionEngine;
+  readonly lambda: LocalLambda;
+  readonly simulator: RunningSimulator | undefined;
+  readonly app: SynthesizedApp;
+  readonly dataDir: string;
+  /** Generations found unfinished at start and carried on. */
+  readonly resumed: readonly string[];
+  triggerSchedule(name: string): Promise<{ id: string }>;
+  /** Stops everything; unfinished generations are carried on by the next start. */
+  close(): Promise<void>;
+}
+
+const LOCAL_KEY_FILE = 'local-api-key';
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dataDir = resolve(options.dataDir ?? '.spark-t2i');
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => undefined);
+  await mkdir(dataDir, { recursive: true });
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await Promise.resolve(closer()).catch(() => undefined);
+  };
+  try {
+    const app = await loadSynthesizedApp(options.cacheDir ?? join(dataDir, 'cache'), {
+      ...(options.configFile && { configFile: resolve(options.configFile) }),
+    });
+    const { template } = app;
+    const storage = await startLocalStorage({ dataDir, template, host });
+    closers.push(() => storage.close());
+
+    const simulated = options.sparkBaseUrl === undefined;
+    const sparkKey = simulated ? 'local-simulator-key' : process.env.SPARK_API_KEY;
+    if (!sparkKey) throw new Error('SPARK_API_KEY must be set to use --spark-base-url');
+    let simulator: RunningSimulator | undefined;
+    if (simulated) {
+      simulator = await startSimulator({
+        host,
+        port: 0,
+        latencyMs: options.simLatencyMs ?? 3000,
+        jitterMs: options.simJitterMs ?? 0,
+        maxConcurrent: options.simMaxConcurrent ?? 0,
+        ...(options.simFaults && { faults: parseFaultSpec(options.simFaults) }),
+        ...(options.simFaultSeed !== undefined && { faultSeed: options.simFaultSeed }),
+        apiKey: sparkKey,
+        // The simulator keeps its tasks across restarts, as a remote provider would.
+        dataDir: join(dataDir, 'simulator'),
+      });
+      closers.push(() => simulator?.close());
+    }
+    const sparkBaseUrl = simulator?.url ?? (options.sparkBaseUrl as string);
+
+    const lambda = new LocalLambda(app.functions);
+    const functionEnvironment = lambda.combinedEnvironment();
+    const eventsFile = join(dataDir, 'events.jsonl');
+    const dynamodb = new DynamoDBClient({
+      endpoint: storage.dynamodbEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    closers.push(() => dynamodb.destroy());
+    const stateMachineArn = String(
+      resolveIntrinsics({ 'Fn::GetAtt': [app.stateMachineLogicalId, 'Arn'] }, template),
+    );
+    const engine = new ExecutionEngine({
+      asl: app.asl,
+      stateMachineArn,
+      lambda,
+      dynamodb,
+      eventsFile,
+      timeScale: options.timeScale ?? 1,
+    });
+    closers.push(() => engine.abortAll());
+
+    const schedules = schedulesFromTemplate(template);
+    const fireSchedule = async (schedule: LocalSchedule) => {
+      const execution = engine.start(undefined, JSON.stringify(schedule.input));
+      return { id: execution.name };
+    };
+    const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
+    const control = await startControlPlane({
+      engine,
+      eventsFile,
+      secrets: new Map(secretArn ? [[secretArn, sparkKey]] : []),
+      host,
+      admin: {
+        listSchedules: () => scheduler.list(),
+        triggerSchedule: (name) => triggerSchedule(name),
+      },
+    });
+    closers.push(() => control.close());
+
+    Object.assign(process.env, functionEnvironment, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: storage.dynamodbEndpoint,
+      AWS_ENDPOINT_URL_S3: storage.s3Endpoint,
+      AWS_ENDPOINT_URL_SFN: control.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: control.url,
+      // The local S3 server stores aws-chunked framing verbatim unless checksums are off.
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      S3_FORCE_PATH_STYLE: 'true',
+      [EnvNames.sparkBaseUrl]: sparkBaseUrl,
+      // The simulator serves its images over plain http on 127.0.0.1; a real provider does not.
+      IMAGE_ALLOW_INSECURE_LOCAL_URLS: simulated ? 'true' : 'false',
+      POWERTOOLS_LOG_LEVEL:
+        options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'true',
+    });
+
+    const scheduler = startScheduler(
+      schedules,
+      async (schedule) => {
+        const { id } = await fireSchedule(schedule);
+        log(`schedule ${schedule.name} fired: generation ${id}`);
+      },
+      { onError: (error: unknown) => log(`schedule failed: ${(error as Error).message}`) } as never,
+    );
+    closers.push(() => scheduler.stop());
+    const triggerSchedule = async (name: string) => {
+      const schedule = schedules.find((candidate) => candidate.name === name);
+      if (!schedule) {
+        throw new Error(
+          `No schedule "${name}"; configured: ${schedules.map((s) => s.name).join(', ') || 'none'}`,
+        );
+      }
+      return fireSchedule(schedule);
+    };
+
+    const apiKeysTable = functionEnvironment.API_KEYS_TABLE as string;
+    const documents = DynamoDBDocumentClient.from(dynamodb);
+    const key = await provisionApiKeys(
+      new ApiKeyStore(documents, apiKeysTable),
+      dataDir,
+      options.apiKeys,
+    );
+
+    wireS3Notifications(template, storage, lambda, options.timeScale ?? 1, log);
+
+    const gateway = await startApiGateway({
+      model: restApiFromTemplate(template),
+      invoke: (functionLogicalId, event) => lambda.invoke(functionLogicalId, event),
+      host,
+      port: options.port ?? 3000,
+    });
+    closers.push(() => gateway.close());
+
+    const generationsTable = functionEnvironment[EnvNames.generationsTable] as string;
+    const resumed = await resumeUnfinished(documents, generationsTable, engine);
+    if (resumed.length > 0) log(`carrying on ${resumed.length} unfinished generation(s)`);
+
+    const endpoints: Endpoints = {
+      api: gateway.url,
+      s3: {
+        endpoint: storage.s3Endpoint,
+        region: LOCAL_REGION,
+        ...LOCAL_CREDENTIALS,
+        inputBucket: bucketOf(template, 'StorageInput'),
+        outputBucket: functionEnvironment[EnvNames.imagesBucket] as string,
+      },
+      dynamodb: {
+        endpoint: storage.dynamodbEndpoint,
+        region: LOCAL_REGION,
+        tableName: generationsTable,
+      },
+      spark: { baseUrl: sparkBaseUrl, simulated },
+    };
+    await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+    await writeFile(
+      join(dataDir, 'runtime.json'),
+      `${JSON.stringify(
+        {
+          pid: process.pid,
+          control: control.url,
+          apiKeyFile: join(dataDir, LOCAL_KEY_FILE),
+          tables: {
+            generations: generationsTable,
+            apiKeys: apiKeysTable,
+            idempotency: functionEnvironment.IDEMPOTENCY_TABLE,
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+
+    return {
+      endpoints,
+      apiKey: key.key,
+      apiKeyOwner: key.owner,
+      apiKeyCreated: key.created,
+      engine,
+      lambda,
+      simulator,
+      app,
+      dataDir,
+      resumed,
+      triggerSchedule,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+function bucketOf(template: CfnTemplate, prefix: string): string {
+  const id = Object.keys(template.Resources).find(
+    (logicalId) =>
+      logicalId.startsWith(prefix) && template.Resources[logicalId]?.Type === 'AWS::S3::Bucket',
+  );
+  return (id ?? prefix).toLowerCase();
+}
+
+/** Registers the configured keys, or makes (once) and reuses the local owner's key. */
+async function provisionApiKeys(
+  store: ApiKeyStore,
+  dataDir: string,
+  configured: string | undefined,
+): Promise<{ key: string; owner: string; created: boolean }> {
+  const keyFile = join(dataDir, LOCAL_KEY_FILE);
+  if (configured) {
+    const pairs = configured.split(',').map((pair) => {
+      const separator = pair.indexOf(':');
+      if (separator <= 0)
+        throw new Error('SPARK_T2I_API_KEYS must look like "owner:key,owner2:key2"');
+      return { owner: pair.slice(0, separator).trim(), key: pair.slice(separator + 1).trim() };
+    });
+    for (const pair of pairs) await registerOnce(store, pair.owner, pair.key);
+    const first = pairs[0] as { owner: string; key: string };
+    await writeFile(keyFile, `${first.key}\n`, { mode: 0o600 });
+    return { ...first, created: false };
+  }
+  if (existsSync(keyFile)) {
+    const key = (await readFile(keyFile, 'utf8')).split('\n')[0]?.trim() ?? '';
+    const owner = await store.resolve(key);
+    if (owner) return { key, owner, created: false };
+  }
+  const created = await store.create('local');
+  await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
+  return { key: created.key, owner: created.owner, created: true };
+}
+
+async function registerOnce(store: ApiKeyStore, owner: string, key: string): Promise<void> {
+  try {
+    await store.register(owner, key);
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    if ((await store.resolve(key)) !== owner) {
+      throw new Error(
+        `An API key in SPARK_T2I_API_KEYS is registered to another owner than "${owner}"`,
+      );
+    }
+  }
+}
+
+/**
+ * S3 -> Lambda as the template configures it: each object event whose key matches a
+ * notification's prefix invokes its function asynchronously, with Lambda's two retries.
+ */
+function wireS3Notifications(
+  template: CfnTemplate,
+  storage: { onS3Event(listener: (event: S3NotificationEvent) => void): void },
+  lambda: LocalLambda,
+  timeScale: number,
+  log: (line: string) => void,
+): void {
+  const notifications = Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'Custom::S3BucketNotifications')
+    .map((resource) => resolveIntrinsics(resource.Properties, template) as S3NotificationConfig);
+  storage.onS3Event((event) => {
+    for (const record of event.Records) {
+      const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
+      const eventName = `s3:${String(record.eventName)}`;
+      for (const notification of notifications) {
+        if (notification.BucketName !== s3.bucket.name) continue;
+        for (const target of notification.NotificationConfiguration.LambdaFunctionConfigurations ??
+          []) {
+          if (!matches(target, eventName, decodeURIComponent(s3.object.key.replace(/\+/g, ' '))))
+            continue;
+          void invokeAsync(lambda, target.LambdaFunctionArn, { Records: [record] }, timeScale, log);
+        }
+      }
+    }
+  });
+}
+
+interface S3NotificationConfig {
+  readonly BucketName: string;
+  readonly NotificationConfiguration: {
+    readonly LambdaFunctionConfigurations?: ReadonlyArray<{
+      readonly Events: readonly string[];
+      readonly LambdaFunctionArn: string;
+      readonly Filter?: {
+        readonly Key?: { readonly FilterRules?: ReadonlyArray<{ Name: string; Value: string }> };
+      };
+    }>;
+  };
+}
+
+function matches(
+  target: NonNullable<
+    S3NotificationConfig['NotificationConfiguration']['LambdaFunctionConfigurations']
+  >[number],
+  eventName: string,
+  key: string,
+): boolean {
+  const eventMatches = target.Events.some((pattern) =>
+    pattern.endsWith('*') ? eventName.startsWith(pattern.slice(0, -1)) : pattern === eventName,
+  );
+  const rules = target.Filter?.Key?.FilterRules ?? [];
+  return (
+    eventMatches &&
+    rules.every((rule) =>
+      rule.Name.toLowerCase() === 'prefix' ? key.startsWith(rule.Value) : key.endsWith(rule.Value),
+    )
+  );
+}
+
+/** Lambda's asynchronous invocation: two retries, about one and two minutes apart (scaled). */
+async function invokeAsync(
+  lambda: LocalLambda,
+  functionArn: string,
+  event: unknown,
+  timeScale: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const delays = [60_000, 120_000];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await lambda.invoke(functionArn, event);
+      return;
+    } catch (error) {
+      const delay = delays[attempt];
+      if (delay === undefined) {
+        log(`asynchronous invocation failed for good: ${(error as Error).name}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay * timeScale));
+    }
+  }
+}
+
+/**
+ * Executions live in memory; on start, every generation not yet terminal is carried on by a new
+ * execution under its own name. CreateTask finds a recorded Spark task and polls it rather than
+ * creating another; one whose creation answer was lost is created again.
+ */
+async function resumeUnfinished(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  engine: ExecutionEngine,
+): Promise<string[]> {
+  const resumed: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: '#status IN (:queued, :running)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':queued': ACTIVE_STATUSES[0],
+          ':running': ACTIVE_STATUSES[1],
+        },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of (page.Items ?? []) as GenerationRecord[]) {
+      const input = {
+        id: item.id,
+        request: item.request,
+        source: item.source,
+        sourceRef: item.sourceRef ?? `resume:${item.id}`,
+        owner: item.owner,
+      };
+      engine.start(item.id, JSON.stringify(input));
+      resumed.push(item.id);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return resumed;
+}

@@ -1,0 +1,209 @@
+/**
+ * Runs `spark-t2i serve` as a child process, the way a user does, and gives the test its
+ * endpoints and key. Every runtime gets its own data dir; the synthesis cache is shared.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Endpoints } from '../../local/runtime/runtime.ts';
+
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(PROJECT_ROOT, 'local', 'cli', 'bin.js');
+/** One synthesis cache for every runtime the tests start. */
+export const SHARED_CACHE_DIR = mkdtempSync(join(tmpdir(), 'spark-t2i-cache-'));
+
+export interface ServeOptions {
+  readonly dataDir?: string;
+  readonly timeScale?: number;
+  readonly simLatencyMs?: number;
+  readonly simFaults?: string;
+  readonly simFaultSeed?: number;
+  readonly simMaxConcurrent?: number;
+  /** Stack config (written to a file and passed with --config). */
+  readonly config?: Record<string, unknown>;
+  readonly env?: Record<string, string>;
+}
+
+export interface ServedRuntime {
+  readonly dataDir: string;
+  readonly endpoints: Endpoints;
+  readonly apiKey: string;
+  readonly process: ChildProcess;
+  /** Everything the process printed, for failure messages. */
+  output(): string;
+  api(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
+  s3(): S3Client;
+  dynamodb(): DynamoDBDocumentClient;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL: no cleanup at all. */
+  kill(): Promise<void>;
+}
+
+export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'spark-t2i-data-'));
+  const args = [
+    CLI,
+    'serve',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--time-scale',
+    String(options.timeScale ?? 0.01),
+    '--sim-latency-ms',
+    String(options.simLatencyMs ?? 200),
+  ];
+  if (options.simFaults) args.push('--sim-faults', options.simFaults);
+  if (options.simFaultSeed !== undefined)
+    args.push('--sim-fault-seed', String(options.simFaultSeed));
+  if (options.simMaxConcurrent) args.push('--sim-max-concurrent', String(options.simMaxConcurrent));
+  if (options.config) {
+    const configFile = join(dataDir, 'test-config.json');
+    writeFileSync(configFile, JSON.stringify(options.config));
+    args.push('--config', configFile);
+  }
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, SPARK_T2I_CACHE_DIR: SHARED_CACHE_DIR, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not get ready:\n${output}`)),
+      60_000,
+    );
+    const check = () => {
+      if (/^ready/m.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}:\n${output}`));
+    });
+  });
+  const endpoints = JSON.parse(
+    await readFile(join(dataDir, 'endpoints.json'), 'utf8'),
+  ) as Endpoints;
+  const apiKey = (await readFile(join(dataDir, 'local-api-key'), 'utf8')).trim();
+  let s3: S3Client | undefined;
+  let dynamodb: DynamoDBDocumentClient | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    dataDir,
+    endpoints,
+    apiKey,
+    process: child,
+    output: () => output,
+    api: (path, init = {}) =>
+      fetch(`${endpoints.api}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Bearer ${init.key ?? apiKey}`,
+          ...(init.body !== undefined && { 'content-type': 'application/json' }),
+          ...(init.headers as Record<string, string>),
+        },
+      }),
+    s3: () => {
+      s3 ??= new S3Client({
+        endpoint: endpoints.s3.endpoint,
+        region: endpoints.s3.region,
+        credentials: {
+          accessKeyId: endpoints.s3.accessKeyId,
+          secretAccessKey: endpoints.s3.secretAccessKey,
+        },
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      return s3;
+    },
+    dynamodb: () => {
+      dynamodb ??= DynamoDBDocumentClient.from(
+        new DynamoDBClient({
+          endpoint: endpoints.dynamodb.endpoint,
+          region: endpoints.dynamodb.region,
+          credentials: {
+            accessKeyId: endpoints.s3.accessKeyId,
+            secretAccessKey: endpoints.s3.secretAccessKey,
+          },
+        }),
+      );
+      return dynamodb;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface GenerationView {
+  readonly id: string;
+  readonly status: string;
+  readonly error?: { code: string; message: string };
+  readonly images: Array<{
+    url: string;
+    bucket: string;
+    key: string;
+    size: number;
+    sha256: string;
+    width: number;
+    height: number;
+    contentType: string;
+  }>;
+  readonly [key: string]: unknown;
+}
+
+/** Polls GET /generations/{id} until the generation is terminal. */
+export async function waitForTerminal(
+  runtime: ServedRuntime,
+  id: string,
+  timeoutMs = 30_000,
+): Promise<GenerationView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const response = await runtime.api(`/generations/${id}`);
+    last = await response.json();
+    const view = last as GenerationView;
+    if (response.ok && ['completed', 'failed', 'cancelled'].includes(view.status)) return view;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `generation ${id} not terminal after ${timeoutMs} ms: ${JSON.stringify(last)}\n${runtime.output()}`,
+  );
+}
+
+export async function submit(
+  runtime: ServedRuntime,
+  request: Record<string, unknown>,
+): Promise<string> {
+  const response = await runtime.api('/generations', {
+    method: 'POST',
+    body: JSON.stringify(request),
+  });
+  const body = (await response.json()) as { id: string };
+  if (response.status !== 202)
+    throw new Error(`POST /generations answered ${response.status}: ${JSON.stringify(body)}`);
+  return body.id;
+}

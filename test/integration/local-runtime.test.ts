@@ -1,0 +1,285 @@
+/**
+ * The embedded default end to end: `spark-t2i serve` as a child process running the synthesized
+ * state machine, with every trigger driven through its real entrance and every outcome checked
+ * where it lands (DynamoDB, S3, the events log, the simulator).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+
+async function events(runtime: ServedRuntime): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function simulatorStats(runtime: ServedRuntime) {
+  return (await (await fetch(`${runtime.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
+    tasksCreated: number;
+    requests: { create: number; poll: number; image: number };
+  };
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('the local runtime, every trigger end to end', () => {
+  let runtime: ServedRuntime;
+
+  beforeAll(async () => {
+    runtime = await serve({ simLatencyMs: 300 });
+  }, 90_000);
+  afterAll(() => runtime?.stop());
+
+  it('writes endpoints.json as design section 10 says', () => {
+    expect(runtime.endpoints).toMatchObject({
+      api: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      s3: {
+        endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        region: 'us-east-1',
+        accessKeyId: expect.any(String),
+        secretAccessKey: expect.any(String),
+        inputBucket: expect.any(String),
+        outputBucket: expect.any(String),
+      },
+      dynamodb: {
+        endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        region: 'us-east-1',
+        tableName: expect.any(String),
+      },
+      spark: { baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), simulated: true },
+    });
+  });
+
+  it('HTTP: POST, then GET until completed; the image is a PNG of the requested size, as served', async () => {
+    const id = await submit(runtime, {
+      prompt: 'a lighthouse at dawn',
+      width: 1024,
+      height: 768,
+      seed: 7,
+    });
+
+    const record = await waitForTerminal(runtime, id);
+
+    expect(record).toMatchObject({
+      id,
+      status: 'completed',
+      source: 'http',
+      polls: expect.any(Number),
+    });
+    expect(record.costUsd).toEqual(expect.any(Number));
+    expect(record.images).toHaveLength(1);
+    const [image] = record.images;
+    const downloaded = Buffer.from(await (await fetch(image?.url as string)).arrayBuffer());
+    const png = PNG.sync.read(downloaded);
+    expect([png.width, png.height]).toEqual([1024, 768]);
+    expect(image).toMatchObject({
+      width: 1024,
+      height: 768,
+      contentType: 'image/png',
+      size: downloaded.length,
+    });
+    expect(image?.sha256).toBe(createHash('sha256').update(downloaded).digest('hex'));
+    // The stored copy is byte for byte what the simulator rendered for this prompt and seed.
+    const stored = await runtime
+      .s3()
+      .send(new GetObjectCommand({ Bucket: image?.bucket, Key: image?.key }));
+    expect(
+      Buffer.from(
+        await (
+          stored.Body as { transformToByteArray(): Promise<Uint8Array> }
+        ).transformToByteArray(),
+      ),
+    ).toEqual(downloaded);
+    const item = await runtime
+      .dynamodb()
+      .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
+    expect(item.Item).toMatchObject({
+      status: 'completed',
+      owner: 'local',
+      ownerStatus: 'local#completed',
+    });
+    const completed = (await events(runtime)).find(
+      (event) => (event.detail as { id?: string }).id === id,
+    );
+    expect(completed).toMatchObject({ source: 'spark-t2i', 'detail-type': 'Generation Completed' });
+  });
+
+  it('S3: a prompt file uploaded with the SDK makes one generation per valid line and a report', async () => {
+    const key = 'prompts/local/e2e.jsonl';
+    const body = [
+      JSON.stringify({ prompt: 'a red apple', width: 512, height: 512 }),
+      JSON.stringify({ prompt: 'a green pear', width: 512, height: 512 }),
+      JSON.stringify({ prompt: '', width: 512, height: 512 }),
+    ].join('\n');
+    await runtime
+      .s3()
+      .send(
+        new PutObjectCommand({ Bucket: runtime.endpoints.s3.inputBucket, Key: key, Body: body }),
+      );
+
+    const report = await waitFor('the report', async () => {
+      const object = await runtime.s3().send(
+        new GetObjectCommand({
+          Bucket: runtime.endpoints.s3.inputBucket,
+          Key: `reports/${key}.json`,
+        }),
+      );
+      return JSON.parse(
+        await (object.Body as { transformToString(): Promise<string> }).transformToString(),
+      ) as {
+        summary: { accepted: number; rejected: number };
+        lines: Array<{ line: number; id?: string; error?: { code: string } }>;
+      };
+    });
+
+    expect(report.summary).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(report.lines.find((line) => line.line === 3)?.error?.code).toBe(
+      ErrorCodes.INVALID_PROMPT_LENGTH,
+    );
+    for (const line of report.lines.filter((entry) => entry.id)) {
+      const record = await waitForTerminal(runtime, line.id as string);
+      expect(record).toMatchObject({
+        status: 'completed',
+        source: 's3',
+        sourceRef: expect.stringContaining(key),
+      });
+    }
+  });
+
+  it('schedule: a configured schedule fired makes a completed generation with source "schedule"', async () => {
+    const response = await fetch(
+      `${JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')).control}/__local/schedules/daily-sample/trigger`,
+      { method: 'POST' },
+    );
+    const { id } = (await response.json()) as { id: string };
+
+    const record = await waitForTerminal(runtime, id);
+
+    expect(record).toMatchObject({
+      status: 'completed',
+      source: 'schedule',
+      sourceRef: 'schedule:daily-sample',
+    });
+    expect(record.images[0]).toMatchObject({ width: 1472, height: 1104 });
+  });
+});
+
+describe('the local runtime, failure paths through the real state machine', () => {
+  it.concurrent.each([
+    [
+      'the provider fails the task',
+      { simFaults: 'taskFailed=1' },
+      'failed',
+      ErrorCodes.INTERNAL_GENERATION_ERROR,
+    ],
+    [
+      'every poll answer is malformed',
+      { simFaults: 'pollMalformed=1' },
+      'failed',
+      ErrorCodes.RESULT_PARSING_ERROR,
+    ],
+    [
+      'the image URL answers 404',
+      { simFaults: 'image404=1' },
+      'failed',
+      ErrorCodes.IMAGE_DOWNLOAD_FAILED,
+    ],
+    [
+      'the provider throttles and errors, then answers',
+      { simFaults: 'create429=0.5,poll5xx=0.3,poll429=0.2', simFaultSeed: 3 },
+      'completed',
+      undefined,
+    ],
+    [
+      'the task outlives the polling bounds',
+      {
+        simLatencyMs: 60_000,
+        config: { polling: { maxPolls: 2, expectedGenerationSeconds: 1, intervalSeconds: 1 } },
+      },
+      'failed',
+      ErrorCodes.GENERATION_TIMED_OUT,
+    ],
+  ] as const)(
+    'ends %s as %s with its code',
+    async (_name, options, status, code) => {
+      const runtime = await serve({ simLatencyMs: 100, ...options });
+      try {
+        const id = await submit(runtime, { prompt: 'a stormy sea', width: 512, height: 512 });
+        const record = await waitForTerminal(runtime, id, 60_000);
+        expect(record.status).toBe(status);
+        if (code) expect(record.error?.code).toBe(code);
+        else expect(record.images).toHaveLength(1);
+        const failedEvent = (await events(runtime)).find(
+          (event) => (event.detail as { id?: string }).id === id,
+        );
+        expect(failedEvent?.['detail-type']).toBe(
+          status === 'completed' ? 'Generation Completed' : 'Generation Failed',
+        );
+      } finally {
+        await runtime.stop();
+      }
+    },
+    120_000,
+  );
+});
+
+describe('the local runtime, restarted', () => {
+  it('carries every generation on after a SIGKILL, creating no Spark task twice', async () => {
+    const first = await serve({ simLatencyMs: 2000 });
+    const ids = await Promise.all(
+      Array.from({ length: 4 }, (_, index) =>
+        submit(first, { prompt: `restart ${index}`, width: 512, height: 512 }),
+      ),
+    );
+    // Kill while they are polling: every task created and recorded, none finished.
+    await waitFor('every task recorded', async () => {
+      const items = await Promise.all(
+        ids.map((id) =>
+          first
+            .dynamodb()
+            .send(new GetCommand({ TableName: first.endpoints.dynamodb.tableName, Key: { id } })),
+        ),
+      );
+      return items.every((item) => item.Item?.sparkTaskId && item.Item.status === 'running')
+        ? true
+        : undefined;
+    });
+    await first.kill();
+
+    const second = await serve({ dataDir: first.dataDir, simLatencyMs: 2000 });
+    try {
+      const records = await Promise.all(ids.map((id) => waitForTerminal(second, id, 60_000)));
+      expect(records.map((record) => record.status)).toEqual([
+        'completed',
+        'completed',
+        'completed',
+        'completed',
+      ]);
+      // The restarted simulator counts from zero: it created nothing new for these generations.
+      expect((await simulatorStats(second)).tasksCreated).toBe(0);
+      expect(second.output()).toMatch(/Resumed\s+4/);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+});
