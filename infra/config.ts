@@ -72,7 +72,7 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
       throttleBurstLimit: z.int().positive().default(100),
-      presignedUrlTtlSeconds: z.int().min(60).max(604_800).default(3600),
+      presignedUrlTtlSeconds: z.int().min(1).max(604_800).default(3600),
       /** How long API Gateway caches an authorizer answer for a key. */
       authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
     })

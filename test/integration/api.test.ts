@@ -1,0 +1,410 @@
+/**
+ * The HTTP API for real users, over real HTTP against `spark-t2i serve` (the same handlers,
+ * authorizer and gateway answers as deployed).
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '#shared/api/keys.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+
+const ALICE = 'sk_alice_0123456789abcdefghij';
+const BOB = 'sk_bob_0123456789abcdefghijkl';
+const EVE = 'sk_eve_revoked_0123456789abcd';
+const FUZZ = 'sk_fuzz_0123456789abcdefghijk';
+let runtime: ServedRuntime;
+
+const as = (key: string) => ({ key });
+const json = async (response: Response) => ({
+  status: response.status,
+  body: (await response.json()) as Record<string, unknown>,
+});
+
+beforeAll(async () => {
+  runtime = await serve({
+    simLatencyMs: 300,
+    env: {
+      SPARK_T2I_API_KEYS: `local:sk_local_0123456789abcdefghij,alice:${ALICE},bob:${BOB},eve:${EVE},fuzz:${FUZZ}`,
+    },
+    config: { api: { presignedUrlTtlSeconds: 2, authorizerCacheSeconds: 0 } },
+  });
+}, 90_000);
+afterAll(() => runtime?.stop());
+
+describe('authentication', () => {
+  it.each([
+    ['no Authorization header', undefined],
+    ['a malformed header', 'Token abc'],
+    ['an unknown key', 'Bearer sk_unknown_0123456789abcdefgh'],
+  ])('answers 401 with 090004001 for %s', async (_name, header) => {
+    const response = await fetch(`${runtime.endpoints.api}/generations`, {
+      headers: header ? { authorization: header } : {},
+    });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      error: { code: ErrorCodes.API_UNAUTHORIZED, message: expect.any(String) },
+    });
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers 401 once a key is revoked', async () => {
+    expect((await runtime.api('/generations', as(EVE))).status).toBe(200);
+    const runtimeJson = JSON.parse(
+      await (await import('node:fs/promises')).readFile(`${runtime.dataDir}/runtime.json`, 'utf8'),
+    );
+    await runtime.dynamodb().send(
+      new UpdateCommand({
+        TableName: runtimeJson.tables.apiKeys,
+        Key: { keyHash: hashApiKey(EVE) },
+        UpdateExpression: 'SET revokedAt = :now',
+        ExpressionAttributeValues: { ':now': new Date().toISOString() },
+      }),
+    );
+    expect((await runtime.api('/generations', as(EVE))).status).toBe(401);
+  });
+});
+
+describe('owners are isolated', () => {
+  it("answers 404 (not 403) for another owner's generation on get and delete, and never lists it", async () => {
+    const id = await submit(runtime, { prompt: 'the local owner only' });
+    const aliceId = (
+      await json(
+        await runtime.api('/generations', {
+          method: 'POST',
+          body: JSON.stringify({ prompt: 'mine' }),
+          key: ALICE,
+        }),
+      )
+    ).body.id as string;
+
+    expect((await runtime.api(`/generations/${aliceId}`, as(BOB))).status).toBe(404);
+    expect(
+      (await runtime.api(`/generations/${aliceId}`, { method: 'DELETE', key: BOB })).status,
+    ).toBe(404);
+    const bobList = (await json(await runtime.api('/generations?limit=100', as(BOB)))).body
+      .items as Array<{ id: string }>;
+    expect(bobList.map((item) => item.id)).not.toContain(aliceId);
+    expect(bobList.map((item) => item.id)).not.toContain(id);
+    expect((await runtime.api(`/generations/${aliceId}`, as(ALICE))).status).toBe(200);
+  });
+});
+
+describe('POST /generations', () => {
+  it('answers 202 with the id, queued, links and warnings, and the record exists at once', async () => {
+    const { status, body } = await json(
+      await runtime.api('/generations', {
+        method: 'POST',
+        body: JSON.stringify({ prompt: 'x'.repeat(121), metadata: { sku: 'A1' } }),
+      }),
+    );
+    expect(status).toBe(202);
+    expect(body).toMatchObject({
+      id: expect.any(String),
+      status: 'queued',
+      links: { self: `/generations/${body.id}` },
+      warnings: [expect.objectContaining({ code: '090001901' })],
+    });
+    const right = await runtime.api(`/generations/${body.id}`);
+    expect(right.status).toBe(200);
+    expect((await right.json()).metadata).toEqual({ sku: 'A1' });
+  });
+
+  it('replays the same Idempotency-Key and body, and refuses another body with 409', async () => {
+    const headers = { 'idempotency-key': `key-${Date.now()}` };
+    const first = await json(
+      await runtime.api('/generations', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ prompt: 'once' }),
+      }),
+    );
+    const again = await json(
+      await runtime.api('/generations', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ prompt: 'once' }),
+      }),
+    );
+    const other = await json(
+      await runtime.api('/generations', {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ prompt: 'twice' }),
+      }),
+    );
+    expect(first.status).toBe(202);
+    expect(again.body.id).toBe(first.body.id);
+    expect([200, 202]).toContain(again.status);
+    expect(other.status).toBe(409);
+    expect((other.body.error as { code: string }).code).toBe(ErrorCodes.API_IDEMPOTENCY_CONFLICT);
+  });
+
+  it.each([
+    [{}, ErrorCodes.MISSING_PROMPT],
+    [{ prompt: '' }, ErrorCodes.INVALID_PROMPT_LENGTH],
+    [{ prompt: 'x', use_pre_llm: 'yes' }, ErrorCodes.INVALID_USE_PRE_LLM],
+    [{ prompt: 'x', seed: 0 }, ErrorCodes.INVALID_SEED],
+    [{ prompt: 'x', width: 0, height: 512 }, ErrorCodes.INVALID_SIZE],
+    [{ prompt: 'x', width: 2048, height: 512 }, ErrorCodes.INVALID_ASPECT_RATIO],
+    [{ prompt: 'x', width: 1024 }, ErrorCodes.SIZE_PAIR_REQUIRED],
+    [{ prompt: 'x', width: 10.5, height: 10 }, ErrorCodes.SIZE_NOT_INTEGER],
+    [{ prompt: 'x', width: 100, height: 100 }, ErrorCodes.SIZE_OUT_OF_RANGE],
+    [{ prompt: 'x', colour: 'red' }, ErrorCodes.UNKNOWN_FIELD],
+    [[1, 2], ErrorCodes.REQUEST_NOT_OBJECT],
+  ])('answers 400 with the code for %j', async (request, code) => {
+    const { status, body } = await json(
+      await runtime.api('/generations', { method: 'POST', body: JSON.stringify(request) }),
+    );
+    expect(status).toBe(400);
+    expect((body.error as { code: string }).code).toBe(code);
+  });
+
+  it.each([
+    [
+      'malformed JSON',
+      '{"prompt":',
+      { 'content-type': 'application/json' },
+      400,
+      ErrorCodes.API_BODY_NOT_JSON,
+    ],
+    [
+      'a wrong content type',
+      'prompt=x',
+      { 'content-type': 'text/plain' },
+      415,
+      ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
+    ],
+    [
+      'an oversize body',
+      JSON.stringify({ prompt: 'x', metadata: { pad: 'y'.repeat(70_000) } }),
+      { 'content-type': 'application/json' },
+      413,
+      ErrorCodes.API_BODY_TOO_LARGE,
+    ],
+  ])('answers %s cleanly', async (_name, body, headers, status, code) => {
+    const response = await runtime.api('/generations', { method: 'POST', body, headers });
+    expect(response.status).toBe(status);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
+  });
+
+  it('answers an unknown route with 404 in the error shape', async () => {
+    const { status, body } = await json(await runtime.api('/nothing-here'));
+    expect(status).toBe(404);
+    expect((body.error as { code: string }).code).toBe(ErrorCodes.API_NOT_FOUND);
+  });
+
+  it('never answers 5xx, always a documented code, and writes nothing for rejected bodies', async () => {
+    const documented = new Set<string>(Object.values(ErrorCodes));
+    const accepted = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record(
+            {
+              prompt: fc.oneof(fc.string(), fc.constant(''), fc.integer()),
+              width: fc.oneof(fc.integer(), fc.double(), fc.constant(512)),
+              height: fc.oneof(fc.integer(), fc.constant(512)),
+              seed: fc.jsonValue(),
+              use_pre_llm: fc.jsonValue(),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+        async (value, idempotencyKey) => {
+          const headers: Record<string, string> =
+            idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
+          const response = await runtime.api('/generations', {
+            method: 'POST',
+            key: FUZZ,
+            headers,
+            body: JSON.stringify(value),
+          });
+          expect(response.status).toBeLessThan(500);
+          if (response.status < 300) {
+            // An Idempotency-Key replay answers the same generation again.
+            accepted.add(((await response.json()) as { id: string }).id);
+          } else {
+            const body = (await response.json()) as { error: { code: string } };
+            expect(documented.has(body.error.code)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Exactly the accepted bodies made generations: every rejected one wrote nothing.
+    let listed = 0;
+    let cursor: string | undefined;
+    do {
+      const { body } = await json(
+        await runtime.api(
+          `/generations?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          as(FUZZ),
+        ),
+      );
+      listed += (body.items as unknown[]).length;
+      cursor = body.nextCursor as string | undefined;
+    } while (cursor);
+    expect(listed).toBe(accepted.size);
+  }, 120_000);
+});
+
+describe('GET /generations', () => {
+  it('pages newest first across 3 pages with no duplicates or gaps', async () => {
+    const ids: string[] = [];
+    for (let index = 0; index < 7; index++) {
+      ids.push(
+        (
+          await json(
+            await runtime.api('/generations', {
+              method: 'POST',
+              key: BOB,
+              body: JSON.stringify({ prompt: `page ${index}` }),
+            }),
+          )
+        ).body.id as string,
+      );
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const query = `/generations?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const { body } = await json(await runtime.api(query, as(BOB)));
+      seen.push(...(body.items as Array<{ id: string }>).map((item) => item.id));
+      cursor = body.nextCursor as string | undefined;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it.each([
+    ['a tampered cursor', '?cursor=eyJub3QiOiJ5b3VycyJ9'],
+    ['a limit of 0', '?limit=0'],
+    ['a limit of 101', '?limit=101'],
+    ['an unknown status', '?status=done'],
+  ])('answers 400 with 090004008 for %s', async (_name, query) => {
+    const { status, body } = await json(await runtime.api(`/generations${query}`));
+    expect(status).toBe(400);
+    expect((body.error as { code: string }).code).toBe(ErrorCodes.API_INVALID_QUERY);
+  });
+
+  it("refuses another owner's cursor", async () => {
+    for (let index = 0; index < 2; index++) await submit(runtime, { prompt: `mine ${index}` });
+    const { body } = await json(await runtime.api('/generations?limit=1'));
+    const { status } = await json(
+      await runtime.api(
+        `/generations?cursor=${encodeURIComponent(body.nextCursor as string)}`,
+        as(BOB),
+      ),
+    );
+    expect(status).toBe(400);
+  });
+});
+
+describe('GET /generations/{id}', () => {
+  it('gives pre-signed image URLs that download the image and stop working after their expiry', async () => {
+    const id = await submit(runtime, { prompt: 'a short-lived link', width: 512, height: 512 });
+    const record = await waitForTerminal(runtime, id);
+    const url = record.images[0]?.url as string;
+    const image = await fetch(url);
+    expect(image.status).toBe(200);
+    expect((await image.arrayBuffer()).byteLength).toBe(record.images[0]?.size);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect((await fetch(url)).status).toBe(403);
+  });
+});
+
+describe('DELETE /generations/{id}', () => {
+  it('cancels a running generation: it ends cancelled and its Spark task is not polled again', async () => {
+    const slow = await serve({ simLatencyMs: 60_000, timeScale: 0.05 });
+    try {
+      const id = await submit(slow, { prompt: 'never mind' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const { status, body } = await json(
+        await slow.api(`/generations/${id}`, { method: 'DELETE' }),
+      );
+      expect(status).toBe(200);
+      expect(body).toMatchObject({
+        id,
+        status: 'cancelled',
+        error: { code: ErrorCodes.GENERATION_CANCELLED },
+      });
+      const polls = async () =>
+        (
+          (await (await fetch(`${slow.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
+            requests: { poll: number };
+          }
+        ).requests.poll;
+      const afterCancel = await polls();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(await polls()).toBe(afterCancel);
+      expect((await json(await slow.api(`/generations/${id}`))).body.status).toBe('cancelled');
+      const again = await json(await slow.api(`/generations/${id}`, { method: 'DELETE' }));
+      expect(again.status).toBe(409);
+      expect((again.body.error as { code: string }).code).toBe(ErrorCodes.API_NOT_CANCELLABLE);
+    } finally {
+      await slow.stop();
+    }
+  }, 60_000);
+});
+
+describe('GET /openapi.json', () => {
+  it('serves, without a key, an OpenAPI 3.1 document that a standard validator accepts', async () => {
+    const response = await fetch(`${runtime.endpoints.api}/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = await response.json();
+    const result = await new Validator().validate(document);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(document.openapi).toMatch(/^3\.1/);
+  });
+
+  it('describes the answers the API gives: a client driven by it validates real answers', async () => {
+    const document = (await (await fetch(`${runtime.endpoints.api}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }
+        >
+      >;
+      components?: Record<string, unknown>;
+    };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: 'doc', components: document.components ?? {} });
+    const schemaOf = (path: string, method: string, status: number) => {
+      const schema =
+        document.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json']
+          ?.schema;
+      expect(schema, `${method} ${path} ${status} is documented`).toBeDefined();
+      return JSON.parse(JSON.stringify(schema).replaceAll('"#/components', '"doc#/components'));
+    };
+    const accepted = await runtime.api('/generations', {
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'documented' }),
+    });
+    const acceptedBody = await accepted.json();
+    expect(
+      ajv.validate(schemaOf('/generations', 'post', 202), acceptedBody),
+      ajv.errorsText(),
+    ).toBe(true);
+    const record = await waitForTerminal(runtime, acceptedBody.id);
+    expect(ajv.validate(schemaOf('/generations/{id}', 'get', 200), record), ajv.errorsText()).toBe(
+      true,
+    );
+    const page = await (await runtime.api('/generations?limit=2')).json();
+    expect(ajv.validate(schemaOf('/generations', 'get', 200), page), ajv.errorsText()).toBe(true);
+    const invalid = await (
+      await runtime.api('/generations', { method: 'POST', body: '{}' })
+    ).json();
+    expect(ajv.validate(schemaOf('/generations', 'post', 400), invalid), ajv.errorsText()).toBe(
+      true,
+    );
+  });
+});
