@@ -109,7 +109,7 @@ describe('POST /generations', () => {
     });
     const right = await runtime.api(`/generations/${body.id}`);
     expect(right.status).toBe(200);
-    expect((await right.json()).metadata).toEqual({ sku: 'A1' });
+    expect(((await right.json()) as { metadata?: unknown }).metadata).toEqual({ sku: 'A1' });
   });
 
   it('replays the same Idempotency-Key and body, and refuses another body with 409', async () => {
@@ -358,8 +358,8 @@ describe('GET /openapi.json', () => {
   it('serves, without a key, an OpenAPI 3.1 document that a standard validator accepts', async () => {
     const response = await fetch(`${runtime.endpoints.api}/openapi.json`);
     expect(response.status).toBe(200);
-    const document = await response.json();
-    const result = await new Validator().validate(document);
+    const document = (await response.json()) as { openapi: string };
+    const result = await new Validator().validate(document as never);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(document.openapi).toMatch(/^3\.1/);
@@ -389,7 +389,7 @@ describe('GET /openapi.json', () => {
       method: 'POST',
       body: JSON.stringify({ prompt: 'documented' }),
     });
-    const acceptedBody = await accepted.json();
+    const acceptedBody = (await accepted.json()) as { id: string };
     expect(
       ajv.validate(schemaOf('/generations', 'post', 202), acceptedBody),
       ajv.errorsText(),
