@@ -3,8 +3,13 @@
  * `--help`. Errors are one line on stderr with a non-zero exit code, never a stack trace.
  */
 import { UsageError } from './args.ts';
+import { batchCommand } from './commands/batch.ts';
+import { generateCommand } from './commands/generate.ts';
+import { keysCommand } from './commands/keys.ts';
+import { schedulesCommand } from './commands/schedules.ts';
 import { serveCommand } from './commands/serve.ts';
 import { simulatorCommand } from './commands/simulator.ts';
+import { listCommand, statusCommand } from './commands/status.ts';
 
 export interface Command {
   readonly name: string;
@@ -14,7 +19,16 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const commands: readonly Command[] = [serveCommand, simulatorCommand];
+const commands: readonly Command[] = [
+  serveCommand,
+  generateCommand,
+  batchCommand,
+  statusCommand,
+  listCommand,
+  keysCommand,
+  schedulesCommand,
+  simulatorCommand,
+];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));
