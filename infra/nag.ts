@@ -125,6 +125,13 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
     'The account-level role API Gateway uses to write execution logs; AWS documents this managed policy for it.',
   );
+  for (const method of api.methodNotAllowedMethods) {
+    acknowledge(
+      method,
+      'AwsSolutions::AwsSolutions-APIG4',
+      'The ANY method of a resource only answers 405 (a mock integration, no data, no function): refusing a wrong method needs no key.',
+    );
+  }
   acknowledge(
     api.restApi,
     'AwsSolutions::AwsSolutions-APIG2',

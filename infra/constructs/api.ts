@@ -5,9 +5,12 @@ import {
   EndpointType,
   GatewayResponse,
   type IAuthorizer,
+  type IResource,
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  MockIntegration,
+  PassthroughBehavior,
   RequestValidator,
   ResponseType,
   RestApi,
@@ -235,12 +238,23 @@ export class GenerationApi extends Construct {
     const withId = { ...authorised, requestParameters: { 'method.request.path.id': true } };
     generation.addMethod('GET', new LambdaIntegration(this.getFunction), withId);
     generation.addMethod('DELETE', new LambdaIntegration(this.cancelFunction), withId);
-    this.restApi.root
-      .addResource('openapi.json')
-      .addMethod('GET', new LambdaIntegration(this.openApiFunction), {
-        authorizationType: AuthorizationType.NONE,
-        requestValidator: validator,
-      });
+    const openApi = this.restApi.root.addResource('openapi.json');
+    openApi.addMethod('GET', new LambdaIntegration(this.openApiFunction), {
+      authorizationType: AuthorizationType.NONE,
+      requestValidator: validator,
+    });
+    for (const [resource, allowed] of [
+      [generations, 'GET, POST'],
+      [generation, 'GET, DELETE'],
+      [openApi, 'GET'],
+    ] as const) {
+      answerOtherMethods(resource, allowed);
+    }
+  }
+
+  /** The `ANY` methods that answer 405 for the methods a resource does not have. */
+  get methodNotAllowedMethods() {
+    return this.restApi.methods.filter((method) => method.httpMethod === 'ANY');
   }
 
   /** The functions of the API, for alarms. */
@@ -254,4 +268,49 @@ export class GenerationApi extends Construct {
       this.openApiFunction,
     ];
   }
+}
+
+/**
+ * A resource's other methods answer 405 with its `Allow` header, from API Gateway itself (a mock
+ * integration on `ANY`; the resource's own methods take precedence over it).
+ */
+function answerOtherMethods(resource: IResource, allowed: string): void {
+  const headers = { ...SECURITY_HEADERS, Allow: `'${allowed}'` };
+  resource.addMethod(
+    'ANY',
+    new MockIntegration({
+      passthroughBehavior: PassthroughBehavior.NEVER,
+      requestTemplates: { 'application/json': '{"statusCode": 405}' },
+      integrationResponses: [
+        {
+          statusCode: '405',
+          responseTemplates: {
+            'application/json': JSON.stringify({
+              error: {
+                code: ErrorCodes.API_METHOD_NOT_ALLOWED,
+                message: `Method not allowed; allowed: ${allowed}`,
+              },
+            }),
+          },
+          responseParameters: Object.fromEntries(
+            Object.entries(headers).map(([name, value]) => [
+              `method.response.header.${name}`,
+              value,
+            ]),
+          ),
+        },
+      ],
+    }),
+    {
+      authorizationType: AuthorizationType.NONE,
+      methodResponses: [
+        {
+          statusCode: '405',
+          responseParameters: Object.fromEntries(
+            Object.keys(headers).map((name) => [`method.response.header.${name}`, true]),
+          ),
+        },
+      ],
+    },
+  );
 }

@@ -32,6 +32,15 @@ export interface ApiRoute {
    * BAD_REQUEST_PARAMETERS.
    */
   readonly requiredParameters?: readonly string[];
+  /**
+   * A MOCK integration's fixed answer (its default integration response), instead of a function:
+   * `functionLogicalId` is then empty.
+   */
+  readonly mock?: {
+    readonly statusCode: number;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: string;
+  };
 }
 
 export interface TokenAuthorizerModel {
@@ -131,6 +140,16 @@ export function restApiFromTemplate(
     const method = String(props.HttpMethod ?? '').toUpperCase();
     const pathTemplate = pathOf(resourceIdOf(props.ResourceId, apiId, id)) || '/';
     const integration = (props.Integration ?? {}) as Record<string, unknown>;
+    if (integration.Type === 'MOCK') {
+      routes.push({
+        method,
+        pathTemplate,
+        functionLogicalId: '',
+        authorization: 'NONE',
+        mock: mockAnswer(integration, id),
+      });
+      continue;
+    }
     if (integration.Type !== 'AWS_PROXY') {
       throw new Error(
         `${method} ${pathTemplate} (${id}) uses a ${String(integration.Type)} integration; only Lambda proxy (AWS_PROXY) is emulated`,
@@ -572,6 +591,14 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
         },
         info,
       );
+    }
+
+    if (route.mock) {
+      const answer = proxyReply(
+        { statusCode: route.mock.statusCode, headers: route.mock.headers, body: route.mock.body },
+        requestId,
+      );
+      if (typeof answer !== 'string') return answer;
     }
 
     const event = proxyEvent({
@@ -1277,4 +1304,31 @@ class TokenBucket {
     this.#tokens -= 1;
     return true;
   }
+}
+
+/** The default integration response of a MOCK integration: status, static headers and body. */
+function mockAnswer(
+  integration: Record<string, unknown>,
+  id: string,
+): NonNullable<ApiRoute['mock']> {
+  const responses = (integration.IntegrationResponses ?? []) as Array<{
+    StatusCode?: string;
+    SelectionPattern?: string;
+    ResponseTemplates?: Record<string, string>;
+    ResponseParameters?: Record<string, string>;
+  }>;
+  const response = responses.find((candidate) => !candidate.SelectionPattern) ?? responses[0];
+  if (response?.StatusCode === undefined)
+    throw new Error(`${id} is a MOCK integration without a response`);
+  const headers = Object.fromEntries(
+    Object.entries(response.ResponseParameters ?? {})
+      .filter(([name, value]) => name.startsWith('method.response.header.') && /^'.*'$/.test(value))
+      .map(([name, value]) => [name.slice('method.response.header.'.length), value.slice(1, -1)]),
+  );
+  const templates = response.ResponseTemplates ?? {};
+  return {
+    statusCode: Number(response.StatusCode),
+    headers,
+    body: templates['application/json'] ?? Object.values(templates)[0] ?? '',
+  };
 }

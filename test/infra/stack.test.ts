@@ -246,7 +246,7 @@ describe('least-privilege IAM', () => {
 describe('the HTTP API', () => {
   it('authorises every route with the key authorizer except GET /openapi.json', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
-      (method) => method.Properties.HttpMethod !== 'OPTIONS',
+      (method) => !['OPTIONS', 'ANY'].includes(method.Properties.HttpMethod),
     );
     expect(methods).toHaveLength(5);
     const open = methods.filter((method) => method.Properties.AuthorizationType === 'NONE');
@@ -255,6 +255,31 @@ describe('the HTTP API', () => {
     for (const method of methods.filter((m) => m.Properties.AuthorizationType !== 'NONE')) {
       expect(method.Properties.AuthorizationType).toBe('CUSTOM');
       expect(method.Properties.AuthorizerId).toBeDefined();
+    }
+  });
+
+  it('answers the other methods of each resource with 405 and its Allow header, from API Gateway', () => {
+    const any = Object.values(
+      template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
+    );
+    expect(any).toHaveLength(3);
+    const allowed = any.map(
+      (method) =>
+        method.Properties.Integration.IntegrationResponses[0].ResponseParameters[
+          'method.response.header.Allow'
+        ],
+    );
+    expect(allowed.sort()).toEqual(["'GET'", "'GET, DELETE'", "'GET, POST'"]);
+    for (const method of any) {
+      expect(method.Properties.Integration).toMatchObject({
+        Type: 'MOCK',
+        IntegrationResponses: [
+          {
+            StatusCode: '405',
+            ResponseTemplates: { 'application/json': expect.stringContaining('090004003') },
+          },
+        ],
+      });
     }
   });
 

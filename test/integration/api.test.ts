@@ -190,6 +190,20 @@ describe('POST /generations', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
   });
 
+  it.each([
+    ['PUT', '/generations', 'GET, POST'],
+    ['PATCH', '/generations/some-id', 'GET, DELETE'],
+    ['POST', '/openapi.json', 'GET'],
+  ])('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
+    const response = await runtime.api(path, { method, body: method === 'GET' ? undefined : '{}' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      ErrorCodes.API_METHOD_NOT_ALLOWED,
+    );
+  });
+
   it('answers an unknown route with 404 in the error shape', async () => {
     const { status, body } = await json(await runtime.api('/nothing-here'));
     expect(status).toBe(404);

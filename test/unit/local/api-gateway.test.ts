@@ -87,7 +87,18 @@ describe('restApiFromTemplate on the synthesized stack', () => {
         },
       ]),
     );
-    expect(routes).toHaveLength(5);
+    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(5);
+  });
+
+  it('finds the mock ANY method of each resource that answers 405 with its Allow header', () => {
+    const mocks = model.routes.filter((route) => route.method === 'ANY');
+    expect(
+      mocks.map((route) => [route.pathTemplate, route.mock?.statusCode, route.mock?.headers.Allow]),
+    ).toEqual([
+      ['/generations', 405, 'GET, POST'],
+      ['/generations/{id}', 405, 'GET, DELETE'],
+      ['/openapi.json', 405, 'GET'],
+    ]);
   });
 
   it('finds the token authorizer on the Authorization header with its validation and cache TTL', () => {
@@ -458,7 +469,7 @@ describe('the local gateway on the synthesized API', () => {
     expect(lambda.calls).toHaveLength(0);
   });
 
-  it('answers 404 for a known path with a method it does not have', async () => {
+  it('answers 405 from the mock for a known path with a method it does not have, calling no function', async () => {
     for (const [method, path] of [
       ['PUT', '/generations'],
       ['DELETE', '/generations'],
@@ -466,8 +477,8 @@ describe('the local gateway on the synthesized API', () => {
       ['POST', '/openapi.json'],
     ] as const) {
       const response = await api(path, { method, headers: bearer(ALICE_KEY) });
-      expect(response.status).toBe(404);
-      expect((await errorOf(response)).code).toBe(ErrorCodes.API_NOT_FOUND);
+      expect(response.status).toBe(405);
+      expect((await errorOf(response)).code).toBe(ErrorCodes.API_METHOD_NOT_ALLOWED);
     }
     expect(lambda.calls).toHaveLength(0);
   });
