@@ -6,10 +6,11 @@ import { UsageError } from './args.ts';
 import { batchCommand } from './commands/batch.ts';
 import { generateCommand } from './commands/generate.ts';
 import { keysCommand } from './commands/keys.ts';
+import { listCommand } from './commands/list.ts';
 import { schedulesCommand } from './commands/schedules.ts';
 import { serveCommand } from './commands/serve.ts';
 import { simulatorCommand } from './commands/simulator.ts';
-import { listCommand, statusCommand } from './commands/status.ts';
+import { statusCommand } from './commands/status.ts';
 
 export interface Command {
   readonly name: string;

@@ -1,100 +1,224 @@
 /**
- * Where a command sends its requests: a deployed API (`--api URL --key KEY`), the local runtime
- * already serving the data dir (`spark-t2i serve`), or — for commands that may — a local runtime
- * started in this process. Only one process can open a data dir, so a running one is always used.
+ * Where a command sends its requests, in this order: the flags (`--api URL` with `--key KEY`, or
+ * `--data-dir DIR`), then the environment (`SPARK_T2I_API_URL`, `SPARK_T2I_API_KEY`), then the
+ * local runtime serving the data dir (`.spark-t2i` by default), found through its
+ * `runtime.json` and `endpoints.json`. Only one process can open a data dir, so a runtime that
+ * is running (its pid alive and its API answering) is always used over HTTP; commands that may
+ * (generate, batch) start one in this process when none is.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Endpoints } from '../../runtime/runtime.ts';
 import { UsageError } from '../args.ts';
 import { ApiClient } from './api-client.ts';
 
+export const DEFAULT_DATA_DIR = '.spark-t2i';
+export const ENV_API_URL = 'SPARK_T2I_API_URL';
+export const ENV_API_KEY = 'SPARK_T2I_API_KEY';
+
+/** `<data-dir>/endpoints.json` (design section 10). */
+export interface LocalEndpoints {
+  readonly api: string;
+  readonly s3: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly inputBucket: string;
+    readonly outputBucket: string;
+  };
+  readonly dynamodb: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly tableName: string;
+  };
+  readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
+}
+
+/** `<data-dir>/runtime.json`. */
+export interface LocalRuntimeInfo {
+  readonly pid: number;
+  /** Base URL of the control server (`/__local/schedules…`). */
+  readonly control: string;
+  /** A file whose first line is the local owner's API key. */
+  readonly apiKeyFile: string;
+  readonly tables: {
+    readonly generations: string;
+    readonly apiKeys: string;
+    readonly idempotency?: string;
+  };
+}
+
 export interface LocalFiles {
   readonly dataDir: string;
-  readonly endpoints: Endpoints;
-  readonly runtime: {
-    readonly pid: number;
-    readonly control: string;
-    readonly apiKeyFile: string;
-    readonly tables: { readonly generations: string; readonly apiKeys: string };
-  };
+  readonly endpoints: LocalEndpoints;
+  readonly runtime: LocalRuntimeInfo;
 }
 
 export interface Target {
   readonly client: ApiClient;
-  /** Set when the target is a local runtime (running or started here). */
+  /** `remote`: a deployed API; `local`: a running local runtime; `in-process`: started here. */
+  readonly kind: 'remote' | 'local' | 'in-process';
+  /** The local runtime's files (kinds `local` and `in-process`). */
   readonly local?: LocalFiles;
+  /** Stops what this target started (an in-process runtime); a no-op otherwise. */
   close(): Promise<void>;
 }
 
 export interface TargetOptions {
-  readonly api?: string;
-  readonly key?: string;
-  readonly dataDir?: string;
+  readonly api?: string | undefined;
+  readonly key?: string | undefined;
+  readonly dataDir?: string | undefined;
   /** Start a local runtime in this process when none serves the data dir. */
   readonly startIfNeeded?: boolean;
+  /** Progress lines for a person (stderr). */
   readonly log?: (line: string) => void;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
-  if (options.api) {
-    const key = options.key ?? process.env.SPARK_T2I_API_KEY;
-    if (!key) throw new UsageError('--api needs --key KEY (or env SPARK_T2I_API_KEY)');
-    return { client: new ApiClient(options.api, key), close: async () => undefined };
+  const env = options.env ?? process.env;
+  const apiUrl = options.api ?? (options.dataDir === undefined ? env[ENV_API_URL] : undefined);
+  if (apiUrl !== undefined && apiUrl !== '') {
+    const source = options.api !== undefined ? '--api' : ENV_API_URL;
+    checkUrl(source, apiUrl);
+    const key = options.key ?? env[ENV_API_KEY];
+    if (key === undefined || key === '') {
+      throw new UsageError(`${source} needs an API key: --key KEY or env ${ENV_API_KEY}`);
+    }
+    return { client: new ApiClient(apiUrl, key), kind: 'remote', close: async () => undefined };
   }
-  const dataDir = resolve(options.dataDir ?? '.spark-t2i');
-  const running = await readRunningLocal(dataDir);
+
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  const running = await findRunningRuntime(dataDir);
   if (running) {
-    const key = options.key ?? (await readKey(running.runtime.apiKeyFile));
+    const key = options.key ?? (await readApiKey(running.runtime.apiKeyFile));
     return {
       client: new ApiClient(running.endpoints.api, key),
+      kind: 'local',
       local: running,
       close: async () => undefined,
     };
   }
-  if (!options.startIfNeeded) {
+  if (!options.startIfNeeded) throw new NoLocalRuntimeError(dataDir);
+
+  options.log?.(`no runtime serves ${dataDir}: starting one in this process…`);
+  const { startLocalRuntime } = await import('../../runtime/runtime.ts');
+  let runtime: Awaited<ReturnType<typeof startLocalRuntime>>;
+  try {
+    runtime = await startLocalRuntime({
+      dataDir,
+      port: 0,
+      ...(env.SPARK_T2I_CACHE_DIR && { cacheDir: env.SPARK_T2I_CACHE_DIR }),
+      ...(options.log && { log: options.log }),
+    });
+  } catch (error) {
     throw new Error(
-      `no local runtime serves ${dataDir}: start one with "npm start" (or pass --api URL --key KEY)`,
+      `cannot start the local runtime in ${dataDir}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     );
   }
-  options.log?.(`starting the local runtime in ${dataDir}…`);
-  const { startLocalRuntime } = await import('../../runtime/runtime.ts');
-  const runtime = await startLocalRuntime({ dataDir, port: 0 });
-  const local = await readLocalFiles(dataDir);
-  return {
-    client: new ApiClient(runtime.endpoints.api, options.key ?? runtime.apiKey),
-    local,
-    close: () => runtime.close(),
-  };
+  try {
+    const local = await readLocalFiles(dataDir);
+    return {
+      client: new ApiClient(runtime.endpoints.api, options.key ?? runtime.apiKey),
+      kind: 'in-process',
+      local,
+      close: () => runtime.close(),
+    };
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
 }
 
-/** The local runtime serving the data dir, when there is one and it answers. */
-export async function readRunningLocal(dataDir: string): Promise<LocalFiles | undefined> {
-  if (!existsSync(join(dataDir, 'runtime.json'))) return undefined;
-  const local = await readLocalFiles(dataDir);
+/** No local runtime serves the data dir, and the command does not start one. */
+export class NoLocalRuntimeError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `no local runtime serves ${dataDir}: start one with "npx spark-t2i serve --data-dir ${dataDir}" (or "npm start"), or pass --api URL --key KEY`,
+    );
+    this.name = 'NoLocalRuntimeError';
+  }
+}
+
+/**
+ * The local runtime serving the data dir: its `runtime.json` names a live process and its API
+ * answers. `undefined` when there is none (no files, a dead pid, an API that does not answer).
+ */
+export async function findRunningRuntime(dataDir: string): Promise<LocalFiles | undefined> {
+  let local: LocalFiles;
   try {
-    process.kill(local.runtime.pid, 0);
+    local = await readLocalFiles(dataDir);
   } catch {
     return undefined;
   }
+  if (!isAlive(local.runtime.pid)) return undefined;
   try {
-    await fetch(`${local.endpoints.api}/openapi.json`, { signal: AbortSignal.timeout(2000) });
+    await fetch(`${local.endpoints.api.replace(/\/+$/, '')}/openapi.json`, {
+      signal: AbortSignal.timeout(2000),
+    }).then((response) => response.body?.cancel());
     return local;
   } catch {
     return undefined;
   }
 }
 
-export async function readLocalFiles(dataDir: string): Promise<LocalFiles> {
-  const read = async (name: string) => JSON.parse(await readFile(join(dataDir, name), 'utf8'));
-  return { dataDir, endpoints: await read('endpoints.json'), runtime: await read('runtime.json') };
+/** Like {@link findRunningRuntime}, but an absent runtime is a clear error. */
+export async function requireRunningRuntime(dataDir: string | undefined): Promise<LocalFiles> {
+  const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
+  const local = await findRunningRuntime(dir);
+  if (!local) throw new NoLocalRuntimeError(dir);
+  return local;
 }
 
-async function readKey(file: string): Promise<string> {
-  const key = (await readFile(file, 'utf8')).split('\n')[0]?.trim();
-  if (!key) throw new Error(`no API key in ${file}`);
+export async function readLocalFiles(dataDir: string): Promise<LocalFiles> {
+  const read = async (name: string) =>
+    JSON.parse(await readFile(join(dataDir, name), 'utf8')) as unknown;
+  const endpoints = (await read('endpoints.json')) as LocalEndpoints;
+  const runtime = (await read('runtime.json')) as LocalRuntimeInfo;
+  if (typeof endpoints?.api !== 'string' || typeof runtime?.pid !== 'number') {
+    throw new Error(`${dataDir} holds no local runtime files`);
+  }
+  return { dataDir, endpoints, runtime };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readApiKey(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `cannot read the local API key from ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); pass --key KEY`,
+    );
+  }
+  const key = text.split(/\r?\n/)[0]?.trim();
+  if (!key) throw new Error(`no API key in ${file}; pass --key KEY`);
   return key;
+}
+
+function checkUrl(source: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(
+      `${source} must be a URL such as https://abc.execute-api…/v1, got "${value}"`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError(`${source} must be an http(s) URL, got "${value}"`);
+  }
 }
 
 /** The same --api/--key/--data-dir options on every command that talks to the API. */
@@ -104,6 +228,11 @@ export const TARGET_OPTIONS = {
   'data-dir': { type: 'string' },
 } as const;
 
-export const TARGET_USAGE = `  --api URL              a deployed API (its ApiUrl output) instead of the local runtime
-  --key KEY              API key for --api (or env SPARK_T2I_API_KEY)
-  --data-dir DIR         the local runtime's data dir (default .spark-t2i)`;
+export const TARGET_USAGE = `  --api URL              a deployed API (the stack's ApiUrl output; or env ${ENV_API_URL})
+  --key KEY              API key (or env ${ENV_API_KEY}); locally the runtime's own key
+  --data-dir DIR         the local runtime's data dir (default ${DEFAULT_DATA_DIR})`;
+
+/** True when argv asks for help; commands answer it themselves, as main does. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
