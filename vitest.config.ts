@@ -9,7 +9,7 @@ export default defineConfig({
     // Two cores: integration tests start real servers, so keep parallelism modest.
     maxWorkers: 2,
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
     reporters: jsonReport ? ['default', 'json'] : ['default'],
     ...(jsonReport && { outputFile: { json: jsonReport } }),
   },

@@ -100,14 +100,19 @@ export function resolveIntrinsics(
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Fn::GetAtt of unknown resource ${name}`);
     if (attribute === 'Arn') return arnOf(name, resource);
-    if (attribute === 'Name' || attribute === 'QueueName')
-      return placeholderName(name, resource.Type);
+    if (attribute === 'Name' || attribute === 'QueueName') return nameOf(name, resource);
     throw new Error(`Fn::GetAtt ${name}.${attribute} is not supported`);
   };
   const arnOf = (name: string, resource: CfnResource): string => {
     const shape = ARN_SHAPES[resource.Type];
     if (shape === undefined) throw new Error(`No ARN shape for ${resource.Type} (${name})`);
-    return shape(placeholderName(name, resource.Type), region, account);
+    return shape(nameOf(name, resource), region, account);
+  };
+  // A name fixed in the template (a state machine's, so far) is the resource's real name.
+  const nameOf = (name: string, resource: CfnResource): string => {
+    const fixed = (resource.Properties as { StateMachineName?: unknown } | undefined)
+      ?.StateMachineName;
+    return typeof fixed === 'string' ? fixed : placeholderName(name, resource.Type);
   };
   return resolve(value);
 }

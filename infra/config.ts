@@ -63,6 +63,14 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
   /** Spark tasks in flight at once across all triggers. */
   maxConcurrentTasks: z.int().min(1).max(1000).default(10),
+  /** The longest a generation may wait for a slot under that cap before it fails (`090003011`). */
+  maxQueueSeconds: z
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(86_400),
+  /** How often the reconciler sweeps for slots and records left behind by dead executions. */
+  reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */
   defaultOwner: z
     .string()

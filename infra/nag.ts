@@ -28,7 +28,7 @@ function logicalId(scope: IConstruct): string {
 }
 
 export function acknowledgeFindings(stack: SparkT2iStack): void {
-  const { storage, steps, workflow, api, triggers } = stack;
+  const { storage, steps, workflow, api, triggers, reconciler } = stack;
   const functions = stack.node.findAll().filter((node) => node instanceof PipelineFunction);
 
   for (const fn of functions) {
@@ -55,13 +55,32 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     wildcard('*'),
     'X-Ray tracing and CloudWatch Logs vended log delivery of the state machine: these actions accept no resource but * (AWS documents both).',
   );
-  for (const fn of [steps.createTask, steps.pollTask, steps.copyImages, steps.classifyFailure]) {
+  for (const fn of [
+    steps.acquireSlot,
+    steps.createTask,
+    steps.pollTask,
+    steps.copyImages,
+    steps.classifyFailure,
+    steps.releaseSlot,
+  ]) {
     acknowledge(
       workflow.stateMachine,
       wildcard(`<${logicalId(fn)}.Arn>:*`),
-      'The LambdaInvoke task is allowed to invoke its function’s versions and aliases (ARN:*), as CDK grants it; only these four functions are named.',
+      'The LambdaInvoke task is allowed to invoke its function’s versions and aliases (ARN:*), as CDK grants it; only the workflow’s own functions are named.',
     );
   }
+  acknowledge(
+    reconciler.function.role ?? reconciler.function,
+    wildcard(
+      `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${workflow.stateMachineName}:*`,
+    ),
+    'Executions are named by generation id: DescribeExecution is allowed on the executions of this one state machine, to tell a dead execution from a running one.',
+  );
+  acknowledge(
+    reconciler.function,
+    'Serverless::Serverless-LambdaDLQ',
+    'Invoked by EventBridge rules whose targets carry a dead-letter queue and retries (events that still fail are kept there with the error).',
+  );
 
   const imagesPrefix = wildcard(`<${logicalId(storage.imagesBucket)}.Arn>/images/*`);
   for (const fn of [steps.copyImages, api.getFunction, api.listFunction, api.cancelFunction]) {

@@ -1,4 +1,11 @@
-import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  CfnOutput,
+  Duration,
+  type RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -6,6 +13,7 @@ import type { Construct } from 'constructs';
 import type { StackConfig } from './config.ts';
 import { GenerationApi } from './constructs/api.ts';
 import { Observability } from './constructs/observability.ts';
+import { Reconciler } from './constructs/reconciler.ts';
 import { Storage } from './constructs/storage.ts';
 import { Triggers } from './constructs/triggers.ts';
 import { GenerationWorkflow } from './constructs/workflow.ts';
@@ -24,6 +32,7 @@ export class SparkT2iStack extends Stack {
   public readonly steps: WorkflowSteps;
   public readonly api: GenerationApi;
   public readonly triggers: Triggers;
+  public readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, props: SparkT2iStackProps) {
     super(scope, id, props);
@@ -42,21 +51,40 @@ export class SparkT2iStack extends Stack {
     });
     const eventBus = new EventBus(this, 'Events', { description: 'spark-t2i generation events' });
 
+    // The state machine's name and ARN are fixed strings: the functions it calls wake waiting
+    // executions, and granting them on its token would make the template circular.
+    const stateMachineName = `${this.stackName}-generation`;
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const maxQueue = Duration.seconds(config.maxQueueSeconds);
+    const maxElapsed = Duration.seconds(config.polling.maxElapsedSeconds);
+
     this.steps = new WorkflowSteps(this, 'Steps', {
       spark: { ...config.spark, apiKeySecret: sparkApiKey },
       polling: config.polling,
       generationsTable: this.storage.generationsTable,
       imagesBucket: this.storage.imagesBucket,
       maxImageBytes: config.limits.maxImageBytes,
+      slotsTable: this.storage.slotsTable,
+      maxConcurrentTasks: config.maxConcurrentTasks,
+      stateMachineArn,
     });
     this.workflow = new GenerationWorkflow(this, 'Workflow', {
+      acquireSlot: this.steps.acquireSlot,
+      releaseSlot: this.steps.releaseSlot,
       createTask: this.steps.createTask,
       pollTask: this.steps.pollTask,
       copyImages: this.steps.copyImages,
       classifyFailure: this.steps.classifyFailure,
       generationsTable: this.storage.generationsTable,
       eventBus,
-      maxElapsed: Duration.seconds(config.polling.maxElapsedSeconds),
+      maxElapsed,
+      maxQueue,
+      stateMachineName,
       logRetention,
     });
     this.api = new GenerationApi(this, 'Api', {
@@ -81,6 +109,16 @@ export class SparkT2iStack extends Stack {
       promptFileMaxLines: config.limits.promptFileMaxLines,
       schedules: config.schedules,
     });
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      generationsTable: this.storage.generationsTable,
+      slotsTable: this.storage.slotsTable,
+      maxConcurrentTasks: config.maxConcurrentTasks,
+      stateMachineArn,
+      maxExecution: this.workflow.stateMachineTimeout,
+      eventBus,
+      every: Duration.minutes(config.reconcileEveryMinutes),
+      deadLetterQueue: this.triggers.deadLetterQueue,
+    });
     new Observability(this, 'Observability', {
       stateMachine: this.workflow.stateMachine,
       functions: {
@@ -88,6 +126,9 @@ export class SparkT2iStack extends Stack {
         PollTask: this.steps.pollTask,
         CopyImages: this.steps.copyImages,
         ClassifyFailure: this.steps.classifyFailure,
+        AcquireSlot: this.steps.acquireSlot,
+        ReleaseSlot: this.steps.releaseSlot,
+        Reconciler: this.reconciler.function,
         PromptFile: this.triggers.promptFileFunction,
         ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
       },

@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+import { SlotsTableSchema } from '../../shared/generation/slots.ts';
 
 export interface StorageProps {
   /** Images move to Infrequent Access after this many days; 0 = never. @default 30 */
@@ -35,6 +36,11 @@ export class Storage extends Construct {
   public readonly apiKeysTable: TableV2;
   /** Powertools idempotency records of `Idempotency-Key` requests (24 h TTL). */
   public readonly idempotencyTable: TableV2;
+  /**
+   * The provider-wide concurrency cap: the semaphore item (who holds a slot) and the queue of
+   * waiting executions' task tokens.
+   */
+  public readonly slotsTable: TableV2;
 
   constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
@@ -126,6 +132,15 @@ export class Storage extends Construct {
       billing: Billing.onDemand(),
       // Short-lived records: recovery adds nothing, TTL cleans them up.
       timeToLiveAttribute: 'expiration',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.slotsTable = new TableV2(this, 'Slots', {
+      partitionKey: { name: SlotsTableSchema.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: SlotsTableSchema.sortKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      // Live coordination state only: after a restore the reconciler rebuilds what matters.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.DESTROY,
     });

@@ -26,6 +26,15 @@ export interface WorkflowStepsProps {
   readonly maxImageBytes: number;
   /** Host names image URLs may point at; empty = any public host. @default [] */
   readonly imageAllowedHosts?: readonly string[];
+  /** The provider-wide concurrency cap's table. */
+  readonly slotsTable: ITableV2;
+  /** Provider tasks in flight at most, across every trigger. */
+  readonly maxConcurrentTasks: number;
+  /**
+   * The generation state machine's ARN, for waking waiting executions. Passed as a plain string
+   * (not the state machine's token), because the state machine itself refers to these functions.
+   */
+  readonly stateMachineArn: string;
 }
 
 /**
@@ -41,6 +50,10 @@ export class WorkflowSteps extends Construct {
   public readonly copyImages: PipelineFunction;
   /** Maps a caught error to the record's code and message (no AWS access). */
   public readonly classifyFailure: PipelineFunction;
+  /** Takes a provider slot, or queues the execution's task token until one is free. */
+  public readonly acquireSlot: PipelineFunction;
+  /** Gives a slot back and wakes the next waiting executions (the failure path). */
+  public readonly releaseSlot: PipelineFunction;
 
   constructor(scope: Construct, id: string, props: WorkflowStepsProps) {
     super(scope, id);
@@ -60,6 +73,27 @@ export class WorkflowSteps extends Construct {
       [PollingEnv.maxPolls]: String(polling.maxPolls),
       [PollingEnv.maxElapsedSeconds]: String(polling.maxElapsedSeconds),
     };
+    const slotsEnv = {
+      [EnvNames.slotsTable]: props.slotsTable.tableName,
+      [EnvNames.maxConcurrentTasks]: String(props.maxConcurrentTasks),
+    };
+    // Taking, giving back and handing over slots: the semaphore and queue items, and waking the
+    // executions that wait for one.
+    const grantSlots = (fn: PipelineFunction) => {
+      allow(
+        fn,
+        [
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:PutItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+        ],
+        [props.slotsTable.tableArn],
+      );
+      allow(fn, ['states:SendTaskSuccess'], [props.stateMachineArn]);
+    };
+
     // A call must end before the function does, so a slow provider is a typed, retryable timeout.
     const sparkTimeout = Duration.millis(spark.requestTimeoutMs * 2 + 5000);
 
@@ -82,11 +116,12 @@ export class WorkflowSteps extends Construct {
 
     this.pollTask = new PipelineFunction(this, 'PollTask', {
       entryPoint: 'poll-task',
-      description: 'Polls the Spark task of a generation once',
+      description: 'Polls the Spark task of a generation once; gives its slot back when it ends',
       timeout: sparkTimeout,
-      environment: { ...sparkEnv, ...pollingEnv },
+      environment: { ...sparkEnv, ...pollingEnv, ...slotsEnv },
     });
     spark.apiKeySecret.grantRead(this.pollTask);
+    grantSlots(this.pollTask);
 
     this.copyImages = new PipelineFunction(this, 'CopyImages', {
       entryPoint: 'copy-images',
@@ -112,5 +147,22 @@ export class WorkflowSteps extends Construct {
       timeout: Duration.seconds(10),
       memorySize: 128,
     });
+
+    this.acquireSlot = new PipelineFunction(this, 'AcquireSlot', {
+      entryPoint: 'acquire-slot',
+      description: 'Takes a provider slot for a generation, or queues it until one is free',
+      timeout: Duration.seconds(30),
+      memorySize: 128,
+      environment: slotsEnv,
+    });
+    grantSlots(this.acquireSlot);
+    this.releaseSlot = new PipelineFunction(this, 'ReleaseSlot', {
+      entryPoint: 'release-slot',
+      description: "Gives a generation's provider slot back and wakes the next in line",
+      timeout: Duration.seconds(30),
+      memorySize: 128,
+      environment: slotsEnv,
+    });
+    grantSlots(this.releaseSlot);
   }
 }

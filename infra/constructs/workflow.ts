@@ -9,6 +9,7 @@ import {
   CustomState,
   DefinitionBody,
   Fail,
+  IntegrationPattern,
   JitterType,
   JsonPath,
   LogLevel,
@@ -41,6 +42,7 @@ export const EVENT_FAILED = 'Generation Failed';
 /** Names of the states, shared with the local runtime and the tests. */
 export const StateNames = {
   recordQueued: 'RecordQueued',
+  acquireSlot: 'AcquireSlot',
   createTask: 'CreateTask',
   waitForTask: 'WaitForTask',
   pollTask: 'PollTask',
@@ -51,6 +53,9 @@ export const StateNames = {
   useTaskFailure: 'UseTaskFailure',
   classifyFailure: 'ClassifyFailure',
   useInternalFailure: 'UseInternalFailure',
+  useSlotWaitFailure: 'UseSlotWaitFailure',
+  releaseSlot: 'ReleaseSlot',
+  releaseCancelledSlot: 'ReleaseCancelledSlot',
   recordFailure: 'RecordFailure',
   publishFailed: 'PublishFailed',
   generationFailed: 'GenerationFailed',
@@ -77,8 +82,20 @@ const EVENTBRIDGE_TRANSIENT_ERRORS = [
   'EventBridge.ThrottlingException',
 ];
 const CONDITION_FAILED = 'DynamoDB.ConditionalCheckFailedException';
+/** DynamoDB and Step Functions throttling met inside the slot functions (error names as thrown). */
+const SLOT_TRANSIENT_ERRORS = [
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+];
 
 export interface GenerationWorkflowProps {
+  /** Takes a provider slot or queues the execution's task token (concurrency cap). */
+  readonly acquireSlot: IFunction;
+  /** Gives a slot back and wakes the next waiting executions. */
+  readonly releaseSlot: IFunction;
   readonly createTask: IFunction;
   readonly pollTask: IFunction;
   readonly copyImages: IFunction;
@@ -87,6 +104,10 @@ export interface GenerationWorkflowProps {
   readonly eventBus: IEventBus;
   /** The longest a generation may poll; the machine's own timeout is set beyond it. */
   readonly maxElapsed: Duration;
+  /** The longest a generation may wait for a provider slot before it fails (`090003011`). */
+  readonly maxQueue: Duration;
+  /** The state machine's name (fixed, so the functions it calls can be granted on its ARN). */
+  readonly stateMachineName: string;
   readonly logRetention: RetentionDays;
   /** Retry of throttled and failing provider calls. @default 2 s, x2, 5 attempts, 30 s cap */
   readonly providerRetry?: Pick<
@@ -104,6 +125,10 @@ export interface GenerationWorkflowProps {
 export class GenerationWorkflow extends Construct {
   public readonly stateMachine: StateMachine;
   public readonly logGroup: LogGroup;
+  /** The longest an execution can run: the machine's own timeout. */
+  public readonly stateMachineTimeout: Duration;
+  /** The state machine's name, as a plain string. */
+  public readonly stateMachineName: string;
 
   constructor(scope: Construct, id: string, props: GenerationWorkflowProps) {
     super(scope, id);
@@ -179,13 +204,35 @@ export class GenerationWorkflow extends Construct {
       .addCatch(generationFailed, { errors: ['States.ALL'], resultPath: '$.recordError' });
     recordFailure.next(publishFailed);
 
+    // Every failure gives the provider slot back before recording (a no-op when none is held). A
+    // release that fails is left to the reconciler rather than blocking the record.
+    const releaseSlot = new LambdaInvoke(this, StateNames.releaseSlot, {
+      lambdaFunction: props.releaseSlot,
+      payload: TaskInput.fromObject({ id: generationId }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: JsonPath.DISCARD,
+      taskTimeout: Timeout.duration(Duration.seconds(60)),
+    })
+      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
+      .addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.releaseError' });
+    releaseSlot.next(recordFailure);
+
     const useInternalFailure = new Pass(this, StateNames.useInternalFailure, {
       parameters: {
         code: ErrorCodes.INTERNAL_ERROR,
         message: 'Internal pipeline error (the failure could not be classified)',
       },
       resultPath: '$.failure',
-    }).next(recordFailure);
+    }).next(releaseSlot);
+    const useSlotWaitFailure = new Pass(this, StateNames.useSlotWaitFailure, {
+      comment: 'No provider slot became free within the queueing bound.',
+      parameters: {
+        code: ErrorCodes.SLOT_WAIT_EXCEEDED,
+        message: `No provider slot became free within ${props.maxQueue.toSeconds()} s`,
+      },
+      resultPath: '$.failure',
+    }).next(releaseSlot);
     const classifyFailure = new LambdaInvoke(this, StateNames.classifyFailure, {
       lambdaFunction: props.classifyFailure,
       payload: TaskInput.fromObject({
@@ -199,13 +246,25 @@ export class GenerationWorkflow extends Construct {
     })
       .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
       .addCatch(useInternalFailure, { errors: ['States.ALL'], resultPath: '$.classifyError' });
-    classifyFailure.next(recordFailure);
+    classifyFailure.next(releaseSlot);
     const onError = { errors: ['States.ALL'], resultPath: '$.error' };
 
     // Success path.
     const alreadyFinished = new Succeed(this, StateNames.alreadyFinished, {
       comment: 'The record was already terminal (cancelled); nothing is overwritten.',
     });
+    const releaseCancelledSlot = new LambdaInvoke(this, StateNames.releaseCancelledSlot, {
+      comment: 'Cancelled while holding a slot: give it back before ending.',
+      lambdaFunction: props.releaseSlot,
+      payload: TaskInput.fromObject({ id: generationId }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: JsonPath.DISCARD,
+      taskTimeout: Timeout.duration(Duration.seconds(60)),
+    })
+      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
+      .addCatch(alreadyFinished, { errors: ['States.ALL'], resultPath: '$.releaseError' });
+    releaseCancelledSlot.next(alreadyFinished);
     const eventNotPublished = new Succeed(this, StateNames.eventNotPublished, {
       comment: 'The record is completed; only the event could not be published.',
     });
@@ -293,7 +352,7 @@ export class GenerationWorkflow extends Construct {
       comment: 'The provider ended the task as failed, or polling ran past its bounds.',
       inputPath: '$.task.failure',
       resultPath: '$.failure',
-    }).next(recordFailure);
+    }).next(releaseSlot);
 
     const waitForTask = new Wait(this, StateNames.waitForTask, {
       time: WaitTime.secondsPath('$.task.nextWaitSeconds'),
@@ -303,7 +362,8 @@ export class GenerationWorkflow extends Construct {
       payload: TaskInput.fromObject({
         id: generationId,
         task: JsonPath.objectAt('$.task'),
-        startedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+        // The polling bound counts from the slot's grant: time spent queueing is not the provider's.
+        startedAt: JsonPath.stringAt('$.slot.acquiredAt'),
       }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
@@ -341,12 +401,31 @@ export class GenerationWorkflow extends Construct {
       // Not SparkResponseParseError: a create answer we could not read may still have made a
       // task, and creating again would pay twice.
       .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
-      .addCatch(alreadyFinished, {
+      .addCatch(releaseCancelledSlot, {
         errors: ['GenerationAlreadyFinishedError'],
         resultPath: '$.error',
       })
       .addCatch(classifyFailure, onError);
     createTask.next(waitForTask);
+
+    // The concurrency cap: a slot is granted at once when one is free; otherwise the execution
+    // waits (no polling, no transitions) until a finishing generation hands it its slot.
+    const acquireSlot = new LambdaInvoke(this, StateNames.acquireSlot, {
+      lambdaFunction: props.acquireSlot,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      retryOnServiceExceptions: false,
+      payload: TaskInput.fromObject({
+        id: generationId,
+        token: JsonPath.taskToken,
+        queuedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+      }),
+      resultPath: '$.slot',
+      taskTimeout: Timeout.duration(props.maxQueue),
+    })
+      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
+      .addCatch(useSlotWaitFailure, { errors: ['States.Timeout'], resultPath: '$.error' })
+      .addCatch(classifyFailure, onError);
+    acquireSlot.next(createTask);
 
     // The record exists already for HTTP (the API writes it before answering 202); prompt files
     // and schedules start here. Either way it is left queued with its request and owner.
@@ -405,19 +484,23 @@ export class GenerationWorkflow extends Construct {
       .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
       .addCatch(alreadyFinished, { errors: [CONDITION_FAILED], resultPath: '$.error' })
       .addCatch(classifyFailure, onError);
-    recordQueued.next(createTask);
+    recordQueued.next(acquireSlot);
 
+    this.stateMachineName = props.stateMachineName;
+    this.stateMachineTimeout = props.maxQueue.plus(props.maxElapsed).plus(Duration.minutes(15));
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(recordQueued),
       comment:
         'spark-t2i generation: create the Spark task, poll it, copy the images, record the outcome',
-      // Past the polling bound the poll step fails the generation itself; this is the backstop.
-      timeout: props.maxElapsed.plus(Duration.minutes(15)),
+      // Past the queueing and polling bounds the workflow fails the generation itself; this is
+      // the backstop.
+      timeout: this.stateMachineTimeout,
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
     });

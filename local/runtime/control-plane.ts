@@ -1,7 +1,7 @@
 /**
  * The AWS control-plane APIs the functions call, served locally over the AWS JSON protocol so the
  * real SDK v3 clients reach them through `AWS_ENDPOINT_URL_<SERVICE>`: Step Functions
- * (StartExecution, StopExecution, DescribeExecution), EventBridge (PutEvents) and Secrets Manager
+ * (StartExecution, StopExecution, DescribeExecution, SendTaskSuccess/Failure/Heartbeat), EventBridge (PutEvents) and Secrets Manager
  * (GetSecretValue). It also serves the runtime's own admin routes under `/__local/`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -12,6 +12,7 @@ import {
   ExecutionDoesNotExistError,
   type ExecutionEngine,
   type ExecutionRecord,
+  TaskTokenError,
 } from './executions.ts';
 
 export interface AdminRoutes {
@@ -83,6 +84,22 @@ export async function startControlPlane(
     },
     'AWSStepFunctions.DescribeExecution': (body) =>
       describe(engine.describe(body.executionArn as string)),
+    'AWSStepFunctions.SendTaskSuccess': (body) => {
+      engine.sendTaskSuccess(body.taskToken as string, (body.output as string) ?? '{}');
+      return {};
+    },
+    'AWSStepFunctions.SendTaskFailure': (body) => {
+      engine.sendTaskFailure(
+        body.taskToken as string,
+        body.error as string | undefined,
+        body.cause as string | undefined,
+      );
+      return {};
+    },
+    'AWSStepFunctions.SendTaskHeartbeat': (body) => {
+      engine.sendTaskHeartbeat(body.taskToken as string);
+      return {};
+    },
     'AWSEvents.PutEvents': async (body) => {
       const entries = (body.Entries as Array<Record<string, unknown>>) ?? [];
       const ids = await appendEvents(options.eventsFile, entries);
@@ -129,7 +146,7 @@ export async function startControlPlane(
       response.writeHead(200, { 'content-type': contentType }).end(JSON.stringify(answer));
     } catch (error) {
       const type =
-        error instanceof AwsError
+        error instanceof AwsError || error instanceof TaskTokenError
           ? error.name
           : error instanceof ExecutionAlreadyExistsError
             ? 'ExecutionAlreadyExists'
@@ -138,6 +155,7 @@ export async function startControlPlane(
               : 'InternalFailure';
       const status =
         error instanceof AwsError ? error.status : type === 'InternalFailure' ? 500 : 400;
+
       response
         .writeHead(status, { 'content-type': contentType, 'x-amzn-errortype': type })
         .end(JSON.stringify({ __type: type, message: (error as Error).message }));

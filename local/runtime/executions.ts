@@ -41,6 +41,11 @@ export interface ExecutionRecord {
   transitions: number;
   /** Retries made, by state name. */
   retries: Record<string, number>;
+  /**
+   * Aborted because the runtime shut down, not stopped by anyone: on AWS the execution would go
+   * on, so it is carried on at the next start and no status-change event is emitted for it.
+   */
+  interrupted?: boolean;
   readonly done: Promise<void>;
 }
 
@@ -58,9 +63,87 @@ export class ExecutionDoesNotExistError extends Error {
   }
 }
 
+/** Step Functions' answers to a task token nobody waits for. */
+export class TaskTokenError extends Error {
+  constructor(type: 'TaskTimedOut' | 'InvalidToken', message: string) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/** A Task state's failure with a chosen error name (SendTaskFailure, or the task's timeout). */
+class TaskFailure extends Error {
+  constructor(error: string, cause: string) {
+    super(cause);
+    this.name = error;
+  }
+}
+
+interface PendingToken {
+  readonly execution: string;
+  readonly resolve: (output: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Task tokens of `.waitForTaskToken` states: each is open from the moment its state hands it out
+ * until SendTaskSuccess/SendTaskFailure answers it, the state times out, or its execution ends;
+ * afterwards, as on AWS, answering it is refused with TaskTimedOut.
+ */
+class TaskTokens {
+  readonly #open = new Map<string, PendingToken>();
+  readonly #closed = new Set<string>();
+
+  mint(execution: string): string {
+    return Buffer.from(`${execution}:${randomUUID()}`).toString('base64url');
+  }
+
+  expect(token: string, execution: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#open.set(token, { execution, resolve, reject });
+    });
+  }
+
+  succeed(token: string, output: unknown): void {
+    this.#take(token).resolve(output);
+  }
+
+  fail(token: string, error: string, cause: string): void {
+    this.#take(token).reject(new TaskFailure(error, cause));
+  }
+
+  heartbeat(token: string): void {
+    if (!this.#open.has(token)) this.#take(token);
+  }
+
+  close(token: string): void {
+    if (this.#open.delete(token)) this.#closed.add(token);
+  }
+
+  /** Closes every token of an execution that ended. */
+  closeExecution(execution: string): void {
+    for (const [token, pending] of this.#open) {
+      if (pending.execution === execution) this.close(token);
+    }
+  }
+
+  #take(token: string): PendingToken {
+    const pending = this.#open.get(token);
+    if (pending) {
+      this.close(token);
+      return pending;
+    }
+    if (this.#closed.has(token)) {
+      throw new TaskTokenError('TaskTimedOut', 'Task Timed Out: the task of this token has ended');
+    }
+    throw new TaskTokenError('InvalidToken', 'Invalid Token');
+  }
+}
+
 interface AslState {
   readonly Type: string;
   readonly Resource?: string;
+  readonly TimeoutSeconds?: number;
   readonly ResultPath?: string | null;
   readonly Seconds?: number;
   readonly SecondsPath?: string;
@@ -84,7 +167,7 @@ export interface EngineOptions {
   readonly timeScale?: number;
 }
 
-type TaskHandler = (input: unknown) => Promise<unknown>;
+type TaskHandler = (input: unknown, scope: ExecutionScope) => Promise<unknown>;
 
 /** The DynamoDB integrations of Step Functions, as SDK commands taking the state's raw request. */
 const DYNAMODB_COMMANDS: Record<string, (client: DynamoDBClient, input: never) => Promise<object>> =
@@ -101,6 +184,7 @@ export class ExecutionEngine {
   readonly #machine: StateMachine;
   readonly #executions = new Map<string, ExecutionRecord & { abort: () => void }>();
   readonly #listeners: Array<(execution: ExecutionRecord) => void> = [];
+  readonly #tokens = new TaskTokens();
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -148,6 +232,20 @@ export class ExecutionEngine {
     return execution;
   }
 
+  /** SendTaskSuccess: the waiting state ends with `output` (a JSON string) as its result. */
+  sendTaskSuccess(token: string, output: string): void {
+    this.#tokens.succeed(token, JSON.parse(output));
+  }
+
+  /** SendTaskFailure: the waiting state fails with this error name and cause. */
+  sendTaskFailure(token: string, error = 'States.TaskFailed', cause = ''): void {
+    this.#tokens.fail(token, error, cause);
+  }
+
+  sendTaskHeartbeat(token: string): void {
+    this.#tokens.heartbeat(token);
+  }
+
   describe(executionArn: string): ExecutionRecord {
     const name = executionArn.split(':').pop() ?? '';
     const execution = this.#executions.get(name);
@@ -167,14 +265,18 @@ export class ExecutionEngine {
   /** Stops every running execution (the runtime is shutting down). */
   abortAll(): void {
     for (const execution of this.#executions.values()) {
-      if (execution.status === 'RUNNING') execution.abort();
+      if (execution.status === 'RUNNING') {
+        execution.interrupted = true;
+        execution.abort();
+      }
     }
   }
 
   #run(name: string, input: string, parsedInput: unknown): ExecutionRecord & { abort: () => void } {
     const executionArn = this.executionArn(name);
-    const perExecution = new ExecutionScope(this.#states, this.#options.timeScale ?? 1);
+    const perExecution = new ExecutionScope(name, this.#states, this.#options.timeScale ?? 1);
     const handlers = this.#taskHandlers(perExecution);
+    const tokens = this.#tokens;
     const startDate = new Date();
     const run = this.#machine.run(parsedInput as never, {
       noThrowOnAbort: false,
@@ -194,6 +296,12 @@ export class ExecutionEngine {
         State: {
           get EnteredTime() {
             return new Date().toISOString();
+          },
+        },
+        // A fresh token each time a state reads it (a `.waitForTaskToken` state's Parameters).
+        Task: {
+          get Token() {
+            return perExecution.handOutToken(tokens.mint(name));
           },
         },
       } as never,
@@ -239,6 +347,7 @@ export class ExecutionEngine {
         },
       )
       .finally(() => {
+        this.#tokens.closeExecution(name);
         record.stopDate = new Date();
         for (const listener of this.#listeners) listener(record);
         settle();
@@ -269,10 +378,10 @@ export class ExecutionEngine {
     const handlers: Record<string, TaskHandler> = {};
     for (const [stateName, state] of Object.entries(this.#states)) {
       if (state.Type !== 'Task' || state.Resource === undefined) continue;
-      const execute = this.#integration(state.Resource);
+      const execute = this.#integration(state.Resource, state);
       handlers[stateName] = async (input) => {
         try {
-          const result = await execute(input);
+          const result = await execute(input, scope);
           scope.succeeded(stateName, state, result);
           return result;
         } catch (error) {
@@ -285,9 +394,36 @@ export class ExecutionEngine {
   }
 
   /** The service integration a Task's Resource names, executed against the local servers. */
-  #integration(resource: string): TaskHandler {
+  #integration(resource: string, state: AslState): TaskHandler {
     if (resource.startsWith('arn:aws:lambda:')) {
       return (input) => this.#options.lambda.invoke(resource, input);
+    }
+    if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
+      // The function is invoked with the token in its payload; the state then waits, without
+      // polling, until someone answers the token (SendTaskSuccess/Failure) or it times out.
+      return async (input, scope) => {
+        const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
+        const token = scope.takeHandedOutToken();
+        if (token === undefined) throw new Error(`${resource} needs $$.Task.Token in its payload`);
+        const answered = this.#tokens.expect(token, scope.executionName);
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<never>((_resolve, reject) => {
+          if (state.TimeoutSeconds === undefined) return;
+          timer = setTimeout(() => {
+            this.#tokens.close(token);
+            reject(new TaskFailure('States.Timeout', 'The task timed out waiting for its token'));
+          }, state.TimeoutSeconds * 1000);
+        });
+        try {
+          await this.#options.lambda.invoke(FunctionName, Payload);
+          return await Promise.race([answered, timedOut]);
+        } catch (error) {
+          this.#tokens.close(token);
+          throw error;
+        } finally {
+          clearTimeout(timer);
+        }
+      };
     }
     const dynamodb = /^arn:aws:states:::dynamodb:(\w+)$/.exec(resource)?.[1];
     if (dynamodb !== undefined) {
@@ -352,14 +488,29 @@ export async function appendEvents(
  * attempt number of a retry).
  */
 class ExecutionScope {
+  readonly executionName: string;
   readonly #states: Record<string, AslState>;
   readonly #timeScale: number;
   readonly #results: Record<string, unknown> = {};
   readonly #failures: Record<string, number> = {};
+  #handedOut: string | undefined;
 
-  constructor(states: Record<string, AslState>, timeScale: number) {
+  constructor(executionName: string, states: Record<string, AslState>, timeScale: number) {
+    this.executionName = executionName;
     this.#states = states;
     this.#timeScale = timeScale;
+  }
+
+  /** Remembers the token a state just read from `$$.Task.Token`, for its task handler. */
+  handOutToken(token: string): string {
+    this.#handedOut = token;
+    return token;
+  }
+
+  takeHandedOutToken(): string | undefined {
+    const token = this.#handedOut;
+    this.#handedOut = undefined;
+    return token;
   }
 
   succeeded(stateName: string, state: AslState, result: unknown): void {

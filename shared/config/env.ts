@@ -51,6 +51,11 @@ export const EnvNames = {
   sparkTaskPath: 'SPARK_TASK_PATH',
   sparkApiKeySecret: 'SPARK_API_KEY_SECRET',
   sparkRequestTimeoutMs: 'SPARK_REQUEST_TIMEOUT_MS',
+  /** The provider-wide concurrency cap: its table and its size. */
+  slotsTable: 'SLOTS_TABLE',
+  maxConcurrentTasks: 'MAX_CONCURRENT_TASKS',
+  /** The longest an execution can run (the reconciler's cut-off). */
+  maxExecutionSeconds: 'MAX_EXECUTION_SECONDS',
 } as const;
 
 /** Polling bounds and intervals, set by the workflow construct from the stack config. */

@@ -42,6 +42,7 @@ export const ErrorCodes = {
   EXECUTION_DIED: '090003008',
   INTERNAL_ERROR: '090003009',
   IMAGE_URL_EXPIRED: '090003010',
+  SLOT_WAIT_EXCEEDED: '090003011',
   // Pipeline: the HTTP API.
   API_UNAUTHORIZED: '090004001',
   API_NOT_FOUND: '090004002',
@@ -115,6 +116,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
     'The workflow execution ended without recording an outcome (found by the reconciler)',
   '090003009': 'Internal pipeline error',
   '090003010': 'An image URL had expired (HTTP 403) before it was copied',
+  '090003011':
+    'No provider slot became free within the queueing bound (maxQueueSeconds); nothing was paid',
   '090004001': 'Missing, unknown or revoked API key (HTTP 401)',
   '090004002': 'No such generation or route (HTTP 404)',
   '090004003': 'Method not allowed on this route (HTTP 405)',

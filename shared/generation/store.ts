@@ -3,10 +3,15 @@
  * only move forward and a terminal record is never overwritten.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { PipelineError } from '../errors/base.ts';
 import { ErrorCodes } from '../errors/codes.ts';
-import { type GenerationRecord, ownerStatusKey } from './model.ts';
+import { type GenerationError, type GenerationRecord, ownerStatusKey } from './model.ts';
 
 /** The generation has no record (it was never started through a trigger). */
 export class GenerationNotFoundError extends PipelineError {
@@ -69,5 +74,62 @@ export class GenerationStore {
       }
       throw error;
     }
+  }
+
+  /**
+   * Ends a generation as failed unless it has ended already; answers whether this call ended it.
+   * Used by the reconciler for executions that died outside the workflow's own failure path.
+   */
+  async recordFailure(
+    record: GenerationRecord,
+    error: GenerationError,
+    now: Date,
+  ): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id: record.id },
+          UpdateExpression:
+            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+          ConditionExpression: '#status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':queued': 'queued',
+            ':running': 'running',
+            ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
+            ':error': error,
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (caught) {
+      if (caught instanceof ConditionalCheckFailedException) return false;
+      throw caught;
+    }
+  }
+
+  /** Generations not yet terminal that were created before `createdBefore` (a paged Scan). */
+  async *unfinishedCreatedBefore(createdBefore: Date): AsyncGenerator<GenerationRecord> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#tableName,
+          FilterExpression: '#status IN (:queued, :running) AND createdAt < :before',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':queued': 'queued',
+            ':running': 'running',
+            ':before': createdBefore.toISOString(),
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) yield item as GenerationRecord;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 }

@@ -215,12 +215,73 @@ describe('least-privilege IAM', () => {
     );
   });
 
-  it('lets PollTask read the secret only', () => {
+  it('lets PollTask read the secret and give back its slot, nothing more', () => {
+    const slots = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageSlots');
     const statements = statementsOfRole('StepsPollTaskRole').filter((s) => !isTracingOrLogging(s));
-    expect(statements.flatMap(actions).sort()).toEqual([
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-    ]);
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        }),
+        expect.objectContaining({ Resource: { 'Fn::GetAtt': [slots, 'Arn'] } }),
+        expect.objectContaining({ Action: 'states:SendTaskSuccess' }),
+      ]),
+    );
+    expect(statements).toHaveLength(3);
+  });
+
+  it.each(['StepsAcquireSlotRole', 'StepsReleaseSlotRole'])(
+    'lets %s use the slots table and wake executions of this state machine only',
+    (role) => {
+      const slots = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageSlots');
+      const statements = statementsOfRole(role).filter((s) => !isTracingOrLogging(s));
+      expect(statements).toHaveLength(2);
+      expect(statements[0]).toMatchObject({
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:PutItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+        ],
+        Resource: { 'Fn::GetAtt': [slots, 'Arn'] },
+      });
+      expect(statements[1]?.Action).toBe('states:SendTaskSuccess');
+      expect(JSON.stringify(statements[1]?.Resource)).toContain(
+        ':stateMachine:SparkT2i-generation',
+      );
+    },
+  );
+
+  it('runs the reconciler on executions that end FAILED, TIMED_OUT or ABORTED, and on a schedule', () => {
+    const reconciler = logicalIdStartingWith('AWS::Lambda::Function', 'ReconcilerFunction');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [reconciler, 'Arn'] },
+          DeadLetterConfig: Match.anyValue(),
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reconciler, 'Arn'] } })],
+    });
+  });
+
+  it('keeps the slots table on demand, keyed by pk and sk', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
   });
 
   it('lets CopyImages write under images/ of the images bucket only', () => {

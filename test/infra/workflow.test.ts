@@ -14,7 +14,7 @@ const retriedErrors = (name: string) =>
   (state(name).Retry ?? []).flatMap((retry) => retry.ErrorEquals);
 
 beforeAll(() => {
-  ({ asl } = synthesizeStack({ polling: { maxElapsedSeconds: 1200 } }));
+  ({ asl } = synthesizeStack({ polling: { maxElapsedSeconds: 1200 }, maxQueueSeconds: 3600 }));
 });
 
 describe('the generation state machine, as synthesized', () => {
@@ -26,12 +26,13 @@ describe('the generation state machine, as synthesized', () => {
     expect(asl.StartAt).toBe(StateNames.recordQueued);
   });
 
-  it('has a machine timeout beyond the polling bound', () => {
-    expect(asl.TimeoutSeconds).toBe(1200 + 15 * 60);
+  it('has a machine timeout beyond the queueing and polling bounds', () => {
+    expect(asl.TimeoutSeconds).toBe(3600 + 1200 + 15 * 60);
   });
 
-  it('goes RecordQueued -> CreateTask -> WaitForTask -> PollTask -> IsTaskDone', () => {
-    expect(state(StateNames.recordQueued).Next).toBe(StateNames.createTask);
+  it('goes RecordQueued -> AcquireSlot -> CreateTask -> WaitForTask -> PollTask -> IsTaskDone', () => {
+    expect(state(StateNames.recordQueued).Next).toBe(StateNames.acquireSlot);
+    expect(state(StateNames.acquireSlot).Next).toBe(StateNames.createTask);
     expect(state(StateNames.createTask).Next).toBe(StateNames.waitForTask);
     expect(state(StateNames.waitForTask).Next).toBe(StateNames.pollTask);
     expect(state(StateNames.pollTask).Next).toBe(StateNames.isTaskDone);
@@ -51,7 +52,51 @@ describe('the generation state machine, as synthesized', () => {
       { Variable: '$.task.state', StringEquals: 'failed', Next: StateNames.useTaskFailure },
     ]);
     expect(choice.Default).toBe(StateNames.waitForTask);
-    expect(state(StateNames.useTaskFailure).Next).toBe(StateNames.recordFailure);
+    expect(state(StateNames.useTaskFailure).Next).toBe(StateNames.releaseSlot);
+  });
+
+  it('waits for a provider slot with a task token, bounded by the queueing limit', () => {
+    expect(state(StateNames.acquireSlot)).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        Payload: {
+          'id.$': '$$.Execution.Name',
+          'token.$': '$$.Task.Token',
+          'queuedAt.$': '$$.Execution.StartTime',
+        },
+      },
+      ResultPath: '$.slot',
+      TimeoutSeconds: 3600,
+    });
+    expect(state(StateNames.acquireSlot).Catch?.[0]).toEqual({
+      ErrorEquals: ['States.Timeout'],
+      Next: StateNames.useSlotWaitFailure,
+      ResultPath: '$.error',
+    });
+    expect(state(StateNames.useSlotWaitFailure)).toMatchObject({
+      Type: 'Pass',
+      Parameters: { code: '090003011' },
+      Next: StateNames.releaseSlot,
+    });
+  });
+
+  it('gives the slot back on every failure before recording it, even when the release fails', () => {
+    for (const name of [
+      StateNames.classifyFailure,
+      StateNames.useInternalFailure,
+      StateNames.useTaskFailure,
+      StateNames.useSlotWaitFailure,
+    ]) {
+      expect(state(name).Next).toBe(StateNames.releaseSlot);
+    }
+    expect(state(StateNames.releaseSlot)).toMatchObject({
+      Parameters: { 'id.$': '$$.Execution.Name' },
+      ResultPath: null,
+      Next: StateNames.recordFailure,
+    });
+    expect(state(StateNames.releaseSlot).Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], Next: StateNames.recordFailure, ResultPath: '$.releaseError' },
+    ]);
   });
 
   it('ends a success with RecordSuccess (DynamoDB, no Lambda) then PublishCompleted (EventBridge)', () => {
@@ -158,10 +203,10 @@ describe('the generation state machine, as synthesized', () => {
     expect(state(StateNames.classifyFailure)).toMatchObject({
       Parameters: { 'Error.$': '$.error.Error', 'Cause.$': '$.error.Cause' },
       ResultPath: '$.failure',
-      Next: StateNames.recordFailure,
+      Next: StateNames.releaseSlot,
     });
     expect(state(StateNames.classifyFailure).Catch?.[0]?.Next).toBe(StateNames.useInternalFailure);
-    expect(state(StateNames.useInternalFailure).Next).toBe(StateNames.recordFailure);
+    expect(state(StateNames.useInternalFailure).Next).toBe(StateNames.releaseSlot);
   });
 
   it('leaves a record that is already terminal alone (cancelled meanwhile)', () => {
@@ -170,18 +215,20 @@ describe('the generation state machine, as synthesized', () => {
       ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'],
       Next: StateNames.alreadyFinished,
     });
+    // Cancelled while holding a slot: the slot goes back before the execution ends.
     expect(state(StateNames.createTask).Catch?.[0]).toMatchObject({
       ErrorEquals: ['GenerationAlreadyFinishedError'],
-      Next: StateNames.alreadyFinished,
+      Next: StateNames.releaseCancelledSlot,
     });
+    expect(state(StateNames.releaseCancelledSlot).Next).toBe(StateNames.alreadyFinished);
   });
 
-  it('passes the poll step its task, the generation id and the execution start', () => {
+  it('passes the poll step its task, the generation id and when its slot was granted', () => {
     expect(state(StateNames.pollTask)).toMatchObject({
       Parameters: {
         'id.$': '$$.Execution.Name',
         'task.$': '$.task',
-        'startedAt.$': '$$.Execution.StartTime',
+        'startedAt.$': '$.slot.acquiredAt',
       },
       ResultPath: '$.task',
     });

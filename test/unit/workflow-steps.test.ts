@@ -6,7 +6,12 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -72,6 +77,8 @@ beforeAll(async () => {
     POLL_EXPECTED_GENERATION_SECONDS: '9',
     POLL_MAX_POLLS: '4',
     IMAGE_ALLOW_INSECURE_LOCAL_URLS: 'true',
+    SLOTS_TABLE: 'slots',
+    MAX_CONCURRENT_TASKS: '3',
   });
   ({ handler: createTask } = (await import('../../functions/create-task/handler.ts')) as never);
   ({ handler: pollTask } = (await import('../../functions/poll-task/handler.ts')) as never);
@@ -89,6 +96,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   dynamo.reset();
+  // Releasing a slot looks for waiters to wake: none here.
+  dynamo.on(QueryCommand).resolves({ Items: [] });
   s3.reset();
   secrets.reset();
   secrets.on(GetSecretValueCommand).resolves({ SecretString: SPARK_KEY });
@@ -213,6 +222,23 @@ describe('PollTask', () => {
     )) as TaskState;
 
     expect(first).toMatchObject({ state: 'pending', polls: 1, nextWaitSeconds: 2 });
+  });
+
+  it('gives back its provider slot when the task has ended, and keeps it while it runs', async () => {
+    const semaphoreReleases = () =>
+      dynamo
+        .commandCalls(UpdateCommand)
+        .filter((call) => call.args[0].input.TableName === 'slots')
+        .map((call) => call.args[0].input);
+    await completedTask();
+    // Polls that found the task running released nothing; the one that saw it end did, once.
+    expect(semaphoreReleases()).toEqual([
+      expect.objectContaining({
+        Key: { pk: 'semaphore', sk: 'provider' },
+        UpdateExpression: 'DELETE holders :ids',
+        ExpressionAttributeValues: { ':ids': new Set(['gen-1']) },
+      }),
+    ]);
   });
 
   it('answers completed with the images, the cost and the DynamoDB values of the success write', async () => {

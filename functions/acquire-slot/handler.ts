@@ -1,0 +1,16 @@
+/**
+ * Workflow step AcquireSlot (a `waitForTaskToken` task): takes a provider slot for the generation
+ * and wakes its execution at once, or queues the execution's token until a slot is freed.
+ */
+import { dynamoDb, stepFunctions } from '../../shared/aws/clients.ts';
+import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import {
+  acquireSlotStep,
+  type SlotWaiter,
+  stepFunctionsWaker,
+} from '../../shared/generation/slots.ts';
+import { lambdaHandler } from '../../shared/observability/handler.ts';
+
+const deps = { slots: providerSlotsFromEnv(dynamoDb()), wake: stepFunctionsWaker(stepFunctions()) };
+
+export const handler = lambdaHandler(async (event: SlotWaiter) => acquireSlotStep(event, deps));

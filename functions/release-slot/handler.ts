@@ -1,0 +1,12 @@
+/**
+ * Workflow step ReleaseSlot (on the failure path): gives back the generation's provider slot, if
+ * it holds one, and wakes the executions next in line.
+ */
+import { dynamoDb, stepFunctions } from '../../shared/aws/clients.ts';
+import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
+import { lambdaHandler } from '../../shared/observability/handler.ts';
+
+const deps = { slots: providerSlotsFromEnv(dynamoDb()), wake: stepFunctionsWaker(stepFunctions()) };
+
+export const handler = lambdaHandler(async (event: { id: string }) => releaseSlot(event.id, deps));

@@ -1,0 +1,94 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EnvNames } from '../../shared/config/env.ts';
+import { allow } from './grants.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+
+export interface ReconcilerProps {
+  readonly generationsTable: ITableV2;
+  readonly slotsTable: ITableV2;
+  readonly maxConcurrentTasks: number;
+  /** The generation state machine's ARN (a plain string; see WorkflowSteps). */
+  readonly stateMachineArn: string;
+  /** The longest an execution can run (the machine's timeout). */
+  readonly maxExecution: Duration;
+  readonly eventBus: IEventBus;
+  /** How often to sweep. @default 5 minutes */
+  readonly every?: Duration;
+  /** Where events the function could not handle after retries go. */
+  readonly deadLetterQueue: IQueue;
+}
+
+/** The execution statuses that can leave a record unfinished and a slot taken. */
+export const RECONCILED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/**
+ * The reconciler (design section 7): a function run on every execution of the generation state
+ * machine that ends FAILED, TIMED_OUT or ABORTED (Step Functions' own status-change events on the
+ * default bus), and on a schedule as a sweep. It gives back provider slots of executions that
+ * are no longer running, ends their records as failed (`090003008`), and hands freed slots on.
+ */
+export class Reconciler extends Construct {
+  public readonly function: PipelineFunction;
+
+  constructor(scope: Construct, id: string, props: ReconcilerProps) {
+    super(scope, id);
+    const stateMachineArn = props.stateMachineArn;
+    this.function = new PipelineFunction(this, 'Function', {
+      entryPoint: 'reconciler',
+      description: 'Frees provider slots and ends records left behind by dead executions',
+      timeout: Duration.minutes(5),
+      // One sweep at a time is enough, and keeps sweeps from racing each other.
+      reservedConcurrentExecutions: 2,
+      environment: {
+        [EnvNames.generationsTable]: props.generationsTable.tableName,
+        [EnvNames.slotsTable]: props.slotsTable.tableName,
+        [EnvNames.maxConcurrentTasks]: String(props.maxConcurrentTasks),
+        [EnvNames.stateMachineArn]: stateMachineArn,
+        [EnvNames.eventBusName]: props.eventBus.eventBusName,
+        [EnvNames.maxExecutionSeconds]: String(props.maxExecution.toSeconds()),
+      },
+    });
+    allow(
+      this.function,
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+      [props.generationsTable.tableArn],
+    );
+    allow(
+      this.function,
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+      [props.slotsTable.tableArn],
+    );
+    allow(this.function, ['states:SendTaskSuccess'], [stateMachineArn]);
+    allow(
+      this.function,
+      ['states:DescribeExecution'],
+      [`${stateMachineArn.replace(':stateMachine:', ':execution:')}:*`],
+    );
+    props.eventBus.grantPutEventsTo(this.function);
+
+    const target = new LambdaFunction(this.function, {
+      deadLetterQueue: props.deadLetterQueue,
+      retryAttempts: 4,
+      maxEventAge: Duration.hours(2),
+    });
+    new Rule(this, 'ExecutionEnded', {
+      description: 'Generation executions that ended without the workflow recording an outcome',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [stateMachineArn], status: [...RECONCILED_STATUSES] },
+      },
+      targets: [target],
+    });
+    new Rule(this, 'Sweep', {
+      description: 'Periodic sweep for slots and records left behind',
+      schedule: Schedule.rate(props.every ?? Duration.minutes(5)),
+      targets: [target],
+    });
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The provider-wide concurrency cap: at most `capacity` Spark tasks in flight across every
+ * trigger. A DynamoDB semaphore holds the ids of the generations that own a slot (one item, a
+ * string set, so acquiring is one conditional write); generations waiting for a slot park a Step
+ * Functions task token in a FIFO queue (items ordered by when their execution started) and are
+ * woken by whoever frees a slot. Nothing polls while it waits.
+ *
+ * Every operation is idempotent, so retries, restarts and duplicated events are harmless:
+ * acquiring a slot already held succeeds, releasing one not held does nothing, and a waiter is
+ * granted by exactly one party — the one whose conditional delete of its queue item succeeds.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/** Key attributes of the slots table (partition `pk`, sort `sk`). */
+export const SlotsTableSchema = { partitionKey: 'pk', sortKey: 'sk' } as const;
+
+const SEMAPHORE_KEY = { pk: 'semaphore', sk: 'provider' };
+const WAITERS = 'waiter';
+
+/** A generation waiting for a slot, and the task token that wakes its execution. */
+export interface SlotWaiter {
+  readonly id: string;
+  /** When its execution started: the queue's order. */
+  readonly queuedAt: string;
+  readonly token: string;
+}
+
+export class ProviderSlots {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly capacity: number;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string, capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`The slot capacity must be a positive integer, not ${capacity}`);
+    }
+    this.#client = client;
+    this.#tableName = tableName;
+    this.capacity = capacity;
+  }
+
+  /**
+   * Takes a slot for `id` if one is free: `granted` when this call took it, `held` when `id`
+   * holds one already (a retried or restarted step), `full` when every slot is taken.
+   */
+  async acquire(id: string): Promise<'granted' | 'held' | 'full'> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: SEMAPHORE_KEY,
+          UpdateExpression: 'ADD holders :ids',
+          ConditionExpression:
+            'attribute_not_exists(holders) OR (size(holders) < :capacity AND NOT contains(holders, :id))',
+          ExpressionAttributeValues: {
+            ':ids': new Set([id]),
+            ':id': id,
+            ':capacity': this.capacity,
+          },
+        }),
+      );
+      return 'granted';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return (await this.holders()).includes(id) ? 'held' : 'full';
+    }
+  }
+
+  /** Gives back the slot of `id` (nothing happens when it holds none). */
+  async release(id: string): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: SEMAPHORE_KEY,
+        UpdateExpression: 'DELETE holders :ids',
+        ExpressionAttributeValues: { ':ids': new Set([id]) },
+      }),
+    );
+  }
+
+  /** The generations holding a slot now. */
+  async holders(): Promise<string[]> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: SEMAPHORE_KEY, ConsistentRead: true }),
+    );
+    const holders = Item?.holders as Set<string> | undefined;
+    return holders ? [...holders] : [];
+  }
+
+  /** Queues a waiter; a waiter queued again (a retried step) replaces its own token. */
+  async enqueue(waiter: SlotWaiter): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
+      }),
+    );
+  }
+
+  /** Puts back a waiter this call took off the queue, unless it has been queued again since. */
+  async requeue(waiter: SlotWaiter): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /**
+   * Takes a waiter off the queue if it is still there with the same token; says whether this call
+   * took it (and so must wake it).
+   */
+  async dequeue(waiter: SlotWaiter): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#tableName,
+          Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': 'token' },
+          ExpressionAttributeValues: { ':token': waiter.token },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The longest-waiting waiters, oldest first. */
+  async oldestWaiters(limit: number): Promise<SlotWaiter[]> {
+    const { Items } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: 'pk = :waiters',
+        ExpressionAttributeValues: { ':waiters': WAITERS },
+        ScanIndexForward: true,
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => ({
+      id: String(item.id),
+      queuedAt: String(item.queuedAt),
+      token: String(item.token),
+    }));
+  }
+}
+
+function waiterSortKey(waiter: Pick<SlotWaiter, 'id' | 'queuedAt'>): string {
+  return `${waiter.queuedAt}#${waiter.id}`;
+}
+
+/** What a granted execution receives as the result of its AcquireSlot state (`$.slot`). */
+export interface SlotGrant {
+  /** When the slot was granted: the provider-time bounds count from here, not from queueing. */
+  readonly acquiredAt: string;
+}
+
+/**
+ * Wakes a waiting execution (Step Functions `SendTaskSuccess`). Throws `TokenExpiredError` when
+ * the execution no longer waits for that token (it stopped, timed out or was restarted).
+ */
+export type WakeWaiter = (token: string, grant: SlotGrant) => Promise<void>;
+
+/** The execution behind a task token no longer waits for it. */
+export class TokenExpiredError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TokenExpiredError';
+  }
+}
+
+export interface SlotDeps {
+  readonly slots: ProviderSlots;
+  readonly wake: WakeWaiter;
+  readonly now?: () => Date;
+}
+
+const grantNow = (deps: SlotDeps): SlotGrant => ({
+  acquiredAt: (deps.now ?? (() => new Date()))().toISOString(),
+});
+
+/**
+ * The AcquireSlot step (a `waitForTaskToken` task): grants the slot at once when one is free,
+ * otherwise queues the execution's token; a later `releaseSlot` wakes it. Queueing is followed
+ * by a second attempt, so a slot freed between the first attempt and the queueing is not missed.
+ */
+export async function acquireSlotStep(
+  input: SlotWaiter,
+  deps: SlotDeps,
+): Promise<{ granted: boolean }> {
+  if ((await deps.slots.acquire(input.id)) !== 'full') {
+    await deps.wake(input.token, grantNow(deps));
+    return { granted: true };
+  }
+  await deps.slots.enqueue(input);
+  if ((await deps.slots.acquire(input.id)) !== 'full' && (await deps.slots.dequeue(input))) {
+    await deps.wake(input.token, grantNow(deps));
+    return { granted: true };
+  }
+  // Queued. If the second attempt won a slot but a releaser had taken the queue item, that
+  // releaser finds the slot held and wakes this execution (or puts it back and looks again).
+  return { granted: false };
+}
+
+/** Gives back the slot of `id` and hands free slots to the oldest waiters. */
+export async function releaseSlot(id: string, deps: SlotDeps): Promise<{ woken: number }> {
+  await deps.slots.release(id);
+  return handOverFreeSlots(deps);
+}
+
+/**
+ * Hands free slots to waiters, oldest first, until the slots or the queue run out.
+ *
+ * A waiter is first taken off the queue (a conditional delete only one party can win), and only
+ * then given a slot, so a list read a moment ago can never grant a waiter that someone else has
+ * already served. When the slots are full after all, the waiter goes back in the queue and the
+ * slots are looked at once more: a slot freed meanwhile by a release that found the queue
+ * without it is not missed. A waiter whose execution no longer waits (stopped, timed out,
+ * restarted under a new token) gives back the slot it was just given.
+ *
+ * Also run by the reconciler, so a release that died half way loses nothing.
+ */
+export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number }> {
+  let woken = 0;
+  // Each round serves or puts back what it takes; the bound only guards against a queue that is
+  // refilled as fast as it is served.
+  rounds: for (let round = 0; round < 1000; round++) {
+    const waiters = await deps.slots.oldestWaiters(Math.max(1, deps.slots.capacity));
+    if (waiters.length === 0) return { woken };
+    for (const waiter of waiters) {
+      // Someone else (another releaser, or the waiter's own second attempt) took it.
+      if (!(await deps.slots.dequeue(waiter))) continue;
+      const slot = await deps.slots.acquire(waiter.id);
+      if (slot === 'full') {
+        await deps.slots.requeue(waiter);
+        const holders = await deps.slots.holders();
+        if (holders.length < deps.slots.capacity || holders.includes(waiter.id)) continue rounds;
+        return { woken };
+      }
+      try {
+        await deps.wake(waiter.token, grantNow(deps));
+        woken++;
+      } catch (error) {
+        if (!(error instanceof TokenExpiredError)) throw error;
+        // Nobody waits on that token any more. Give back the slot only if this call took it: one
+        // the generation held already belongs to a newer execution of it (the sweep frees it if
+        // that one is dead too).
+        if (slot === 'granted') await deps.slots.release(waiter.id);
+      }
+    }
+  }
+  return { woken };
+}
+
+/** Step Functions errors that mean nobody waits for the token any more. */
+const EXPIRED_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
+/** Wakes waiters through Step Functions `SendTaskSuccess`. */
+export function stepFunctionsWaker(client: SFNClient): WakeWaiter {
+  return async (token, grant) => {
+    try {
+      await client.send(
+        new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(grant) }),
+      );
+    } catch (error) {
+      if (EXPIRED_TOKEN_ERRORS.has((error as Error).name)) {
+        throw new TokenExpiredError('The waiting execution no longer waits for its token', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * A real DynamoDB-compatible server (dynalite, in memory) on 127.0.0.1 for tests of code that
+ * talks to DynamoDB: conditional writes, sets and queries behave as the SDK expects.
+ */
+import type { AddressInfo } from 'node:net';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+
+export interface LocalDynamoDb {
+  readonly documents: DynamoDBDocumentClient;
+  /** Creates a table keyed by string attributes: `{ pk: 'HASH', sk: 'RANGE' }`. */
+  createTable(name: string, keys: Record<string, 'HASH' | 'RANGE'>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startDynamoDb(): Promise<LocalDynamoDb> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const documents = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return {
+    documents,
+    async createTable(name, keys) {
+      const names = Object.keys(keys);
+      await client.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: names.map(
+            (AttributeName): AttributeDefinition => ({ AttributeName, AttributeType: 'S' }),
+          ),
+          KeySchema: names.map(
+            (AttributeName): KeySchemaElement => ({
+              AttributeName,
+              KeyType: keys[AttributeName],
+            }),
+          ),
+        }),
+      );
+    },
+    async close() {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

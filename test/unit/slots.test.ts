@@ -1,0 +1,192 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  acquireSlotStep,
+  handOverFreeSlots,
+  ProviderSlots,
+  releaseSlot,
+  type SlotGrant,
+  TokenExpiredError,
+  type WakeWaiter,
+} from '#shared/generation/slots.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../helpers/dynamodb.ts';
+
+let dynamodb: LocalDynamoDb;
+let tables = 0;
+
+beforeAll(async () => {
+  dynamodb = await startDynamoDb();
+});
+afterAll(async () => {
+  await dynamodb.close();
+});
+
+async function freshSlots(capacity: number): Promise<ProviderSlots> {
+  const name = `slots-${++tables}`;
+  await dynamodb.createTable(name, { pk: 'HASH', sk: 'RANGE' });
+  return new ProviderSlots(dynamodb.documents, name, capacity);
+}
+
+/** A stand-in for SendTaskSuccess: records who was woken; expired tokens are refused. */
+function wakeRecorder(expired: ReadonlySet<string> = new Set()) {
+  const woken: Array<{ token: string; grant: SlotGrant }> = [];
+  const wake: WakeWaiter = async (token, grant) => {
+    if (expired.has(token)) throw new TokenExpiredError(`token ${token} expired`);
+    woken.push({ token, grant });
+  };
+  return { woken, wake, tokens: () => woken.map((entry) => entry.token) };
+}
+
+const waiter = (id: string, queuedAt: string) => ({ id, queuedAt, token: `token-${id}` });
+
+describe('ProviderSlots', () => {
+  it('grants up to its capacity, then answers full; a holder asking again answers held', async () => {
+    const slots = await freshSlots(2);
+    expect(await slots.acquire('a')).toBe('granted');
+    expect(await slots.acquire('b')).toBe('granted');
+    expect(await slots.acquire('c')).toBe('full');
+    expect(await slots.acquire('a')).toBe('held');
+    expect((await slots.holders()).sort()).toEqual(['a', 'b']);
+  });
+
+  it('frees a slot on release, and a release of a slot not held changes nothing', async () => {
+    const slots = await freshSlots(1);
+    expect(await slots.acquire('a')).toBe('granted');
+    await slots.release('nobody');
+    expect(await slots.acquire('b')).toBe('full');
+    await slots.release('a');
+    await slots.release('a');
+    expect(await slots.acquire('b')).toBe('granted');
+    expect(await slots.holders()).toEqual(['b']);
+  });
+
+  it('lists waiters oldest first and takes one off only with its current token', async () => {
+    const slots = await freshSlots(1);
+    await slots.enqueue(waiter('late', '2026-12-01T10:00:02.000Z'));
+    await slots.enqueue(waiter('early', '2026-12-01T10:00:01.000Z'));
+    expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual(['early', 'late']);
+    expect(
+      await slots.dequeue({ ...waiter('early', '2026-12-01T10:00:01.000Z'), token: 'old' }),
+    ).toBe(false);
+    expect(await slots.dequeue(waiter('early', '2026-12-01T10:00:01.000Z'))).toBe(true);
+    expect(await slots.dequeue(waiter('early', '2026-12-01T10:00:01.000Z'))).toBe(false);
+  });
+
+  it.each([0, -1, 1.5])('refuses a capacity of %s', (capacity) => {
+    expect(() => new ProviderSlots(dynamodb.documents, 'any', capacity)).toThrow(RangeError);
+  });
+});
+
+describe('acquiring and releasing slots', () => {
+  it('wakes the execution at once when a slot is free', async () => {
+    const slots = await freshSlots(1);
+    const { woken, wake } = wakeRecorder();
+    const now = () => new Date('2026-12-01T10:00:00.000Z');
+    const answer = await acquireSlotStep(waiter('a', '2026-12-01T09:59:59.000Z'), {
+      slots,
+      wake,
+      now,
+    });
+    expect(answer).toEqual({ granted: true });
+    expect(woken).toEqual([
+      { token: 'token-a', grant: { acquiredAt: '2026-12-01T10:00:00.000Z' } },
+    ]);
+    expect(await slots.oldestWaiters(10)).toEqual([]);
+  });
+
+  it('queues the execution when every slot is taken, and the next release wakes the oldest', async () => {
+    const slots = await freshSlots(1);
+    const { wake, tokens } = wakeRecorder();
+    await acquireSlotStep(waiter('holder', '2026-12-01T10:00:00.000Z'), { slots, wake });
+    expect(
+      await acquireSlotStep(waiter('second', '2026-12-01T10:00:02.000Z'), { slots, wake }),
+    ).toEqual({ granted: false });
+    await acquireSlotStep(waiter('first', '2026-12-01T10:00:01.000Z'), { slots, wake });
+    expect(tokens()).toEqual(['token-holder']);
+
+    expect(await releaseSlot('holder', { slots, wake })).toEqual({ woken: 1 });
+    expect(tokens()).toEqual(['token-holder', 'token-first']);
+    expect(await slots.holders()).toEqual(['first']);
+    expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual(['second']);
+  });
+
+  it('gives back the slot of a waiter nobody waits for any more, and wakes the next one', async () => {
+    const slots = await freshSlots(1);
+    const { wake, tokens } = wakeRecorder(new Set(['token-gone']));
+    await acquireSlotStep(waiter('holder', '2026-12-01T10:00:00.000Z'), { slots, wake });
+    await acquireSlotStep(waiter('gone', '2026-12-01T10:00:01.000Z'), { slots, wake });
+    await acquireSlotStep(waiter('next', '2026-12-01T10:00:02.000Z'), { slots, wake });
+
+    await releaseSlot('holder', { slots, wake });
+    expect(tokens()).toEqual(['token-holder', 'token-next']);
+    expect(await slots.holders()).toEqual(['next']);
+  });
+
+  it('keeps a slot its generation already holds when an old token of it has expired', async () => {
+    const slots = await freshSlots(1);
+    // A restarted execution holds its slot again; its previous execution's queue item is stale.
+    await slots.acquire('restarted');
+    await slots.enqueue({ id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' });
+    const { wake } = wakeRecorder(new Set(['old']));
+    await handOverFreeSlots({ slots, wake });
+    expect(await slots.holders()).toEqual(['restarted']);
+    expect(await slots.oldestWaiters(10)).toEqual([]);
+  });
+
+  it('wakes nobody while every slot is taken', async () => {
+    const slots = await freshSlots(1);
+    const { wake, tokens } = wakeRecorder();
+    await slots.acquire('holder');
+    await slots.enqueue(waiter('waiting', '2026-12-01T10:00:00.000Z'));
+    expect(await handOverFreeSlots({ slots, wake })).toEqual({ woken: 0 });
+    expect(tokens()).toEqual([]);
+  });
+
+  it('never lets more than the capacity run, and wakes every waiter exactly once, whatever the interleaving', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 24 }),
+        async (capacity, holdTimes) => {
+          const slots = await freshSlots(capacity);
+          const wakers = new Map<string, () => void>();
+          let running = 0;
+          let mostRunning = 0;
+          const wakeCounts = new Map<string, number>();
+          const wake: WakeWaiter = async (token) => {
+            wakeCounts.set(token, (wakeCounts.get(token) ?? 0) + 1);
+            wakers.get(token)?.();
+          };
+          const deps = { slots, wake };
+          await Promise.all(
+            holdTimes.map(async (holdMs, index) => {
+              const id = `g${index}`;
+              const token = `token-${id}`;
+              const granted = new Promise<void>((resolve) => wakers.set(token, resolve));
+              await acquireSlotStep(
+                {
+                  id,
+                  token,
+                  queuedAt: new Date(Date.UTC(2026, 11, 1, 10, 0, index)).toISOString(),
+                },
+                deps,
+              );
+              await granted;
+              running++;
+              mostRunning = Math.max(mostRunning, running);
+              await new Promise((resolve) => setTimeout(resolve, holdMs));
+              running--;
+              await releaseSlot(id, deps);
+            }),
+          );
+          expect(mostRunning).toBeLessThanOrEqual(capacity);
+          expect([...wakeCounts.values()].every((count) => count === 1)).toBe(true);
+          expect(wakeCounts.size).toBe(holdTimes.length);
+          expect(await slots.holders()).toEqual([]);
+          expect(await slots.oldestWaiters(100)).toEqual([]);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
