@@ -9,4 +9,6 @@ import { lambdaHandler } from '../../shared/observability/handler.ts';
 
 const deps = { slots: providerSlotsFromEnv(dynamoDb()), wake: stepFunctionsWaker(stepFunctions()) };
 
-export const handler = lambdaHandler(async (event: { id: string }) => releaseSlot(event.id, deps));
+export const handler = lambdaHandler(async (event: { id: string; queuedAt?: string }) =>
+  releaseSlot(event.id, deps, event.queuedAt),
+);

@@ -151,7 +151,7 @@ export class WorkflowSteps extends Construct {
     this.acquireSlot = new PipelineFunction(this, 'AcquireSlot', {
       entryPoint: 'acquire-slot',
       description: 'Takes a provider slot for a generation, or queues it until one is free',
-      timeout: Duration.seconds(30),
+      timeout: Duration.seconds(60),
       memorySize: 128,
       environment: slotsEnv,
     });

@@ -82,8 +82,12 @@ const EVENTBRIDGE_TRANSIENT_ERRORS = [
   'EventBridge.ThrottlingException',
 ];
 const CONDITION_FAILED = 'DynamoDB.ConditionalCheckFailedException';
-/** DynamoDB and Step Functions throttling met inside the slot functions (error names as thrown). */
+/**
+ * DynamoDB and Step Functions throttling met inside the slot functions (error names as thrown),
+ * and their timeouts: every slot step is idempotent, so trying it again is always safe.
+ */
 const SLOT_TRANSIENT_ERRORS = [
+  'Sandbox.Timedout',
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
@@ -136,6 +140,8 @@ export class GenerationWorkflow extends Construct {
     const generationId = JsonPath.stringAt('$$.Execution.Name');
     const now = JsonPath.stringAt('$$.State.EnteredTime');
     const owner = JsonPath.stringAt('$.owner');
+    // A waiting execution's place in the slot queue: when it started.
+    const queuedAt = JsonPath.stringAt('$$.Execution.StartTime');
     const providerRetry: RetryProps = {
       interval: Duration.seconds(2),
       maxAttempts: 5,
@@ -208,7 +214,7 @@ export class GenerationWorkflow extends Construct {
     // release that fails is left to the reconciler rather than blocking the record.
     const releaseSlot = new LambdaInvoke(this, StateNames.releaseSlot, {
       lambdaFunction: props.releaseSlot,
-      payload: TaskInput.fromObject({ id: generationId }),
+      payload: TaskInput.fromObject({ id: generationId, queuedAt: queuedAt }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath: JsonPath.DISCARD,
@@ -256,7 +262,7 @@ export class GenerationWorkflow extends Construct {
     const releaseCancelledSlot = new LambdaInvoke(this, StateNames.releaseCancelledSlot, {
       comment: 'Cancelled while holding a slot: give it back before ending.',
       lambdaFunction: props.releaseSlot,
-      payload: TaskInput.fromObject({ id: generationId }),
+      payload: TaskInput.fromObject({ id: generationId, queuedAt }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath: JsonPath.DISCARD,
@@ -417,7 +423,7 @@ export class GenerationWorkflow extends Construct {
       payload: TaskInput.fromObject({
         id: generationId,
         token: JsonPath.taskToken,
-        queuedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+        queuedAt,
       }),
       resultPath: '$.slot',
       taskTimeout: Timeout.duration(props.maxQueue),

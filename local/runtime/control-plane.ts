@@ -20,6 +20,11 @@ export interface AdminRoutes {
   listSchedules(): unknown;
   /** `POST /__local/schedules/<name>/trigger`; answers the generation id. */
   triggerSchedule(name: string): Promise<{ id: string }>;
+  /**
+   * `POST /__local/s3/redeliver` `{bucket, key}`: delivers the latest S3 event of that object
+   * again, as S3's at-least-once delivery may; answers how many notifications it went to.
+   */
+  redeliverS3Event(bucket: string, key: string): { delivered: number };
 }
 
 export interface ControlPlaneOptions {
@@ -29,6 +34,12 @@ export interface ControlPlaneOptions {
   readonly secrets: ReadonlyMap<string, string>;
   readonly admin: AdminRoutes;
   readonly host?: string;
+  /**
+   * StartExecution's rate, as a token bucket: Step Functions throttles it too
+   * (ThrottlingException), and callers back off. Locally it also keeps one machine from starting
+   * thousands of executions in the same second. @default { burst: 100, perSecond: 50 }
+   */
+  readonly startExecutionRate?: { readonly burst: number; readonly perSecond: number };
 }
 
 class AwsError extends Error {
@@ -46,6 +57,19 @@ export async function startControlPlane(
   options: ControlPlaneOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const { engine } = options;
+  const startRate = options.startExecutionRate ?? { burst: 100, perSecond: 50 };
+  let startTokens = startRate.burst;
+  let startRefilledAt = Date.now();
+  const takeStartToken = () => {
+    const now = Date.now();
+    startTokens = Math.min(
+      startRate.burst,
+      startTokens + ((now - startRefilledAt) / 1000) * startRate.perSecond,
+    );
+    startRefilledAt = now;
+    if (startTokens < 1) throw new AwsError('ThrottlingException', 'Rate exceeded');
+    startTokens -= 1;
+  };
   const describe = (execution: ExecutionRecord) => ({
     executionArn: execution.executionArn,
     stateMachineArn: engine.stateMachineArn,
@@ -65,6 +89,7 @@ export async function startControlPlane(
           `State Machine Does Not Exist: '${body.stateMachineArn}'`,
         );
       }
+      takeStartToken();
       const execution = engine.start(
         body.name as string | undefined,
         (body.input as string) ?? '{}',
@@ -133,7 +158,7 @@ export async function startControlPlane(
     const body = await readBody(request);
     const url = new URL(request.url ?? '/', 'http://local');
     if (url.pathname.startsWith('/__local/'))
-      return admin(request.method ?? 'GET', url.pathname, response);
+      return admin(request.method ?? 'GET', url.pathname, response, body);
     const target = request.headers['x-amz-target'];
     const operation = typeof target === 'string' ? operations[target] : undefined;
     const contentType = String(request.headers['content-type'] ?? 'application/x-amz-json-1.0');
@@ -161,9 +186,14 @@ export async function startControlPlane(
         .end(JSON.stringify({ __type: type, message: (error as Error).message }));
     }
   }
-  async function admin(method: string, path: string, response: ServerResponse) {
+  async function admin(method: string, path: string, response: ServerResponse, body: string) {
     const json = (status: number, value: unknown) =>
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    if (method === 'POST' && path === '/__local/s3/redeliver') {
+      const { bucket, key } = (body ? JSON.parse(body) : {}) as { bucket?: string; key?: string };
+      const answer = options.admin.redeliverS3Event(String(bucket), String(key));
+      return json(answer.delivered > 0 ? 200 : 404, answer);
+    }
     if (method === 'GET' && path === '/__local/schedules')
       return json(200, options.admin.listSchedules());
     const trigger = /^\/__local\/schedules\/([^/]+)\/trigger$/.exec(path);

@@ -166,6 +166,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const execution = engine.start(undefined, JSON.stringify(schedule.input));
       return { id: execution.name };
     };
+    let s3Notifications: { redeliver(bucket: string, key: string): { delivered: number } } = {
+      redeliver: () => ({ delivered: 0 }),
+    };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
     const control = await startControlPlane({
       engine,
@@ -175,6 +178,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       admin: {
         listSchedules: () => scheduler.list(),
         triggerSchedule: (name) => triggerSchedule(name),
+        redeliverS3Event: (bucket, key) => s3Notifications.redeliver(bucket, key),
       },
     });
     closers.push(() => control.close());
@@ -229,7 +233,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       options.apiKeys,
     );
 
-    wireS3Notifications(template, storage, lambda, options.timeScale ?? 1, log);
+    s3Notifications = wireS3Notifications(template, storage, lambda, options.timeScale ?? 1, log);
     const rules = wireEventRules(template, engine, lambda, options.timeScale ?? 1, log);
     closers.push(() => rules.stop());
 
@@ -363,25 +367,38 @@ function wireS3Notifications(
   lambda: LocalLambda,
   timeScale: number,
   log: (line: string) => void,
-): void {
+): { redeliver(bucket: string, key: string): { delivered: number } } {
   const notifications = Object.values(template.Resources)
     .filter((resource) => resource.Type === 'Custom::S3BucketNotifications')
     .map((resource) => resolveIntrinsics(resource.Properties, template) as S3NotificationConfig);
-  storage.onS3Event((event) => {
-    for (const record of event.Records) {
-      const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
-      const eventName = `s3:${String(record.eventName)}`;
-      for (const notification of notifications) {
-        if (notification.BucketName !== s3.bucket.name) continue;
-        for (const target of notification.NotificationConfiguration.LambdaFunctionConfigurations ??
-          []) {
-          if (!matches(target, eventName, decodeURIComponent(s3.object.key.replace(/\+/g, ' '))))
-            continue;
-          void invokeAsync(lambda, target.LambdaFunctionArn, { Records: [record] }, timeScale, log);
-        }
+  // The latest event record of each object, so a test can have it delivered again.
+  const latest = new Map<string, S3NotificationEvent['Records'][number]>();
+  const deliver = (record: S3NotificationEvent['Records'][number]): number => {
+    const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
+    const eventName = `s3:${String(record.eventName)}`;
+    const key = decodeURIComponent(s3.object.key.replace(/\+/g, ' '));
+    latest.set(`${s3.bucket.name}/${key}`, record);
+    let delivered = 0;
+    for (const notification of notifications) {
+      if (notification.BucketName !== s3.bucket.name) continue;
+      for (const target of notification.NotificationConfiguration.LambdaFunctionConfigurations ??
+        []) {
+        if (!matches(target, eventName, key)) continue;
+        delivered++;
+        void invokeAsync(lambda, target.LambdaFunctionArn, { Records: [record] }, timeScale, log);
       }
     }
+    return delivered;
+  };
+  storage.onS3Event((event) => {
+    for (const record of event.Records) deliver(record);
   });
+  return {
+    redeliver(bucket, key) {
+      const record = latest.get(`${bucket}/${key}`);
+      return { delivered: record ? deliver(record) : 0 };
+    },
+  };
 }
 
 interface S3NotificationConfig {

@@ -53,6 +53,12 @@ export class ProviderSlots {
    * holds one already (a retried or restarted step), `full` when every slot is taken.
    */
   async acquire(id: string): Promise<'granted' | 'held' | 'full'> {
+    if (await this.tryAcquire(id)) return 'granted';
+    return (await this.holders()).includes(id) ? 'held' : 'full';
+  }
+
+  /** Takes a free slot for `id` if it holds none; says whether this call took one. */
+  async tryAcquire(id: string): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({
@@ -68,10 +74,10 @@ export class ProviderSlots {
           },
         }),
       );
-      return 'granted';
+      return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return (await this.holders()).includes(id) ? 'held' : 'full';
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
     }
   }
 
@@ -102,6 +108,16 @@ export class ProviderSlots {
       new PutCommand({
         TableName: this.#tableName,
         Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
+      }),
+    );
+  }
+
+  /** Takes a generation's waiter off the queue whatever its token (it no longer waits). */
+  async forget(waiter: Pick<SlotWaiter, 'id' | 'queuedAt'>): Promise<void> {
+    await this.#client.send(
+      new DeleteCommand({
+        TableName: this.#tableName,
+        Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
       }),
     );
   }
@@ -206,23 +222,38 @@ export async function acquireSlotStep(
   input: SlotWaiter,
   deps: SlotDeps,
 ): Promise<{ granted: boolean }> {
-  if ((await deps.slots.acquire(input.id)) !== 'full') {
+  // One read decides the common cases: held already (a retried or restarted step), or full.
+  const holders = await deps.slots.holders();
+  if (
+    holders.includes(input.id) ||
+    (holders.length < deps.slots.capacity && (await deps.slots.acquire(input.id)) !== 'full')
+  ) {
     await deps.wake(input.token, grantNow(deps));
     return { granted: true };
   }
   await deps.slots.enqueue(input);
-  if ((await deps.slots.acquire(input.id)) !== 'full' && (await deps.slots.dequeue(input))) {
+  if ((await deps.slots.tryAcquire(input.id)) && (await deps.slots.dequeue(input))) {
     await deps.wake(input.token, grantNow(deps));
     return { granted: true };
   }
-  // Queued. If the second attempt won a slot but a releaser had taken the queue item, that
-  // releaser finds the slot held and wakes this execution (or puts it back and looks again).
+  // Queued. If a releaser took the queue item meanwhile, it wakes this execution (or puts it
+  // back and looks again); if the second attempt won a slot but the releaser had the item, the
+  // releaser finds the slot held and wakes it.
   return { granted: false };
 }
 
-/** Gives back the slot of `id` and hands free slots to the oldest waiters. */
-export async function releaseSlot(id: string, deps: SlotDeps): Promise<{ woken: number }> {
+/**
+ * Gives back the slot of `id` and hands free slots to the oldest waiters. Given when the
+ * generation queued (`queuedAt`), it also leaves the queue, in case it failed while waiting, so
+ * nobody later spends a hand-over on it.
+ */
+export async function releaseSlot(
+  id: string,
+  deps: SlotDeps,
+  queuedAt?: string,
+): Promise<{ woken: number }> {
   await deps.slots.release(id);
+  if (queuedAt !== undefined) await deps.slots.forget({ id, queuedAt });
   return handOverFreeSlots(deps);
 }
 

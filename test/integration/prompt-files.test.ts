@@ -1,0 +1,213 @@
+/**
+ * Prompt files on the local runtime: uploaded with the AWS SDK to the local S3, delivered to the
+ * prompt-file function as S3 would (and again, as S3's at-least-once delivery may), every line
+ * accounted for in the report, and each valid line generated exactly once under the
+ * provider-wide cap.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { type ServedRuntime, serve } from '../helpers/serve.ts';
+
+const CAP = 10;
+let runtime: ServedRuntime;
+
+beforeAll(async () => {
+  runtime = await serve({
+    simLatencyMs: 50,
+    simMaxConcurrent: CAP,
+    config: { maxConcurrentTasks: CAP },
+  });
+}, 90_000);
+afterAll(() => runtime?.stop());
+
+interface Report {
+  summary: { lines: number; accepted: number; rejected: number; skipped: number };
+  lines: Array<{ line: number; id?: string; error?: { code: string } }>;
+  error?: { code: string };
+}
+
+async function upload(key: string, body: string | Uint8Array): Promise<void> {
+  await runtime
+    .s3()
+    .send(new PutObjectCommand({ Bucket: runtime.endpoints.s3.inputBucket, Key: key, Body: body }));
+}
+
+async function report(key: string, timeoutMs = 60_000): Promise<Report> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const object = await runtime.s3().send(
+        new GetObjectCommand({
+          Bucket: runtime.endpoints.s3.inputBucket,
+          Key: `reports/${key}.json`,
+        }),
+      );
+      return JSON.parse(
+        await (object.Body as { transformToString(): Promise<string> }).transformToString(),
+      ) as Report;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** Every generation record of one prompt file, by its sourceRef. */
+async function generationsOf(key: string) {
+  const prefix = `s3://${runtime.endpoints.s3.inputBucket}/${key}#`;
+  const items: Array<Record<string, unknown>> = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await runtime.dynamodb().send(
+      new ScanCommand({
+        TableName: runtime.endpoints.dynamodb.tableName,
+        FilterExpression: 'begins_with(sourceRef, :prefix)',
+        ExpressionAttributeValues: { ':prefix': prefix },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+async function untilAllEnded(key: string, count: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const items = await generationsOf(key);
+    const ended = items.filter((item) =>
+      ['completed', 'failed', 'cancelled'].includes(String(item.status)),
+    );
+    if (items.length >= count && ended.length === items.length) return items;
+    if (Date.now() > deadline) {
+      throw new Error(`${ended.length}/${items.length} of ${count} generations of ${key} ended`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function redeliver(key: string): Promise<void> {
+  const { control } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+    control: string;
+  };
+  const response = await fetch(`${control}/__local/s3/redeliver`, {
+    method: 'POST',
+    body: JSON.stringify({ bucket: runtime.endpoints.s3.inputBucket, key }),
+  });
+  expect(response.status).toBe(200);
+}
+
+async function simulatorStats() {
+  return (await (await fetch(`${runtime.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
+    tasksCreated: number;
+    maxInFlight: number;
+    requests: { create: number };
+  };
+}
+
+describe('prompt files on the local runtime', () => {
+  it('makes exactly 197 generations of a 200-line file with 3 bad lines, delivered three times', async () => {
+    const key = 'prompts/bulk.jsonl';
+    const bad = new Map([
+      [50, { line: JSON.stringify({ prompt: '' }), code: ErrorCodes.INVALID_PROMPT_LENGTH }],
+      [
+        1000,
+        {
+          line: JSON.stringify({ prompt: 'x', width: 4000, height: 10 }),
+          code: ErrorCodes.INVALID_ASPECT_RATIO,
+        },
+      ],
+      [150, { line: '{not json', code: ErrorCodes.PROMPT_FILE_INVALID_JSON }],
+    ]);
+    const lines = Array.from(
+      { length: 200 },
+      (_, index) =>
+        bad.get(index + 1)?.line ??
+        JSON.stringify({
+          prompt: `bulk prompt ${index + 1}`,
+          width: 512,
+          height: 512,
+          seed: index + 1,
+        }),
+    );
+    const before = await simulatorStats();
+    await upload(key, `${lines.join('\n')}\n`);
+    const first = await report(key);
+    await redeliver(key);
+    await redeliver(key);
+
+    const items = await untilAllEnded(key, 197, 240_000);
+    expect(items).toHaveLength(197);
+    expect(new Set(items.map((item) => item.status))).toEqual(new Set(['completed']));
+
+    const final = await report(key);
+    expect(final.summary).toEqual({ lines: 200, accepted: 197, rejected: 3, skipped: 0 });
+    expect(final.lines).toHaveLength(200);
+    for (const [line, { code }] of bad) {
+      expect(final.lines.find((entry) => entry.line === line)?.error?.code).toBe(code);
+    }
+    // The repeated deliveries named the same generations.
+    expect(final.lines.map((entry) => entry.id)).toEqual(first.lines.map((entry) => entry.id));
+
+    const after = await simulatorStats();
+    expect(after.tasksCreated - before.tasksCreated).toBe(197);
+    expect(after.maxInFlight).toBeLessThanOrEqual(CAP);
+    expect(after.requests.create - before.requests.create).toBe(197);
+  }, 300_000);
+
+  it.each([
+    [
+      'a .txt file with comments and blank lines',
+      'prompts/variants/a.txt',
+      '# header\na red kite\n\na blue heron\n',
+      2,
+    ],
+    [
+      'a .json file with defaults',
+      'prompts/variants/b.json',
+      JSON.stringify({
+        defaults: { width: 512, height: 512 },
+        prompts: ['an owl', { prompt: 'a fox', seed: 3 }],
+      }),
+      2,
+    ],
+    [
+      'a .jsonl file with a BOM and CRLF line ends',
+      'prompts/variants/c.jsonl',
+      `\uFEFF${JSON.stringify({ prompt: 'a wren' })}\r\n${JSON.stringify({ prompt: 'a lark' })}\r\n`,
+      2,
+    ],
+  ])(
+    'generates every line of %s',
+    async (_name, key, body, count) => {
+      await upload(key, body);
+      const answer = await report(key);
+      expect(answer.summary.accepted).toBe(count);
+      expect(answer.error).toBeUndefined();
+      const items = await untilAllEnded(key, count, 60_000);
+      expect(items.map((item) => item.status)).toEqual(Array(count).fill('completed'));
+    },
+    90_000,
+  );
+
+  it.each([
+    [
+      'a binary file',
+      'prompts/bad/photo.txt',
+      new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff, 0xfe]),
+      ErrorCodes.PROMPT_FILE_NOT_TEXT,
+    ],
+    ['an empty file', 'prompts/bad/empty.jsonl', '', ErrorCodes.PROMPT_FILE_EMPTY],
+  ])('reports %s with an error and starts nothing', async (_name, key, body, code) => {
+    await upload(key, body);
+    const answer = await report(key);
+    expect(answer.error?.code).toBe(code);
+    expect(answer.summary.accepted).toBe(0);
+    expect(await generationsOf(key)).toEqual([]);
+  });
+});
