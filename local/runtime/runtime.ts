@@ -23,8 +23,8 @@ import { ExecutionEngine } from './executions.ts';
 import { LocalLambda } from './lambda.ts';
 import { type LocalSchedule, schedulesFromTemplate, startScheduler } from './scheduler.ts';
 import {
-  LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  localCredentials,
   type S3NotificationEvent,
   startLocalStorage,
 } from './storage.ts';
@@ -144,7 +144,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(),
     });
     closers.push(() => dynamodb.destroy());
     const stateMachineArn = String(
@@ -180,8 +180,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     Object.assign(process.env, functionEnvironment, {
       AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: localCredentials().accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials().secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: storage.dynamodbEndpoint,
       AWS_ENDPOINT_URL_S3: storage.s3Endpoint,
       AWS_ENDPOINT_URL_SFN: control.url,
@@ -242,12 +242,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const resumed = await resumeUnfinished(documents, generationsTable, engine);
     if (resumed.length > 0) log(`carrying on ${resumed.length} unfinished generation(s)`);
 
+    const credentials = localCredentials();
     const endpoints: Endpoints = {
       api: gateway.url,
       s3: {
         endpoint: storage.s3Endpoint,
         region: LOCAL_REGION,
-        ...LOCAL_CREDENTIALS,
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
         inputBucket: bucketOf(template, 'StorageInput'),
         outputBucket: functionEnvironment[EnvNames.imagesBucket] as string,
       },
