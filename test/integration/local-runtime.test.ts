@@ -10,6 +10,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PngSpec, renderPng } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
@@ -19,6 +20,23 @@ async function events(runtime: ServedRuntime): Promise<Array<Record<string, unkn
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The generation's item in DynamoDB, read directly (not through the API). */
+async function storedRecord(runtime: ServedRuntime, id: string) {
+  const { Item } = await runtime
+    .dynamodb()
+    .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
+  return Item;
+}
+
+/** Ids of the generations with a `Generation Completed` event in the events log. */
+async function completedEventIds(runtime: ServedRuntime): Promise<string[]> {
+  return (await events(runtime))
+    .filter((event) => event['detail-type'] === 'Generation Completed')
+    .map((event) => (event.detail as { id?: string }).id as string);
 }
 
 async function simulatorStats(runtime: ServedRuntime) {
@@ -99,18 +117,16 @@ describe('the local runtime, every trigger end to end', () => {
       contentType: 'image/png',
       size: downloaded.length,
     });
-    expect(image?.sha256).toBe(createHash('sha256').update(downloaded).digest('hex'));
-    // The stored copy is byte for byte what the simulator rendered for this prompt and seed.
-    const stored = await runtime
-      .s3()
-      .send(new GetObjectCommand({ Bucket: image?.bucket, Key: image?.key }));
-    expect(
-      Buffer.from(
-        await (
-          stored.Body as { transformToByteArray(): Promise<Uint8Array> }
-        ).transformToByteArray(),
-      ),
-    ).toEqual(downloaded);
+    // The stored copy is byte for byte what the simulator served: its PNG is a pure function of
+    // prompt, seed and size for a positive seed, so rendering the same spec gives the same bytes.
+    const served = await renderPng({
+      prompt: 'a lighthouse at dawn',
+      seed: 7,
+      width: 1024,
+      height: 768,
+    });
+    expect(downloaded.equals(served)).toBe(true);
+    expect(image?.sha256).toBe(sha256(served));
     const item = await runtime
       .dynamodb()
       .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
@@ -157,14 +173,22 @@ describe('the local runtime, every trigger end to end', () => {
     expect(report.lines.find((line) => line.line === 3)?.error?.code).toBe(
       ErrorCodes.INVALID_PROMPT_LENGTH,
     );
-    for (const line of report.lines.filter((entry) => entry.id)) {
-      const record = await waitForTerminal(runtime, line.id as string);
+    const ids = report.lines.flatMap((line) => (line.id ? [line.id] : []));
+    expect(ids).toHaveLength(2);
+    for (const id of ids) {
+      const record = await waitForTerminal(runtime, id);
       expect(record).toMatchObject({
         status: 'completed',
         source: 's3',
         sourceRef: expect.stringContaining(key),
       });
+      expect(await storedRecord(runtime, id)).toMatchObject({
+        status: 'completed',
+        source: 's3',
+        images: [expect.objectContaining({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })],
+      });
     }
+    expect(await completedEventIds(runtime)).toEqual(expect.arrayContaining(ids));
   });
 
   it('schedule: a configured schedule fired makes a completed generation with source "schedule"', async () => {
@@ -182,6 +206,18 @@ describe('the local runtime, every trigger end to end', () => {
       sourceRef: 'schedule:daily-sample',
     });
     expect(record.images[0]).toMatchObject({ width: 1472, height: 1104 });
+    // The schedule's request has a positive seed: its image is known in advance.
+    const { schedules } = JSON.parse(
+      await readFile(join(import.meta.dirname, '..', '..', 'spark-t2i.config.json'), 'utf8'),
+    ) as { schedules: Array<{ name: string; request: PngSpec }> };
+    const request = schedules.find((schedule) => schedule.name === 'daily-sample')?.request;
+    const expected = sha256(await renderPng(request as PngSpec));
+    expect(await storedRecord(runtime, id)).toMatchObject({
+      status: 'completed',
+      source: 'schedule',
+      images: [expect.objectContaining({ sha256: expected })],
+    });
+    expect(await completedEventIds(runtime)).toContain(id);
   });
 });
 
