@@ -39,6 +39,33 @@ async function completedEventIds(runtime: ServedRuntime): Promise<string[]> {
     .map((event) => (event.detail as { id?: string }).id as string);
 }
 
+async function controlUrl(runtime: ServedRuntime): Promise<string> {
+  return (
+    JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+      control: string;
+    }
+  ).control;
+}
+
+interface ExecutionView {
+  name: string;
+  status: string;
+  transitions: number;
+  retries: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** What the interpreter counted for a generation's execution, once it has ended. */
+async function endedExecution(runtime: ServedRuntime, id: string): Promise<ExecutionView> {
+  const control = await controlUrl(runtime);
+  return waitFor(`execution ${id} to end`, async () => {
+    const view = (await (
+      await fetch(`${control}/__local/executions/${id}`)
+    ).json()) as ExecutionView;
+    return view.status === 'RUNNING' ? undefined : view;
+  });
+}
+
 async function simulatorStats(runtime: ServedRuntime) {
   return (await (await fetch(`${runtime.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
     tasksCreated: number;
@@ -139,6 +166,10 @@ describe('the local runtime, every trigger end to end', () => {
       (event) => (event.detail as { id?: string }).id === id,
     );
     expect(completed).toMatchObject({ source: 'spark-t2i', 'detail-type': 'Generation Completed' });
+    // Eight states for a success with one poll, three more (Wait, Poll, Choice) per further poll.
+    const execution = await endedExecution(runtime, id);
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', retries: {} });
+    expect(execution.transitions).toBe(5 + 3 * (record.polls as number));
   });
 
   it('S3: a prompt file uploaded with the SDK makes one generation per valid line and a report', async () => {
@@ -193,7 +224,7 @@ describe('the local runtime, every trigger end to end', () => {
 
   it('schedule: a configured schedule fired makes a completed generation with source "schedule"', async () => {
     const response = await fetch(
-      `${JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')).control}/__local/schedules/daily-sample/trigger`,
+      `${await controlUrl(runtime)}/__local/schedules/daily-sample/trigger`,
       { method: 'POST' },
     );
     const { id } = (await response.json()) as { id: string };
@@ -218,6 +249,49 @@ describe('the local runtime, every trigger end to end', () => {
       images: [expect.objectContaining({ sha256: expected })],
     });
     expect(await completedEventIds(runtime)).toContain(id);
+  });
+});
+
+describe('the local runtime, what each execution cost', () => {
+  let runtime: ServedRuntime;
+
+  // The provider finishes well before the first poll (10 s scaled by 0.01): exactly one poll.
+  beforeAll(async () => {
+    runtime = await serve({ simLatencyMs: 10 });
+  }, 90_000);
+  afterAll(() => runtime?.stop());
+
+  it('answers the 8 state transitions of a completed generation with one poll, and its dates', async () => {
+    const id = await submit(runtime, { prompt: 'a counted lighthouse', width: 512, height: 512 });
+    const record = await waitForTerminal(runtime, id);
+    expect(record).toMatchObject({ status: 'completed', polls: 1 });
+
+    const execution = await endedExecution(runtime, id);
+
+    expect(execution).toEqual({
+      name: id,
+      executionArn: expect.stringMatching(new RegExp(`:execution:[^:]+:${id}$`)),
+      status: 'SUCCEEDED',
+      startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      // RecordQueued, CreateTask, WaitForTask, PollTask, IsTaskDone, CopyImages, RecordSuccess,
+      // PublishCompleted (docs/decisions.md D7).
+      transitions: 8,
+      retries: {},
+    });
+    expect(Date.parse(execution.stopDate as string)).toBeGreaterThanOrEqual(
+      Date.parse(execution.startDate as string),
+    );
+    const all = (await (
+      await fetch(`${await controlUrl(runtime)}/__local/executions`)
+    ).json()) as ExecutionView[];
+    expect(all).toContainEqual(execution);
+  });
+
+  it('answers 404 for an execution it never ran', async () => {
+    const response = await fetch(`${await controlUrl(runtime)}/__local/executions/no-such-id`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 'UNKNOWN_EXECUTION' } });
   });
 });
 
