@@ -3,9 +3,12 @@
  * state machine, with every trigger driven through its real entrance and every outcome checked
  * where it lands (DynamoDB, S3, the events log, the simulator).
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
@@ -13,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PngSpec, renderPng } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+
+const execFileAsync = promisify(execFile);
 
 async function events(runtime: ServedRuntime): Promise<Array<Record<string, unknown>>> {
   const text = await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8').catch(() => '');
@@ -389,6 +394,22 @@ describe('the local runtime, restarted', () => {
       // The restarted simulator counts from zero: it created nothing new for these generations.
       expect((await simulatorStats(second)).tasksCreated).toBe(0);
       expect(second.output()).toMatch(/Resumed\s+4/);
+      // On a restart the key is not printed: the curl examples read it from the data dir by an
+      // absolute path, so they work as printed from any directory.
+      const examples = second
+        .output()
+        .split('\n')
+        .filter((line) => line.trimStart().startsWith('curl '))
+        .map((line) => line.trim());
+      expect(examples).toHaveLength(2);
+      for (const example of examples) {
+        expect(example).toContain(`$(cat ${join(first.dataDir, 'local-api-key')})`);
+        const { stdout } = await execFileAsync('sh', ['-c', `${example} -w '\n%{http_code}'`], {
+          cwd: tmpdir(),
+        });
+        const status = stdout.trim().split('\n').pop();
+        expect(status).toMatch(example.includes('-X POST') ? /^202$/ : /^200$/);
+      }
     } finally {
       await second.stop();
     }
