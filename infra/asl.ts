@@ -71,7 +71,17 @@ export function resolveIntrinsics(
       if (key === 'Fn::GetAtt') return getAtt(argument);
       if (key === 'Fn::Join') {
         const [separator, parts] = argument as [string, unknown[]];
+        if (typeof separator !== 'string' || !Array.isArray(parts)) {
+          throw new Error(`Fn::Join takes [separator, [parts]], got ${JSON.stringify(argument)}`);
+        }
         return parts.map((part) => String(resolve(part))).join(separator);
+      }
+      // Anything else would pass through as an object and end up as "[object Object]" in a
+      // joined string: refuse it, so a new intrinsic in the definition fails loudly here.
+      if (key.startsWith('Fn::')) {
+        throw new Error(
+          `${key} is not supported in a state machine definition (only Fn::Join, Ref and Fn::GetAtt)`,
+        );
       }
     }
     return Object.fromEntries(entries.map(([key, child]) => [key, resolve(child)]));

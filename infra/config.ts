@@ -166,8 +166,29 @@ export function loadStackConfig(
       throw new StackConfigError(`${fileName} is not valid JSON`, { cause: error });
     }
   }
-  const fromContext = (readContext('spark-t2i') as Record<string, unknown> | undefined) ?? {};
-  return parseStackConfig(mergeDeep(fromFile, fromContext));
+  return parseStackConfig(mergeDeep(fromFile, contextConfig(readContext('spark-t2i'))));
+}
+
+/**
+ * The `spark-t2i` context value: an object when it comes from `cdk.json`, but a JSON string when
+ * it is passed as `cdk deploy -c 'spark-t2i={...}'` (the CLI does not parse context values).
+ */
+function contextConfig(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new StackConfigError('The spark-t2i context value is not valid JSON', {
+        cause: error,
+      });
+    }
+  }
+  if (!isRecord(parsed)) {
+    throw new StackConfigError('The spark-t2i context value must be a JSON object');
+  }
+  return parsed;
 }
 
 function mergeDeep(base: Record<string, unknown>, override: Record<string, unknown>) {

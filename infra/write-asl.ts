@@ -1,7 +1,9 @@
 /**
  * Writes the concrete ASL of the synthesized state machine next to the template
- * (`cdk.out/SparkT2i.generation.asl.json`), for the local runtime and for reading.
- * Run after `cdk synth` (`npm run synth` does both).
+ * (`cdk.out/SparkT2i.generation.asl.json`): the definition as deployed, for review and for tools
+ * (ASL validators, the Step Functions visual editor). The local runtime does not read this file:
+ * it synthesizes the same stack in memory, derives the same definition from the template, and
+ * caches it in its data dir. Run after `cdk synth` (`npm run synth` does both).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

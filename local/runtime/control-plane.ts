@@ -1,8 +1,10 @@
 /**
  * The AWS control-plane APIs the functions call, served locally over the AWS JSON protocol so the
  * real SDK v3 clients reach them through `AWS_ENDPOINT_URL_<SERVICE>`: Step Functions
- * (StartExecution, StopExecution, DescribeExecution, SendTaskSuccess/Failure/Heartbeat), EventBridge (PutEvents) and Secrets Manager
- * (GetSecretValue). It also serves the runtime's own admin routes under `/__local/`.
+ * (StartExecution, StopExecution, DescribeExecution, SendTaskSuccess/Failure/Heartbeat),
+ * EventBridge (PutEvents) and Secrets Manager (GetSecretValue). It also serves the runtime's own
+ * admin routes under `/__local/` (schedules, S3 event redelivery, and what the interpreter
+ * counted for each execution).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -196,6 +198,17 @@ export async function startControlPlane(
     }
     if (method === 'GET' && path === '/__local/schedules')
       return json(200, options.admin.listSchedules());
+    if (method === 'GET' && path === '/__local/executions')
+      return json(200, engine.list().map(executionView));
+    const execution = /^\/__local\/executions\/([^/]+)$/.exec(path);
+    if (method === 'GET' && execution?.[1]) {
+      const name = decodeURIComponent(execution[1]);
+      const found = engine.list().find((record) => record.name === name);
+      if (found) return json(200, executionView(found));
+      return json(404, {
+        error: { code: 'UNKNOWN_EXECUTION', message: `No execution named ${name}` },
+      });
+    }
     const trigger = /^\/__local\/schedules\/([^/]+)\/trigger$/.exec(path);
     if (method === 'POST' && trigger?.[1]) {
       try {
@@ -219,6 +232,23 @@ export async function startControlPlane(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * `GET /__local/executions[/<name>]`: what the interpreter counted for an execution, for the
+ * benchmarks (a Standard workflow is billed per state transition).
+ */
+function executionView(execution: ExecutionRecord) {
+  return {
+    name: execution.name,
+    executionArn: execution.executionArn,
+    status: execution.status,
+    startDate: execution.startDate.toISOString(),
+    stopDate: execution.stopDate?.toISOString() ?? null,
+    transitions: execution.transitions,
+    retries: execution.retries,
+    ...(execution.error && { error: execution.error }),
   };
 }
 

@@ -24,8 +24,8 @@ import { ExecutionEngine, type ExecutionRecord } from './executions.ts';
 import { LocalLambda } from './lambda.ts';
 import { type LocalSchedule, schedulesFromTemplate, startScheduler } from './scheduler.ts';
 import {
-  LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  localCredentials,
   type S3NotificationEvent,
   startLocalStorage,
 } from './storage.ts';
@@ -145,7 +145,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(),
     });
     closers.push(() => dynamodb.destroy());
     const stateMachineArn = String(
@@ -185,8 +185,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     Object.assign(process.env, functionEnvironment, {
       AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: localCredentials().accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials().secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: storage.dynamodbEndpoint,
       AWS_ENDPOINT_URL_S3: storage.s3Endpoint,
       AWS_ENDPOINT_URL_SFN: control.url,
@@ -252,12 +252,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // a sweep never mistakes a generation being carried on for a dead one.
     rules.startSchedules();
 
+    const credentials = localCredentials();
     const endpoints: Endpoints = {
       api: gateway.url,
       s3: {
         endpoint: storage.s3Endpoint,
         region: LOCAL_REGION,
-        ...LOCAL_CREDENTIALS,
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
         inputBucket: bucketOf(template, 'StorageInput'),
         outputBucket: functionEnvironment[EnvNames.imagesBucket] as string,
       },

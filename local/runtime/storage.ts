@@ -19,8 +19,14 @@ import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 
-/** s3rver's fixed credentials; the local runtime's clients sign with them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+/**
+ * s3rver's fixed credentials; the local runtime's clients sign with them. A new object on every
+ * call: the SDK writes its own bookkeeping (`$source`) into the credentials object it is given, so
+ * a shared one would carry it into whatever else reads it (endpoints.json).
+ */
+export function localCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+}
 export const LOCAL_REGION = 'us-east-1';
 
 /** An S3 notification record as s3rver emits it (the shape S3 sends to Lambda). */
@@ -97,7 +103,7 @@ async function createTables(endpoint: string, template: CfnTemplate): Promise<st
   const client = new DynamoDBClient({
     endpoint,
     region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(),
   });
   const names: string[] = [];
   const tables = [

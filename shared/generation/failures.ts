@@ -12,7 +12,8 @@ export interface CaughtError {
   readonly Cause?: string;
 }
 
-const CODE_BY_ERROR_NAME: Readonly<Record<string, ErrorCode>> = {
+/** The error names with a fixed code (exported so tests can check every one is covered). */
+export const CODE_BY_ERROR_NAME: Readonly<Record<string, ErrorCode>> = {
   SparkThrottledError: ErrorCodes.PROVIDER_THROTTLED,
   SparkServerError: ErrorCodes.HTTP_ERROR_RESPONSE,
   SparkTimeoutError: ErrorCodes.PROVIDER_TIMEOUT,
@@ -37,7 +38,10 @@ export function classifyFailure(caught: CaughtError): GenerationError {
   const cause = parseCause(caught.Cause);
   const message = cause.errorMessage ?? caught.Cause ?? name;
   if (CODE_IN_MESSAGE.has(name)) {
-    const code = /\b(\d{9})\b/.exec(message)?.[1];
+    // A rejection names the provider's code first; SparkHttpError appends its own code after
+    // the provider's detail (which may carry a code of the provider's), so its code is the last.
+    const codes = message.match(/\b\d{9}\b/g) ?? [];
+    const code = name === 'SparkHttpError' ? codes.at(-1) : codes[0];
     return { code: code ?? ErrorCodes.HTTP_ERROR_RESPONSE, message };
   }
   const code = CODE_BY_ERROR_NAME[name];

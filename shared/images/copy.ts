@@ -88,11 +88,13 @@ export async function copyImage(options: CopyImageOptions): Promise<CopiedImage>
     partSize: 8 * 1024 * 1024,
     leavePartsOnError: false,
   });
-  // A failure on the download side must abort the upload, and surface as the download's error.
+  // A failure on the download side must abort the upload, and surface as the download's error;
+  // the response is dropped too, or its connection stays open until the timeout.
   let downloadError: Error | undefined;
   const fail = (error: Error) => {
     downloadError ??= error;
     void upload.abort().catch(() => undefined);
+    response.destroy();
   };
   response.on('aborted', () => fail(truncated(inspector.bytes, declared)));
   response.on('error', (error) => fail(toDownloadError(error, inspector.bytes, declared)));
@@ -104,6 +106,7 @@ export async function copyImage(options: CopyImageOptions): Promise<CopiedImage>
   try {
     await upload.done();
   } catch (error) {
+    response.destroy();
     throw downloadError ?? new ImageDownloadError('Storing the image failed', { cause: error });
   }
   if (downloadError) throw downloadError;

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { parseStackConfig, StackConfigError } from '../../infra/config.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStackConfig, parseStackConfig, StackConfigError } from '../../infra/config.ts';
 import { synthesizeStack, type ValidationReport } from '../helpers/stack.ts';
 
 const schedules = [
@@ -494,5 +498,50 @@ describe('cdk-nag', () => {
     );
     expect(findings).toEqual([]);
     for (const report of validationReport.pluginReports) expect(report.conclusion).toBe('success');
+  });
+});
+
+describe('stack configuration', () => {
+  const projectDir = mkdtempSync(join(tmpdir(), 'spark-t2i-config-'));
+  writeFileSync(
+    join(projectDir, 'spark-t2i.config.json'),
+    JSON.stringify({ maxConcurrentTasks: 5, polling: { intervalSeconds: 4 } }),
+  );
+  afterAll(() => rmSync(projectDir, { recursive: true, force: true }));
+
+  /** Reads the config the way infra/app.ts does, from an app carrying this context. */
+  const loadWithContext = (context: Record<string, unknown>) => {
+    const app = new App({ context });
+    return loadStackConfig((key) => app.node.tryGetContext(key), projectDir);
+  };
+
+  // `cdk deploy -c 'spark-t2i={...}'` hands the app a JSON string; cdk.json hands it an object.
+  it.each([
+    ['a JSON string (cdk deploy -c)', '{"maxConcurrentTasks":20,"polling":{"maxPolls":7}}'],
+    ['an object (cdk.json)', { maxConcurrentTasks: 20, polling: { maxPolls: 7 } }],
+  ])('merges a spark-t2i context value given as %s over the config file', (_, value) => {
+    const config = loadWithContext({ 'spark-t2i': value });
+    expect(config.maxConcurrentTasks).toBe(20);
+    expect(config.polling.maxPolls).toBe(7);
+    expect(config.polling.intervalSeconds).toBe(4);
+  });
+
+  it('reads the config file alone when there is no context value', () => {
+    expect(loadWithContext({}).maxConcurrentTasks).toBe(5);
+  });
+
+  it.each([
+    ['not JSON', '{maxConcurrentTasks:20}', /context value is not valid JSON/],
+    ['a JSON array', '[1,2]', /context value must be a JSON object/],
+    ['a JSON number', '20', /context value must be a JSON object/],
+  ])('refuses a context string that is %s with a clear StackConfigError', (_, value, message) => {
+    expect(() => loadWithContext({ 'spark-t2i': value })).toThrow(StackConfigError);
+    expect(() => loadWithContext({ 'spark-t2i': value })).toThrow(message);
+  });
+
+  it('still validates a context string against the schema', () => {
+    expect(() => loadWithContext({ 'spark-t2i': '{"maxConcurrentTasks":0}' })).toThrow(
+      /maxConcurrentTasks/,
+    );
   });
 });

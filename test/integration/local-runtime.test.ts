@@ -3,15 +3,21 @@
  * state machine, with every trigger driven through its real entrance and every outcome checked
  * where it lands (DynamoDB, S3, the events log, the simulator).
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PngSpec, renderPng } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+
+const execFileAsync = promisify(execFile);
 
 async function events(runtime: ServedRuntime): Promise<Array<Record<string, unknown>>> {
   const text = await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8').catch(() => '');
@@ -19,6 +25,50 @@ async function events(runtime: ServedRuntime): Promise<Array<Record<string, unkn
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The generation's item in DynamoDB, read directly (not through the API). */
+async function storedRecord(runtime: ServedRuntime, id: string) {
+  const { Item } = await runtime
+    .dynamodb()
+    .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
+  return Item;
+}
+
+/** Ids of the generations with a `Generation Completed` event in the events log. */
+async function completedEventIds(runtime: ServedRuntime): Promise<string[]> {
+  return (await events(runtime))
+    .filter((event) => event['detail-type'] === 'Generation Completed')
+    .map((event) => (event.detail as { id?: string }).id as string);
+}
+
+async function controlUrl(runtime: ServedRuntime): Promise<string> {
+  return (
+    JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+      control: string;
+    }
+  ).control;
+}
+
+interface ExecutionView {
+  name: string;
+  status: string;
+  transitions: number;
+  retries: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** What the interpreter counted for a generation's execution, once it has ended. */
+async function endedExecution(runtime: ServedRuntime, id: string): Promise<ExecutionView> {
+  const control = await controlUrl(runtime);
+  return waitFor(`execution ${id} to end`, async () => {
+    const view = (await (
+      await fetch(`${control}/__local/executions/${id}`)
+    ).json()) as ExecutionView;
+    return view.status === 'RUNNING' ? undefined : view;
+  });
 }
 
 async function simulatorStats(runtime: ServedRuntime) {
@@ -50,8 +100,9 @@ describe('the local runtime, every trigger end to end', () => {
   }, 90_000);
   afterAll(() => runtime?.stop());
 
-  it('writes endpoints.json as design section 10 says', () => {
-    expect(runtime.endpoints).toMatchObject({
+  it('writes endpoints.json exactly as design section 10 says, with no other key', () => {
+    // toEqual, not toMatchObject: a key the contract does not name fails the test.
+    expect(runtime.endpoints).toEqual({
       api: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       s3: {
         endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
@@ -98,18 +149,16 @@ describe('the local runtime, every trigger end to end', () => {
       contentType: 'image/png',
       size: downloaded.length,
     });
-    expect(image?.sha256).toBe(createHash('sha256').update(downloaded).digest('hex'));
-    // The stored copy is byte for byte what the simulator rendered for this prompt and seed.
-    const stored = await runtime
-      .s3()
-      .send(new GetObjectCommand({ Bucket: image?.bucket, Key: image?.key }));
-    expect(
-      Buffer.from(
-        await (
-          stored.Body as { transformToByteArray(): Promise<Uint8Array> }
-        ).transformToByteArray(),
-      ),
-    ).toEqual(downloaded);
+    // The stored copy is byte for byte what the simulator served: its PNG is a pure function of
+    // prompt, seed and size for a positive seed, so rendering the same spec gives the same bytes.
+    const served = await renderPng({
+      prompt: 'a lighthouse at dawn',
+      seed: 7,
+      width: 1024,
+      height: 768,
+    });
+    expect(downloaded.equals(served)).toBe(true);
+    expect(image?.sha256).toBe(sha256(served));
     const item = await runtime
       .dynamodb()
       .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
@@ -122,6 +171,10 @@ describe('the local runtime, every trigger end to end', () => {
       (event) => (event.detail as { id?: string }).id === id,
     );
     expect(completed).toMatchObject({ source: 'spark-t2i', 'detail-type': 'Generation Completed' });
+    // Nine states for a success with one poll, three more (Wait, Poll, Choice) per further poll.
+    const execution = await endedExecution(runtime, id);
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', retries: {} });
+    expect(execution.transitions).toBe(6 + 3 * (record.polls as number));
   });
 
   it('S3: a prompt file uploaded with the SDK makes one generation per valid line and a report', async () => {
@@ -156,19 +209,27 @@ describe('the local runtime, every trigger end to end', () => {
     expect(report.lines.find((line) => line.line === 3)?.error?.code).toBe(
       ErrorCodes.INVALID_PROMPT_LENGTH,
     );
-    for (const line of report.lines.filter((entry) => entry.id)) {
-      const record = await waitForTerminal(runtime, line.id as string);
+    const ids = report.lines.flatMap((line) => (line.id ? [line.id] : []));
+    expect(ids).toHaveLength(2);
+    for (const id of ids) {
+      const record = await waitForTerminal(runtime, id);
       expect(record).toMatchObject({
         status: 'completed',
         source: 's3',
         sourceRef: expect.stringContaining(key),
       });
+      expect(await storedRecord(runtime, id)).toMatchObject({
+        status: 'completed',
+        source: 's3',
+        images: [expect.objectContaining({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })],
+      });
     }
+    expect(await completedEventIds(runtime)).toEqual(expect.arrayContaining(ids));
   });
 
   it('schedule: a configured schedule fired makes a completed generation with source "schedule"', async () => {
     const response = await fetch(
-      `${JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')).control}/__local/schedules/daily-sample/trigger`,
+      `${await controlUrl(runtime)}/__local/schedules/daily-sample/trigger`,
       { method: 'POST' },
     );
     const { id } = (await response.json()) as { id: string };
@@ -181,6 +242,61 @@ describe('the local runtime, every trigger end to end', () => {
       sourceRef: 'schedule:daily-sample',
     });
     expect(record.images[0]).toMatchObject({ width: 1472, height: 1104 });
+    // The schedule's request has a positive seed: its image is known in advance.
+    const { schedules } = JSON.parse(
+      await readFile(join(import.meta.dirname, '..', '..', 'spark-t2i.config.json'), 'utf8'),
+    ) as { schedules: Array<{ name: string; request: PngSpec }> };
+    const request = schedules.find((schedule) => schedule.name === 'daily-sample')?.request;
+    const expected = sha256(await renderPng(request as PngSpec));
+    expect(await storedRecord(runtime, id)).toMatchObject({
+      status: 'completed',
+      source: 'schedule',
+      images: [expect.objectContaining({ sha256: expected })],
+    });
+    expect(await completedEventIds(runtime)).toContain(id);
+  });
+});
+
+describe('the local runtime, what each execution cost', () => {
+  let runtime: ServedRuntime;
+
+  // The provider finishes well before the first poll (10 s scaled by 0.01): exactly one poll.
+  beforeAll(async () => {
+    runtime = await serve({ simLatencyMs: 10 });
+  }, 90_000);
+  afterAll(() => runtime?.stop());
+
+  it('answers the 9 state transitions of a completed generation with one poll, and its dates', async () => {
+    const id = await submit(runtime, { prompt: 'a counted lighthouse', width: 512, height: 512 });
+    const record = await waitForTerminal(runtime, id);
+    expect(record).toMatchObject({ status: 'completed', polls: 1 });
+
+    const execution = await endedExecution(runtime, id);
+
+    expect(execution).toEqual({
+      name: id,
+      executionArn: expect.stringMatching(new RegExp(`:execution:[^:]+:${id}$`)),
+      status: 'SUCCEEDED',
+      startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      // RecordQueued, CreateTask, WaitForTask, PollTask, IsTaskDone, CopyImages, RecordSuccess,
+      // PublishCompleted (docs/decisions.md D7).
+      transitions: 9,
+      retries: {},
+    });
+    expect(Date.parse(execution.stopDate as string)).toBeGreaterThanOrEqual(
+      Date.parse(execution.startDate as string),
+    );
+    const all = (await (
+      await fetch(`${await controlUrl(runtime)}/__local/executions`)
+    ).json()) as ExecutionView[];
+    expect(all).toContainEqual(execution);
+  });
+
+  it('answers 404 for an execution it never ran', async () => {
+    const response = await fetch(`${await controlUrl(runtime)}/__local/executions/no-such-id`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 'UNKNOWN_EXECUTION' } });
   });
 });
 
@@ -278,6 +394,22 @@ describe('the local runtime, restarted', () => {
       // The restarted simulator counts from zero: it created nothing new for these generations.
       expect((await simulatorStats(second)).tasksCreated).toBe(0);
       expect(second.output()).toMatch(/Resumed\s+4/);
+      // On a restart the key is not printed: the curl examples read it from the data dir by an
+      // absolute path, so they work as printed from any directory.
+      const examples = second
+        .output()
+        .split('\n')
+        .filter((line) => line.trimStart().startsWith('curl '))
+        .map((line) => line.trim());
+      expect(examples).toHaveLength(2);
+      for (const example of examples) {
+        expect(example).toContain(`$(cat ${join(first.dataDir, 'local-api-key')})`);
+        const { stdout } = await execFileAsync('sh', ['-c', `${example} -w '\n%{http_code}'`], {
+          cwd: tmpdir(),
+        });
+        const status = stdout.trim().split('\n').pop();
+        expect(status).toMatch(example.includes('-X POST') ? /^202$/ : /^200$/);
+      }
     } finally {
       await second.stop();
     }

@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLocalRuntime } from '../../runtime/runtime.ts';
 import { parseFaultSpec } from '../../simulator/faults.ts';
@@ -86,8 +86,10 @@ export const serveCommand: Command = {
       log: (line) => console.error(line),
     });
     const { endpoints } = runtime;
-    const keyFile = relative(process.cwd(), `${runtime.dataDir}/local-api-key`) || 'local-api-key';
-    const keyShown = runtime.apiKeyCreated ? runtime.apiKey : `$(cat ${keyFile})`;
+    const keyPath = join(runtime.dataDir, 'local-api-key');
+    const keyFile = relative(process.cwd(), keyPath) || 'local-api-key';
+    // The curl example reads the key by absolute path, so it works from any directory.
+    const keyShown = runtime.apiKeyCreated ? runtime.apiKey : `$(cat ${shellQuoted(keyPath)})`;
     console.log(`API        ${endpoints.api}`);
     console.log(
       runtime.apiKeyCreated
@@ -119,3 +121,8 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** A path as one shell word, whatever it contains. */
+function shellQuoted(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}
