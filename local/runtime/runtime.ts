@@ -13,7 +13,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
-import { EnvNames } from '../../shared/config/env.ts';
+import { CopyEnv, EnvNames } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
@@ -192,8 +192,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       S3_FORCE_PATH_STYLE: 'true',
       [EnvNames.sparkBaseUrl]: sparkBaseUrl,
-      // The simulator serves its images over plain http on 127.0.0.1; a real provider does not.
-      IMAGE_ALLOW_INSECURE_LOCAL_URLS: simulated ? 'true' : 'false',
+      // The simulator serves its images over plain http on 127.0.0.1: that origin, and only it,
+      // is exempt from the copy's https and public-address rules. A real provider gets none.
+      [CopyEnv.insecureOrigins]: simulator ? new URL(simulator.url).origin : '',
       POWERTOOLS_LOG_LEVEL:
         options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
       POWERTOOLS_TRACE_ENABLED: 'false',

@@ -8,10 +8,13 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { ImageUrlRefusedError } from './errors.ts';
 
 export interface UrlPolicy {
-  /** Allow `http:` as well as `https:`. Only the local runtime, for its simulator. */
-  readonly allowHttp: boolean;
-  /** Allow loopback and private addresses. Only the local runtime, for its simulator. */
-  readonly allowPrivateAddresses: boolean;
+  /**
+   * Origins (`http://127.0.0.1:8787`) that may be fetched over plain http and on a loopback
+   * address: the local runtime names its simulator here, and nothing else is ever exempt (not
+   * another port, not a private or link-local address). Empty on AWS. Each entry is checked by
+   * {@link insecureOrigin} when the configuration is read.
+   */
+  readonly insecureOrigins: readonly string[];
   /** When non-empty, only these host names (or their subdomains) may be fetched. */
   readonly allowedHosts: readonly string[];
 }
@@ -75,6 +78,60 @@ function ipv4MappedAddress(address: string): string | undefined {
   return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
+/** Whether an IP address is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return loopback.check(address, 'ipv4');
+  if (family !== 6) return false;
+  const mapped = ipv4MappedAddress(address);
+  return mapped === undefined ? loopback.check(address, 'ipv6') : isLoopbackAddress(mapped);
+}
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/** Thrown when an exempt origin in the configuration is not a loopback http(s) origin. */
+export class InsecureOriginError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InsecureOriginError';
+  }
+}
+
+/**
+ * Checks one entry of {@link UrlPolicy.insecureOrigins} and answers it normalised: it must be
+ * exactly an origin (scheme, loopback host, port; no path, no credentials), so a mistaken
+ * configuration can never exempt a private network or the instance metadata address.
+ */
+export function insecureOrigin(entry: string): string {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch (error) {
+    throw new InsecureOriginError(`"${entry}" is not a URL origin`, { cause: error });
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (
+    !['http:', 'https:'].includes(url.protocol) ||
+    url.username !== '' ||
+    url.password !== '' ||
+    entry.replace(/\/$/, '') !== url.origin
+  ) {
+    throw new InsecureOriginError(`"${entry}" must be an origin such as http://127.0.0.1:8787`);
+  }
+  if (host !== 'localhost' && !isLoopbackAddress(host)) {
+    throw new InsecureOriginError(
+      `"${entry}" is not a loopback origin (127.0.0.0/8, ::1, localhost)`,
+    );
+  }
+  return url.origin;
+}
+
+function isExempt(url: URL, policy: UrlPolicy): boolean {
+  return policy.insecureOrigins.includes(url.origin);
+}
+
 /** Checks what can be checked on the URL itself, before any connection. */
 export function checkImageUrl(rawUrl: string, policy: UrlPolicy): URL {
   let url: URL;
@@ -83,12 +140,13 @@ export function checkImageUrl(rawUrl: string, policy: UrlPolicy): URL {
   } catch (error) {
     throw new ImageUrlRefusedError('The image URL is not a valid URL', { cause: error });
   }
-  const allowed = policy.allowHttp ? ['https:', 'http:'] : ['https:'];
-  if (!allowed.includes(url.protocol)) {
-    throw new ImageUrlRefusedError(`Image URL scheme ${url.protocol} is not allowed`);
-  }
   if (url.username !== '' || url.password !== '') {
     throw new ImageUrlRefusedError('Image URLs with credentials are not allowed');
+  }
+  // The one exception: an origin the configuration names (the local simulator's).
+  if (isExempt(url, policy)) return url;
+  if (url.protocol !== 'https:') {
+    throw new ImageUrlRefusedError(`Image URL scheme ${url.protocol} is not allowed`);
   }
   // WHATWG URL parsing has already turned numeric forms (2852039166, 0xA9FEA9FE) into dotted IPv4.
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -98,10 +156,19 @@ export function checkImageUrl(rawUrl: string, policy: UrlPolicy): URL {
   ) {
     throw new ImageUrlRefusedError(`Image host ${host} is not in the allowed hosts`);
   }
-  if (isIP(host) !== 0 && !policy.allowPrivateAddresses && !isPublicAddress(host)) {
+  if (isIP(host) !== 0 && !isPublicAddress(host)) {
     throw new ImageUrlRefusedError(`Image host ${host} is not a public address`);
   }
   return url;
+}
+
+/**
+ * Which addresses a connection for this URL may reach: public ones, and loopback ones only for
+ * an exempt origin.
+ */
+export function addressCheck(url: URL, policy: UrlPolicy): (address: string) => boolean {
+  const exempt = isExempt(url, policy);
+  return (address) => isPublicAddress(address) || (exempt && isLoopbackAddress(address));
 }
 
 function hostMatches(host: string, allowed: string): boolean {
@@ -113,14 +180,12 @@ function hostMatches(host: string, allowed: string): boolean {
  * A DNS lookup for sockets that refuses non-public answers, so the address checked is the
  * address connected to (no window for DNS rebinding between a check and the connection).
  */
-export function guardedLookup(policy: UrlPolicy): LookupFunction {
+export function guardedLookup(isAllowed: (address: string) => boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '', 0);
       const list = addresses as LookupAddress[];
-      const refused = list.find(
-        (entry) => !policy.allowPrivateAddresses && !isPublicAddress(entry.address),
-      );
+      const refused = list.find((entry) => !isAllowed(entry.address));
       if (refused || list.length === 0) {
         const reason = refused
           ? `resolves to non-public address ${refused.address}`

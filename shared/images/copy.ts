@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { checkImageUrl, guardedLookup, type UrlPolicy } from './address-guard.ts';
+import { addressCheck, checkImageUrl, guardedLookup, type UrlPolicy } from './address-guard.ts';
 import {
   ImageDownloadError,
   ImageTooLargeError,
@@ -165,7 +165,7 @@ function get(url: URL, policy: UrlPolicy, signal: AbortSignal): Promise<Incoming
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
-      { method: 'GET', lookup: guardedLookup(policy), signal },
+      { method: 'GET', lookup: guardedLookup(addressCheck(url, policy)), signal },
       resolve,
     );
     outgoing.on('error', (error) => {

@@ -71,7 +71,7 @@ beforeAll(async () => {
     SPARK_REQUEST_TIMEOUT_MS: '2000',
     POLL_EXPECTED_GENERATION_SECONDS: '9',
     POLL_MAX_POLLS: '4',
-    IMAGE_ALLOW_INSECURE_LOCAL_URLS: 'true',
+    IMAGE_INSECURE_ORIGINS: simulator.url,
   });
   ({ handler: createTask } = (await import('../../functions/create-task/handler.ts')) as never);
   ({ handler: pollTask } = (await import('../../functions/poll-task/handler.ts')) as never);
@@ -302,15 +302,14 @@ describe('CopyImages', () => {
     });
   });
 
-  it('refuses a URL pointing inside the network when not running locally', async () => {
-    process.env.IMAGE_ALLOW_INSECURE_LOCAL_URLS = 'false';
-    const { handler } = (await freshImport('../../functions/copy-images/handler.ts')) as {
-      handler: Handler<unknown>;
-    };
-    process.env.IMAGE_ALLOW_INSECURE_LOCAL_URLS = 'true';
-    const images = [{ url: 'https://169.254.169.254/latest/meta-data/iam' }];
+  it.each([
+    'https://169.254.169.254/latest/meta-data/iam',
+    'http://169.254.169.254/latest/meta-data/iam',
+    'http://10.0.0.7/images/a.png',
+  ])('refuses %s, although the simulator origin is exempt', async (url) => {
+    const images = [{ url }];
     await expect(
-      handler({ id: 'gen-1', owner: 'alice', request: queued.request, images }, context),
+      copyImages({ id: 'gen-1', owner: 'alice', request: queued.request, images }, context),
     ).rejects.toMatchObject({
       name: 'ImageUrlRefusedError',
     });
