@@ -19,77 +19,108 @@ export interface UrlPolicy {
   readonly allowedHosts: readonly string[];
 }
 
-/** Every range that is not the public internet, IPv4 and IPv6. */
-const nonPublic = new BlockList();
+/**
+ * Every IPv4 range that is not the public internet (the IANA special-purpose registry's ranges
+ * that are not globally reachable, and the reserved block).
+ */
+const nonPublicIpv4 = new BlockList();
 for (const [network, prefix] of [
   ['0.0.0.0', 8], // "this network"
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8],
+  ['10.0.0.0', 8], // private
+  ['100.64.0.0', 10], // carrier-grade NAT (shared address space)
+  ['127.0.0.0', 8], // loopback
   ['169.254.0.0', 16], // link-local, including the instance metadata address
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.88.99.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
+  ['172.16.0.0', 12], // private
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // documentation
+  ['192.88.99.0', 24], // 6to4 relay anycast (deprecated)
+  ['192.168.0.0', 16], // private
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // documentation
+  ['203.0.113.0', 24], // documentation
   ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved and broadcast
+  ['240.0.0.0', 4], // reserved, and the limited broadcast address 255.255.255.255
 ] as const) {
-  nonPublic.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['64:ff9b::', 96], // NAT64
-  ['100::', 64],
-  ['2001:db8::', 32],
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['ff00::', 8], // multicast
-] as const) {
-  nonPublic.addSubnet(network, prefix, 'ipv6');
-}
-
-/** Whether an IP address (v4 or v6, including IPv4-mapped IPv6) is on the public internet. */
-export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return !nonPublic.check(address, 'ipv4');
-  if (family !== 6) return false;
-  const mapped = ipv4MappedAddress(address);
-  if (mapped !== undefined) return isPublicAddress(mapped);
-  return !nonPublic.check(address, 'ipv6');
+  nonPublicIpv4.addSubnet(network, prefix, 'ipv4');
 }
 
 /**
- * The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:a.b.c.d` or `::ffff:a9fe:a9fe`),
- * checked as IPv4. (Node's BlockList also matches IPv4 queries against mapped IPv6 rules, so the
- * mapped range cannot simply be listed.)
+ * Whether an IP address (v4 or v6, in any of its textual forms) is on the public internet.
+ *
+ * IPv6 is decided by allowing rather than listing: only global unicast (2000::/3) can be public,
+ * which leaves out at once the loopback and unspecified addresses, the IPv4-compatible
+ * (`::a.b.c.d`) and IPv4-translated (`::ffff:0:a.b.c.d`) forms, NAT64's local-use prefix,
+ * discard-only, unique-local, link-local, site-local (fec0::/10) and multicast ranges. Inside
+ * 2000::/3, the ranges that embed an IPv4 address somewhere we cannot trust (Teredo, 6to4) or
+ * are not routed are refused. The two forms whose IPv4 address is what a connection reaches —
+ * IPv4-mapped `::ffff:a.b.c.d` and NAT64 `64:ff9b::a.b.c.d` — are decided by that IPv4 address.
  */
-function ipv4MappedAddress(address: string): string | undefined {
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (dotted?.[1]) return dotted[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex?.[1] || !hex[2]) return undefined;
-  const high = Number.parseInt(hex[1], 16);
-  const low = Number.parseInt(hex[2], 16);
+export function isPublicAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return !nonPublicIpv4.check(address, 'ipv4');
+  if (family !== 6) return false;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return false;
+  const embedded = embeddedIpv4(groups);
+  if (embedded !== undefined) return isPublicAddress(embedded);
+  return isGlobalUnicast(groups);
+}
+
+function isGlobalUnicast(groups: readonly number[]): boolean {
+  const [first = 0, second = 0] = groups;
+  if ((first & 0xe000) !== 0x2000) return false; // outside 2000::/3
+  if (first === 0x2001 && second < 0x0200) return false; // 2001::/23: Teredo, ORCHID, benchmarking…
+  if (first === 0x2001 && second === 0x0db8) return false; // documentation
+  if (first === 0x2002) return false; // 6to4: embeds an IPv4 address, deprecated
+  if (first === 0x3fff && second < 0x1000) return false; // 3fff::/20, documentation
+  return true;
+}
+
+/**
+ * The IPv4 address a connection to an IPv4-mapped (`::ffff:0:0/96`) or NAT64 well-known-prefix
+ * (`64:ff9b::/96`) address actually reaches; undefined for every other address.
+ */
+function embeddedIpv4(groups: readonly number[]): string | undefined {
+  const prefix = groups.slice(0, 6).join(':');
+  if (prefix !== '0:0:0:0:0:65535' && prefix !== '100:65435:0:0:0:0') return undefined;
+  const high = groups[6] ?? 0;
+  const low = groups[7] ?? 0;
   return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted tail converted). */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.replace(/%.*$/, ''); // a zone id says which interface, not which address
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const [head = '', tail = ''] = dotted.slice(1);
+    if (isIP(tail) !== 4) return undefined;
+    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+    text = `${head}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = parse(halves[0] ?? '');
+  const tail = halves.length === 2 ? parse(halves[1] ?? '') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...Array<string>(missing).fill('0'), ...tail];
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return undefined;
+  return groups.map((group) => Number.parseInt(group, 16));
 }
 
 /** Whether an IP address is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 export function isLoopbackAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) return loopback.check(address, 'ipv4');
+  if (family === 4) return address.split('.')[0] === '127';
   if (family !== 6) return false;
-  const mapped = ipv4MappedAddress(address);
-  return mapped === undefined ? loopback.check(address, 'ipv6') : isLoopbackAddress(mapped);
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return false;
+  if (groups.join(':') === '0:0:0:0:0:0:0:1') return true;
+  const mapped = groups.slice(0, 6).join(':') === '0:0:0:0:0:65535';
+  return mapped && (groups[6] ?? 0) >> 8 === 127;
 }
-
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
 
 /** Thrown when an exempt origin in the configuration is not a loopback http(s) origin. */
 export class InsecureOriginError extends Error {
