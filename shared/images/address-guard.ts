@@ -3,7 +3,8 @@
  * A provider answer must never make the pipeline fetch from inside the network, so the check is
  * made on the address actually connected to (through the socket's DNS lookup), not on the name.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import type { ClientRequest } from 'node:http';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { ImageUrlRefusedError } from './errors.ts';
 
@@ -202,20 +203,35 @@ export function addressCheck(url: URL, policy: UrlPolicy): (address: string) => 
   return (address) => isPublicAddress(address) || (exempt && isLoopbackAddress(address));
 }
 
+/** Host names compare without case and without a trailing dot (`CDN.Example.com.`). */
 function hostMatches(host: string, allowed: string): boolean {
-  const name = allowed.toLowerCase();
-  return host === name || host.endsWith(`.${name}`);
+  const name = allowed.toLowerCase().replace(/\.$/, '');
+  const candidate = host.toLowerCase().replace(/\.$/, '');
+  return candidate === name || candidate.endsWith(`.${name}`);
 }
 
+/** `dns.lookup` asked for every address: what {@link guardedLookup} resolves names with. */
+export type Resolver = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemResolver: Resolver = (hostname, options, callback) =>
+  dnsLookup(hostname, options, callback);
+
 /**
- * A DNS lookup for sockets that refuses non-public answers, so the address checked is the
- * address connected to (no window for DNS rebinding between a check and the connection).
+ * A DNS lookup for sockets that refuses a name when any of its addresses is not allowed, so the
+ * address checked is the address connected to (no window for DNS rebinding between a check and
+ * the connection). `resolve` is the system resolver unless a test gives its own.
  */
-export function guardedLookup(isAllowed: (address: string) => boolean): LookupFunction {
+export function guardedLookup(
+  isAllowed: (address: string) => boolean,
+  resolve: Resolver = systemResolver,
+): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, { ...options, all: true }, (error, list) => {
       if (error) return callback(error, '', 0);
-      const list = addresses as LookupAddress[];
       const refused = list.find((entry) => !isAllowed(entry.address));
       if (refused || list.length === 0) {
         const reason = refused
@@ -228,4 +244,28 @@ export function guardedLookup(isAllowed: (address: string) => boolean): LookupFu
       return callback(null, first.address, first.family);
     });
   };
+}
+
+/**
+ * Defence in depth: once the request's socket is connected, its peer address is checked again,
+ * whatever path led there (an IP literal needs no lookup, a pooled socket none either). A
+ * connection to an address that is not allowed is destroyed before a byte is sent.
+ */
+export function verifyConnectedAddress(
+  request: ClientRequest,
+  isAllowed: (address: string) => boolean,
+): void {
+  request.once('socket', (socket) => {
+    const verify = () => {
+      const address = socket.remoteAddress;
+      if (address !== undefined && isAllowed(address)) return;
+      request.destroy(
+        new ImageUrlRefusedError(
+          `The image connection reached non-public address ${address ?? '(unknown)'}`,
+        ),
+      );
+    };
+    if (socket.connecting || socket.remoteAddress === undefined) socket.once('connect', verify);
+    else verify();
+  });
 }
