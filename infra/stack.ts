@@ -48,6 +48,7 @@ export class SparkT2iStack extends Stack {
       generationsTable: this.storage.generationsTable,
       imagesBucket: this.storage.imagesBucket,
       maxImageBytes: config.limits.maxImageBytes,
+      imageAllowedHosts: config.images.allowedHosts,
     });
     this.workflow = new GenerationWorkflow(this, 'Workflow', {
       createTask: this.steps.createTask,

@@ -21,7 +21,11 @@ let template: Template;
 let validationReport: ValidationReport;
 
 beforeAll(() => {
-  ({ template, validationReport } = synthesizeStack({ schedules, defaultOwner: 'catalogue' }));
+  ({ template, validationReport } = synthesizeStack({
+    schedules,
+    defaultOwner: 'catalogue',
+    images: { allowedHosts: ['cdn.spark.example.com', 'img.example.net'] },
+  }));
 });
 
 /** Statements every function and the state machine carry: tracing and their own log group. */
@@ -159,6 +163,35 @@ describe('functions', () => {
         }),
       },
     });
+  });
+});
+
+describe('image copy policy', () => {
+  it('gives CopyImages the configured allowed hosts and no exempt origin', () => {
+    const [copyImages] = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.MAX_IMAGE_BYTES !== undefined,
+    );
+    const variables = copyImages?.Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables.IMAGE_ALLOWED_HOSTS).toBe('cdn.spark.example.com,img.example.net');
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(Object.keys(fn.Properties.Environment?.Variables ?? {})).not.toContain(
+        'IMAGE_INSECURE_ORIGINS',
+      );
+    }
+  });
+
+  it('defaults to no allowed hosts (any public host) and refuses what is not a host name', () => {
+    expect(parseStackConfig({}).images.allowedHosts).toEqual([]);
+    for (const bad of [
+      'https://cdn.example.com',
+      'cdn.example.com,evil.com',
+      '*.example.com',
+      '',
+    ]) {
+      expect(() => parseStackConfig({ images: { allowedHosts: [bad] } })).toThrow(
+        /images\.allowedHosts\.0/,
+      );
+    }
   });
 });
 
