@@ -118,7 +118,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => storage.close());
 
     const simulated = options.sparkBaseUrl === undefined;
-    const sparkKey = simulated ? 'local-simulator-key' : process.env.SPARK_API_KEY;
+    // The simulator checks the key as the provider would: SPARK_API_KEY when given, else a local one.
+    const sparkKey = process.env.SPARK_API_KEY || (simulated ? 'local-simulator-key' : undefined);
     if (!sparkKey) throw new Error('SPARK_API_KEY must be set to use --spark-base-url');
     let simulator: RunningSimulator | undefined;
     if (simulated) {
