@@ -19,9 +19,17 @@ import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
 import { startControlPlane } from './control-plane.ts';
-import { ExecutionEngine } from './executions.ts';
+import { ExecutionAlreadyExistsError, ExecutionEngine } from './executions.ts';
 import { LocalLambda } from './lambda.ts';
-import { type LocalSchedule, schedulesFromTemplate, startScheduler } from './scheduler.ts';
+import {
+  type Firing,
+  firingAt,
+  firingNow,
+  type LocalSchedule,
+  schedulesFromTemplate,
+  startExecutionOf,
+  startScheduler,
+} from './scheduler.ts';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -93,7 +101,13 @@ export interface LocalRuntime {
   readonly dataDir: string;
   /** Generations found unfinished at start and carried on. */
   readonly resumed: readonly string[];
+  /** Fires a schedule now: a new firing, so a new generation, every call. */
   triggerSchedule(name: string): Promise<{ id: string }>;
+  /**
+   * Delivers the firing of a schedule at a scheduled time, as Scheduler does (at least once):
+   * delivering the same firing again answers the same generation and starts nothing.
+   */
+  fireScheduleAt(name: string, scheduledTime: Date): Promise<{ id: string }>;
   /** Stops everything; unfinished generations are carried on by the next start. */
   close(): Promise<void>;
 }
@@ -162,9 +176,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => engine.abortAll());
 
     const schedules = schedulesFromTemplate(template);
-    const fireSchedule = async (schedule: LocalSchedule) => {
-      const execution = engine.start(undefined, JSON.stringify(schedule.input));
-      return { id: execution.name };
+    // Scheduler -> sfn:StartExecution with the firing's name: a repeated delivery is a no-op.
+    const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
+      const { name, input } = startExecutionOf(schedule, firing);
+      try {
+        engine.start(name, input);
+      } catch (error) {
+        if (!(error instanceof ExecutionAlreadyExistsError)) throw error;
+      }
+      return { id: name };
     };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
     const control = await startControlPlane({
@@ -205,21 +225,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const scheduler = startScheduler(
       schedules,
-      async (schedule) => {
-        const { id } = await fireSchedule(schedule);
+      async (schedule, firing) => {
+        const { id } = await fireSchedule(schedule, firing);
         log(`schedule ${schedule.name} fired: generation ${id}`);
       },
       { onError: (error: unknown) => log(`schedule failed: ${(error as Error).message}`) } as never,
     );
     closers.push(() => scheduler.stop());
-    const triggerSchedule = async (name: string) => {
+    const scheduleNamed = (name: string) => {
       const schedule = schedules.find((candidate) => candidate.name === name);
       if (!schedule) {
         throw new Error(
           `No schedule "${name}"; configured: ${schedules.map((s) => s.name).join(', ') || 'none'}`,
         );
       }
-      return fireSchedule(schedule);
+      return schedule;
+    };
+    const triggerSchedule = async (name: string) => fireSchedule(scheduleNamed(name), firingNow());
+    const fireScheduleAt = async (name: string, scheduledTime: Date) => {
+      const schedule = scheduleNamed(name);
+      return fireSchedule(schedule, firingAt(schedule, scheduledTime));
     };
 
     const apiKeysTable = functionEnvironment.API_KEYS_TABLE as string;
@@ -291,6 +316,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dataDir,
       resumed,
       triggerSchedule,
+      fireScheduleAt,
       close,
     };
   } catch (error) {
