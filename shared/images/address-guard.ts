@@ -1,7 +1,8 @@
 /**
  * The SSRF guard of the image copy: which URLs and which resolved addresses may be fetched.
  * A provider answer must never make the pipeline fetch from inside the network, so the check is
- * made on the address actually connected to (through the socket's DNS lookup), not on the name.
+ * made on the addresses a name resolves to, inside the socket's own DNS lookup, and once more on
+ * the address the socket connected to, never only on the name.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { ClientRequest } from 'node:http';
