@@ -61,6 +61,24 @@ export const stackConfigSchema = z.strictObject({
       metadataMaxBytes: z.int().min(0).max(16_384).default(2048),
     })
     .prefault({}),
+  images: z
+    .strictObject({
+      /**
+       * Host names the provider's image URLs may point at (their subdomains too), e.g. the
+       * provider's CDN. Empty: any public host (the address checks apply either way).
+       */
+      allowedHosts: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i,
+              'must be a host name such as cdn.example.com',
+            ),
+        )
+        .default([]),
+    })
+    .prefault({}),
   /** Spark tasks in flight at once across all triggers. */
   maxConcurrentTasks: z.int().min(1).max(1000).default(10),
   /** The longest a generation may wait for a slot under that cap before it fails (`090003011`). */

@@ -72,6 +72,7 @@ export class SparkT2iStack extends Stack {
       slotsTable: this.storage.slotsTable,
       maxConcurrentTasks: config.maxConcurrentTasks,
       stateMachineArn,
+      imageAllowedHosts: config.images.allowedHosts,
     });
     this.workflow = new GenerationWorkflow(this, 'Workflow', {
       acquireSlot: this.steps.acquireSlot,

@@ -1,14 +1,24 @@
 import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { S3EventSourceV2 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
-import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
-import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+} from 'aws-cdk-lib/aws-scheduler';
+import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EnvNames } from '../../shared/config/env.ts';
-import type { WorkflowInput } from '../../shared/generation/model.ts';
+import {
+  generationIdSchema,
+  type WorkflowInput,
+  workflowInputSchema,
+} from '../../shared/generation/model.ts';
 import type { ScheduleConfig } from '../config.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
@@ -29,19 +39,59 @@ export const PROMPTS_PREFIX = 'prompts/';
 
 /** The workflow input of a schedule: fixed at synth time, so it is validated then. */
 export function scheduleInput(schedule: ScheduleConfig, owner: string): WorkflowInput {
-  return {
+  return workflowInputSchema.parse({
     request: schedule.request,
     source: 'schedule',
     sourceRef: `schedule:${schedule.name}`,
     owner,
+  });
+}
+
+/**
+ * Scheduler's id of one firing (`<aws.scheduler.execution-id>`): it identifies the invocation,
+ * while `<aws.scheduler.attempt-number>` counts Scheduler's attempts at it, so every retry and
+ * every repeated delivery of one firing carries the same id. (The scheduled time is stable too,
+ * but it holds `:`, which an execution name may not.)
+ */
+export const FIRING_ID = ContextAttribute.executionId;
+
+/** Room left for the firing id in an 80-character execution name. */
+const SCHEDULE_NAME_IN_ID = 40;
+
+/**
+ * The execution name, and so the generation id, of a schedule's firing: `s_<schedule>_<firing
+ * id>`. Step Functions starts a name once (the same name and input while it runs answers the
+ * running execution; afterwards it is ExecutionAlreadyExists), so a firing delivered twice
+ * makes one generation.
+ */
+export function scheduleExecutionName(scheduleName: string, firingId: string = FIRING_ID): string {
+  return `s_${scheduleName.slice(0, SCHEDULE_NAME_IN_ID)}_${firingId}`;
+}
+
+/** The `sfn:StartExecution` request Scheduler sends for a schedule (a universal target). */
+export function scheduleStartExecution(
+  schedule: ScheduleConfig,
+  owner: string,
+  stateMachineArn: string,
+): { StateMachineArn: string; Name: string; Input: string } {
+  // A firing id as long as a UUID must still leave a valid generation id.
+  const longest = scheduleExecutionName(schedule.name, 'f'.repeat(36));
+  if (!generationIdSchema.safeParse(longest).success) {
+    throw new Error(`Schedule "${schedule.name}" cannot name its executions (${longest})`);
+  }
+  return {
+    StateMachineArn: stateMachineArn,
+    Name: scheduleExecutionName(schedule.name),
+    Input: JSON.stringify(scheduleInput(schedule, owner)),
   };
 }
 
 /**
  * The two non-HTTP ways in: prompt files uploaded under `prompts/` (S3 -> prompt-file function,
  * one execution per valid line) and schedules (EventBridge Scheduler -> StartExecution on the
- * state machine itself, no function in between). Deliveries that fail for good go to a
- * dead-letter queue instead of being lost.
+ * state machine itself, no function in between, each firing naming its execution). Both are
+ * delivered at least once and both name their executions, so a repeat starts nothing twice.
+ * Deliveries that fail for good go to a dead-letter queue instead of being lost.
  */
 export class Triggers extends Construct {
   public readonly promptFileFunction: PipelineFunction;
@@ -104,8 +154,23 @@ export class Triggers extends Construct {
             TimeZone.of(schedule.timeZone),
           ),
           enabled: schedule.enabled,
-          target: new StepFunctionsStartExecution(props.stateMachine, {
-            input: ScheduleTargetInput.fromObject(scheduleInput(schedule, props.defaultOwner)),
+          // A universal target rather than the templated one: only it can name the execution.
+          target: new Universal({
+            service: 'sfn',
+            action: 'startExecution',
+            input: ScheduleTargetInput.fromObject(
+              scheduleStartExecution(
+                schedule,
+                props.defaultOwner,
+                props.stateMachine.stateMachineArn,
+              ),
+            ),
+            policyStatements: [
+              new PolicyStatement({
+                actions: ['states:StartExecution'],
+                resources: [props.stateMachine.stateMachineArn],
+              }),
+            ],
             deadLetterQueue: this.deadLetterQueue,
             maxEventAge: Duration.hours(1),
             retryAttempts: 10,

@@ -14,15 +14,27 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
-import { EnvNames } from '../../shared/config/env.ts';
+import { CopyEnv, EnvNames } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
 import { startControlPlane } from './control-plane.ts';
-import { ExecutionEngine, type ExecutionRecord } from './executions.ts';
+import {
+  ExecutionAlreadyExistsError,
+  ExecutionEngine,
+  type ExecutionRecord,
+} from './executions.ts';
 import { LocalLambda } from './lambda.ts';
-import { type LocalSchedule, schedulesFromTemplate, startScheduler } from './scheduler.ts';
+import {
+  type Firing,
+  firingAt,
+  firingNow,
+  type LocalSchedule,
+  schedulesFromTemplate,
+  startExecutionOf,
+  startScheduler,
+} from './scheduler.ts';
 import {
   LOCAL_REGION,
   localCredentials,
@@ -94,7 +106,13 @@ export interface LocalRuntime {
   readonly dataDir: string;
   /** Generations found unfinished at start and carried on. */
   readonly resumed: readonly string[];
+  /** Fires a schedule now: a new firing, so a new generation, every call. */
   triggerSchedule(name: string): Promise<{ id: string }>;
+  /**
+   * Delivers the firing of a schedule at a scheduled time, as Scheduler does (at least once):
+   * delivering the same firing again answers the same generation and starts nothing.
+   */
+  fireScheduleAt(name: string, scheduledTime: Date): Promise<{ id: string }>;
   /** Stops everything; unfinished generations are carried on by the next start. */
   close(): Promise<void>;
 }
@@ -119,7 +137,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => storage.close());
 
     const simulated = options.sparkBaseUrl === undefined;
-    const sparkKey = simulated ? 'local-simulator-key' : process.env.SPARK_API_KEY;
+    // The simulator checks the key as the provider would: SPARK_API_KEY when given, else a local one.
+    const sparkKey = process.env.SPARK_API_KEY || (simulated ? 'local-simulator-key' : undefined);
     if (!sparkKey) throw new Error('SPARK_API_KEY must be set to use --spark-base-url');
     let simulator: RunningSimulator | undefined;
     if (simulated) {
@@ -162,9 +181,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => engine.abortAll());
 
     const schedules = schedulesFromTemplate(template);
-    const fireSchedule = async (schedule: LocalSchedule) => {
-      const execution = engine.start(undefined, JSON.stringify(schedule.input));
-      return { id: execution.name };
+    // Scheduler -> sfn:StartExecution with the firing's name: a repeated delivery is a no-op.
+    const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
+      const { name, input } = startExecutionOf(schedule, firing);
+      try {
+        engine.start(name, input);
+      } catch (error) {
+        if (!(error instanceof ExecutionAlreadyExistsError)) throw error;
+      }
+      return { id: name };
     };
     let s3Notifications: { redeliver(bucket: string, key: string): { delivered: number } } = {
       redeliver: () => ({ delivered: 0 }),
@@ -197,8 +222,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       S3_FORCE_PATH_STYLE: 'true',
       [EnvNames.sparkBaseUrl]: sparkBaseUrl,
-      // The simulator serves its images over plain http on 127.0.0.1; a real provider does not.
-      IMAGE_ALLOW_INSECURE_LOCAL_URLS: simulated ? 'true' : 'false',
+      // The simulator serves its images over plain http on 127.0.0.1: that origin, and only it,
+      // is exempt from the copy's https and public-address rules. A real provider gets none.
+      [CopyEnv.insecureOrigins]: simulator ? new URL(simulator.url).origin : '',
       POWERTOOLS_LOG_LEVEL:
         options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
       POWERTOOLS_TRACE_ENABLED: 'false',
@@ -208,21 +234,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const scheduler = startScheduler(
       schedules,
-      async (schedule) => {
-        const { id } = await fireSchedule(schedule);
+      async (schedule, firing) => {
+        const { id } = await fireSchedule(schedule, firing);
         log(`schedule ${schedule.name} fired: generation ${id}`);
       },
       { onError: (error: unknown) => log(`schedule failed: ${(error as Error).message}`) } as never,
     );
     closers.push(() => scheduler.stop());
-    const triggerSchedule = async (name: string) => {
+    const scheduleNamed = (name: string) => {
       const schedule = schedules.find((candidate) => candidate.name === name);
       if (!schedule) {
         throw new Error(
           `No schedule "${name}"; configured: ${schedules.map((s) => s.name).join(', ') || 'none'}`,
         );
       }
-      return fireSchedule(schedule);
+      return schedule;
+    };
+    const triggerSchedule = async (name: string) => fireSchedule(scheduleNamed(name), firingNow());
+    const fireScheduleAt = async (name: string, scheduledTime: Date) => {
+      const schedule = scheduleNamed(name);
+      return fireSchedule(schedule, firingAt(schedule, scheduledTime));
     };
 
     const apiKeysTable = functionEnvironment.API_KEYS_TABLE as string;
@@ -301,6 +332,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dataDir,
       resumed,
       triggerSchedule,
+      fireScheduleAt,
       close,
     };
   } catch (error) {

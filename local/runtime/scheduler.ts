@@ -1,17 +1,69 @@
 /**
  * EventBridge Scheduler, locally: the template's schedules fire on their expressions (in their
- * time zones) and can be fired on demand (`spark-t2i schedules trigger NAME`).
+ * time zones) and can be fired on demand (`spark-t2i schedules trigger NAME`). Each schedule's
+ * target is the `sfn:StartExecution` request the template gives it, context attributes and all;
+ * a firing fills them in as Scheduler does, so it names its execution the same way.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
-import type { CfnTemplate } from '../../infra/asl.ts';
+import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 
 export interface LocalSchedule {
   readonly name: string;
   readonly expression: string;
   readonly timeZone: string;
   readonly enabled: boolean;
-  /** The state machine input the schedule sends. */
-  readonly input: Record<string, unknown>;
+  /** StartExecution's `Name`, Scheduler's context attributes still in it. */
+  readonly executionName: string;
+  /** StartExecution's `Input` (a JSON string), context attributes still in it. */
+  readonly input: string;
+  readonly arn: string;
+}
+
+/** One firing of a schedule: what Scheduler's context attributes stand for. */
+export interface Firing {
+  readonly scheduledTime: Date;
+  /** `<aws.scheduler.execution-id>`: the same for every delivery of this firing. */
+  readonly executionId: string;
+}
+
+/**
+ * The firing of a schedule at a scheduled time. Its id is derived from the schedule's name and
+ * that time, so the same firing delivered twice names the same execution (Scheduler's own id is
+ * likewise the same across its retries of one firing).
+ */
+export function firingAt(schedule: Pick<LocalSchedule, 'name'>, scheduledTime: Date): Firing {
+  const executionId = createHash('sha256')
+    .update(`${schedule.name}\n${schedulerTime(scheduledTime)}`)
+    .digest('hex')
+    .slice(0, 16);
+  return { scheduledTime, executionId };
+}
+
+/** A firing on demand: now, and a new firing every time. */
+export function firingNow(now: Date = new Date()): Firing {
+  return { scheduledTime: now, executionId: randomBytes(8).toString('hex') };
+}
+
+/** The StartExecution request of a firing, context attributes replaced as Scheduler does. */
+export function startExecutionOf(
+  schedule: LocalSchedule,
+  firing: Firing,
+): { name: string; input: string } {
+  const values: Record<string, string> = {
+    '<aws.scheduler.schedule-arn>': schedule.arn,
+    '<aws.scheduler.scheduled-time>': schedulerTime(firing.scheduledTime),
+    '<aws.scheduler.execution-id>': firing.executionId,
+    '<aws.scheduler.attempt-number>': '1',
+  };
+  const fill = (text: string) =>
+    text.replace(/<aws\.scheduler\.[a-z-]+>/g, (attribute) => values[attribute] ?? attribute);
+  return { name: fill(schedule.executionName), input: fill(schedule.input) };
+}
+
+/** Scheduler's time format: `2022-03-22T18:59:43Z`, whole seconds. */
+function schedulerTime(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class ScheduleExpressionError extends Error {
@@ -61,7 +113,10 @@ export function nextFireTime(
   throw new ScheduleExpressionError(`Not an EventBridge Scheduler expression: ${expression}`);
 }
 
-/** Each `AWS::Scheduler::Schedule` of the template, named by its input's `schedule:<name>`. */
+/**
+ * Each `AWS::Scheduler::Schedule` of the template whose target starts an execution, named by
+ * its workflow input's `schedule:<name>`.
+ */
 export function schedulesFromTemplate(template: CfnTemplate): LocalSchedule[] {
   return Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::Scheduler::Schedule')
@@ -70,16 +125,30 @@ export function schedulesFromTemplate(template: CfnTemplate): LocalSchedule[] {
         ScheduleExpression: string;
         ScheduleExpressionTimezone?: string;
         State?: string;
-        Target: { Input?: string };
+        Target: { Arn: unknown; Input?: unknown };
       };
-      const input = JSON.parse(properties.Target.Input ?? '{}') as Record<string, unknown>;
-      const sourceRef = typeof input.sourceRef === 'string' ? input.sourceRef : '';
+      // Only the target's ARN and input matter here (its role and queue have no local meaning).
+      const targetArn = String(resolveIntrinsics(properties.Target.Arn, template));
+      if (!targetArn.endsWith(':scheduler:::aws-sdk:sfn:startExecution')) {
+        throw new Error(`Schedule ${logicalId} does not target sfn:startExecution`);
+      }
+      const request = JSON.parse(
+        String(resolveIntrinsics(properties.Target.Input ?? '{}', template)),
+      ) as { Name?: string; Input?: string };
+      const input = request.Input ?? '{}';
+      const sourceRef = (JSON.parse(input) as { sourceRef?: unknown }).sourceRef;
+      const name =
+        typeof sourceRef === 'string' && sourceRef.startsWith('schedule:')
+          ? sourceRef.slice('schedule:'.length)
+          : logicalId;
       return {
-        name: sourceRef.startsWith('schedule:') ? sourceRef.slice('schedule:'.length) : logicalId,
+        name,
         expression: properties.ScheduleExpression,
         timeZone: properties.ScheduleExpressionTimezone ?? 'UTC',
         enabled: properties.State !== 'DISABLED',
+        executionName: request.Name ?? '<aws.scheduler.execution-id>',
         input,
+        arn: `arn:aws:scheduler:us-east-1:000000000000:schedule/default/${logicalId}`,
       };
     });
 }
@@ -102,7 +171,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function startScheduler(
   schedules: readonly LocalSchedule[],
-  fire: (schedule: LocalSchedule, firedAt: Date) => Promise<void>,
+  fire: (schedule: LocalSchedule, firing: Firing) => Promise<void>,
   options: {
     readonly onError?: (error: unknown, schedule: LocalSchedule) => void;
     readonly now?: () => Date;
@@ -114,8 +183,10 @@ export function startScheduler(
   const nextRuns = new Map<string, Date | undefined>();
   let stopped = false;
 
-  const run = (schedule: LocalSchedule, firedAt: Date) =>
-    fire(schedule, firedAt).catch((error: unknown) => options.onError?.(error, schedule));
+  const run = (schedule: LocalSchedule, scheduledTime: Date) =>
+    fire(schedule, firingAt(schedule, scheduledTime)).catch((error: unknown) =>
+      options.onError?.(error, schedule),
+    );
 
   const arm = (schedule: LocalSchedule) => {
     if (stopped) return;
@@ -149,7 +220,7 @@ export function startScheduler(
         const known = schedules.map((candidate) => candidate.name).join(', ') || 'none';
         throw new Error(`No schedule "${name}"; configured: ${known}`);
       }
-      await fire(schedule, now());
+      await fire(schedule, firingNow(now()));
     },
     list: () =>
       schedules.map((schedule) => ({

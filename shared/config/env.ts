@@ -73,6 +73,9 @@ export const CopyEnv = {
   maxImageBytes: 'MAX_IMAGE_BYTES',
   downloadTimeoutMs: 'IMAGE_DOWNLOAD_TIMEOUT_MS',
   allowedHosts: 'IMAGE_ALLOWED_HOSTS',
-  /** Local runtime only: its simulator serves plain http on 127.0.0.1. Never set on AWS. */
-  allowInsecureLocalUrls: 'IMAGE_ALLOW_INSECURE_LOCAL_URLS',
+  /**
+   * Local runtime only: the simulator's origin (`http://127.0.0.1:PORT`), the one place images
+   * may come from over plain http on a loopback address. Never set on AWS.
+   */
+  insecureOrigins: 'IMAGE_INSECURE_ORIGINS',
 } as const;

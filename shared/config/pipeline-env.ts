@@ -4,8 +4,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type { PollingPolicy } from '../generation/polling.ts';
 import { ProviderSlots } from '../generation/slots.ts';
-import type { UrlPolicy } from '../images/address-guard.ts';
-import { CopyEnv, EnvNames, envBoolean, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
+import { insecureOrigin, type UrlPolicy } from '../images/address-guard.ts';
+import { CopyEnv, EnvNames, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
 
 export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): PollingPolicy {
   const values = readEnv(
@@ -29,6 +29,16 @@ export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Poll
   };
 }
 
+const commaList = z
+  .string()
+  .default('')
+  .transform((list) =>
+    list
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
+
 export interface CopySettings {
   readonly policy: UrlPolicy;
   readonly maxImageBytes: number;
@@ -40,24 +50,23 @@ export function copySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CopyS
     {
       [CopyEnv.maxImageBytes]: envInt(50 * 1024 * 1024),
       [CopyEnv.downloadTimeoutMs]: envInt(60_000),
-      [CopyEnv.allowedHosts]: z
-        .string()
-        .default('')
-        .transform((list) =>
-          list
-            .split(',')
-            .map((host) => host.trim())
-            .filter(Boolean),
-        ),
-      [CopyEnv.allowInsecureLocalUrls]: envBoolean(false),
+      [CopyEnv.allowedHosts]: commaList,
+      [CopyEnv.insecureOrigins]: commaList.transform((origins, ctx) =>
+        origins.flatMap((origin) => {
+          try {
+            return [insecureOrigin(origin)];
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+            return [];
+          }
+        }),
+      ),
     },
     env,
   );
-  const local = values[CopyEnv.allowInsecureLocalUrls];
   return {
     policy: {
-      allowHttp: local,
-      allowPrivateAddresses: local,
+      insecureOrigins: values[CopyEnv.insecureOrigins],
       allowedHosts: values[CopyEnv.allowedHosts],
     },
     maxImageBytes: values[CopyEnv.maxImageBytes],

@@ -108,7 +108,7 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090003002': 'An image could not be downloaded from the provider (after retries)',
   '090003003': 'An image download ended before its Content-Length (truncated)',
   '090003004':
-    'An image URL was refused: not https, not allowed, or resolving to a non-public address',
+    'An image URL was refused: not https, not allowed, resolving or connecting to a non-public address, or more than 3 redirects',
   '090003005': 'An image is larger than the configured limit',
   '090003006': 'An image URL did not serve a PNG, JPEG or WebP image',
   '090003007': 'The generation was cancelled',

@@ -9,7 +9,14 @@ import { request as httpsRequest } from 'node:https';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { checkImageUrl, guardedLookup, type UrlPolicy } from './address-guard.ts';
+import {
+  addressCheck,
+  checkImageUrl,
+  guardedLookup,
+  type Resolver,
+  type UrlPolicy,
+  verifyConnectedAddress,
+} from './address-guard.ts';
 import {
   ImageDownloadError,
   ImageTooLargeError,
@@ -30,8 +37,10 @@ export interface CopyImageOptions {
   readonly maxBytes: number;
   /** Per-image time limit, connection to last byte. */
   readonly timeoutMs: number;
-  /** Redirects followed, each re-checked against the policy. @default 3 */
+  /** Redirects followed, each re-checked against the policy; one more is refused. @default 3 */
   readonly maxRedirects?: number;
+  /** How host names are resolved (every answer is checked). @default the system's `dns.lookup` */
+  readonly resolve?: Resolver;
   readonly metadata?: Record<string, string>;
 }
 
@@ -149,11 +158,12 @@ async function open(
   redirects: number,
 ): Promise<IncomingMessage> {
   const url = checkImageUrl(rawUrl, options.policy);
-  const response = await get(url, options.policy, signal);
+  const response = await get(url, options, signal);
   const status = response.statusCode ?? 0;
   if (status >= 300 && status < 400 && response.headers.location) {
     response.resume();
-    if (redirects <= 0) throw new ImageDownloadError('Too many redirects fetching the image');
+    // A longer chain will not get shorter by trying again: refused, not retried.
+    if (redirects <= 0) throw new ImageUrlRefusedError('Too many redirects fetching the image');
     const next = new URL(response.headers.location, url).href;
     return open(next, options, signal, redirects - 1);
   }
@@ -163,14 +173,16 @@ async function open(
   throw new ImageDownloadError(`Image URL answered HTTP ${status}`);
 }
 
-function get(url: URL, policy: UrlPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: URL, options: CopyImageOptions, signal: AbortSignal): Promise<IncomingMessage> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const isAllowed = addressCheck(url, options.policy);
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
-      { method: 'GET', lookup: guardedLookup(policy), signal },
+      { method: 'GET', lookup: guardedLookup(isAllowed, options.resolve), signal },
       resolve,
     );
+    verifyConnectedAddress(outgoing, isAllowed);
     outgoing.on('error', (error) => {
       if (error instanceof ImageUrlRefusedError) reject(error);
       else if (error.cause instanceof ImageUrlRefusedError) reject(error.cause);

@@ -25,7 +25,11 @@ let template: Template;
 let validationReport: ValidationReport;
 
 beforeAll(() => {
-  ({ template, validationReport } = synthesizeStack({ schedules, defaultOwner: 'catalogue' }));
+  ({ template, validationReport } = synthesizeStack({
+    schedules,
+    defaultOwner: 'catalogue',
+    images: { allowedHosts: ['cdn.spark.example.com', 'img.example.net'] },
+  }));
 });
 
 /** Statements every function and the state machine carry: tracing and their own log group. */
@@ -44,6 +48,25 @@ function statementsOfRole(roleLogicalIdPrefix: string): Statement[] {
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actions = (statement: Statement) => [statement.Action].flat();
+/** The StartExecution request a schedule sends, its state machine reference left unresolved. */
+const startExecutionOf = (expression: string): Record<string, unknown> => {
+  const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule')).find(
+    (resource) => resource.Properties.ScheduleExpression === expression,
+  );
+  if (!schedule) throw new Error(`no schedule ${expression}`);
+  const [, parts] = schedule.Properties.Target.Input['Fn::Join'] as [string, unknown[]];
+  const refs: unknown[] = [];
+  const text = parts
+    .map((part) => (typeof part === 'string' ? part : `@@${refs.push(part) - 1}@@`))
+    .join('');
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, value]) => {
+      const ref = typeof value === 'string' ? /^@@(\d+)@@$/.exec(value) : null;
+      return [key, ref ? refs[Number(ref[1])] : value];
+    }),
+  );
+};
 const logicalIdStartingWith = (type: string, prefix: string): string => {
   const id = Object.keys(template.findResources(type)).find((key) => key.startsWith(prefix));
   if (!id) throw new Error(`no ${type} starting with ${prefix}`);
@@ -163,6 +186,35 @@ describe('functions', () => {
         }),
       },
     });
+  });
+});
+
+describe('image copy policy', () => {
+  it('gives CopyImages the configured allowed hosts and no exempt origin', () => {
+    const [copyImages] = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.MAX_IMAGE_BYTES !== undefined,
+    );
+    const variables = copyImages?.Properties.Environment.Variables as Record<string, unknown>;
+    expect(variables.IMAGE_ALLOWED_HOSTS).toBe('cdn.spark.example.com,img.example.net');
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(Object.keys(fn.Properties.Environment?.Variables ?? {})).not.toContain(
+        'IMAGE_INSECURE_ORIGINS',
+      );
+    }
+  });
+
+  it('defaults to no allowed hosts (any public host) and refuses what is not a host name', () => {
+    expect(parseStackConfig({}).images.allowedHosts).toEqual([]);
+    for (const bad of [
+      'https://cdn.example.com',
+      'cdn.example.com,evil.com',
+      '*.example.com',
+      '',
+    ]) {
+      expect(() => parseStackConfig({ images: { allowedHosts: [bad] } })).toThrow(
+        /images\.allowedHosts\.0/,
+      );
+    }
   });
 });
 
@@ -413,29 +465,53 @@ describe('triggers', () => {
     });
   });
 
-  it('creates one schedule per config entry, targeting the state machine with its validated request', () => {
+  it('creates one schedule per config entry, starting the state machine with its validated request', () => {
     const found = Object.values(template.findResources('AWS::Scheduler::Schedule'));
     expect(found).toHaveLength(2);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
       Target: {
-        Arn: { Ref: Match.stringLikeRegexp('^WorkflowStateMachine') },
-        Input: JSON.stringify({
-          request: {
-            prompt: 'a product shot',
-            use_pre_llm: true,
-            seed: -1,
-            width: 1328,
-            height: 1328,
-          },
-          source: 'schedule',
-          sourceRef: 'schedule:daily-catalogue',
-          owner: 'catalogue',
-        }),
+        Arn: {
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:sfn:startExecution'],
+          ],
+        },
         DeadLetterConfig: { Arn: Match.anyValue() },
+        RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
       },
     });
+    const request = startExecutionOf('cron(0 6 * * ? *)');
+    expect(request.StateMachineArn).toEqual({
+      Ref: expect.stringMatching(/^WorkflowStateMachine/),
+    });
+    expect(JSON.parse(request.Input as string)).toEqual({
+      request: { prompt: 'a product shot', use_pre_llm: true, seed: -1, width: 1328, height: 1328 },
+      source: 'schedule',
+      sourceRef: 'schedule:daily-catalogue',
+      owner: 'catalogue',
+    });
+  });
+
+  it("names each firing's execution by Scheduler's firing id, so a repeated delivery starts nothing twice", () => {
+    expect(startExecutionOf('cron(0 6 * * ? *)').Name).toBe(
+      's_daily-catalogue_<aws.scheduler.execution-id>',
+    );
+    expect(startExecutionOf('rate(1 hour)').Name).toBe('s_hourly_<aws.scheduler.execution-id>');
+  });
+
+  it('lets the schedules start executions of the state machine, nothing else', () => {
+    const roleArn = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0]?.Properties
+      .Target.RoleArn as { 'Fn::GetAtt': [string, string] };
+    const statements = statementsOfRole(roleArn['Fn::GetAtt'][0]);
+    expect(statements.filter((statement) => !actions(statement)[0]?.startsWith('sqs:'))).toEqual([
+      {
+        Action: 'states:StartExecution',
+        Effect: 'Allow',
+        Resource: { Ref: expect.stringMatching(/^WorkflowStateMachine/) },
+      },
+    ]);
   });
 
   it('fails synth with the code and the name of a schedule whose request is invalid', () => {

@@ -321,6 +321,12 @@ describe('the local runtime, failure paths through the real state machine', () =
       ErrorCodes.IMAGE_DOWNLOAD_FAILED,
     ],
     [
+      "the image URL points inside the network (privateUrl), although the simulator's origin is exempt",
+      { simFaults: 'privateUrl=1' },
+      'failed',
+      ErrorCodes.IMAGE_URL_REFUSED,
+    ],
+    [
       'the provider throttles and errors, then answers',
       { simFaults: 'create429=0.5,poll5xx=0.3,poll429=0.2', simFaultSeed: 3 },
       'completed',

@@ -100,7 +100,7 @@ beforeAll(async () => {
     SPARK_REQUEST_TIMEOUT_MS: '2000',
     POLL_EXPECTED_GENERATION_SECONDS: '9',
     POLL_MAX_POLLS: '4',
-    IMAGE_ALLOW_INSECURE_LOCAL_URLS: 'true',
+    IMAGE_INSECURE_ORIGINS: simulator.url,
     SLOTS_TABLE: 'slots',
     MAX_CONCURRENT_TASKS: '3',
   });
@@ -388,15 +388,14 @@ describe('CopyImages', () => {
     });
   });
 
-  it('refuses a URL pointing inside the network when not running locally', async () => {
-    process.env.IMAGE_ALLOW_INSECURE_LOCAL_URLS = 'false';
-    const { handler } = (await freshImport('../../functions/copy-images/handler.ts')) as {
-      handler: Handler<unknown>;
-    };
-    process.env.IMAGE_ALLOW_INSECURE_LOCAL_URLS = 'true';
-    const images = [{ url: 'https://169.254.169.254/latest/meta-data/iam' }];
+  it.each([
+    'https://169.254.169.254/latest/meta-data/iam',
+    'http://169.254.169.254/latest/meta-data/iam',
+    'http://10.0.0.7/images/a.png',
+  ])('refuses %s, although the simulator origin is exempt', async (url) => {
+    const images = [{ url }];
     await expect(
-      handler({ id: 'gen-1', owner: 'alice', request: queued.request, images }, context),
+      copyImages({ id: 'gen-1', owner: 'alice', request: queued.request, images }, context),
     ).rejects.toMatchObject({
       name: 'ImageUrlRefusedError',
     });
@@ -594,7 +593,7 @@ describe('CopyImages, failure paths', () => {
       {
         s3: new S3Client({}),
         bucket: 'images',
-        policy: { allowHttp: true, allowPrivateAddresses: true, allowedHosts: [] },
+        policy: { insecureOrigins: [new URL(url).origin], allowedHosts: [] },
         maxImageBytes: 50 * 1024 * 1024,
         timeoutMs: 30_000,
         ...deps,
@@ -780,7 +779,7 @@ describe('CopyImages, failure paths', () => {
     });
     await expect(
       copyStep(url, {
-        policy: { allowHttp: false, allowPrivateAddresses: true, allowedHosts: [] },
+        policy: { insecureOrigins: [], allowedHosts: [] },
       }),
     ).rejects.toMatchObject({
       name: 'ImageUrlRefusedError',

@@ -1,0 +1,172 @@
+/**
+ * The logger's redaction: the replacer on its own, and the configured Powertools logger writing
+ * real log lines (stdout captured), so what is asserted is what CloudWatch would receive.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { generateApiKey, hashApiKey } from '#shared/api/keys.ts';
+import { logger } from '#shared/observability/powertools.ts';
+import {
+  isSecretKey,
+  REDACTED,
+  redactingReplacer,
+  scrubText,
+} from '#shared/observability/redaction.ts';
+
+describe('isSecretKey', () => {
+  it.each([
+    'authorization',
+    'Authorization',
+    'authorizationToken',
+    'token',
+    'sessionToken',
+    'X-Amz-Security-Token',
+    'apiKey',
+    'api_key',
+    'x-api-key',
+    'sparkApiKey',
+    'SPARK_API_KEY',
+    'secret',
+    'SecretString',
+    'secretAccessKey',
+    'clientSecret',
+    'password',
+    'dbPassword',
+    'passwd',
+    'keyHash',
+    'credentials',
+    'privateKey',
+    'cookie',
+    'Set-Cookie',
+  ])('redacts the value of %s', (key) => {
+    expect(isSecretKey(key)).toBe(true);
+  });
+
+  it.each([
+    'owner',
+    'id',
+    'prompt',
+    'input_tokens',
+    'output_tokens',
+    'total_tokens',
+    'sha256',
+    'key',
+    'keyPrefix',
+    'bucket',
+    'sparkTaskId',
+    'idempotencyKey',
+    'message',
+    '',
+  ])('keeps the value of %s', (key) => {
+    expect(isSecretKey(key)).toBe(false);
+  });
+});
+
+describe('scrubText', () => {
+  const apiKey = generateApiKey();
+
+  it.each([
+    ['a bearer token', 'Authorization: Bearer local-simulator-key', 'local-simulator-key'],
+    ['a bearer token in lower case', 'sent "bearer abc.def-ghi" upstream', 'abc.def-ghi'],
+    ['basic credentials', 'Basic dXNlcjpwYXNz', 'dXNlcjpwYXNz'],
+    ['an API key of ours', `unknown key ${apiKey} refused`, apiKey],
+    ['an API key in a URL', `https://x.example/?key=${apiKey}&a=1`, apiKey],
+    [
+      'a pre-signed URL signature',
+      'https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=abcdef0123',
+      'abcdef0123',
+    ],
+    ['a session token in a URL', '?X-Amz-Security-Token=IQoJb3JpZ2lu&x=1', 'IQoJb3JpZ2lu'],
+  ])('removes %s', (_name, text, secret) => {
+    const scrubbed = scrubText(text);
+    expect(scrubbed).not.toContain(secret);
+    expect(scrubbed).toContain(REDACTED);
+  });
+
+  it('leaves ordinary text alone', () => {
+    const text = 'Spark poll answered HTTP 503 (003001098: busy); task sk-7 mask_value 0123abcd';
+    expect(scrubText(text)).toBe(text);
+  });
+});
+
+describe('redactingReplacer', () => {
+  it('redacts secret keys at any depth and scrubs every string', () => {
+    const apiKey = generateApiKey();
+    const entry = {
+      message: `Authorization refused for Bearer ${apiKey}`,
+      event: {
+        authorizationToken: `Bearer ${apiKey}`,
+        headers: { Authorization: `Bearer ${apiKey}`, 'x-api-key': apiKey, accept: 'json' },
+        items: [{ keyHash: hashApiKey(apiKey), owner: 'alice' }],
+      },
+      secret: { SecretString: 'spark-key' },
+      usage: { input_tokens: 12, output_tokens: 3 },
+    };
+
+    const text = JSON.stringify(entry, redactingReplacer);
+
+    expect(text).not.toContain(apiKey);
+    expect(text).not.toContain(hashApiKey(apiKey));
+    expect(text).not.toContain('spark-key');
+    expect(JSON.parse(text)).toEqual({
+      message: `Authorization refused for Bearer ${REDACTED}`,
+      event: {
+        authorizationToken: REDACTED,
+        headers: { Authorization: REDACTED, 'x-api-key': REDACTED, accept: 'json' },
+        items: [{ keyHash: REDACTED, owner: 'alice' }],
+      },
+      secret: REDACTED,
+      usage: { input_tokens: 12, output_tokens: 3 },
+    });
+  });
+});
+
+describe('the configured logger', () => {
+  let lines: string[];
+  beforeEach(() => {
+    lines = [];
+    const capture = (chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture as never);
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture as never);
+    vi.spyOn(console, 'info').mockImplementation((line: unknown) => capture(line));
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => capture(line));
+    vi.spyOn(console, 'debug').mockImplementation((line: unknown) => capture(line));
+    vi.spyOn(console, 'warn').mockImplementation((line: unknown) => capture(line));
+    vi.spyOn(console, 'log').mockImplementation((line: unknown) => capture(line));
+    logger.setLogLevel('DEBUG');
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('never writes a key, its hash or a provider key, in fields, messages or errors', () => {
+    const apiKey = generateApiKey();
+    const sparkKey = 'spark-provider-key-123';
+    const event = {
+      type: 'TOKEN',
+      authorizationToken: `Bearer ${apiKey}`,
+      methodArn: 'arn:aws:execute-api:us-east-1:1:api/prod/GET/generations',
+    };
+
+    logger.debug('authorizer event', { event });
+    logger.info(`retrying with Authorization: Bearer ${sparkKey}`);
+    logger.warn('lookup', { keyHash: hashApiKey(apiKey), owner: 'alice' });
+    logger.error(
+      'provider call failed',
+      new Error(`request with "authorization: Bearer ${sparkKey}" failed`, {
+        cause: new Error(`key ${apiKey} rejected`),
+      }),
+    );
+
+    const output = lines.join('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(output).toContain('authorizer event');
+    expect(output).toContain('alice');
+    expect(output).not.toContain(apiKey);
+    expect(output).not.toContain(hashApiKey(apiKey));
+    expect(output).not.toContain(sparkKey);
+    expect(output).toContain(REDACTED);
+  });
+});
