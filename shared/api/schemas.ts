@@ -20,7 +20,7 @@ export const LIST_LIMIT_MAX = 100;
 const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
 
 export const metadataSchema = z.record(z.string(), z.unknown()).meta({
-  description: `Free-form JSON object stored with the generation and returned with it; at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
+  description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers, nesting and keys); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
 });
 
 /** POST /generations body: the generation request plus optional `metadata`. */

@@ -112,6 +112,27 @@ describe('POST /generations', () => {
     expect(((await right.json()) as { metadata?: unknown }).metadata).toEqual({ sku: 'A1' });
   });
 
+  it.each([
+    ['integers past 2^53', '{"big":9007199254740993,"e16":1e16,"list":[1e16,-1e17]}'],
+    ['magnitudes outside DynamoDB numbers', '{"huge":1e126,"tiny":1e-131,"least":-5e-324}'],
+    ['40 levels of nesting and an empty key', `${'{"a":'.repeat(40)}{"":0}${'}'.repeat(40)}`],
+  ])('stores metadata with %s and gives it back as sent', async (_name, metadata) => {
+    const response = await runtime.api('/generations', {
+      method: 'POST',
+      body: `{"prompt":"awkward metadata","metadata":${metadata}}`,
+    });
+    const accepted = (await response.json()) as { id: string };
+    expect(response.status, JSON.stringify(accepted)).toBe(202);
+    const record = await json(await runtime.api(`/generations/${accepted.id}`));
+    expect(record.status).toBe(200);
+    expect(record.body.metadata).toEqual(JSON.parse(metadata));
+    const listed = (await json(await runtime.api('/generations?limit=5'))).body.items as Array<{
+      id: string;
+      metadata?: unknown;
+    }>;
+    expect(listed.find((item) => item.id === accepted.id)?.metadata).toEqual(JSON.parse(metadata));
+  });
+
   it('replays the same Idempotency-Key and body, and refuses another body with 409', async () => {
     const headers = { 'idempotency-key': `key-${Date.now()}` };
     const first = await json(
