@@ -109,6 +109,29 @@ describe('the OpenAPI document', () => {
     expect(schema?.properties.error.properties.code.enum).toContain(code);
   });
 
+  it.each([
+    ['/generations', 'GET, POST'],
+    ['/generations/{id}', 'GET, DELETE'],
+    ['/openapi.json', 'GET'],
+  ])('documents on every operation of %s the 405 answer with Allow: %s', (path, allow) => {
+    // Act
+    const operations = Object.entries(document.paths[path] ?? {}).filter(
+      ([key]) => key !== 'parameters',
+    );
+
+    // Assess
+    expect(operations.map(([method]) => method.toUpperCase()).sort()).toEqual(
+      allow.split(', ').sort(),
+    );
+    for (const [, operation] of operations) {
+      const answer = operation.responses['405'] as (typeof operation.responses)[string] & {
+        headers?: Record<string, { schema: unknown }>;
+      };
+      expect(answer?.['x-error-codes']).toEqual([ErrorCodes.API_METHOD_NOT_ALLOWED]);
+      expect(answer?.headers?.Allow?.schema).toEqual({ type: 'string', const: allow });
+    }
+  });
+
   it('takes the request body from the shared request schema, with metadata and no unknown fields', () => {
     // Act
     const body = document.components.schemas.GenerationSubmission as {
