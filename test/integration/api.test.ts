@@ -18,6 +18,21 @@ const FUZZ = 'sk_fuzz_0123456789abcdefghijk';
 let runtime: ServedRuntime;
 
 const as = (key: string) => ({ key });
+
+/** The security headers every answer carries, the handlers' and API Gateway's own alike. */
+const SECURITY_HEADERS = {
+  'strict-transport-security': 'max-age=63072000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'",
+  'referrer-policy': 'no-referrer',
+};
+const expectSecurityHeaders = (response: Response) => {
+  const present = Object.fromEntries(
+    Object.keys(SECURITY_HEADERS).map((name) => [name, response.headers.get(name)]),
+  );
+  expect(present).toEqual(SECURITY_HEADERS);
+};
 const json = async (response: Response) => ({
   status: response.status,
   body: (await response.json()) as Record<string, unknown>,
@@ -47,7 +62,7 @@ describe('authentication', () => {
     expect(await response.json()).toEqual({
       error: { code: ErrorCodes.API_UNAUTHORIZED, message: expect.any(String) },
     });
-    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expectSecurityHeaders(response);
   });
 
   it('answers 401 once a key is revoked', async () => {
@@ -64,6 +79,45 @@ describe('authentication', () => {
       }),
     );
     expect((await runtime.api('/generations', as(EVE))).status).toBe(401);
+  });
+});
+
+describe('security headers', () => {
+  it.each([
+    ['401 from the authorizer', '/generations', { key: 'not a key at all' }, 401],
+    ['404 for an unknown route', '/nothing-here', {}, 404],
+    ['404 for an unknown id', '/generations/no-such-generation', {}, 404],
+    ['405 for a wrong method', '/generations', { method: 'PUT', body: '{}' }, 405],
+    [
+      '413 from the handler',
+      '/generations',
+      { method: 'POST', body: JSON.stringify({ prompt: 'x', pad: 'y'.repeat(70_000) }) },
+      413,
+    ],
+    [
+      '413 from the gateway',
+      '/generations',
+      { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1, 0x20) },
+      413,
+    ],
+    [
+      '415',
+      '/generations',
+      { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } },
+      415,
+    ],
+    ['200', '/generations?limit=1', {}, 200],
+    ['200 of the document', '/openapi.json', {}, 200],
+  ] as const)('are all on the %s answer', async (_name, path, init, status) => {
+    const response = await runtime.api(path, init as RequestInit & { key?: string });
+    expect(response.status).toBe(status);
+    expectSecurityHeaders(response);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    if (status >= 400) {
+      expect(((await response.json()) as { error: { code: string } }).error.code).toMatch(
+        /^0900040\d\d$/,
+      );
+    }
   });
 });
 
@@ -219,7 +273,7 @@ describe('POST /generations', () => {
     const response = await runtime.api(path, { method, body: method === 'GET' ? undefined : '{}' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe(allow);
-    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expectSecurityHeaders(response);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
       ErrorCodes.API_METHOD_NOT_ALLOWED,
     );
