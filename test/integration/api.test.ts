@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { rawRequest } from '../helpers/raw-http.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
 const ALICE = 'sk_alice_0123456789abcdefghij';
@@ -27,6 +28,19 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'",
   'referrer-policy': 'no-referrer',
 };
+/** How many generations an owner has, by walking its list. */
+async function countGenerations(key: string): Promise<number> {
+  let count = 0;
+  let cursor: string | undefined;
+  do {
+    const query = `/generations?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const { body } = await json(await runtime.api(query, as(key)));
+    count += (body.items as unknown[]).length;
+    cursor = body.nextCursor as string | undefined;
+  } while (cursor);
+  return count;
+}
+
 const expectSecurityHeaders = (response: Response) => {
   const present = Object.fromEntries(
     Object.keys(SECURITY_HEADERS).map((name) => [name, response.headers.get(name)]),
@@ -229,6 +243,11 @@ describe('POST /generations', () => {
     [{ prompt: 'x', width: 100, height: 100 }, ErrorCodes.SIZE_OUT_OF_RANGE],
     [{ prompt: 'x', colour: 'red' }, ErrorCodes.UNKNOWN_FIELD],
     [[1, 2], ErrorCodes.REQUEST_NOT_OBJECT],
+    [{ prompt: 'x', metadata: { note: 'n'.repeat(2100) } }, ErrorCodes.API_INVALID_METADATA],
+    [{ prompt: 'x', metadata: { note: '灯'.repeat(700) } }, ErrorCodes.API_INVALID_METADATA],
+    [{ prompt: 'x', metadata: ['sku'] }, ErrorCodes.API_INVALID_METADATA],
+    [{ prompt: 'x', metadata: 'sku' }, ErrorCodes.API_INVALID_METADATA],
+    [{ prompt: 'x', metadata: null }, ErrorCodes.API_INVALID_METADATA],
   ])('answers 400 with the code for %j', async (request, code) => {
     const { status, body } = await json(
       await runtime.api('/generations', { method: 'POST', body: JSON.stringify(request) }),
@@ -264,6 +283,39 @@ describe('POST /generations', () => {
     expect(response.status).toBe(status);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe(code);
   });
+
+  it.each([
+    [
+      'an Idempotency-Key of 256 characters',
+      { 'idempotency-key': 'k'.repeat(256) },
+      400,
+      ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
+    ],
+    [
+      'an empty Idempotency-Key',
+      { 'idempotency-key': '' },
+      400,
+      ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
+    ],
+    ['no Content-Type', {}, 415, ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+  ])(
+    'answers a valid body with %s with %i and its code, and writes nothing',
+    async (_name, headers, status, code) => {
+      const before = await countGenerations(FUZZ);
+      const answer = await rawRequest(`${runtime.endpoints.api}/generations`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${FUZZ}`,
+          ...('idempotency-key' in headers && { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: JSON.stringify({ prompt: 'a valid request' }),
+      });
+      expect(answer.status).toBe(status);
+      expect((JSON.parse(answer.text) as { error: { code: string } }).error.code).toBe(code);
+      expect(await countGenerations(FUZZ)).toBe(before);
+    },
+  );
 
   it.each([
     ['PUT', '/generations', 'GET, POST'],
