@@ -179,11 +179,12 @@ export async function waitForTerminal(
   runtime: ServedRuntime,
   id: string,
   timeoutMs = 30_000,
+  key?: string,
 ): Promise<GenerationView> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    const response = await runtime.api(`/generations/${id}`);
+    const response = await runtime.api(`/generations/${id}`, key === undefined ? {} : { key });
     last = await response.json();
     const view = last as GenerationView;
     if (response.ok && ['completed', 'failed', 'cancelled'].includes(view.status)) return view;

@@ -152,11 +152,22 @@ describe('owners are isolated', () => {
     expect(
       (await runtime.api(`/generations/${aliceId}`, { method: 'DELETE', key: BOB })).status,
     ).toBe(404);
-    const bobList = (await json(await runtime.api('/generations?limit=100', as(BOB)))).body
-      .items as Array<{ id: string }>;
-    expect(bobList.map((item) => item.id)).not.toContain(aliceId);
-    expect(bobList.map((item) => item.id)).not.toContain(id);
-    expect((await runtime.api(`/generations/${aliceId}`, as(ALICE))).status).toBe(200);
+    // Bob's DELETE changed nothing: Alice's generation goes on, and only Alice lists it.
+    const alices = await json(await runtime.api(`/generations/${aliceId}`, as(ALICE)));
+    expect(alices.status).toBe(200);
+    expect(alices.body.status).not.toBe('cancelled');
+    expect(alices.body.error).toBeUndefined();
+    expect((await waitForTerminal(runtime, aliceId, 30_000, ALICE)).status).toBe('completed');
+    const idsOf = async (key: string) =>
+      (
+        (await json(await runtime.api('/generations?limit=100', as(key)))).body.items as Array<{
+          id: string;
+        }>
+      ).map((item) => item.id);
+    expect(await idsOf(ALICE)).toContain(aliceId);
+    const bobIds = await idsOf(BOB);
+    expect(bobIds).not.toContain(aliceId);
+    expect(bobIds).not.toContain(id);
   });
 });
 
