@@ -2,7 +2,9 @@
  * The HTTP API for real users, over real HTTP against `spark-t2i serve` (the same handlers,
  * authorizer and gateway answers as deployed).
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
@@ -12,6 +14,8 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', '..', 'local', 'cli', 'bin.js');
 const ALICE = 'sk_alice_0123456789abcdefghij';
 const BOB = 'sk_bob_0123456789abcdefghijkl';
 const EVE = 'sk_eve_revoked_0123456789abcd';
@@ -79,20 +83,25 @@ describe('authentication', () => {
     expectSecurityHeaders(response);
   });
 
-  it('answers 401 once a key is revoked', async () => {
+  it('answers 401 once the key is revoked with spark-t2i keys revoke', async () => {
     expect((await runtime.api('/generations', as(EVE))).status).toBe(200);
-    const runtimeJson = JSON.parse(
-      await (await import('node:fs/promises')).readFile(`${runtime.dataDir}/runtime.json`, 'utf8'),
+    const { stdout } = await run(process.execPath, [
+      CLI,
+      'keys',
+      'revoke',
+      '--key',
+      EVE,
+      '--data-dir',
+      runtime.dataDir,
+    ]);
+    expect(stdout.trim()).toBe(`revoked ${hashApiKey(EVE)}`);
+    const response = await runtime.api('/generations', as(EVE));
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      ErrorCodes.API_UNAUTHORIZED,
     );
-    await runtime.dynamodb().send(
-      new UpdateCommand({
-        TableName: runtimeJson.tables.apiKeys,
-        Key: { keyHash: hashApiKey(EVE) },
-        UpdateExpression: 'SET revokedAt = :now',
-        ExpressionAttributeValues: { ':now': new Date().toISOString() },
-      }),
-    );
-    expect((await runtime.api('/generations', as(EVE))).status).toBe(401);
+    // Other keys are untouched.
+    expect((await runtime.api('/generations', as(ALICE))).status).toBe(200);
   });
 });
 
