@@ -20,6 +20,20 @@ const ALICE = 'sk_alice_0123456789abcdefghij';
 const BOB = 'sk_bob_0123456789abcdefghijkl';
 const EVE = 'sk_eve_revoked_0123456789abcd';
 const FUZZ = 'sk_fuzz_0123456789abcdefghijk';
+/**
+ * Short, fixed poll intervals (the cancel test watches a task stop being polled); both runtimes
+ * of this file use this config, so they share one synthesis.
+ */
+const POLLING = {
+  expectedGenerationSeconds: 2,
+  intervalSeconds: 6,
+  backoffRate: 1,
+  maxIntervalSeconds: 6,
+};
+const CONFIG = {
+  api: { presignedUrlTtlSeconds: 2, authorizerCacheSeconds: 0 },
+  polling: POLLING,
+};
 let runtime: ServedRuntime;
 
 const as = (key: string) => ({ key });
@@ -62,7 +76,7 @@ beforeAll(async () => {
     env: {
       SPARK_T2I_API_KEYS: `local:sk_local_0123456789abcdefghij,alice:${ALICE},bob:${BOB},eve:${EVE},fuzz:${FUZZ}`,
     },
-    config: { api: { presignedUrlTtlSeconds: 2, authorizerCacheSeconds: 0 } },
+    config: CONFIG,
   });
 }, 90_000);
 afterAll(() => runtime?.stop());
@@ -483,10 +497,33 @@ describe('GET /generations/{id}', () => {
 
 describe('DELETE /generations/{id}', () => {
   it('cancels a running generation: it ends cancelled and its Spark task is not polled again', async () => {
-    const slow = await serve({ simLatencyMs: 60_000, timeScale: 0.05 });
+    // A task still being polled would be polled several times in the observation window below.
+    const timeScale = 0.05;
+    const pollIntervalMs = POLLING.maxIntervalSeconds * 1000 * timeScale;
+    const slow = await serve({ simLatencyMs: 60_000, timeScale, config: CONFIG });
     try {
+      const polls = async () =>
+        (
+          (await (await fetch(`${slow.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
+            requests: { poll: number };
+          }
+        ).requests.poll;
+      const until = async (what: string, check: () => Promise<boolean>) => {
+        const deadline = Date.now() + 15_000;
+        while (!(await check())) {
+          if (Date.now() > deadline)
+            throw new Error(`timed out waiting for ${what}\n${slow.output()}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
       const id = await submit(slow, { prompt: 'never mind' });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await until('the generation to run', async () => {
+        const { body } = await json(await slow.api(`/generations/${id}`));
+        return body.status === 'running';
+      });
+      await until('a poll of its Spark task', async () => (await polls()) > 0);
+      expect(await polls()).toBeGreaterThan(0);
+
       const { status, body } = await json(
         await slow.api(`/generations/${id}`, { method: 'DELETE' }),
       );
@@ -496,15 +533,14 @@ describe('DELETE /generations/{id}', () => {
         status: 'cancelled',
         error: { code: ErrorCodes.GENERATION_CANCELLED },
       });
-      const polls = async () =>
-        (
-          (await (await fetch(`${slow.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
-            requests: { poll: number };
-          }
-        ).requests.poll;
-      const afterCancel = await polls();
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      expect(await polls()).toBe(afterCancel);
+      const atCancel = await polls();
+      // A poll already under way when the execution stopped may still reach the simulator.
+      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+      const settled = await polls();
+      expect(settled - atCancel).toBeLessThanOrEqual(1);
+      await new Promise((resolve) => setTimeout(resolve, 5 * pollIntervalMs));
+      expect(await polls()).toBe(settled);
+
       expect((await json(await slow.api(`/generations/${id}`))).body.status).toBe('cancelled');
       const again = await json(await slow.api(`/generations/${id}`, { method: 'DELETE' }));
       expect(again.status).toBe(409);
