@@ -144,6 +144,18 @@ export function buildOpenApiDocument(): OpenApiObject {
           '202': {
             description: 'Accepted: the generation is queued.',
             content: json('GenerationAccepted'),
+            links: {
+              getGeneration: {
+                operationId: 'getGeneration',
+                parameters: { id: '$response.body#/id' },
+                description: 'Follow the generation.',
+              },
+              cancelGeneration: {
+                operationId: 'cancelGeneration',
+                parameters: { id: '$response.body#/id' },
+                description: 'Cancel it while it is queued or running.',
+              },
+            },
           },
           ...errors(
             {

@@ -29,6 +29,15 @@ export const generationSubmissionSchema = generationRequestSchema
   .meta({
     description:
       'A generation request. Checks run in the order of the provider table; the first failure is the answer code, `details` lists all.',
+    examples: [
+      {
+        prompt: 'a lighthouse at dawn, watercolour',
+        width: 1472,
+        height: 1104,
+        seed: 42,
+        metadata: { sku: 'LH-1' },
+      },
+    ],
   });
 
 export const warningSchema = z.object({ code: z.string(), message: z.string() }).meta({

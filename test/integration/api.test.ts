@@ -8,11 +8,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import {
+  type CallOptions,
+  type DocOperation,
+  type DrivenAnswer,
+  OpenApiDriver,
+} from '../helpers/openapi-driver.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
@@ -731,46 +736,114 @@ describe('GET /openapi.json', () => {
     expect(document.openapi).toMatch(/^3\.1/);
   });
 
-  it('describes the answers the API gives: a client driven by it validates real answers', async () => {
-    const document = (await (await fetch(`${runtime.endpoints.api}/openapi.json`)).json()) as {
-      paths: Record<
-        string,
-        Record<
-          string,
-          { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }
-        >
-      >;
-      components?: Record<string, unknown>;
+  it('drives a client from the document alone: it calls every operation, and every answer is as documented', async () => {
+    const documentUrl = `${runtime.endpoints.api}/openapi.json`;
+    const document = (await (await fetch(documentUrl)).json()) as Record<string, unknown>;
+    const client = new OpenApiDriver(document, documentUrl, { bearerAuth: runtime.apiKey });
+    const answers: DrivenAnswer[] = [];
+    const call = async (operationId: string, options?: CallOptions) => {
+      const answer = await client.call(operationId, options);
+      answers.push(answer);
+      return answer;
     };
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    ajv.addSchema({ $id: 'doc', components: document.components ?? {} });
-    const schemaOf = (path: string, method: string, status: number) => {
-      const schema =
-        document.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json']
-          ?.schema;
-      expect(schema, `${method} ${path} ${status} is documented`).toBeDefined();
-      return JSON.parse(JSON.stringify(schema).replaceAll('"#/components', '"doc#/components'));
-    };
-    const accepted = await runtime.api('/generations', {
-      method: 'POST',
-      body: JSON.stringify({ prompt: 'documented' }),
-    });
-    const acceptedBody = (await accepted.json()) as { id: string };
-    expect(
-      ajv.validate(schemaOf('/generations', 'post', 202), acceptedBody),
-      ajv.errorsText(),
-    ).toBe(true);
-    const record = await waitForTerminal(runtime, acceptedBody.id);
-    expect(ajv.validate(schemaOf('/generations/{id}', 'get', 200), record), ajv.errorsText()).toBe(
-      true,
+    const operations = client.operations();
+    expect(operations.map((operation) => operation.operationId).sort()).toEqual([
+      'cancelGeneration',
+      'getGeneration',
+      'getOpenApiDocument',
+      'listGenerations',
+      'submitGeneration',
+    ]);
+
+    // Each operation as documented: the body is the document's example, the next calls follow
+    // the 202 answer's links.
+    const submitted = await call('submitGeneration');
+    expect(submitted.status).toBe(202);
+    const followed = client.follow(submitted, 'getGeneration');
+    const deadline = Date.now() + 30_000;
+    let record = await call(followed.operationId, { path: followed.path });
+    while ((record.body as { status?: string }).status !== 'completed' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      record = await client.call(followed.operationId, { path: followed.path });
+    }
+    answers.push(record);
+    expect((record.body as { images: unknown[] }).images.length).toBeGreaterThan(0);
+    const toCancel = await call('submitGeneration');
+    const cancel = client.follow(toCancel, 'cancelGeneration');
+    expect((await call(cancel.operationId, { path: cancel.path })).status).toBe(200);
+    expect((await call(cancel.operationId, { path: cancel.path })).status).toBe(409);
+    const page = await call('listGenerations', { query: { limit: '1' } });
+    const nextCursor = (page.body as { nextCursor?: string }).nextCursor;
+    expect(nextCursor).toEqual(expect.any(String));
+    await call('listGenerations', { query: { limit: '1', cursor: nextCursor as string } });
+    await call('listGenerations', { query: { status: 'completed' } });
+    await call('getOpenApiDocument');
+
+    // Refusals of every operation, from what the document says it takes.
+    for (const operation of operations) {
+      const id = operation.operationId;
+      if (operation.security.some((requirement) => Object.keys(requirement).length > 0)) {
+        await call(id, { anonymous: true });
+      }
+      if (operation.parameters.some((parameter) => parameter.in === 'path')) {
+        await call(id); // a well-formed id that no generation has
+      }
+      for (const parameter of operation.parameters.filter((p) => p.in === 'query')) {
+        const schema = parameter.schema ?? {};
+        if (Array.isArray(schema.enum)) await call(id, { query: { [parameter.name]: 'nope' } });
+        if (typeof schema.pattern === 'string') {
+          await call(id, { query: { [parameter.name]: '-1 ' } });
+        }
+      }
+      for (const parameter of operation.parameters.filter((p) => p.in === 'header')) {
+        await call(id, { headers: { [parameter.name]: 'k'.repeat(256) } });
+      }
+      if (operation.requestBody !== undefined) {
+        const mediaType = Object.keys(operation.requestBody.content)[0] as string;
+        await call(id, { body: {} });
+        await call(id, { rawBody: { bytes: '{"prompt":', mediaType } });
+        await call(id, { rawBody: { bytes: 'prompt=x', mediaType: 'text/plain' } });
+        await call(id, { rawBody: { bytes: new Uint8Array([0x7b, 0x7d]) } });
+        await call(id, { body: { prompt: 'x', metadata: { pad: 'y'.repeat(70_000) } } });
+        await call(id, { rawBody: { bytes: Buffer.alloc(10 * 1024 * 1024 + 1, 0x20), mediaType } });
+      }
+    }
+    // Every other method of every path.
+    for (const path of new Set(operations.map((operation) => operation.path))) {
+      const methods = client.methodsOf(path);
+      const operation = operations.find((candidate) => candidate.path === path) as DocOperation;
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+        if (!methods.includes(method)) await call(operation.operationId, { method });
+      }
+    }
+
+    expect(answers.flatMap((answer) => client.problemsOf(answer))).toEqual([]);
+    expect(client.warnings).toEqual([]);
+    const reached = new Set(
+      answers.map((answer) => `${answer.operation.operationId} ${answer.status}`),
     );
-    const page = await (await runtime.api('/generations?limit=2')).json();
-    expect(ajv.validate(schemaOf('/generations', 'get', 200), page), ajv.errorsText()).toBe(true);
-    const invalid = await (
-      await runtime.api('/generations', { method: 'POST', body: '{}' })
-    ).json();
-    expect(ajv.validate(schemaOf('/generations', 'post', 400), invalid), ajv.errorsText()).toBe(
-      true,
+    expect([...reached].sort()).toEqual(
+      [
+        'submitGeneration 202',
+        'submitGeneration 400',
+        'submitGeneration 401',
+        'submitGeneration 413',
+        'submitGeneration 415',
+        'getGeneration 200',
+        'getGeneration 401',
+        'getGeneration 404',
+        'getGeneration 405',
+        'listGenerations 200',
+        'listGenerations 400',
+        'listGenerations 401',
+        'listGenerations 405',
+        'cancelGeneration 200',
+        'cancelGeneration 401',
+        'cancelGeneration 404',
+        'cancelGeneration 409',
+        'getOpenApiDocument 200',
+        'getOpenApiDocument 405',
+      ].sort(),
     );
-  });
+  }, 60_000);
 });
