@@ -169,6 +169,24 @@ describe('the OpenAPI document', () => {
     ).toEqual(['status', 'limit', 'cursor']);
   });
 
+  it("says usage holds the provider's figures as given, and costUsd the cost as a number", () => {
+    // Act
+    const generation = document.components.schemas.Generation as {
+      properties: Record<string, { type?: string; description?: string }>;
+    };
+    const usage = document.components.schemas.Usage as {
+      description: string;
+      properties: { cost: { type: string[]; description: string } };
+    };
+
+    // Assess
+    expect(generation.properties.costUsd).toMatchObject({ type: 'number' });
+    expect(generation.properties.costUsd?.description).toContain('usage.cost');
+    expect(usage.description).toContain('as the provider gave them');
+    expect(usage.properties.cost.type).toEqual(['string', 'number']);
+    expect(usage.properties.cost.description).toContain('costUsd');
+  });
+
   it('holds only resolvable component references', () => {
     // Act
     const refs = [
