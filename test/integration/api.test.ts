@@ -3,7 +3,8 @@
  * authorizer and gateway answers as deployed).
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -22,7 +23,8 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', '..', 'local', 'cli', 'bin.js');
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(PROJECT_ROOT, 'local', 'cli', 'bin.js');
 const ALICE = 'sk_alice_0123456789abcdefghij';
 const BOB = 'sk_bob_0123456789abcdefghijkl';
 const EVE = 'sk_eve_revoked_0123456789abcd';
@@ -847,3 +849,103 @@ describe('GET /openapi.json', () => {
     );
   }, 60_000);
 });
+
+describe('the README', () => {
+  let folder: string | undefined;
+  afterAll(() => (folder === undefined ? undefined : rm(folder, { recursive: true, force: true })));
+
+  it('gives requests under "The HTTP API" that, run with bash and curl as printed, answer as its comments say', async () => {
+    const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## The HTTP API\n'));
+    const block = /```bash\n([\s\S]*?)```/.exec(section.slice(0, section.indexOf('\n## ', 4)))?.[1];
+    expect(block, 'the README has a bash block under "The HTTP API"').toBeDefined();
+    const { assignments, steps } = readmeSteps(block as string);
+    // As printed, for `npm start` in the project folder: the default port and data dir.
+    expect(assignments).toEqual([
+      'API=http://127.0.0.1:3000',
+      'KEY=$(cat .spark-t2i/local-api-key)',
+    ]);
+    // A folder whose .spark-t2i is this runtime's data dir, for the block's KEY line.
+    folder = await mkdtemp(join(tmpdir(), 'spark-t2i-readme-'));
+    await symlink(runtime.dataDir, join(folder, '.spark-t2i'));
+    const preamble = [`API=${runtime.endpoints.api}`, assignments[1]].join('\n');
+
+    // What the comments of the block say each request answers.
+    const expected: Array<{ comment: RegExp; command: RegExp; statuses: number[] }> = [
+      { comment: /^Submit \(202\)/, command: /-X POST .*Idempotency-Key/s, statuses: [202] },
+      { comment: /^One generation/, command: /\/generations\/<id> /, statuses: [200] },
+      { comment: /^List, newest first/, command: /\/generations\?status=/, statuses: [200] },
+      {
+        comment: /^Cancel .*\(409 once it has ended\)/,
+        command: /-X DELETE/,
+        statuses: [200, 409],
+      },
+      { comment: /^Bad input answers 400/, command: /-X POST/, statuses: [400] },
+      { comment: /^$/, command: /\/openapi\.json$/, statuses: [200] },
+    ];
+    expect(steps).toHaveLength(expected.length);
+    let id: string | undefined;
+    for (const [index, step] of steps.entries()) {
+      const want = expected[index] as (typeof expected)[number];
+      expect(step.comment, step.command).toMatch(want.comment);
+      expect(step.command).toMatch(want.command);
+      const command = step.command.replaceAll('<id>', id ?? '<id>');
+      const { stdout } = await run(
+        'bash',
+        ['-c', `set -eu\n${preamble}\n${command} -w '\\n%{http_code}'`],
+        {
+          cwd: folder,
+        },
+      );
+      const status = Number(stdout.slice(stdout.lastIndexOf('\n') + 1));
+      const body = JSON.parse(stdout.slice(0, stdout.lastIndexOf('\n'))) as Record<string, unknown>;
+      expect(want.statuses, `${command}\nanswered ${stdout}`).toContain(status);
+      if (status >= 400) {
+        expect((body.error as { code?: string } | undefined)?.code).toMatch(/^\d{9}$/);
+      }
+      if (index === 0) id = body.id as string;
+      // An answer printed under the request: its plain "key":"value" pairs are in the real one.
+      for (const [, key, value] of (step.answer ?? '').matchAll(/"([^"]+)":"([^"…]*)"/g)) {
+        expect(JSON.stringify(body), `${command}: "${key}":"${value}"`).toContain(
+          `"${key}":"${value}"`,
+        );
+      }
+    }
+    expect(steps.at(-2)?.answer).toContain('"code":"003001006"');
+  });
+});
+
+/**
+ * The bash block's variable assignments, and its commands, each with the comment above it and
+ * the answer printed below it (a `# {...}` line), backslash-continued lines joined.
+ */
+function readmeSteps(block: string): {
+  assignments: string[];
+  steps: Array<{ comment: string; command: string; answer?: string }>;
+} {
+  const assignments: string[] = [];
+  const steps: Array<{ comment: string; command: string; answer?: string }> = [];
+  let comment: string[] = [];
+  const lines = block.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    let line = lines[index] as string;
+    if (line.trim() === '') {
+      comment = [];
+      continue;
+    }
+    if (line.startsWith('#')) {
+      const text = line.replace(/^#\s?/, '');
+      const last = steps.at(-1);
+      if (text.startsWith('{') && comment.length === 0 && last !== undefined) last.answer = text;
+      else comment.push(text);
+      continue;
+    }
+    while (line.endsWith('\\') && index + 1 < lines.length) {
+      line = `${line.slice(0, -1).trimEnd()} ${(lines[++index] as string).trim()}`;
+    }
+    if (/^[A-Z_]+=/.test(line)) assignments.push(line);
+    else steps.push({ comment: comment.join(' '), command: line });
+    comment = [];
+  }
+  return { assignments, steps };
+}
