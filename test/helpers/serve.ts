@@ -85,11 +85,15 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
   child.stderr?.on('data', (chunk) => {
     output += chunk;
   });
+  // A runtime never outlives the test process, even when a test times out before stopping it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not get ready:\n${output}`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not get ready:\n${output}`));
+    }, 60_000);
     const check = () => {
       if (/^ready/m.test(output)) {
         clearTimeout(timer);
