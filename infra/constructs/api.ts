@@ -22,6 +22,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { JSON_CONTENT_TYPE, SECURITY_HEADERS } from '../../shared/api/responses.ts';
 import { EnvNames } from '../../shared/config/env.ts';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
@@ -47,8 +48,11 @@ export interface GenerationApiProps {
   readonly logRetention: RetentionDays;
 }
 
-/** Answer bodies of API Gateway's own errors, in the API's one error shape. */
-const GATEWAY_ERRORS: ReadonlyArray<[string, ResponseType, string, string]> = [
+/**
+ * Answer bodies of API Gateway's own errors, in the API's one error shape. A status replaces the
+ * one API Gateway would answer; DEFAULT_4XX keeps it (it catches every 4xx type not listed here).
+ */
+const GATEWAY_ERRORS: ReadonlyArray<[string, ResponseType, string | undefined, string]> = [
   ['Unauthorized', ResponseType.UNAUTHORIZED, '401', ErrorCodes.API_UNAUTHORIZED],
   ['AccessDenied', ResponseType.ACCESS_DENIED, '401', ErrorCodes.API_UNAUTHORIZED],
   // REST APIs answer an unknown route as a missing token; it is a 404 to callers.
@@ -63,16 +67,20 @@ const GATEWAY_ERRORS: ReadonlyArray<[string, ResponseType, string, string]> = [
     '415',
     ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
   ],
+  ['Default4xx', ResponseType.DEFAULT_4XX, undefined, ErrorCodes.API_REQUEST_REFUSED],
   ['Default5xx', ResponseType.DEFAULT_5XX, '500', ErrorCodes.API_INTERNAL_ERROR],
 ];
 
-/** Static header values of gateway answers (API Gateway wants them single-quoted). */
-const SECURITY_HEADERS = {
-  'Strict-Transport-Security': "'max-age=63072000; includeSubDomains'",
-  'X-Content-Type-Options': "'nosniff'",
-  'Cache-Control': "'no-store'",
-  'Content-Type': "'application/json'",
-};
+/**
+ * Headers of API Gateway's own answers (gateway responses, the 405 mock): the handlers' security
+ * headers, from the same list, so every answer carries the same set. Static values are written
+ * single-quoted; API Gateway takes what is between the first and the last quote.
+ */
+const GATEWAY_STATIC_HEADERS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries({ ...SECURITY_HEADERS, 'content-type': JSON_CONTENT_TYPE }).map(
+    ([name, value]) => [name, `'${value}'`],
+  ),
+);
 
 /**
  * The HTTP API of design section 5 on API Gateway REST: a Lambda token authorizer for
@@ -205,8 +213,8 @@ export class GenerationApi extends Construct {
       new GatewayResponse(this, `${name}Response`, {
         restApi: this.restApi,
         type,
-        statusCode,
-        responseHeaders: SECURITY_HEADERS,
+        ...(statusCode !== undefined && { statusCode }),
+        responseHeaders: GATEWAY_STATIC_HEADERS,
         // $context.error.messageString is already a quoted JSON string: it goes in unquoted.
         templates: {
           'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
@@ -275,7 +283,7 @@ export class GenerationApi extends Construct {
  * integration on `ANY`; the resource's own methods take precedence over it).
  */
 function answerOtherMethods(resource: IResource, allowed: string): void {
-  const headers = { ...SECURITY_HEADERS, Allow: `'${allowed}'` };
+  const headers = { ...GATEWAY_STATIC_HEADERS, Allow: `'${allowed}'` };
   resource.addMethod(
     'ANY',
     new MockIntegration({

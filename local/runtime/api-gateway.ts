@@ -542,11 +542,15 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
 
     const declared = Number(req.headers['content-length'] ?? 0);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      await discardBody(req, maxBodyBytes);
       return gatewayReply(Errors.tooLarge, info);
     }
     const body = await readBody(req, maxBodyBytes);
     if (body === 'aborted') return undefined;
-    if (body === 'too-large') return gatewayReply(Errors.tooLarge, info);
+    if (body === 'too-large') {
+      await discardBody(req, maxBodyBytes);
+      return gatewayReply(Errors.tooLarge, info);
+    }
 
     const match = target === undefined ? undefined : router.match(info.method, target.path);
     if (match === undefined) return gatewayReply(Errors.missingToken, info);
@@ -763,6 +767,33 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 function normaliseIp(address: string | undefined): string {
   if (address === undefined) return '127.0.0.1';
   return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+/**
+ * Reads and drops the rest of a body that is too large, so the client, still sending, reads the
+ * 413 rather than a reset connection. Bounded: past `limit` more bytes, or 10 s, it stops (the
+ * answer then closes the connection).
+ */
+function discardBody(req: IncomingMessage, limit: number): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) done();
+    };
+    const timer = setTimeout(done, 10_000);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
 }
 
 /** The whole body; 'too-large' as soon as it passes the limit; 'aborted' if the client left. */

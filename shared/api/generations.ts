@@ -137,15 +137,20 @@ export interface GenerationsApiDeps {
 interface Submission {
   readonly request: GenerationRequest;
   readonly warnings: readonly RequestWarning[];
-  readonly metadata?: Record<string, unknown>;
+  /** The caller's `metadata` as JSON text: what the record stores. */
+  readonly metadataJson?: string;
 }
 
-/** A record as DynamoDB gives it back: `usage` and `costUsd` may be NULL. */
-export type StoredRecord = Omit<GenerationRecord, 'usage' | 'costUsd' | 'error'> & {
+/**
+ * A record as DynamoDB gives it back: `usage` and `costUsd` may be NULL, and `metadata` is the
+ * JSON text of the caller's object (a map in records written before it was stored as text).
+ */
+export type StoredRecord = Omit<GenerationRecord, 'usage' | 'costUsd' | 'error' | 'metadata'> & {
   readonly ownerStatus?: string;
   readonly usage?: GenerationRecord['usage'] | null;
   readonly costUsd?: number | null;
   readonly error?: GenerationError | null;
+  readonly metadata?: string | Record<string, unknown>;
 };
 
 const CANCELLED_MESSAGE = 'The generation was cancelled by its owner';
@@ -358,11 +363,15 @@ export class GenerationsApi {
         details: [{ code: ErrorCodes.API_INVALID_METADATA, message, field: 'metadata' }],
       });
     if (!isPlainObject(metadata)) throw invalid('metadata must be a JSON object');
-    const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+    // Stored as this text, not as a DynamoDB map: any JSON object round-trips unchanged, whatever
+    // its numbers (a map refuses integers past 2^53 and magnitudes outside 1e-130..1e126), its
+    // depth (a map nests 32 levels at most) or its keys.
+    const metadataJson = JSON.stringify(metadata);
+    const bytes = Buffer.byteLength(metadataJson, 'utf8');
     if (bytes > max) {
       throw invalid(`metadata is ${bytes} bytes of JSON; at most ${max} are accepted`);
     }
-    return { request: result.request, warnings: result.warnings, metadata };
+    return { request: result.request, warnings: result.warnings, metadataJson };
   }
 
   async #start(
@@ -384,7 +393,7 @@ export class GenerationsApi {
       sourceRef,
       polls: 0,
       images: [],
-      ...(submission.metadata !== undefined && { metadata: submission.metadata }),
+      ...(submission.metadataJson !== undefined && { metadata: submission.metadataJson }),
       createdAt: now,
       updatedAt: now,
     };
@@ -558,6 +567,7 @@ export async function toApiView(record: StoredRecord, presign: Presign): Promise
   const { request } = record;
   const usage = record.usage;
   const costUsd = record.costUsd;
+  const metadata = metadataOf(record);
   return {
     id: record.id,
     status: record.status,
@@ -584,11 +594,31 @@ export async function toApiView(record: StoredRecord, presign: Presign): Promise
       record.error !== null && {
         error: { code: record.error.code, message: record.error.message },
       }),
-    ...(isPlainObject(record.metadata) && { metadata: record.metadata }),
+    ...(metadata !== undefined && { metadata }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     ...(record.completedAt !== undefined && { completedAt: record.completedAt }),
   };
+}
+
+/** The caller's `metadata` back from its stored JSON text (or a map, in older records). */
+function metadataOf(record: StoredRecord): Record<string, unknown> | undefined {
+  const stored = record.metadata;
+  if (typeof stored !== 'string') return isPlainObject(stored) ? stored : undefined;
+  try {
+    const parsed: unknown = JSON.parse(stored);
+    if (isPlainObject(parsed)) return parsed;
+  } catch (error) {
+    logger.error('A generation holds metadata that is not JSON', {
+      generationId: record.id,
+      error: error as Error,
+    });
+    return undefined;
+  }
+  logger.error('A generation holds metadata that is not a JSON object', {
+    generationId: record.id,
+  });
+  return undefined;
 }
 
 /** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */

@@ -91,7 +91,11 @@ interface ErrorAnswer {
   readonly status: string;
   readonly codes: readonly ErrorCode[];
   readonly text: string;
+  readonly headers?: Readonly<Record<string, OpenApiObject>>;
 }
+
+/** HTTP methods as the document keys them, in the order `Allow` lists them. */
+const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace'] as const;
 
 /** Builds the document; the result is plain JSON. */
 export function buildOpenApiDocument(): OpenApiObject {
@@ -119,6 +123,156 @@ export function buildOpenApiDocument(): OpenApiObject {
     schema: inline(generationIdSchema),
   };
 
+  const paths: Record<string, Record<string, unknown>> = {
+    '/generations': {
+      post: {
+        operationId: 'submitGeneration',
+        tags: ['generations'],
+        summary: 'Submit a generation',
+        description: `Validates the request, records the generation \`queued\` and starts its workflow. The body is JSON of at most ${MAX_BODY_BYTES} bytes.`,
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description: `Kept ${IDEMPOTENCY_TTL_SECONDS / 3600} h per owner.`,
+            schema: inline(idempotencyKeySchema),
+          },
+        ],
+        requestBody: { required: true, content: json('GenerationSubmission') },
+        responses: {
+          '202': {
+            description: 'Accepted: the generation is queued.',
+            content: json('GenerationAccepted'),
+            links: {
+              getGeneration: {
+                operationId: 'getGeneration',
+                parameters: { id: '$response.body#/id' },
+                description: 'Follow the generation.',
+              },
+              cancelGeneration: {
+                operationId: 'cancelGeneration',
+                parameters: { id: '$response.body#/id' },
+                description: 'Cancel it while it is queued or running.',
+              },
+            },
+          },
+          ...errors(
+            {
+              status: '400',
+              codes: VALIDATION_CODES,
+              text: 'The body, a field or a header is invalid; `details` lists every failure.',
+            },
+            UNAUTHORIZED,
+            {
+              status: '409',
+              codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
+              text: 'The Idempotency-Key was used with another body, or is still in progress.',
+            },
+            {
+              status: '413',
+              codes: [ErrorCodes.API_BODY_TOO_LARGE],
+              text: 'The body is too large.',
+            },
+            {
+              status: '415',
+              codes: [ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+              text: 'The body is not application/json.',
+            },
+            THROTTLED,
+            INTERNAL,
+          ),
+        },
+      },
+      get: {
+        operationId: 'listGenerations',
+        tags: ['generations'],
+        summary: "List the owner's generations, newest first",
+        parameters: queryParameters(),
+        responses: {
+          '200': { description: 'A page of generations.', content: json('GenerationPage') },
+          ...errors(
+            {
+              status: '400',
+              codes: [ErrorCodes.API_INVALID_QUERY],
+              text: 'status, limit or cursor is invalid.',
+            },
+            UNAUTHORIZED,
+            THROTTLED,
+            INTERNAL,
+          ),
+        },
+      },
+    },
+    '/generations/{id}': {
+      parameters: [generationIdParameter],
+      get: {
+        operationId: 'getGeneration',
+        tags: ['generations'],
+        summary: 'Get a generation',
+        description:
+          'Image URLs are pre-signed and expire; fetch the generation again for fresh ones.',
+        responses: {
+          '200': { description: 'The generation.', content: json('Generation') },
+          ...errors(UNAUTHORIZED, NOT_FOUND, THROTTLED, INTERNAL),
+        },
+      },
+      delete: {
+        operationId: 'cancelGeneration',
+        tags: ['generations'],
+        summary: 'Cancel a generation',
+        description:
+          'Stops the workflow of a queued or running generation and records it `cancelled`.',
+        responses: {
+          '200': { description: 'The cancelled generation.', content: json('Generation') },
+          ...errors(
+            UNAUTHORIZED,
+            NOT_FOUND,
+            {
+              status: '409',
+              codes: [ErrorCodes.API_NOT_CANCELLABLE],
+              text: 'The generation has already ended.',
+            },
+            THROTTLED,
+            INTERNAL,
+          ),
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        tags: ['meta'],
+        summary: 'This document',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The OpenAPI document.',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+          ...errors(THROTTLED, INTERNAL),
+        },
+      },
+    },
+  };
+  // API Gateway itself answers a method a path does not have (405 with `Allow`), on every path.
+  for (const item of Object.values(paths)) {
+    const methods = METHODS.filter((method) => method in item);
+    const allow = methods.map((method) => method.toUpperCase()).join(', ');
+    const answer = errorResponse({
+      status: '405',
+      codes: [ErrorCodes.API_METHOD_NOT_ALLOWED],
+      text: `Another method than this path's (${allow}) was used.`,
+      headers: {
+        Allow: { description: "The path's methods.", schema: { type: 'string', const: allow } },
+      },
+    });
+    for (const method of methods) {
+      const operation = item[method] as { responses: Record<string, unknown> };
+      operation.responses['405'] = answer;
+    }
+  }
+
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -135,126 +289,7 @@ export function buildOpenApiDocument(): OpenApiObject {
     servers: [{ url: '.', description: 'Where this document is served from' }],
     security: [{ bearerAuth: [] }],
     tags: [{ name: 'generations', description: 'Text-to-image generations' }, { name: 'meta' }],
-    paths: {
-      '/generations': {
-        post: {
-          operationId: 'submitGeneration',
-          tags: ['generations'],
-          summary: 'Submit a generation',
-          description: `Validates the request, records the generation \`queued\` and starts its workflow. The body is JSON of at most ${MAX_BODY_BYTES} bytes.`,
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              description: `Kept ${IDEMPOTENCY_TTL_SECONDS / 3600} h per owner.`,
-              schema: inline(idempotencyKeySchema),
-            },
-          ],
-          requestBody: { required: true, content: json('GenerationSubmission') },
-          responses: {
-            '202': {
-              description: 'Accepted: the generation is queued.',
-              content: json('GenerationAccepted'),
-            },
-            ...errors(
-              {
-                status: '400',
-                codes: VALIDATION_CODES,
-                text: 'The body, a field or a header is invalid; `details` lists every failure.',
-              },
-              UNAUTHORIZED,
-              {
-                status: '409',
-                codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
-                text: 'The Idempotency-Key was used with another body, or is still in progress.',
-              },
-              {
-                status: '413',
-                codes: [ErrorCodes.API_BODY_TOO_LARGE],
-                text: 'The body is too large.',
-              },
-              {
-                status: '415',
-                codes: [ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
-                text: 'The body is not application/json.',
-              },
-              THROTTLED,
-              INTERNAL,
-            ),
-          },
-        },
-        get: {
-          operationId: 'listGenerations',
-          tags: ['generations'],
-          summary: "List the owner's generations, newest first",
-          parameters: queryParameters(),
-          responses: {
-            '200': { description: 'A page of generations.', content: json('GenerationPage') },
-            ...errors(
-              {
-                status: '400',
-                codes: [ErrorCodes.API_INVALID_QUERY],
-                text: 'status, limit or cursor is invalid.',
-              },
-              UNAUTHORIZED,
-              THROTTLED,
-              INTERNAL,
-            ),
-          },
-        },
-      },
-      '/generations/{id}': {
-        parameters: [generationIdParameter],
-        get: {
-          operationId: 'getGeneration',
-          tags: ['generations'],
-          summary: 'Get a generation',
-          description:
-            'Image URLs are pre-signed and expire; fetch the generation again for fresh ones.',
-          responses: {
-            '200': { description: 'The generation.', content: json('Generation') },
-            ...errors(UNAUTHORIZED, NOT_FOUND, THROTTLED, INTERNAL),
-          },
-        },
-        delete: {
-          operationId: 'cancelGeneration',
-          tags: ['generations'],
-          summary: 'Cancel a generation',
-          description:
-            'Stops the workflow of a queued or running generation and records it `cancelled`.',
-          responses: {
-            '200': { description: 'The cancelled generation.', content: json('Generation') },
-            ...errors(
-              UNAUTHORIZED,
-              NOT_FOUND,
-              {
-                status: '409',
-                codes: [ErrorCodes.API_NOT_CANCELLABLE],
-                text: 'The generation has already ended.',
-              },
-              THROTTLED,
-              INTERNAL,
-            ),
-          },
-        },
-      },
-      '/openapi.json': {
-        get: {
-          operationId: 'getOpenApiDocument',
-          tags: ['meta'],
-          summary: 'This document',
-          security: [],
-          responses: {
-            '200': {
-              description: 'The OpenAPI document.',
-              content: { 'application/json': { schema: { type: 'object' } } },
-            },
-            ...errors(THROTTLED, INTERNAL),
-          },
-        },
-      },
-    },
+    paths,
     components: {
       schemas,
       securitySchemes: {
@@ -283,6 +318,7 @@ function errorResponse(answer: ErrorAnswer): OpenApiObject {
   const list = codes.map((code) => `\`${code}\` ${ErrorCodeDescriptions[code]}`).join('; ');
   return {
     description: `${answer.text} Codes: ${list}.`,
+    ...(answer.headers !== undefined && { headers: answer.headers }),
     content: { 'application/json': { schema: inline(body) } },
     'x-error-codes': [...codes],
   };

@@ -5,7 +5,10 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 
-/** Headers every answer carries. The API serves JSON only, so nothing may be framed or sniffed. */
+/**
+ * Headers every answer carries. The API serves JSON only, so nothing may be framed or sniffed.
+ * The one list: the handlers add it to their answers, and the API construct to API Gateway's own.
+ */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'strict-transport-security': 'max-age=63072000; includeSubDomains',
   'x-content-type-options': 'nosniff',

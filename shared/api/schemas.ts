@@ -20,7 +20,7 @@ export const LIST_LIMIT_MAX = 100;
 const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
 
 export const metadataSchema = z.record(z.string(), z.unknown()).meta({
-  description: `Free-form JSON object stored with the generation and returned with it; at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
+  description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers, nesting and keys); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
 });
 
 /** POST /generations body: the generation request plus optional `metadata`. */
@@ -29,6 +29,15 @@ export const generationSubmissionSchema = generationRequestSchema
   .meta({
     description:
       'A generation request. Checks run in the order of the provider table; the first failure is the answer code, `details` lists all.',
+    examples: [
+      {
+        prompt: 'a lighthouse at dawn, watercolour',
+        width: 1472,
+        height: 1104,
+        seed: 42,
+        metadata: { sku: 'LH-1' },
+      },
+    ],
   });
 
 export const warningSchema = z.object({ code: z.string(), message: z.string() }).meta({
@@ -73,13 +82,19 @@ export const imageViewSchema = z
 
 export const usageSchema = z
   .looseObject({
-    cost: z.union([z.string(), z.number()]).meta({ description: 'Provider cost in USD.' }),
+    cost: z.union([z.string(), z.number()]).meta({
+      description:
+        'The cost in USD exactly as the provider wrote it: usually a decimal string such as "0.03". `costUsd` of the generation is the same figure as a number.',
+    }),
     discount: z.number().optional(),
     input_tokens: z.number().optional(),
     output_tokens: z.number().optional(),
     total_tokens: z.number().optional(),
   })
-  .meta({ description: "The provider's usage figures for the task." });
+  .meta({
+    description:
+      "The provider's usage figures for the task, passed through as the provider gave them (types included), with any fields it adds. For the cost as a number, read `costUsd`.",
+  });
 
 export const generationErrorSchema = z
   .object({ code: z.string(), message: z.string() })
@@ -97,7 +112,10 @@ export const generationViewSchema = z
     polls: z.int().nonnegative(),
     images: z.array(imageViewSchema),
     usage: usageSchema.optional(),
-    costUsd: z.number().optional(),
+    costUsd: z.number().optional().meta({
+      description:
+        "The task's cost in USD as a number, read from the provider's `usage.cost`; absent when the provider gave none.",
+    }),
     error: generationErrorSchema.optional(),
     metadata: metadataSchema.optional(),
     createdAt: z.iso.datetime({ offset: true }),

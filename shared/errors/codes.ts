@@ -56,6 +56,7 @@ export const ErrorCodes = {
   API_INVALID_METADATA: '090004010',
   API_THROTTLED: '090004011',
   API_INVALID_IDEMPOTENCY_KEY: '090004012',
+  API_REQUEST_REFUSED: '090004013',
   API_INTERNAL_ERROR: '090004099',
   // Pipeline: prompt files.
   PROMPT_FILE_TOO_LARGE: '090005001',
@@ -130,6 +131,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090004010': 'metadata must be a JSON object of at most 2 KB (HTTP 400)',
   '090004011': 'Too many requests (HTTP 429)',
   '090004012': 'The Idempotency-Key header is malformed (HTTP 400)',
+  '090004013':
+    'The API gateway refused the request for a reason no other code names (its HTTP 4xx status)',
   '090004099': 'Internal error (HTTP 500); nothing about it is shown to callers',
   '090005001': 'The prompt file is larger than the configured limit',
   '090005002':

@@ -3,6 +3,7 @@
  * endpoints and key. Every runtime gets its own data dir; the synthesis cache is shared.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,8 +65,12 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
     args.push('--sim-fault-seed', String(options.simFaultSeed));
   if (options.simMaxConcurrent) args.push('--sim-max-concurrent', String(options.simMaxConcurrent));
   if (options.config) {
-    const configFile = join(dataDir, 'test-config.json');
-    writeFileSync(configFile, JSON.stringify(options.config));
+    // Named by its content in the shared cache: runtimes of the same config share a synthesis
+    // (the synthesis is keyed by the config file's path and content).
+    const text = JSON.stringify(options.config);
+    const name = `config-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`;
+    const configFile = join(SHARED_CACHE_DIR, name);
+    writeFileSync(configFile, text);
     args.push('--config', configFile);
   }
   const child = spawn(process.execPath, args, {
@@ -80,11 +85,15 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
   child.stderr?.on('data', (chunk) => {
     output += chunk;
   });
+  // A runtime never outlives the test process, even when a test times out before stopping it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not get ready:\n${output}`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not get ready:\n${output}`));
+    }, 60_000);
     const check = () => {
       if (/^ready/m.test(output)) {
         clearTimeout(timer);
@@ -179,11 +188,12 @@ export async function waitForTerminal(
   runtime: ServedRuntime,
   id: string,
   timeoutMs = 30_000,
+  key?: string,
 ): Promise<GenerationView> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    const response = await runtime.api(`/generations/${id}`);
+    const response = await runtime.api(`/generations/${id}`, key === undefined ? {} : { key });
     last = await response.json();
     const view = last as GenerationView;
     if (response.ok && ['completed', 'failed', 'cancelled'].includes(view.status)) return view;

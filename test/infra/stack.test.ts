@@ -21,6 +21,16 @@ const schedules = [
   },
 ];
 
+/** What API Gateway's own answers carry, as the template writes static values. */
+const GATEWAY_HEADERS = {
+  'strict-transport-security': "'max-age=63072000; includeSubDomains'",
+  'x-content-type-options': "'nosniff'",
+  'cache-control': "'no-store'",
+  'content-security-policy': "'default-src 'none''",
+  'referrer-policy': "'no-referrer'",
+  'content-type': "'application/json'",
+};
+
 let template: Template;
 let validationReport: ValidationReport;
 
@@ -417,26 +427,61 @@ describe('the HTTP API', () => {
     });
   });
 
-  it('answers its own errors (401, 404, 413, 429) in the API error shape', () => {
-    for (const [type, status] of [
-      ['UNAUTHORIZED', '401'],
-      ['MISSING_AUTHENTICATION_TOKEN', '404'],
-      ['REQUEST_TOO_LARGE', '413'],
-      ['THROTTLED', '429'],
-    ]) {
-      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-        ResponseType: type,
-        StatusCode: status,
-        // messageString comes quoted from API Gateway: the template must not quote it again.
-        ResponseTemplates: {
-          'application/json': Match.stringLikeRegexp(
-            '^\\{"error":\\{"code":"0900040\\d\\d","message":\\$context\\.error\\.messageString\\}\\}$',
-          ),
-        },
-        ResponseParameters: Match.objectLike({
-          'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+  it.each([
+    ['UNAUTHORIZED', '401', '090004001'],
+    ['ACCESS_DENIED', '401', '090004001'],
+    ['MISSING_AUTHENTICATION_TOKEN', '404', '090004002'],
+    ['RESOURCE_NOT_FOUND', '404', '090004002'],
+    ['REQUEST_TOO_LARGE', '413', '090004005'],
+    ['UNSUPPORTED_MEDIA_TYPE', '415', '090004006'],
+    ['THROTTLED', '429', '090004011'],
+    ['QUOTA_EXCEEDED', '429', '090004011'],
+    ['DEFAULT_4XX', undefined, '090004013'],
+    ['DEFAULT_5XX', '500', '090004099'],
+  ])(
+    'answers its own %s errors with status %s, code %s and every security header',
+    (type, status, code) => {
+      const [response, ...others] = Object.values(
+        template.findResources('AWS::ApiGateway::GatewayResponse', {
+          Properties: { ResponseType: type },
         }),
+      );
+      expect(others).toEqual([]);
+      expect(response?.Properties.StatusCode).toBe(status);
+      // messageString comes quoted from API Gateway: the template must not quote it again.
+      expect(response?.Properties.ResponseTemplates).toEqual({
+        'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
       });
+      expect(response?.Properties.ResponseParameters).toEqual(
+        Object.fromEntries(
+          Object.entries(GATEWAY_HEADERS).map(([name, value]) => [
+            `gatewayresponse.header.${name}`,
+            value,
+          ]),
+        ),
+      );
+    },
+  );
+
+  it('puts every security header on the 405 answers of its mock methods', () => {
+    const any = Object.values(
+      template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
+    );
+    expect(any).toHaveLength(3);
+    for (const method of any) {
+      const parameters = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
+      const { 'method.response.header.Allow': _allow, ...rest } = parameters;
+      expect(rest).toEqual(
+        Object.fromEntries(
+          Object.entries(GATEWAY_HEADERS).map(([name, value]) => [
+            `method.response.header.${name}`,
+            value,
+          ]),
+        ),
+      );
+      expect(method.Properties.MethodResponses[0].ResponseParameters).toEqual(
+        Object.fromEntries(Object.keys(parameters).map((name) => [name, true])),
+      );
     }
   });
 

@@ -87,7 +87,9 @@ describe('GET /generations/{id}', () => {
 
   it('answers a queued record without the fields it does not have yet', async () => {
     // Prepare
-    documents.on(GetCommand).resolves({ Item: storedRecord({ metadata: { campaign: 'spring' } }) });
+    documents
+      .on(GetCommand)
+      .resolves({ Item: storedRecord({ metadata: '{"campaign":"spring"}' }) });
 
     // Act
     const result = await handler(getEvent('gen-1'), lambdaContext());
@@ -112,6 +114,40 @@ describe('GET /generations/{id}', () => {
       createdAt: '2024-05-01T10:00:00.000Z',
       updatedAt: '2024-05-01T10:00:00.000Z',
     });
+  });
+
+  it.each([
+    ['JSON text', '{"n":1e16,"deep":{"x":[1e-131]}}', { n: 1e16, deep: { x: [1e-131] } }],
+    [
+      'a map (records stored before metadata was text)',
+      { campaign: 'spring' },
+      { campaign: 'spring' },
+    ],
+  ])('gives back the metadata stored as %s', async (_name, stored, expected) => {
+    // Prepare
+    documents.on(GetCommand).resolves({ Item: storedRecord({ metadata: stored }) });
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result).metadata).toEqual(expected);
+  });
+
+  it.each([
+    ['text that is not JSON', '{"campaign":'],
+    ['JSON that is not an object', '[1,2]'],
+  ])('leaves out metadata stored as %s rather than failing', async (_name, stored) => {
+    // Prepare
+    documents.on(GetCommand).resolves({ Item: storedRecord({ metadata: stored }) });
+
+    // Act
+    const result = await handler(getEvent('gen-1'), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect(bodyOf(result)).not.toHaveProperty('metadata');
   });
 
   it('leaves out usage and costUsd stored as NULL, and shows the error of a failed record', async () => {

@@ -109,6 +109,29 @@ describe('the OpenAPI document', () => {
     expect(schema?.properties.error.properties.code.enum).toContain(code);
   });
 
+  it.each([
+    ['/generations', 'GET, POST'],
+    ['/generations/{id}', 'GET, DELETE'],
+    ['/openapi.json', 'GET'],
+  ])('documents on every operation of %s the 405 answer with Allow: %s', (path, allow) => {
+    // Act
+    const operations = Object.entries(document.paths[path] ?? {}).filter(
+      ([key]) => key !== 'parameters',
+    );
+
+    // Assess
+    expect(operations.map(([method]) => method.toUpperCase()).sort()).toEqual(
+      allow.split(', ').sort(),
+    );
+    for (const [, operation] of operations) {
+      const answer = operation.responses['405'] as (typeof operation.responses)[string] & {
+        headers?: Record<string, { schema: unknown }>;
+      };
+      expect(answer?.['x-error-codes']).toEqual([ErrorCodes.API_METHOD_NOT_ALLOWED]);
+      expect(answer?.headers?.Allow?.schema).toEqual({ type: 'string', const: allow });
+    }
+  });
+
   it('takes the request body from the shared request schema, with metadata and no unknown fields', () => {
     // Act
     const body = document.components.schemas.GenerationSubmission as {
@@ -144,6 +167,24 @@ describe('the OpenAPI document', () => {
     expect(
       document.paths['/generations']?.get?.parameters?.map((parameter) => parameter.name),
     ).toEqual(['status', 'limit', 'cursor']);
+  });
+
+  it("says usage holds the provider's figures as given, and costUsd the cost as a number", () => {
+    // Act
+    const generation = document.components.schemas.Generation as {
+      properties: Record<string, { type?: string; description?: string }>;
+    };
+    const usage = document.components.schemas.Usage as {
+      description: string;
+      properties: { cost: { type: string[]; description: string } };
+    };
+
+    // Assess
+    expect(generation.properties.costUsd).toMatchObject({ type: 'number' });
+    expect(generation.properties.costUsd?.description).toContain('usage.cost');
+    expect(usage.description).toContain('as the provider gave them');
+    expect(usage.properties.cost.type).toEqual(['string', 'number']);
+    expect(usage.properties.cost.description).toContain('costUsd');
   });
 
   it('holds only resolvable component references', () => {

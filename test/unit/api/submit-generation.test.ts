@@ -2,6 +2,7 @@ import './env.ts';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   bodyOf,
@@ -131,7 +132,7 @@ describe('POST /generations', () => {
     ]);
   });
 
-  it('stores the metadata object with the generation', async () => {
+  it('stores the metadata object with the generation, as its JSON text', async () => {
     // Prepare
     const metadata = { campaign: 'spring', tags: ['a', 'b'], n: 1 };
 
@@ -140,7 +141,33 @@ describe('POST /generations', () => {
 
     // Assess
     expect(result.statusCode).toBe(202);
-    expect(documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.metadata).toEqual(metadata);
+    expect(documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.metadata).toBe(
+      JSON.stringify(metadata),
+    );
+  });
+
+  it.each([
+    ['an integer past 2^53', '{"n":9007199254740993}'],
+    ['1e16', '{"n":1e16}'],
+    ['a magnitude above DynamoDB numbers', '{"n":1e126}'],
+    ['a magnitude below DynamoDB numbers', '{"n":1e-131}'],
+    ['the smallest negative double', '{"a":{"":-5e-324}}'],
+    ['33 levels of nesting', `${'{"a":'.repeat(33)}1${'}'.repeat(33)}`],
+    ['an empty key and an empty list', '{"":[],"b":{}}'],
+  ])('accepts metadata with %s, in a record DynamoDB can store', async (_name, text) => {
+    // Prepare
+    const event = submitEvent('');
+    event.body = `{"prompt":"a lighthouse at dawn","metadata":${text}}`;
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
+    expect(JSON.parse(item.metadata as string)).toEqual(JSON.parse(text));
+    // What the document client does before sending: it throws on what DynamoDB cannot store.
+    expect(() => marshall(item, { removeUndefinedValues: true })).not.toThrow();
   });
 
   it('accepts application/json with a charset and a base64-encoded body', async () => {

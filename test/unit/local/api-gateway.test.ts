@@ -16,6 +16,7 @@ import {
 } from '../../../local/runtime/api-gateway.ts';
 import { LambdaFunctionError } from '../../../local/runtime/lambda.ts';
 import { authorizeToken } from '../../../shared/api/authorizer.ts';
+import { SECURITY_HEADERS } from '../../../shared/api/responses.ts';
 import { ErrorCodes } from '../../../shared/errors/codes.ts';
 
 const ALICE_KEY = 'alice_key_0123456789abcdef';
@@ -119,6 +120,7 @@ describe('restApiFromTemplate on the synthesized stack', () => {
     expect(Object.keys(model.gatewayResponses).sort()).toEqual(
       [
         'ACCESS_DENIED',
+        'DEFAULT_4XX',
         'DEFAULT_5XX',
         'MISSING_AUTHENTICATION_TOKEN',
         'QUOTA_EXCEEDED',
@@ -503,6 +505,38 @@ describe('the local gateway on the synthesized API', () => {
     expect(lambda.calls).toHaveLength(0);
     // The gateway is still there.
     expect((await api('/openapi.json')).status).toBe(200);
+  });
+
+  it.each([
+    ['401', '/generations', {}],
+    ['404', '/nothing/here', {}],
+    ['405', '/generations', { method: 'PUT', headers: bearer(ALICE_KEY) }],
+    [
+      '413',
+      '/generations',
+      { method: 'POST', headers: bearer(ALICE_KEY), body: Buffer.alloc(10 * 1024 * 1024 + 1) },
+    ],
+  ] as const)(
+    'gives its own %s answer the same security headers as the handlers, and JSON',
+    async (status, path, init) => {
+      const response = await api(path, init as RequestInit);
+      expect(String(response.status)).toBe(status);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        expect(response.headers.get(name), name).toBe(value);
+      }
+      expect(response.headers.get('content-type')).toBe('application/json');
+    },
+  );
+
+  it('gives its DEFAULT_5XX answer the same security headers as the handlers', async () => {
+    lambda.behaviours.set(functionId('ApiListGenerations'), () => {
+      throw new LambdaFunctionError('TypeError', 'boom');
+    });
+    const response = await api('/generations', { headers: bearer(ALICE_KEY) });
+    expect(response.status).toBe(500);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      expect(response.headers.get(name), name).toBe(value);
+    }
   });
 
   it('answers the DEFAULT_5XX response (500 in this template) when the function throws', async () => {
