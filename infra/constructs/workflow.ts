@@ -88,6 +88,7 @@ const CONDITION_FAILED = 'DynamoDB.ConditionalCheckFailedException';
  */
 const SLOT_TRANSIENT_ERRORS = [
   'Sandbox.Timedout',
+  'TimeoutError',
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
@@ -376,7 +377,8 @@ export class GenerationWorkflow extends Construct {
       resultPath: '$.task',
       taskTimeout: Timeout.duration(Duration.minutes(2)),
     })
-      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      // Polling is idempotent, and so is the slot release the poll that sees the end makes.
+      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
       .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
       // A garbled answer is usually transient, but only worth a few more tries.
       .addRetry({

@@ -116,13 +116,13 @@ describe('prompt files on the local runtime', () => {
     const bad = new Map([
       [50, { line: JSON.stringify({ prompt: '' }), code: ErrorCodes.INVALID_PROMPT_LENGTH }],
       [
-        1000,
+        100,
         {
           line: JSON.stringify({ prompt: 'x', width: 4000, height: 10 }),
           code: ErrorCodes.INVALID_ASPECT_RATIO,
         },
       ],
-      [150, { line: '{not json', code: ErrorCodes.PROMPT_FILE_INVALID_JSON }],
+      [150, { line: '{not json', code: ErrorCodes.PROMPT_LINE_NOT_JSON }],
     ]);
     const lines = Array.from(
       { length: 200 },
@@ -142,6 +142,21 @@ describe('prompt files on the local runtime', () => {
     await redeliver(key);
 
     const items = await untilAllEnded(key, 197, 240_000);
+    const byLine = new Map<string, string[]>();
+    for (const item of items) {
+      const ref = String(item.sourceRef);
+      byLine.set(ref, [...(byLine.get(ref) ?? []), String(item.id)]);
+    }
+    expect([...byLine].filter(([, ids]) => ids.length > 1)).toEqual([]);
+    const badRefs = [...bad.keys()].map(
+      (line) => `s3://${runtime.endpoints.s3.inputBucket}/${key}#${line}`,
+    );
+    expect(items.filter((item) => badRefs.includes(String(item.sourceRef)))).toEqual([]);
+    expect(
+      items
+        .map((item) => ({ ref: String(item.sourceRef), id: item.id, source: item.source }))
+        .filter(({ ref }) => !/#([1-9]\d?|1\d\d|200)$/.test(ref)),
+    ).toEqual([]);
     expect(items).toHaveLength(197);
     expect(new Set(items.map((item) => item.status))).toEqual(new Set(['completed']));
 
