@@ -100,7 +100,8 @@ beforeAll(async () => {
     SPARK_REQUEST_TIMEOUT_MS: '2000',
     POLL_EXPECTED_GENERATION_SECONDS: '9',
     POLL_MAX_POLLS: '4',
-    IMAGE_INSECURE_ORIGINS: simulator.url,
+    // The simulator and the image server stand for the provider: both plain http on 127.0.0.1.
+    IMAGE_INSECURE_ORIGINS: `${simulator.url},${images.origin}`,
     SLOTS_TABLE: 'slots',
     MAX_CONCURRENT_TASKS: '3',
   });
@@ -132,6 +133,8 @@ beforeEach(async () => {
 
 /** A real HTTP server on 127.0.0.1 serving each image path the way the test scripts it. */
 interface ImageServer {
+  /** Its origin (`http://127.0.0.1:PORT`). */
+  readonly origin: string;
   /** Serves `path` with `listener`; answers its full URL. */
   route(path: string, listener: RequestListener): string;
   /** Paths requested so far. */
@@ -151,6 +154,7 @@ async function startImageServer(): Promise<ImageServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
+    origin: base,
     requested,
     route(path, listener) {
       routes.set(path, listener);
