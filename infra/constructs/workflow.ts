@@ -15,6 +15,7 @@ import {
   LogLevel,
   Pass,
   type RetryProps,
+  type State,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -159,6 +160,27 @@ export class GenerationWorkflow extends Construct {
       jitterStrategy: JitterType.FULL,
     };
 
+    /**
+     * Gives the generation's provider slot back (a no-op when it holds none), then goes on to
+     * `next` whatever happens: a release that fails is left to the reconciler rather than
+     * blocking what follows.
+     */
+    const releaseSlotThen = (name: string, next: State) =>
+      new LambdaInvoke(this, name, {
+        lambdaFunction: props.releaseSlot,
+        payload: TaskInput.fromObject({ id: generationId, queuedAt }),
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        resultPath: JsonPath.DISCARD,
+        taskTimeout: Timeout.duration(Duration.seconds(60)),
+      })
+        .addRetry({
+          errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS],
+          ...transientRetry,
+        })
+        .addCatch(next, { errors: ['States.ALL'], resultPath: '$.releaseError' })
+        .next(next);
+
     // Failure path: classify what was caught, record it, tell the world, fail the execution.
     const generationFailed = new Fail(this, StateNames.generationFailed, {
       errorPath: JsonPath.stringAt('$.failure.code'),
@@ -213,17 +235,7 @@ export class GenerationWorkflow extends Construct {
 
     // Every failure gives the provider slot back before recording (a no-op when none is held). A
     // release that fails is left to the reconciler rather than blocking the record.
-    const releaseSlot = new LambdaInvoke(this, StateNames.releaseSlot, {
-      lambdaFunction: props.releaseSlot,
-      payload: TaskInput.fromObject({ id: generationId, queuedAt: queuedAt }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: JsonPath.DISCARD,
-      taskTimeout: Timeout.duration(Duration.seconds(60)),
-    })
-      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
-      .addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.releaseError' });
-    releaseSlot.next(recordFailure);
+    const releaseSlot = releaseSlotThen(StateNames.releaseSlot, recordFailure);
 
     const useInternalFailure = new Pass(this, StateNames.useInternalFailure, {
       parameters: {
@@ -260,18 +272,8 @@ export class GenerationWorkflow extends Construct {
     const alreadyFinished = new Succeed(this, StateNames.alreadyFinished, {
       comment: 'The record was already terminal (cancelled); nothing is overwritten.',
     });
-    const releaseCancelledSlot = new LambdaInvoke(this, StateNames.releaseCancelledSlot, {
-      comment: 'Cancelled while holding a slot: give it back before ending.',
-      lambdaFunction: props.releaseSlot,
-      payload: TaskInput.fromObject({ id: generationId, queuedAt }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: JsonPath.DISCARD,
-      taskTimeout: Timeout.duration(Duration.seconds(60)),
-    })
-      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
-      .addCatch(alreadyFinished, { errors: ['States.ALL'], resultPath: '$.releaseError' });
-    releaseCancelledSlot.next(alreadyFinished);
+    // Cancelled while holding a slot: give it back before ending.
+    const releaseCancelledSlot = releaseSlotThen(StateNames.releaseCancelledSlot, alreadyFinished);
     const eventNotPublished = new Succeed(this, StateNames.eventNotPublished, {
       comment: 'The record is completed; only the event could not be published.',
     });
