@@ -1,9 +1,35 @@
-/** Workflow step PollTask: polls the Spark task once and says when to poll next. */
+/** Workflow step PollTask: polls the Spark task (re-checking briefly) and says when to poll next. */
+import * as z from 'zod';
+import { dynamoDb } from '../../shared/aws/clients.ts';
+import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
+import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { type PollTaskInput, pollTaskStep } from '../../shared/generation/steps.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
+import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
 
-const deps = { spark: sparkClientFromEnv(), policy: pollingPolicyFromEnv() };
+const env = readEnv({
+  [EnvNames.generationsTable]: z.string().min(1),
+  [EnvNames.sparkRequestTimeoutMs]: envInt(10_000),
+});
+const policy = pollingPolicyFromEnv();
+const deps = {
+  spark: sparkClientFromEnv(),
+  policy,
+  stats: new PollingStatsStore(dynamoDb(), env[EnvNames.generationsTable], policy.learnedSamples),
+  // A re-check starts only while one more request (and the answer) still fits before the deadline.
+  reserveMs: env[EnvNames.sparkRequestTimeoutMs] + 1000,
+  warn: (message: string, error: unknown) => logger.warn(message, { error }),
+};
 
-export const handler = lambdaHandler(async (event: PollTaskInput) => pollTaskStep(event, deps));
+export const handler = lambdaHandler(async (event: PollTaskInput, context) =>
+  pollTaskStep(event, {
+    ...deps,
+    clock: {
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    },
+  }),
+);

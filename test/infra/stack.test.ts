@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseStackConfig, StackConfigError } from '../../infra/config.ts';
+import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { synthesizeStack, type ValidationReport } from '../helpers/stack.ts';
 
 const schedules = [
@@ -215,12 +216,23 @@ describe('least-privilege IAM', () => {
     );
   });
 
-  it('lets PollTask read the secret only', () => {
+  it('lets PollTask read the secret and update the polling-stats item of the table, nothing more', () => {
+    const table = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageGenerations');
     const statements = statementsOfRole('StepsPollTaskRole').filter((s) => !isTracingOrLogging(s));
     expect(statements.flatMap(actions).sort()).toEqual([
+      'dynamodb:UpdateItem',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
     ]);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: 'dynamodb:UpdateItem',
+        Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [POLLING_STATS_KEY] },
+        },
+      }),
+    );
   });
 
   it('lets CopyImages write under images/ of the images bucket only', () => {

@@ -71,6 +71,8 @@ beforeAll(async () => {
     SPARK_REQUEST_TIMEOUT_MS: '2000',
     POLL_EXPECTED_GENERATION_SECONDS: '9',
     POLL_MAX_POLLS: '4',
+    // One check per poll here; the in-process re-checks have their own test below.
+    POLL_RECHECK_SECONDS: '0',
     IMAGE_ALLOW_INSECURE_LOCAL_URLS: 'true',
   });
   ({ handler: createTask } = (await import('../../functions/create-task/handler.ts')) as never);
@@ -213,6 +215,35 @@ describe('PollTask', () => {
     )) as TaskState;
 
     expect(first).toMatchObject({ state: 'pending', polls: 1, nextWaitSeconds: 2 });
+  });
+
+  it('re-checks in-process on the first poll until the task is done, and learns its duration', async () => {
+    process.env.POLL_RECHECK_SECONDS = '2';
+    process.env.POLL_RECHECK_INTERVAL_MS = '10';
+    const { handler } = (await freshImport('../../functions/poll-task/handler.ts')) as {
+      handler: Handler<unknown>;
+    };
+    process.env.POLL_RECHECK_SECONDS = '0';
+    dynamo.on(GetCommand).resolves({ Item: queued });
+    dynamo.on(UpdateCommand).resolves({});
+    const created = (await createTask({ id: 'gen-1' }, context)) as TaskState;
+
+    // Polled at once, the 30 ms task is still running: only a re-check can see it completed.
+    const answer = (await handler(
+      { id: 'gen-1', task: created, startedAt: new Date().toISOString() },
+      context,
+    )) as TaskState;
+
+    expect(answer).toMatchObject({ state: 'completed', polls: 1 });
+    const stats = (await fetch(`${simulator.url}/__sim/stats`).then((r) => r.json())) as {
+      requests: { poll: number };
+    };
+    expect(stats.requests.poll).toBeGreaterThan(1);
+    const learned = dynamo
+      .commandCalls(UpdateCommand)
+      .map((call) => call.args[0].input)
+      .find((input) => input.Key?.id === '#polling-stats');
+    expect(learned?.ExpressionAttributeValues?.[':sample']).toEqual([expect.any(Number)]);
   });
 
   it('answers completed with the images, the cost and the DynamoDB values of the success write', async () => {
