@@ -1,6 +1,6 @@
 /** Workflow step CreateTask: creates the Spark task (once), records its id, times the first poll. */
 import * as z from 'zod';
-import { dynamoDb } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';

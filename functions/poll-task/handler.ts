@@ -1,6 +1,6 @@
 /** Workflow step PollTask: polls the Spark task (re-checking briefly) and says when to poll next. */
 import * as z from 'zod';
-import { dynamoDb } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';

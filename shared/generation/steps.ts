@@ -1,6 +1,7 @@
 /**
- * The workflow's Lambda steps as plain functions: CreateTask, PollTask and CopyImages. The
- * handlers in `functions/` only wire them to their clients and configuration.
+ * The workflow's provider steps as plain functions: CreateTask and PollTask (CopyImages is in
+ * copy-step.ts, so these do not load the S3 upload code). The handlers in `functions/` only wire
+ * them to their clients and configuration.
  *
  * Each step returns the `task` state the next state reads (`$.task` in the state machine).
  * Retryable failures (throttling, 5xx, timeouts) are thrown, so the state machine's Retry can act;
@@ -8,14 +9,11 @@
  */
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ErrorCodes } from '../errors/codes.ts';
-import type { UrlPolicy } from '../images/address-guard.ts';
-import { copyImage } from '../images/copy.ts';
-import type { ImageType } from '../images/sniff.ts';
 import type { SparkClient, TaskImage, TaskSnapshot } from '../spark/client.ts';
-import { type GenerationError, isTerminal, type StoredImage } from './model.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
+import { type GenerationError, isTerminal } from './model.ts';
 import {
   type CheckResult,
   checkWithRechecks,
@@ -27,11 +25,7 @@ import {
   type RecheckClock,
 } from './polling.ts';
 import type { DurationStats } from './polling-stats.ts';
-import {
-  GenerationAlreadyFinishedError,
-  GenerationNotFoundError,
-  type GenerationStore,
-} from './store.ts';
+import type { GenerationStore } from './store.ts';
 
 /** What `$.task` holds between the states of one generation. */
 export interface TaskState {
@@ -212,70 +206,4 @@ async function learn(
   } catch (error) {
     deps.warn?.('Could not record the provider duration', error);
   }
-}
-
-export interface CopyImagesInput {
-  readonly id: string;
-  readonly owner: string;
-  readonly request: { readonly width: number; readonly height: number };
-  readonly images: readonly TaskImage[];
-}
-
-export interface CopyImagesDeps {
-  readonly s3: S3Client;
-  readonly bucket: string;
-  readonly policy: UrlPolicy;
-  readonly maxImageBytes: number;
-  readonly timeoutMs: number;
-}
-
-export interface CopyImagesResult {
-  readonly images: readonly StoredImage[];
-  /** The same list as DynamoDB JSON list members, for the success write (`L` of `M`). */
-  readonly dynamoImages: readonly AttributeValue[];
-}
-
-/** Object key of a stored image: one folder per owner and generation. */
-export function imageKey(owner: string, id: string, index: number, contentType: ImageType): string {
-  return `images/${owner}/${id}/${index}.${IMAGE_EXTENSIONS[contentType]}`;
-}
-
-const IMAGE_EXTENSIONS: Record<ImageType, string> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/webp': 'webp',
-};
-
-/**
- * Copies every image into the images bucket. Keys are fixed per generation and index, so a
- * retried copy overwrites rather than duplicates.
- */
-export async function copyImagesStep(
-  input: CopyImagesInput,
-  deps: CopyImagesDeps,
-): Promise<CopyImagesResult> {
-  const images: StoredImage[] = [];
-  for (const [index, image] of input.images.entries()) {
-    const copied = await copyImage({
-      s3: deps.s3,
-      url: image.url,
-      bucket: deps.bucket,
-      key: (contentType) => imageKey(input.owner, input.id, index, contentType),
-      policy: deps.policy,
-      maxBytes: deps.maxImageBytes,
-      timeoutMs: deps.timeoutMs,
-      metadata: { 'generation-id': input.id, ...(image.jobId && { 'spark-job-id': image.jobId }) },
-    });
-    images.push({
-      bucket: copied.bucket,
-      key: copied.key,
-      size: copied.size,
-      sha256: copied.sha256,
-      contentType: copied.contentType,
-      width: copied.width ?? input.request.width,
-      height: copied.height ?? input.request.height,
-      ...(image.jobId && { jobId: image.jobId }),
-    });
-  }
-  return { images, dynamoImages: images.map((image) => ({ M: marshall(image) })) };
 }
