@@ -299,7 +299,11 @@ describe('PollTask', () => {
 describe('CopyImages', () => {
   it('streams each image into the images bucket with its sha256, type and size', async () => {
     const done = await completedTask();
-    s3.on(PutObjectCommand).resolves({});
+    // S3 reads the streamed body; the mock must too, or the copy never sees its bytes.
+    s3.on(PutObjectCommand).callsFake(async (input: { Body: AsyncIterable<Buffer> }) => {
+      for await (const _chunk of input.Body);
+      return {};
+    });
     const imageUrl = done.images?.[0]?.url as string;
     const served = Buffer.from(await (await fetch(imageUrl)).arrayBuffer());
 
@@ -330,7 +334,44 @@ describe('CopyImages', () => {
       Bucket: 'images',
       Key: 'images/alice/gen-1/0.png',
       ContentType: 'image/png',
+      ContentLength: served.length,
     });
+  });
+
+  it('fails with ImageTruncatedError, for the workflow to retry, when the download is cut short', async () => {
+    const truncating = await startSimulator({ latencyMs: 0, faults: { imageTruncated: 1 } });
+    try {
+      const headers = { authorization: 'Bearer any', 'content-type': 'application/json' };
+      const created = await fetch(`${truncating.url}/v1/images/generations`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ model: 'spark_t2i_3_0', prompt: 'x', width: 512, height: 512 }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      const polled = (await (
+        await fetch(`${truncating.url}/v1/tasks/${id}`, { headers })
+      ).json()) as {
+        output: Array<{ content: Array<{ url: string }> }>;
+      };
+      s3.on(PutObjectCommand).callsFake(async (input: { Body: AsyncIterable<Buffer> }) => {
+        for await (const _chunk of input.Body);
+        return {};
+      });
+
+      await expect(
+        copyImages(
+          {
+            id: 'gen-1',
+            owner: 'alice',
+            request: queued.request,
+            images: polled.output[0]?.content,
+          },
+          context,
+        ),
+      ).rejects.toMatchObject({ name: 'ImageTruncatedError' });
+    } finally {
+      await truncating.close();
+    }
   });
 
   it('refuses a URL pointing inside the network when not running locally', async () => {
