@@ -46,7 +46,7 @@ export function findings(output: PipelineRunOutput, count: number): ScenarioFind
   const failures = new Map<string, number>();
   for (const g of generations) {
     if (g.status !== 'completed') {
-      const key = `${g.status}${g.errorCode ? ` ${g.errorCode}` : ''}`;
+      const key = `${g.status}${g.errorCode ? ` ${g.errorCode}` : ''}${g.errorMessage ? ` “${g.errorMessage}”` : ''}`;
       failures.set(key, (failures.get(key) ?? 0) + 1);
     }
   }
@@ -55,7 +55,16 @@ export function findings(output: PipelineRunOutput, count: number): ScenarioFind
   const floorS = (count * LATENCY_MS) / 1000 / CAP;
   const tooMany = output.counts.statuses.simulator?.['429'] ?? 0;
   const creates = output.counts.requests.simulator?.create ?? 0;
-  const createRetries = generations.reduce((total, g) => total + (g.retries.CreateTask ?? 0), 0);
+  const retriesByState = new Map<string, number>();
+  for (const g of generations) {
+    for (const [state, n] of Object.entries(g.retries)) {
+      retriesByState.set(state, (retriesByState.get(state) ?? 0) + n);
+    }
+  }
+  const failedInvocations = output.functions
+    .filter((use) => use.failed > 0)
+    .map((use) => `${use.entryPoint} ${use.failed} of ${use.invocations}`)
+    .join(', ');
   const allCompleted = completed.length === count;
   const ratioValue = makespanS === null ? null : round(makespanS / floorS);
   const failureText = [...failures.entries()].map(([key, n]) => `${n} ${key}`).join(', ');
@@ -73,7 +82,18 @@ export function findings(output: PipelineRunOutput, count: number): ScenarioFind
     { name: 'makespan / floor', value: ratioValue, unit: '' },
     { name: 'create requests received by the simulator', value: creates, unit: '' },
     { name: '429 answers from the simulator', value: tooMany, unit: '' },
-    { name: 'CreateTask retries (all generations)', value: createRetries, unit: '' },
+    {
+      name: 'retries, all states and generations',
+      value: [...retriesByState.values()].reduce((total, n) => total + n, 0),
+      unit: '',
+      note: [...retriesByState.entries()].map(([state, n]) => `${state} ${n}`).join(', '),
+    },
+    {
+      name: 'failed workflow Lambda invocations',
+      value: output.functions.reduce((total, use) => total + use.failed, 0),
+      unit: '',
+      ...(failedInvocations && { note: failedInvocations }),
+    },
     { name: 'tasks created', value: output.simulator.tasksCreated, unit: '' },
     {
       name: 'most tasks in flight at once',

@@ -43,6 +43,7 @@ export interface GenerationMeasure {
   readonly id: string;
   readonly status: string;
   readonly errorCode?: string;
+  readonly errorMessage?: string;
   /** When the workload asked for it (HTTP POST sent, or the prompt file's upload started). */
   readonly submittedAtMs: number;
   readonly completedAtMs: number | null;
@@ -288,6 +289,7 @@ async function measureGenerations(
         id: execution.name,
         status: item.status?.S ?? `execution ${execution.status}`,
         ...(item.error?.M?.code?.S && { errorCode: item.error.M.code.S }),
+        ...(item.error?.M?.message?.S && { errorMessage: item.error.M.message.S.slice(0, 160) }),
         submittedAtMs,
         completedAtMs: completedAt ? Date.parse(completedAt) : null,
         simCreatedAtMs: times?.createdAtMs ?? null,
