@@ -23,7 +23,7 @@ export const batchScenario: Scenario = {
     { name: '429 answers seen by the simulator', target: '= 0' },
   ],
   async run(context: ScenarioContext): Promise<ScenarioFindings> {
-    const count = context.quick ? 100 : 1000;
+    const count = context.quick ? 60 : 1000;
     context.log(`batch: ${count} prompts, T = ${LATENCY_MS / 1000} s, C = ${CAP}`);
     const input: PipelineRunInput = {
       variant: 'batch',

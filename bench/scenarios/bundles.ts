@@ -28,7 +28,7 @@ export const bundlesScenario: Scenario = {
     { name: 'slowest module import above an empty module', target: '≤ 100 ms' },
   ],
   async run(context: ScenarioContext): Promise<ScenarioFindings> {
-    const repetitions = context.quick ? 3 : 7;
+    const repetitions = context.quick ? 2 : 7;
     const bundles = await runChild<BundleInfo[]>(
       CHILD,
       { outDir: OUT_DIR } satisfies BundleListInput,

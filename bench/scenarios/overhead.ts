@@ -94,8 +94,8 @@ export const overheadScenario: Scenario = {
     { name: 'orchestration cost per generation, ours / baseline', target: '≤ 0.75' },
   ],
   async run(context: ScenarioContext): Promise<ScenarioFindings> {
-    const count = context.quick ? 12 : 50;
-    const staggerMs = context.quick ? 500 : 1000;
+    const count = context.quick ? 10 : 50;
+    const staggerMs = context.quick ? 400 : 1000;
     const variants = VARIANTS.filter((variant) => !variant.fullOnly || !context.quick);
     const measured: VariantFigures[] = [];
     for (const variant of variants) {
