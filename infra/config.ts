@@ -45,6 +45,21 @@ export const stackConfigSchema = z.strictObject({
       /** Past this many polls, or this much time, the generation fails with a timeout code. */
       maxPolls: z.int().min(1).max(2000).default(120),
       maxElapsedSeconds: z.int().min(10).max(86_400).default(1800),
+      /**
+       * The first poll is made at this percentile of the provider durations learned from recent
+       * generations (expectedGenerationSeconds until there are enough of them).
+       */
+      firstPollPercentile: z.number().min(0).max(100).default(5),
+      /** Recent provider durations kept to learn from; 0 turns learning off. */
+      learnedSamples: z.int().min(0).max(200).default(32),
+      /**
+       * How long the first poll keeps re-checking in-process before handing back to the Wait
+       * state; 0 = one check per poll. Bounded well below the poll function's timeout, which
+       * also stops re-checks while one more provider request still fits.
+       */
+      recheckSeconds: z.number().min(0).max(10).default(8),
+      /** Pause between those re-checks. */
+      recheckIntervalMs: z.int().min(100).max(5000).default(500),
     })
     .prefault({}),
   limits: z

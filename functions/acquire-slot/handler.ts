@@ -2,7 +2,8 @@
  * Workflow step AcquireSlot (a `waitForTaskToken` task): takes a provider slot for the generation
  * and wakes its execution at once, or queues the execution's token until a slot is freed.
  */
-import { dynamoDb, stepFunctions } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
+import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
 import {
   acquireSlotStep,

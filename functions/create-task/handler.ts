@@ -1,18 +1,23 @@
-/** Workflow step CreateTask: creates the Spark task (once) and records its id. */
+/** Workflow step CreateTask: creates the Spark task (once), records its id, times the first poll. */
 import * as z from 'zod';
-import { dynamoDb } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
+import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { createTaskStep } from '../../shared/generation/steps.ts';
 import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
+import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
 
 const env = readEnv({ [EnvNames.generationsTable]: z.string().min(1) });
+const policy = pollingPolicyFromEnv();
 const deps = {
   store: new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]),
   spark: sparkClientFromEnv(),
-  policy: pollingPolicyFromEnv(),
+  policy,
+  stats: new PollingStatsStore(dynamoDb(), env[EnvNames.generationsTable], policy.learnedSamples),
+  warn: (message: string, error: unknown) => logger.warn(message, { error }),
 };
 
 export const handler = lambdaHandler(async (event: { id: string }) => createTaskStep(event, deps));

@@ -1,7 +1,8 @@
 /** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod';
-import { s3, stepFunctions } from '../../shared/aws/clients.ts';
+import { s3 } from '../../shared/aws/s3.ts';
+import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { ownerSchema } from '../../shared/generation/model.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';

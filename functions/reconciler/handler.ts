@@ -6,7 +6,9 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { dynamoDb, eventBridge, stepFunctions } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
+import { eventBridge } from '../../shared/aws/event-bridge.ts';
+import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
 import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
 import {

@@ -2,7 +2,8 @@
  * Workflow step ReleaseSlot (on the failure path): gives back the generation's provider slot, if
  * it holds one, and wakes the executions next in line.
  */
-import { dynamoDb, stepFunctions } from '../../shared/aws/clients.ts';
+import { dynamoDb } from '../../shared/aws/dynamodb.ts';
+import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
 import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';

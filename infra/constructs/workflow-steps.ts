@@ -5,6 +5,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import type { PollingPolicy } from '../../shared/generation/polling.ts';
+import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
@@ -44,7 +45,7 @@ export interface WorkflowStepsProps {
 export class WorkflowSteps extends Construct {
   /** Creates the Spark task once and records its id (reads and updates the generations table). */
   public readonly createTask: PipelineFunction;
-  /** Polls the Spark task and says when to poll next (no AWS access beyond the secret). */
+  /** Polls the Spark task and says when to poll next (the secret; appends learned durations). */
   public readonly pollTask: PipelineFunction;
   /** Streams the provider's images into the images bucket (writes only there). */
   public readonly copyImages: PipelineFunction;
@@ -72,6 +73,10 @@ export class WorkflowSteps extends Construct {
       [PollingEnv.maxIntervalSeconds]: String(polling.maxIntervalSeconds),
       [PollingEnv.maxPolls]: String(polling.maxPolls),
       [PollingEnv.maxElapsedSeconds]: String(polling.maxElapsedSeconds),
+      [PollingEnv.firstPollPercentile]: String(polling.firstPollPercentile),
+      [PollingEnv.learnedSamples]: String(polling.learnedSamples),
+      [PollingEnv.recheckSeconds]: String(polling.recheckSeconds),
+      [PollingEnv.recheckIntervalMs]: String(polling.recheckIntervalMs),
     };
     const slotsEnv = {
       [EnvNames.slotsTable]: props.slotsTable.tableName,
@@ -116,9 +121,19 @@ export class WorkflowSteps extends Construct {
 
     this.pollTask = new PipelineFunction(this, 'PollTask', {
       entryPoint: 'poll-task',
-      description: 'Polls the Spark task of a generation once; gives its slot back when it ends',
+      description:
+        'Polls the Spark task of a generation, re-checking briefly; gives its slot back when it ends',
       timeout: sparkTimeout,
-      environment: { ...sparkEnv, ...pollingEnv, ...slotsEnv },
+      environment: {
+        ...sparkEnv,
+        ...pollingEnv,
+        ...slotsEnv,
+        [EnvNames.generationsTable]: props.generationsTable.tableName,
+      },
+    });
+    // Only to append the provider durations it learns: the polling-stats item and no other.
+    allow(this.pollTask, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn], {
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [POLLING_STATS_KEY] },
     });
     spark.apiKeySecret.grantRead(this.pollTask);
     grantSlots(this.pollTask);

@@ -14,7 +14,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
-import { CopyEnv, EnvNames } from '../../shared/config/env.ts';
+import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
@@ -170,13 +170,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const stateMachineArn = String(
       resolveIntrinsics({ 'Fn::GetAtt': [app.stateMachineLogicalId, 'Arn'] }, template),
     );
+    const timeScale = options.timeScale ?? 1;
     const engine = new ExecutionEngine({
       asl: app.asl,
       stateMachineArn,
       lambda,
       dynamodb,
       eventsFile,
-      timeScale: options.timeScale ?? 1,
+      timeScale,
     });
     closers.push(() => engine.abortAll());
 
@@ -208,7 +209,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => control.close());
 
-    Object.assign(process.env, functionEnvironment, {
+    Object.assign(process.env, functionEnvironment, scaledRecheck(functionEnvironment, timeScale), {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: localCredentials().accessKeyId,
       AWS_SECRET_ACCESS_KEY: localCredentials().secretAccessKey,
@@ -339,6 +340,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await close();
     throw error;
   }
+}
+
+/**
+ * The poll step's in-process re-checks are waits too: at another time scale they last as much
+ * shorter as the Wait states do. Only their configuration changes; the handler is the same.
+ */
+function scaledRecheck(
+  environment: Readonly<Record<string, string>>,
+  timeScale: number,
+): Record<string, string> {
+  const scaled: Record<string, string> = {};
+  if (timeScale === 1) return scaled;
+  for (const name of [PollingEnv.recheckSeconds, PollingEnv.recheckIntervalMs]) {
+    const value = environment[name];
+    if (value !== undefined) scaled[name] = String(Number(value) * timeScale);
+  }
+  return scaled;
 }
 
 function bucketOf(template: CfnTemplate, prefix: string): string {

@@ -153,6 +153,8 @@ const DEFAULTS = {
 const MAX_BODY_BYTES = 1024 * 1024;
 const SECRET_FILE = 'simulator-url-secret';
 const IMAGE_PATH = /^\/images\/([^/]+)\/(\d+)\.png$/;
+/** The simulator's own view of a task (no auth, like the other `/__sim/*` routes). */
+const DEBUG_TASK_PATH = /^\/__sim\/tasks\/([^/]+)$/;
 /** Share of a task's latency during which it answers `queued` rather than `running`. */
 const QUEUED_SHARE = 0.2;
 /** Provider-like answers for a task that failed, and the 5xx faults. */
@@ -321,6 +323,11 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
     if (!allowMethod(req, res, ['POST'])) return;
     resetStats(ctx);
     return sendJson(res, 200, statsOf(ctx));
+  }
+  const debugTask = DEBUG_TASK_PATH.exec(path);
+  if (debugTask) {
+    if (!allowMethod(req, res, ['GET'])) return;
+    return answerTaskTimes(ctx, res, safeDecode(debugTask[1] as string));
   }
   if (path === ctx.options.createPath) {
     ctx.requests.create++;
@@ -531,6 +538,28 @@ function usageFor(request: GenerationRequest): object {
 function privateUrlFor(task: SimTask): string {
   const template = PRIVATE_URLS[(task.id.codePointAt(0) ?? 0) % PRIVATE_URLS.length] as string;
   return template.replace('{id}', encodeURIComponent(task.id));
+}
+
+/**
+ * `GET /__sim/tasks/{id}`: when the task was created and when it turns (or turned) terminal, as
+ * only the simulator knows. Benchmarks measure the pipeline's overhead against `completeAt`; a
+ * real provider has no such route and the pipeline never calls it.
+ */
+function answerTaskTimes(ctx: Context, res: ServerResponse, taskId: string | undefined): void {
+  const task = taskId === undefined ? undefined : ctx.store.get(taskId);
+  if (!task) {
+    sendError(res, 404, wireCode(ErrorCodes.SIM_TASK_NOT_FOUND), `No task ${taskId}`);
+    return;
+  }
+  const now = Date.now();
+  sendJson(res, 200, {
+    id: task.id,
+    status: now < task.completeAt ? 'running' : task.outcome.status,
+    createdAt: new Date(task.createdAt).toISOString(),
+    completeAt: new Date(task.completeAt).toISOString(),
+    createdAtMs: task.createdAt,
+    completeAtMs: task.completeAt,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,11 @@ export const PollingEnv = {
   maxIntervalSeconds: 'POLL_MAX_INTERVAL_SECONDS',
   maxPolls: 'POLL_MAX_POLLS',
   maxElapsedSeconds: 'POLL_MAX_ELAPSED_SECONDS',
+  firstPollPercentile: 'POLL_FIRST_POLL_PERCENTILE',
+  learnedSamples: 'POLL_LEARNED_SAMPLES',
+  /** Seconds; may be fractional (the local runtime scales it with its time scale). */
+  recheckSeconds: 'POLL_RECHECK_SECONDS',
+  recheckIntervalMs: 'POLL_RECHECK_INTERVAL_MS',
 } as const;
 
 /** The image copy's URL policy and limits. */

@@ -16,6 +16,10 @@ export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Poll
       [PollingEnv.maxIntervalSeconds]: envInt(30),
       [PollingEnv.maxPolls]: envInt(120),
       [PollingEnv.maxElapsedSeconds]: envInt(1800),
+      [PollingEnv.firstPollPercentile]: envNumber(5),
+      [PollingEnv.learnedSamples]: envInt(32),
+      [PollingEnv.recheckSeconds]: envNumber(8),
+      [PollingEnv.recheckIntervalMs]: envNumber(500),
     },
     env,
   );
@@ -26,6 +30,10 @@ export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Poll
     maxIntervalSeconds: values[PollingEnv.maxIntervalSeconds],
     maxPolls: values[PollingEnv.maxPolls],
     maxElapsedSeconds: values[PollingEnv.maxElapsedSeconds],
+    firstPollPercentile: values[PollingEnv.firstPollPercentile],
+    learnedSamples: values[PollingEnv.learnedSamples],
+    recheckSeconds: values[PollingEnv.recheckSeconds],
+    recheckIntervalMs: values[PollingEnv.recheckIntervalMs],
   };
 }
 

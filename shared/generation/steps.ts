@@ -1,6 +1,7 @@
 /**
- * The workflow's Lambda steps as plain functions: CreateTask, PollTask and CopyImages. The
- * handlers in `functions/` only wire them to their clients and configuration.
+ * The workflow's provider steps as plain functions: CreateTask and PollTask (CopyImages is in
+ * copy-step.ts, so these do not load the S3 upload code). The handlers in `functions/` only wire
+ * them to their clients and configuration.
  *
  * Each step returns the `task` state the next state reads (`$.task` in the state machine).
  * Retryable failures (throttling, 5xx, timeouts) are thrown, so the state machine's Retry can act;
@@ -8,25 +9,23 @@
  */
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ErrorCodes } from '../errors/codes.ts';
-import type { UrlPolicy } from '../images/address-guard.ts';
-import { copyImage } from '../images/copy.ts';
-import type { ImageType } from '../images/sniff.ts';
-import type { SparkClient, TaskImage } from '../spark/client.ts';
-import { type GenerationError, isTerminal, type StoredImage } from './model.ts';
+import type { SparkClient, TaskImage, TaskSnapshot } from '../spark/client.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
+import { type GenerationError, isTerminal } from './model.ts';
 import {
+  type CheckResult,
+  checkWithRechecks,
   firstWaitSeconds,
+  learnedDuration,
   nextWaitSeconds,
   type PollingPolicy,
   pollBudgetExhausted,
+  type RecheckClock,
 } from './polling.ts';
-import {
-  GenerationAlreadyFinishedError,
-  GenerationNotFoundError,
-  type GenerationStore,
-} from './store.ts';
+import type { DurationStats } from './polling-stats.ts';
+import type { GenerationStore } from './store.ts';
 
 /** What `$.task` holds between the states of one generation. */
 export interface TaskState {
@@ -36,6 +35,11 @@ export interface TaskState {
   readonly polls: number;
   /** Seconds the Wait state waits before the next poll. */
   readonly nextWaitSeconds: number;
+  /**
+   * When this execution created the provider task (ISO time), so the duration can be learned.
+   * Absent for a task carried over from an earlier execution, whose creation time is unknown.
+   */
+  readonly createdAt?: string;
   readonly images?: readonly TaskImage[];
   readonly failure?: GenerationError;
   /** Once completed: the provider's cost in USD, or null when it gave none (for the event). */
@@ -48,7 +52,11 @@ export interface CreateTaskDeps {
   readonly store: GenerationStore;
   readonly spark: SparkClient;
   readonly policy: PollingPolicy;
+  /** Recent provider durations, for the first poll's timing. */
+  readonly stats?: DurationStats;
   readonly now?: () => Date;
+  /** Told when the durations could not be read (the configured expectation is used). */
+  readonly warn?: (message: string, error: unknown) => void;
 }
 
 /**
@@ -66,16 +74,32 @@ export async function createTaskStep(
   if (isTerminal(record.status)) {
     throw new GenerationAlreadyFinishedError(`Generation ${input.id} is already ${record.status}`);
   }
-  const pending = (sparkTaskId: string): TaskState => ({
+  // Read while the task is created: the first wait is needed only once it exists.
+  const learned = learnedDurations(deps);
+  const pending = async (sparkTaskId: string, createdAt?: Date): Promise<TaskState> => ({
     sparkTaskId,
     state: 'pending',
     polls: record.polls ?? 0,
-    nextWaitSeconds: firstWaitSeconds(deps.policy),
+    nextWaitSeconds: firstWaitSeconds(deps.policy, await learned),
+    ...(createdAt && { createdAt: createdAt.toISOString() }),
   });
   if (record.sparkTaskId) return pending(record.sparkTaskId);
   const task = await deps.spark.createTask(record.request);
-  await deps.store.recordTaskCreated(record, task.taskId, (deps.now ?? (() => new Date()))());
-  return pending(task.taskId);
+  const createdAt = (deps.now ?? (() => new Date()))();
+  await deps.store.recordTaskCreated(record, task.taskId, createdAt);
+  return pending(task.taskId, createdAt);
+}
+
+/** The learned durations, or none when learning is off or they cannot be read. */
+async function learnedDurations(deps: CreateTaskDeps): Promise<readonly number[]> {
+  if (!deps.stats || deps.policy.learnedSamples === 0) return [];
+  try {
+    return await deps.stats.recent();
+  } catch (error) {
+    // Timing is an optimisation: a generation never fails for it.
+    deps.warn?.('Could not read the learned provider durations', error);
+    return [];
+  }
 }
 
 export interface PollTaskInput {
@@ -88,18 +112,60 @@ export interface PollTaskInput {
 export interface PollTaskDeps {
   readonly spark: SparkClient;
   readonly policy: PollingPolicy;
+  /** Where completed tasks' durations are learned. */
+  readonly stats?: DurationStats;
   readonly now?: () => Date;
+  /** Time and sleep of the in-process re-checks. @default the real clock, no deadline */
+  readonly clock?: RecheckClock;
+  /** Time kept in hand for one more provider request before the function's deadline. */
+  readonly reserveMs?: number;
+  /** Told when a duration could not be recorded (the generation carries on). */
+  readonly warn?: (message: string, error: unknown) => void;
 }
 
-/** Polls the provider task once and says what to do next. */
+type FinishedSnapshot = Exclude<TaskSnapshot, { state: 'pending' }>;
+
+const realClock: RecheckClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  remainingMs: () => Number.POSITIVE_INFINITY,
+};
+
+/**
+ * Polls the provider task and says what to do next. The first poll keeps re-checking in-process
+ * for up to `recheckSeconds` (it is timed to come just before the task is likely to finish);
+ * later polls check once.
+ */
 export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Promise<TaskState> {
   const polls = input.task.polls + 1;
-  const base = { sparkTaskId: input.task.sparkTaskId, polls };
-  const snapshot = await deps.spark.getTask(input.task.sparkTaskId);
-  if (snapshot.state === 'failed') {
+  const base = {
+    sparkTaskId: input.task.sparkTaskId,
+    polls,
+    ...(input.task.createdAt && { createdAt: input.task.createdAt }),
+  };
+  const clock = deps.clock ?? realClock;
+  const firstPoll = input.task.polls === 0;
+  let lastStatus = 'pending';
+  const check = async (): Promise<CheckResult<FinishedSnapshot>> => {
+    const snapshot = await deps.spark.getTask(input.task.sparkTaskId);
+    lastStatus = snapshot.status;
+    return snapshot.state === 'pending' ? { done: false } : { done: true, value: snapshot };
+  };
+  const { value: snapshot, checks } = await checkWithRechecks(
+    check,
+    {
+      windowMs: firstPoll ? deps.policy.recheckSeconds * 1000 : 0,
+      intervalMs: deps.policy.recheckIntervalMs,
+      reserveMs: deps.reserveMs ?? 0,
+    },
+    clock,
+  );
+  const now = (deps.now ?? (() => new Date()))();
+  if (snapshot?.state === 'failed') {
     return { ...base, state: 'failed', nextWaitSeconds: 0, failure: snapshot.error };
   }
-  if (snapshot.state === 'completed') {
+  if (snapshot?.state === 'completed') {
+    await learn(input.task, now, firstPoll && checks === 1, deps);
     return {
       ...base,
       state: 'completed',
@@ -114,80 +180,30 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
       },
     };
   }
-  const now = (deps.now ?? (() => new Date()))();
   const elapsedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
   if (pollBudgetExhausted(deps.policy, polls, elapsedSeconds)) {
     const failure = {
       code: ErrorCodes.GENERATION_TIMED_OUT,
-      message: `The provider task was still ${snapshot.status} after ${polls} polls and ${Math.round(elapsedSeconds)} s`,
+      message: `The provider task was still ${lastStatus} after ${polls} polls and ${Math.round(elapsedSeconds)} s`,
     };
     return { ...base, state: 'failed', nextWaitSeconds: 0, failure };
   }
   return { ...base, state: 'pending', nextWaitSeconds: nextWaitSeconds(deps.policy, polls) };
 }
 
-export interface CopyImagesInput {
-  readonly id: string;
-  readonly owner: string;
-  readonly request: { readonly width: number; readonly height: number };
-  readonly images: readonly TaskImage[];
-}
-
-export interface CopyImagesDeps {
-  readonly s3: S3Client;
-  readonly bucket: string;
-  readonly policy: UrlPolicy;
-  readonly maxImageBytes: number;
-  readonly timeoutMs: number;
-}
-
-export interface CopyImagesResult {
-  readonly images: readonly StoredImage[];
-  /** The same list as DynamoDB JSON list members, for the success write (`L` of `M`). */
-  readonly dynamoImages: readonly AttributeValue[];
-}
-
-/** Object key of a stored image: one folder per owner and generation. */
-export function imageKey(owner: string, id: string, index: number, contentType: ImageType): string {
-  return `images/${owner}/${id}/${index}.${IMAGE_EXTENSIONS[contentType]}`;
-}
-
-const IMAGE_EXTENSIONS: Record<ImageType, string> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/webp': 'webp',
-};
-
-/**
- * Copies every image into the images bucket. Keys are fixed per generation and index, so a
- * retried copy overwrites rather than duplicates.
- */
-export async function copyImagesStep(
-  input: CopyImagesInput,
-  deps: CopyImagesDeps,
-): Promise<CopyImagesResult> {
-  const images: StoredImage[] = [];
-  for (const [index, image] of input.images.entries()) {
-    const copied = await copyImage({
-      s3: deps.s3,
-      url: image.url,
-      bucket: deps.bucket,
-      key: (contentType) => imageKey(input.owner, input.id, index, contentType),
-      policy: deps.policy,
-      maxBytes: deps.maxImageBytes,
-      timeoutMs: deps.timeoutMs,
-      metadata: { 'generation-id': input.id, ...(image.jobId && { 'spark-job-id': image.jobId }) },
-    });
-    images.push({
-      bucket: copied.bucket,
-      key: copied.key,
-      size: copied.size,
-      sha256: copied.sha256,
-      contentType: copied.contentType,
-      width: copied.width ?? input.request.width,
-      height: copied.height ?? input.request.height,
-      ...(image.jobId && { jobId: image.jobId }),
-    });
+/** Records how long the provider took, when this execution knows when it created the task. */
+async function learn(
+  task: TaskState,
+  now: Date,
+  seenByFirstCheck: boolean,
+  deps: PollTaskDeps,
+): Promise<void> {
+  const createdAt = task.createdAt ? Date.parse(task.createdAt) : Number.NaN;
+  if (!deps.stats || deps.policy.learnedSamples === 0 || Number.isNaN(createdAt)) return;
+  const observed = (now.getTime() - createdAt) / 1000;
+  try {
+    await deps.stats.record(learnedDuration(observed, seenByFirstCheck), now);
+  } catch (error) {
+    deps.warn?.('Could not record the provider duration', error);
   }
-  return { images, dynamoImages: images.map((image) => ({ M: marshall(image) })) };
 }

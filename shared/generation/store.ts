@@ -9,21 +9,11 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import { GenerationAlreadyFinishedError } from './errors.ts';
 import { type GenerationError, type GenerationRecord, ownerStatusKey } from './model.ts';
 
-/** The generation has no record (it was never started through a trigger). */
-export class GenerationNotFoundError extends PipelineError {
-  readonly code = ErrorCodes.INTERNAL_ERROR;
-  readonly retryable = false;
-}
-
-/** The generation already ended (cancelled, usually); nothing more may be done for it. */
-export class GenerationAlreadyFinishedError extends PipelineError {
-  readonly code = ErrorCodes.GENERATION_CANCELLED;
-  readonly retryable = false;
-}
+// Kept in a module without SDK imports, so steps that never touch the table do not load it.
+export { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
 
 export class GenerationStore {
   readonly #client: DynamoDBDocumentClient;

@@ -1,13 +1,14 @@
 /**
  * Copies one provider image into our bucket as a stream: the body flows from the provider's URL
  * through a checking transform (type by magic bytes, size limit, byte count, sha256) straight
- * into a multipart upload, so memory stays flat whatever the image size.
+ * into the object (one streaming PUT when the length is declared, else a multipart upload), so
+ * memory stays flat whatever the image size.
  */
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform, type TransformCallback } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   addressCheck,
@@ -84,25 +85,15 @@ export async function copyImage(options: CopyImageOptions): Promise<CopiedImage>
   }
   const key = options.key(type);
   const inspector = new ImageInspector(options.maxBytes);
-  const upload = new Upload({
-    client: options.s3,
-    params: {
-      Bucket: options.bucket,
-      Key: key,
-      Body: response.pipe(inspector),
-      ContentType: type,
-      ...(options.metadata && { Metadata: options.metadata }),
-    },
-    queueSize: 2,
-    partSize: 8 * 1024 * 1024,
-    leavePartsOnError: false,
-  });
+  const upload = startUpload(options, key, type, response.pipe(inspector), declared);
   // A failure on the download side must abort the upload, and surface as the download's error;
   // the response is dropped too, or its connection stays open until the timeout.
   let downloadError: Error | undefined;
   const fail = (error: Error) => {
     downloadError ??= error;
     void upload.abort().catch(() => undefined);
+    // Ends the body the upload reads, so it stops waiting for bytes that will not come.
+    inspector.destroy();
     response.destroy();
   };
   response.on('aborted', () => fail(truncated(inspector.bytes, declared)));
@@ -113,7 +104,7 @@ export async function copyImage(options: CopyImageOptions): Promise<CopiedImage>
     response.destroy();
   });
   try {
-    await upload.done();
+    await upload.done;
   } catch (error) {
     response.destroy();
     throw downloadError ?? new ImageDownloadError('Storing the image failed', { cause: error });
@@ -130,6 +121,54 @@ export async function copyImage(options: CopyImageOptions): Promise<CopiedImage>
     contentType: type,
     ...pngDimensions(head),
   };
+}
+
+/** S3's largest single PUT. */
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
+
+interface RunningUpload {
+  readonly done: Promise<unknown>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Streams the body into the object. With a declared length (providers' pre-signed URLs send one)
+ * it is a single streaming PutObject: nothing is buffered beyond the streams' own chunks, and a
+ * stream body is not hashed again for the request signature. Without one, the size is unknown
+ * up front, so it is a multipart upload, which holds each part in memory.
+ */
+function startUpload(
+  options: CopyImageOptions,
+  key: string,
+  type: ImageType,
+  body: Readable,
+  declared: number | undefined,
+): RunningUpload {
+  const params = {
+    Bucket: options.bucket,
+    Key: key,
+    Body: body,
+    ContentType: type,
+    ...(options.metadata && { Metadata: options.metadata }),
+  };
+  if (declared !== undefined && declared <= MAX_SINGLE_PUT_BYTES) {
+    const controller = new AbortController();
+    const done = options.s3.send(new PutObjectCommand({ ...params, ContentLength: declared }), {
+      abortSignal: controller.signal,
+    });
+    // Settled by the caller's await; an abort must not surface as an unhandled rejection first.
+    done.catch(() => undefined);
+    return { done, abort: async () => controller.abort() };
+  }
+  const upload = new Upload({
+    client: options.s3,
+    params,
+    // The part being filled, one copy of it and queueSize parts in flight stay in memory.
+    queueSize: 1,
+    partSize: 5 * 1024 * 1024,
+    leavePartsOnError: false,
+  });
+  return { done: upload.done(), abort: () => upload.abort() };
 }
 
 function truncated(bytes: number, declared: number | undefined) {

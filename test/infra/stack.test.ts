@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig, parseStackConfig, StackConfigError } from '../../infra/config.ts';
+import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { synthesizeStack, type ValidationReport } from '../helpers/stack.ts';
 
 const schedules = [
@@ -281,7 +282,8 @@ describe('least-privilege IAM', () => {
     );
   });
 
-  it('lets PollTask read the secret and give back its slot, nothing more', () => {
+  it('lets PollTask read the secret, update the polling-stats item, give back its slot, nothing more', () => {
+    const table = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageGenerations');
     const slots = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageSlots');
     const statements = statementsOfRole('StepsPollTaskRole').filter((s) => !isTracingOrLogging(s));
     expect(statements).toEqual(
@@ -289,11 +291,18 @@ describe('least-privilege IAM', () => {
         expect.objectContaining({
           Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
         }),
+        expect.objectContaining({
+          Action: 'dynamodb:UpdateItem',
+          Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+          Condition: {
+            'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [POLLING_STATS_KEY] },
+          },
+        }),
         expect.objectContaining({ Resource: { 'Fn::GetAtt': [slots, 'Arn'] } }),
         expect.objectContaining({ Action: 'states:SendTaskSuccess' }),
       ]),
     );
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
   });
 
   it.each(['StepsAcquireSlotRole', 'StepsReleaseSlotRole'])(

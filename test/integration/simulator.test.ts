@@ -313,6 +313,33 @@ describe('simulator task life', () => {
   });
 });
 
+describe('simulator task times', () => {
+  it('tells when a task was created and when it turns terminal, without auth', async () => {
+    const sim = await simulator({ latencyMs: 1500 });
+    const id = await createId(sim);
+
+    const running = await fetch(`${sim.url}/__sim/tasks/${id}`);
+    const times = (await running.json()) as Record<string, unknown>;
+    await sleep(Number(times.completeAtMs) - Date.now() + 50);
+    const done = (await (await fetch(`${sim.url}/__sim/tasks/${id}`)).json()) as {
+      status: string;
+    };
+
+    expect(running.status).toBe(200);
+    expect(times).toMatchObject({ id, status: 'running' });
+    expect(Number(times.completeAtMs) - Number(times.createdAtMs)).toBe(1500);
+    expect(Date.parse(String(times.completeAt))).toBe(times.completeAtMs);
+    expect(done.status).toBe('completed');
+  });
+
+  it('answers 404 for a task it does not know', async () => {
+    const sim = await simulator();
+    const res = await fetch(`${sim.url}/__sim/tasks/no-such-task`);
+    expect(res.status).toBe(404);
+    expect(await errorCode(res)).toBe(SIM_TASK_NOT_FOUND);
+  });
+});
+
 describe('simulator image URLs', () => {
   it('answers 403 once the URL is older than url-ttl-s past completion, and for a bad signature', async () => {
     const sim = await simulator({ latencyMs: 10, urlTtlS: 1 });

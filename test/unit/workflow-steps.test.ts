@@ -32,8 +32,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RunningSimulator, renderPng, startSimulator } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { copyImagesStep } from '#shared/generation/copy-step.ts';
 import { CODE_BY_ERROR_NAME } from '#shared/generation/failures.ts';
-import { copyImagesStep, type TaskState } from '#shared/generation/steps.ts';
+import type { TaskState } from '#shared/generation/steps.ts';
 import { RETRYABLE_SPARK_ERRORS } from '#shared/spark/errors.ts';
 
 const SPARK_KEY = 'spark-test-key';
@@ -104,6 +105,8 @@ beforeAll(async () => {
     IMAGE_INSECURE_ORIGINS: `${simulator.url},${images.origin}`,
     SLOTS_TABLE: 'slots',
     MAX_CONCURRENT_TASKS: '3',
+    // One check per poll here; the in-process re-checks have their own test below.
+    POLL_RECHECK_SECONDS: '0',
   });
   ({ handler: createTask } = (await import('../../functions/create-task/handler.ts')) as never);
   ({ handler: pollTask } = (await import('../../functions/poll-task/handler.ts')) as never);
@@ -305,6 +308,35 @@ describe('PollTask', () => {
     ]);
   });
 
+  it('re-checks in-process on the first poll until the task is done, and learns its duration', async () => {
+    process.env.POLL_RECHECK_SECONDS = '2';
+    process.env.POLL_RECHECK_INTERVAL_MS = '10';
+    const { handler } = (await freshImport('../../functions/poll-task/handler.ts')) as {
+      handler: Handler<unknown>;
+    };
+    process.env.POLL_RECHECK_SECONDS = '0';
+    dynamo.on(GetCommand).resolves({ Item: queued });
+    dynamo.on(UpdateCommand).resolves({});
+    const created = (await createTask({ id: 'gen-1' }, context)) as TaskState;
+
+    // Polled at once, the 30 ms task is still running: only a re-check can see it completed.
+    const answer = (await handler(
+      { id: 'gen-1', task: created, startedAt: new Date().toISOString() },
+      context,
+    )) as TaskState;
+
+    expect(answer).toMatchObject({ state: 'completed', polls: 1 });
+    const stats = (await fetch(`${simulator.url}/__sim/stats`).then((r) => r.json())) as {
+      requests: { poll: number };
+    };
+    expect(stats.requests.poll).toBeGreaterThan(1);
+    const learned = dynamo
+      .commandCalls(UpdateCommand)
+      .map((call) => call.args[0].input)
+      .find((input) => input.Key?.id === '#polling-stats');
+    expect(learned?.ExpressionAttributeValues?.[':sample']).toEqual([expect.any(Number)]);
+  });
+
   it('answers completed with the images, the cost and the DynamoDB values of the success write', async () => {
     const done = await completedTask();
     expect(done.images?.[0]?.url).toContain(simulator.url);
@@ -358,7 +390,11 @@ describe('PollTask', () => {
 describe('CopyImages', () => {
   it('streams each image into the images bucket with its sha256, type and size', async () => {
     const done = await completedTask();
-    s3.on(PutObjectCommand).resolves({});
+    // S3 reads the streamed body; the mock must too, or the copy never sees its bytes.
+    s3.on(PutObjectCommand).callsFake(async (input: { Body: AsyncIterable<Buffer> }) => {
+      for await (const _chunk of input.Body);
+      return {};
+    });
     const imageUrl = done.images?.[0]?.url as string;
     const served = Buffer.from(await (await fetch(imageUrl)).arrayBuffer());
 
@@ -389,7 +425,44 @@ describe('CopyImages', () => {
       Bucket: 'images',
       Key: 'images/alice/gen-1/0.png',
       ContentType: 'image/png',
+      ContentLength: served.length,
     });
+  });
+
+  it('fails with ImageTruncatedError, for the workflow to retry, when the download is cut short', async () => {
+    const truncating = await startSimulator({ latencyMs: 0, faults: { imageTruncated: 1 } });
+    try {
+      const headers = { authorization: 'Bearer any', 'content-type': 'application/json' };
+      const created = await fetch(`${truncating.url}/v1/images/generations`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ model: 'spark_t2i_3_0', prompt: 'x', width: 512, height: 512 }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      const polled = (await (
+        await fetch(`${truncating.url}/v1/tasks/${id}`, { headers })
+      ).json()) as {
+        output: Array<{ content: Array<{ url: string }> }>;
+      };
+      s3.on(PutObjectCommand).callsFake(async (input: { Body: AsyncIterable<Buffer> }) => {
+        for await (const _chunk of input.Body);
+        return {};
+      });
+
+      await expect(
+        copyImages(
+          {
+            id: 'gen-1',
+            owner: 'alice',
+            request: queued.request,
+            images: polled.output[0]?.content,
+          },
+          context,
+        ),
+      ).rejects.toMatchObject({ name: 'ImageTruncatedError' });
+    } finally {
+      await truncating.close();
+    }
   });
 
   it.each([

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { parseFaultSpec, startSimulator } from '../../simulator/index.ts';
+import { parseFaultSpec, type SimulatorOptions, startSimulator } from '../../simulator/index.ts';
 import { integerOption, UsageError, untilSignal } from '../args.ts';
 import type { Command } from '../main.ts';
 
@@ -22,52 +22,62 @@ Options:
   --api-key KEY          require this Bearer key (default: any Bearer key)
   --slow-ms MS           delay of a "slow" fault (default 30000)
   --data-dir DIR         keep tasks in DIR so a restarted simulator still knows them
+  --image-pad-bytes N    pad every PNG to N bytes with an ancillary chunk decoders skip, for
+                         benchmarks of large copies (default 0 = no padding)
   -h, --help             show this help
 
-Prints "listening http://HOST:PORT" when ready. Stats: GET /__sim/stats; POST /__sim/reset.`;
+Prints "listening http://HOST:PORT" when ready. Stats: GET /__sim/stats; POST /__sim/reset;
+a task's creation and completion times: GET /__sim/tasks/ID.`;
 
 export const simulatorCommand: Command = {
   name: 'simulator',
   summary: 'run the Spark provider simulator',
   usage,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'jitter-ms': { type: 'string' },
-        'max-concurrent': { type: 'string' },
-        faults: { type: 'string' },
-        'fault-seed': { type: 'string' },
-        'url-ttl-s': { type: 'string' },
-        'api-key': { type: 'string' },
-        'slow-ms': { type: 'string' },
-        'data-dir': { type: 'string' },
-      },
-    });
-    const simulator = await startSimulator({
-      host: values.host,
-      port: integerOption('port', values.port, 0, { min: 0, max: 65_535 }),
-      latencyMs: integerOption('latency-ms', values['latency-ms'], 3000, { min: 0 }),
-      jitterMs: integerOption('jitter-ms', values['jitter-ms'], 0, { min: 0 }),
-      maxConcurrent: integerOption('max-concurrent', values['max-concurrent'], 0, { min: 0 }),
-      faults: parseFaults(values.faults),
-      faultSeed: integerOption('fault-seed', values['fault-seed'], 1),
-      urlTtlS: integerOption('url-ttl-s', values['url-ttl-s'], 3600, { min: 1 }),
-      slowMs: integerOption('slow-ms', values['slow-ms'], 30_000, { min: 0 }),
-      ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
-      ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
-    });
+    const simulator = await startSimulator(simulatorOptionsFromArgs(argv));
     console.log(`listening ${simulator.url}`);
     await untilSignal();
     await simulator.close();
     return 0;
   },
 };
+
+/** The simulator's options from its command line; a bad value is a {@link UsageError}. */
+export function simulatorOptionsFromArgs(argv: readonly string[]): SimulatorOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'jitter-ms': { type: 'string' },
+      'max-concurrent': { type: 'string' },
+      faults: { type: 'string' },
+      'fault-seed': { type: 'string' },
+      'url-ttl-s': { type: 'string' },
+      'api-key': { type: 'string' },
+      'slow-ms': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'image-pad-bytes': { type: 'string' },
+    },
+  });
+  return {
+    host: values.host,
+    port: integerOption('port', values.port, 0, { min: 0, max: 65_535 }),
+    latencyMs: integerOption('latency-ms', values['latency-ms'], 3000, { min: 0 }),
+    jitterMs: integerOption('jitter-ms', values['jitter-ms'], 0, { min: 0 }),
+    maxConcurrent: integerOption('max-concurrent', values['max-concurrent'], 0, { min: 0 }),
+    faults: parseFaults(values.faults),
+    faultSeed: integerOption('fault-seed', values['fault-seed'], 1),
+    urlTtlS: integerOption('url-ttl-s', values['url-ttl-s'], 3600, { min: 1 }),
+    slowMs: integerOption('slow-ms', values['slow-ms'], 30_000, { min: 0 }),
+    imagePadBytes: integerOption('image-pad-bytes', values['image-pad-bytes'], 0, { min: 0 }),
+    ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
+    ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
+  };
+}
 
 function parseFaults(spec: string | undefined) {
   if (spec === undefined) return undefined;

@@ -1,0 +1,88 @@
+/**
+ * Scenarios that measure a configuration run it in a fresh child process: the handler modules
+ * read their configuration once, at import, exactly as a Lambda cold start does, so two polling
+ * configurations cannot share a process — and a fresh process is also what a memory or
+ * cold-start figure must be measured in.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+
+export interface ChildOptions {
+  readonly timeoutMs: number;
+  readonly env?: Record<string, string>;
+  /** Extra node flags (e.g. --expose-gc). */
+  readonly nodeArgs?: readonly string[];
+  /** Progress lines of the child (its stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/** Runs `script input.json output.json` under this Node and answers what it wrote to output. */
+export async function runChild<Output>(
+  script: string,
+  input: unknown,
+  options: ChildOptions,
+): Promise<Output> {
+  const dir = await mkdtemp(join(tmpdir(), 'spark-t2i-bench-'));
+  const inputFile = join(dir, 'input.json');
+  const outputFile = join(dir, 'output.json');
+  await writeFile(inputFile, JSON.stringify(input));
+  try {
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), script, inputFile, outputFile],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let tail = '';
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-8000);
+    };
+    child.stdout.on('data', keep);
+    let pending = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) options.log?.(line);
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${script} did not finish within ${options.timeoutMs} ms:\n${tail}`));
+      }, options.timeoutMs);
+      child.once('error', reject);
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    if (code !== 0) throw new Error(`${script} exited with ${code}:\n${tail}`);
+    return JSON.parse(await readFile(outputFile, 'utf8')) as Output;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The child side: reads its input, runs, writes its output, and exits. */
+export async function childMain<Input, Output>(run: (input: Input) => Promise<Output>) {
+  const [inputFile, outputFile] = process.argv.slice(2);
+  if (!inputFile || !outputFile) throw new Error('usage: <script> INPUT.json OUTPUT.json');
+  const input = JSON.parse(await readFile(inputFile, 'utf8')) as Input;
+  const output = await run(input);
+  await writeFile(outputFile, JSON.stringify(output));
+  // Servers and SDK sockets may linger; the answer is written, so end here.
+  process.exit(0);
+}
+
+/** A progress line on stderr (the parent prints it). */
+export function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

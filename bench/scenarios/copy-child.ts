@@ -1,0 +1,124 @@
+/**
+ * One large-image copy in a fresh process, its memory watched: either the pipeline's copy step
+ * (the CopyImages handler, with the environment the stack gives it) or a plain `fetch` → file
+ * copy. Both first copy a small image the same way, so module loading and connection setup are
+ * out of the figure; then RSS is sampled every 2 ms from a worker thread (RSS is the process's)
+ * and checked against the process's own peak (`resourceUsage().maxRSS`).
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { childMain, PROJECT_ROOT } from '../lib/child.ts';
+
+export interface CopyRunInput {
+  readonly mode: 'pipeline' | 'plain';
+  /** Where the pipeline copy uploads (the S3 endpoint); unused by the plain copy. */
+  readonly sink: string;
+  readonly s3Endpoint?: string;
+  readonly url: string;
+  readonly warmUrl: string;
+  readonly request: { readonly width: number; readonly height: number };
+}
+
+export interface CopyRunOutput {
+  readonly mode: 'pipeline' | 'plain';
+  readonly sink: string;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly baselineRssBytes: number;
+  readonly peakRssBytes: number;
+  readonly sampledPeakRssBytes: number;
+  readonly maxRssGrewBytes: number;
+}
+
+const SAMPLER = `
+const { parentPort } = require('node:worker_threads');
+let peak = 0;
+const sample = () => { const rss = process.memoryUsage.rss(); if (rss > peak) peak = rss; };
+setInterval(sample, 2);
+parentPort.on('message', (message) => {
+  if (message === 'reset') { peak = 0; sample(); parentPort.postMessage('ok'); }
+  else { sample(); parentPort.postMessage(peak); }
+});`;
+
+await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
+  const sampler = new Worker(SAMPLER, { eval: true });
+  const ask = (message: string) =>
+    new Promise<number>((resolve) => {
+      sampler.once('message', (answer) => resolve(typeof answer === 'number' ? answer : 0));
+      sampler.postMessage(message);
+    });
+  const dir = await mkdtemp(join(tmpdir(), 'spark-t2i-copy-'));
+  try {
+    const copy = input.mode === 'pipeline' ? await pipelineCopy(input) : plainCopy(dir);
+    await copy(input.warmUrl, 'warm');
+    for (let i = 0; i < 3; i++) {
+      (globalThis as { gc?: () => void }).gc?.();
+      await sleep(100);
+    }
+    const baselineRssBytes = process.memoryUsage.rss();
+    const maxRssBefore = process.resourceUsage().maxRSS * 1024;
+    await ask('reset');
+    const started = performance.now();
+    const bytes = await copy(input.url, 'large');
+    const seconds = (performance.now() - started) / 1000;
+    const sampledPeakRssBytes = await ask('peak');
+    const maxRssAfter = process.resourceUsage().maxRSS * 1024;
+    // maxRSS only says something about the copy when it rose during it.
+    const maxRssGrewBytes = Math.max(0, maxRssAfter - maxRssBefore);
+    const peakRssBytes = Math.max(sampledPeakRssBytes, maxRssGrewBytes > 0 ? maxRssAfter : 0);
+    return {
+      mode: input.mode,
+      sink: input.sink,
+      bytes,
+      seconds,
+      baselineRssBytes,
+      peakRssBytes,
+      sampledPeakRssBytes,
+      maxRssGrewBytes,
+    };
+  } finally {
+    await sampler.terminate();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+type Copy = (url: string, name: string) => Promise<number>;
+
+/** The CopyImages handler, invoked as Lambda would, with the stack's environment. */
+async function pipelineCopy(input: CopyRunInput): Promise<Copy> {
+  if (input.s3Endpoint) process.env.AWS_ENDPOINT_URL_S3 = input.s3Endpoint;
+  const { handler } = (await import(
+    join(PROJECT_ROOT, 'functions', 'copy-images', 'handler.ts')
+  )) as {
+    handler: (event: unknown, context: unknown) => Promise<{ images: Array<{ size: number }> }>;
+  };
+  const context = {
+    functionName: 'CopyImages',
+    awsRequestId: 'bench',
+    getRemainingTimeInMillis: () => 300_000,
+  };
+  return async (url, name) => {
+    const result = await handler(
+      { id: `bench-${name}`, owner: 'local', request: input.request, images: [{ url }] },
+      context,
+    );
+    return result.images[0]?.size ?? 0;
+  };
+}
+
+/** The simplest streaming copy: fetch's body piped into a file. */
+function plainCopy(dir: string): Copy {
+  return async (url, name) => {
+    const response = await fetch(url);
+    if (!response.ok || !response.body) throw new Error(`GET ${url} answered ${response.status}`);
+    const file = join(dir, `${name}.png`);
+    await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
+    return (await stat(file)).size;
+  };
+}

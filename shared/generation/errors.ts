@@ -1,0 +1,15 @@
+/** Errors of the generation workflow's steps (no SDK imports: every step function loads this). */
+import { PipelineError } from '../errors/base.ts';
+import { ErrorCodes } from '../errors/codes.ts';
+
+/** The generation has no record (it was never started through a trigger). */
+export class GenerationNotFoundError extends PipelineError {
+  readonly code = ErrorCodes.INTERNAL_ERROR;
+  readonly retryable = false;
+}
+
+/** The generation already ended (cancelled, usually); nothing more may be done for it. */
+export class GenerationAlreadyFinishedError extends PipelineError {
+  readonly code = ErrorCodes.GENERATION_CANCELLED;
+  readonly retryable = false;
+}
