@@ -38,6 +38,8 @@ const POLLING = {
   intervalSeconds: 6,
   backoffRate: 1,
   maxIntervalSeconds: 6,
+  // One request per poll, so "not polled again" after a cancel is a count of requests.
+  recheckSeconds: 0,
 };
 /** As API Gateway does, the local gateway caches the authorizer's answer per key this long. */
 const AUTHORIZER_CACHE_SECONDS = 1;

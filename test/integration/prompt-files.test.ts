@@ -158,7 +158,10 @@ describe('prompt files on the local runtime', () => {
         .filter(({ ref }) => !/#([1-9]\d?|1\d\d|200)$/.test(ref)),
     ).toEqual([]);
     expect(items).toHaveLength(197);
-    expect(new Set(items.map((item) => item.status))).toEqual(new Set(['completed']));
+    const outcomes = items.map(
+      (item) => `${item.status}${item.error ? ` ${JSON.stringify(item.error)}` : ''}`,
+    );
+    expect(new Set(outcomes)).toEqual(new Set(['completed']));
 
     const final = await report(key);
     expect(final.summary).toEqual({ lines: 200, accepted: 197, rejected: 3, skipped: 0 });

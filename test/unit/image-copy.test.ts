@@ -75,7 +75,11 @@ afterAll(
 );
 beforeEach(() => {
   s3.reset();
-  s3.on(PutObjectCommand).resolves({});
+  // A streaming PUT reads its body as S3 would.
+  s3.on(PutObjectCommand).callsFake(async (input: { Body: AsyncIterable<Buffer> }) => {
+    for await (const _chunk of input.Body);
+    return {};
+  });
 });
 
 const copy = (path: string) =>
