@@ -164,7 +164,7 @@ describe('ReleaseSlot', () => {
       .commandCalls(UpdateCommand)
       .map((call) => call.args[0].input)
       .filter((input) => input.UpdateExpression === 'DELETE holders :ids')
-      .map((input) => [...(input.ExpressionAttributeValues?.[':ids'] as Set<string>)]);
+      .map((input) => [...((input.ExpressionAttributeValues?.[':ids'] as Set<string>) ?? [])]);
     expect(released).toEqual([['gen-1'], ['gen-2']]);
   });
 });
