@@ -11,6 +11,7 @@ import { eventBridge } from '../../shared/aws/event-bridge.ts';
 import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
 import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
 import {
   type ExecutionEnded,
   type ExecutionStatus,
@@ -55,8 +56,8 @@ const deps = {
         Entries: [
           {
             EventBusName: env[EnvNames.eventBusName],
-            Source: 'spark-t2i',
-            DetailType: 'Generation Failed',
+            Source: EVENT_SOURCE,
+            DetailType: EVENT_FAILED,
             Detail: JSON.stringify({
               id: record.id,
               owner: record.owner,

@@ -32,13 +32,9 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
+import { EVENT_COMPLETED, EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
 import { RETRYABLE_SPARK_ERRORS } from '../../shared/spark/errors.ts';
 import { allow } from './grants.ts';
-
-/** The `source` of the pipeline's events on EventBridge. */
-export const EVENT_SOURCE = 'spark-t2i';
-export const EVENT_COMPLETED = 'Generation Completed';
-export const EVENT_FAILED = 'Generation Failed';
 
 /** Names of the states, shared with the local runtime and the tests. */
 export const StateNames = {

@@ -3,6 +3,7 @@
  * and the view of a record the answers carry. An owner never learns anything about another
  * owner's generations: a foreign id is answered exactly like a missing one (404).
  */
+
 import { randomUUID } from 'node:crypto';
 import {
   IdempotencyAlreadyInProgressError,
@@ -30,6 +31,7 @@ import type { Context } from 'aws-lambda';
 import { ConfigurationError } from '../config/env.ts';
 import { PipelineError } from '../errors/base.ts';
 import { ErrorCodes } from '../errors/codes.ts';
+import { EVENT_CANCELLED, EVENT_SOURCE } from '../generation/events.ts';
 import {
   GENERATION_STATUSES,
   type GenerationError,
@@ -61,10 +63,6 @@ import {
   LIST_LIMIT_DEFAULT,
   LIST_LIMIT_MAX,
 } from './schemas.ts';
-
-/** `source` of the pipeline's events on EventBridge (the workflow publishes with the same). */
-export const EVENT_SOURCE = 'spark-t2i';
-export const EVENT_CANCELLED = 'Generation Cancelled';
 
 /** The workflow could not be started; the record was marked failed. Answered as a plain 500. */
 export class GenerationNotStartedError extends PipelineError {

@@ -6,8 +6,10 @@
  * is running (its pid alive and its API answering) is always used over HTTP; commands that may
  * (generate, batch) start one in this process when none is.
  */
+
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Endpoints } from '../../runtime/runtime.ts';
 import { UsageError } from '../args.ts';
 import { ApiClient } from './api-client.ts';
 
@@ -15,24 +17,8 @@ export const DEFAULT_DATA_DIR = '.spark-t2i';
 export const ENV_API_URL = 'SPARK_T2I_API_URL';
 export const ENV_API_KEY = 'SPARK_T2I_API_KEY';
 
-/** `<data-dir>/endpoints.json` (design section 10). */
-export interface LocalEndpoints {
-  readonly api: string;
-  readonly s3: {
-    readonly endpoint: string;
-    readonly region: string;
-    readonly accessKeyId: string;
-    readonly secretAccessKey: string;
-    readonly inputBucket: string;
-    readonly outputBucket: string;
-  };
-  readonly dynamodb: {
-    readonly endpoint: string;
-    readonly region: string;
-    readonly tableName: string;
-  };
-  readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
-}
+/** `<data-dir>/endpoints.json` (design section 10), as the runtime writes it. */
+export type LocalEndpoints = Endpoints;
 
 /** `<data-dir>/runtime.json`. */
 export interface LocalRuntimeInfo {
