@@ -248,6 +248,7 @@ function executionView(execution: ExecutionRecord) {
     stopDate: execution.stopDate?.toISOString() ?? null,
     transitions: execution.transitions,
     retries: execution.retries,
+    currentState: execution.currentState ?? null,
     ...(execution.error && { error: execution.error }),
   };
 }

@@ -41,6 +41,8 @@ export interface ExecutionRecord {
   transitions: number;
   /** Retries made, by state name. */
   retries: Record<string, number>;
+  /** The state it entered last (where a running execution stands). */
+  currentState?: string;
   /**
    * Aborted because the runtime shut down, not stopped by anyone: on AWS the execution would go
    * on, so it is carried on at the next start and no status-change event is emitted for it.
@@ -361,8 +363,10 @@ export class ExecutionEngine {
     record: ExecutionRecord,
   ) {
     for await (const event of events) {
-      if (event.type === 'StateEntered') record.transitions++;
-      else if (event.type === 'StateRetried' && event.state) {
+      if (event.type === 'StateEntered') {
+        record.transitions++;
+        record.currentState = event.state?.name;
+      } else if (event.type === 'StateRetried' && event.state) {
         record.retries[event.state.name] = (record.retries[event.state.name] ?? 0) + 1;
       } else if (
         ['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionAborted', 'ExecutionTimeout'].includes(

@@ -4,9 +4,9 @@
  * the synthesized template. Both are kept behind this one adapter so either can be swapped.
  */
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   type AttributeDefinition,
   CreateTableCommand,
@@ -15,7 +15,6 @@ import {
   type KeySchemaElement,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 
@@ -50,15 +49,8 @@ export async function startLocalStorage(options: {
   readonly host?: string;
 }): Promise<LocalStorage> {
   const host = options.host ?? '127.0.0.1';
-  const dynamo = dynalite({
-    path: join(options.dataDir, 'dynamodb'),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  }) as Server;
-  dynamo.listen(0, host);
-  await once(dynamo, 'listening');
-  const dynamodbEndpoint = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
+  const dynamo = await startDynamoDbWorker(join(options.dataDir, 'dynamodb'), host);
+  const dynamodbEndpoint = `http://${host}:${dynamo.port}`;
 
   const buckets = resourcesOfType(options.template, 'AWS::S3::Bucket').map(([id]) =>
     placeholderName(id, 'AWS::S3::Bucket'),
@@ -83,13 +75,31 @@ export async function startLocalStorage(options: {
       s3.on('event', listener);
     },
     async close() {
-      await Promise.allSettled([
-        s3.close(),
-        new Promise<void>((resolve) => {
-          dynamo.closeAllConnections?.();
-          dynamo.close(() => resolve());
-        }),
-      ]);
+      await Promise.allSettled([s3.close(), dynamo.close()]);
+    },
+  };
+}
+
+/** The DynamoDB-compatible server, on a thread of its own (see dynamodb-worker.ts). */
+async function startDynamoDbWorker(
+  path: string,
+  host: string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const worker = new Worker(new URL('./dynamodb-worker.ts', import.meta.url), {
+    workerData: { path, host },
+  });
+  const [ready] = (await Promise.race([
+    once(worker, 'message'),
+    once(worker, 'error').then(([error]) => {
+      throw new Error('The local DynamoDB server did not start', { cause: error });
+    }),
+  ])) as [{ port: number }];
+  return {
+    port: ready.port,
+    async close() {
+      const exited = once(worker, 'exit');
+      worker.postMessage('close');
+      await exited;
     },
   };
 }

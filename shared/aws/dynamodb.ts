@@ -1,11 +1,11 @@
 /** The DynamoDB document client of this process, traced (see clients.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from '../observability/powertools.ts';
+import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 
 export const dynamoDb = once(() =>
-  DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+  DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   }),
 );

@@ -1,10 +1,8 @@
 /** The S3 client of this process, traced (see clients.ts). */
 import { S3Client } from '@aws-sdk/client-s3';
-import { tracer } from '../observability/powertools.ts';
+import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 
 export const s3 = once(() =>
-  tracer.captureAWSv3Client(
-    new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
-  ),
+  traced(new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' })),
 );

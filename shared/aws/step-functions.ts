@@ -1,6 +1,6 @@
 /** The Step Functions client of this process, traced (see clients.ts). */
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { tracer } from '../observability/powertools.ts';
+import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 
-export const stepFunctions = once(() => tracer.captureAWSv3Client(new SFNClient({})));
+export const stepFunctions = once(() => traced(new SFNClient({})));

@@ -14,6 +14,6 @@ export function lambdaHandler<Event, Result>(
 ) {
   return middy<Event, Result>(handler)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracer === undefined ? [] : [captureLambdaHandler(tracer, { captureResponse: false })])
     .use(logMetrics(metrics));
 }

@@ -279,10 +279,11 @@ describe('the local runtime, what each execution cost', () => {
       status: 'SUCCEEDED',
       startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      // RecordQueued, CreateTask, WaitForTask, PollTask, IsTaskDone, CopyImages, RecordSuccess,
-      // PublishCompleted (docs/decisions.md D7).
+      // RecordQueued, AcquireSlot, CreateTask, WaitForTask, PollTask, IsTaskDone, CopyImages,
+      // RecordSuccess, PublishCompleted (docs/decisions.md D7).
       transitions: 9,
       retries: {},
+      currentState: 'PublishCompleted',
     });
     expect(Date.parse(execution.stopDate as string)).toBeGreaterThanOrEqual(
       Date.parse(execution.startDate as string),

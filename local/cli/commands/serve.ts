@@ -31,6 +31,9 @@ key is made for owner "local", printed once, and kept in <data-dir>/local-api-ke
 When ready it writes <data-dir>/endpoints.json and prints a line beginning "ready".
 SIGINT/SIGTERM stop it; unfinished generations are carried on by the next start.`;
 
+/** How long a signalled runtime may take to close before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the whole pipeline locally (also: npm start)',
@@ -117,6 +120,15 @@ export const serveCommand: Command = {
     );
     await untilSignal();
     console.error('stopping…');
+    // Every execution and record is on disk and resumed by the next start, so a shutdown held up
+    // (a function mid-call, a client keeping a connection open) is cut short rather than waited
+    // for; a second signal stops at once.
+    const forced = setTimeout(() => {
+      console.error(`stopped after ${SHUTDOWN_GRACE_MS / 1000} s without waiting for the rest`);
+      process.exit(0);
+    }, SHUTDOWN_GRACE_MS);
+    forced.unref();
+    void untilSignal().then(() => process.exit(130));
     await runtime.close();
     return 0;
   },
