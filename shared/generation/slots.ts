@@ -260,21 +260,30 @@ export async function releaseSlot(
 /**
  * Hands free slots to waiters, oldest first, until the slots or the queue run out.
  *
- * A waiter is first taken off the queue (a conditional delete only one party can win), and only
- * then given a slot, so a list read a moment ago can never grant a waiter that someone else has
- * already served. When the slots are full after all, the waiter goes back in the queue and the
- * slots are looked at once more: a slot freed meanwhile by a release that found the queue
- * without it is not missed. A waiter whose execution no longer waits (stopped, timed out,
- * restarted under a new token) gives back the slot it was just given.
+ * Each round reads how many slots are free and takes that many of the oldest waiters. A waiter is
+ * first taken off the queue (a conditional delete only one party can win), and only then given a
+ * slot, so a list read a moment ago can never grant a waiter that someone else has already
+ * served. Several generations often end at once and all hand over together; each tries the
+ * waiters of its round in its own random order, so they seldom race for the same one (the round's
+ * waiters are all served now, so their order among themselves does not matter). When the slots
+ * are full after all, the waiter goes back in the queue and the next round looks at the slots
+ * again: a slot freed meanwhile by a release that found the queue without it is not missed. A
+ * waiter whose execution no longer waits (stopped, timed out, restarted under a new token) gives
+ * back the slot it was just given.
  *
  * Also run by the reconciler, so a release that died half way loses nothing.
  */
-export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number }> {
+export async function handOverFreeSlots(
+  deps: SlotDeps,
+  random: () => number = Math.random,
+): Promise<{ woken: number }> {
   let woken = 0;
   // Each round serves or puts back what it takes; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
-    const waiters = await deps.slots.oldestWaiters(Math.max(1, deps.slots.capacity));
+    const free = deps.slots.capacity - (await deps.slots.holders()).length;
+    if (free <= 0) return { woken };
+    const waiters = shuffled(await deps.slots.oldestWaiters(free), random);
     if (waiters.length === 0) return { woken };
     for (const waiter of waiters) {
       // Someone else (another releaser, or the waiter's own second attempt) took it.
@@ -282,9 +291,7 @@ export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number
       const slot = await deps.slots.acquire(waiter.id);
       if (slot === 'full') {
         await deps.slots.requeue(waiter);
-        const holders = await deps.slots.holders();
-        if (holders.length < deps.slots.capacity || holders.includes(waiter.id)) continue rounds;
-        return { woken };
+        continue rounds;
       }
       try {
         await deps.wake(waiter.token, grantNow(deps));
@@ -299,6 +306,16 @@ export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number
     }
   }
   return { woken };
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<Item>(items: readonly Item[], random: () => number): Item[] {
+  const copy = [...items];
+  for (let index = copy.length - 1; index > 0; index--) {
+    const other = Math.floor(random() * (index + 1));
+    [copy[index], copy[other]] = [copy[other] as Item, copy[index] as Item];
+  }
+  return copy;
 }
 
 /** Step Functions errors that mean nobody waits for the token any more. */

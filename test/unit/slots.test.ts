@@ -123,7 +123,7 @@ describe('acquiring and releasing slots', () => {
   });
 
   it('keeps a slot its generation already holds when an old token of it has expired', async () => {
-    const slots = await freshSlots(1);
+    const slots = await freshSlots(2);
     // A restarted execution holds its slot again; its previous execution's queue item is stale.
     await slots.acquire('restarted');
     await slots.enqueue({ id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' });
@@ -131,6 +131,18 @@ describe('acquiring and releasing slots', () => {
     await handOverFreeSlots({ slots, wake });
     expect(await slots.holders()).toEqual(['restarted']);
     expect(await slots.oldestWaiters(10)).toEqual([]);
+  });
+
+  it('leaves the queue alone while every slot is taken', async () => {
+    const slots = await freshSlots(1);
+    await slots.acquire('restarted');
+    const stale = { id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' };
+    await slots.enqueue(stale);
+    const { wake, tokens } = wakeRecorder(new Set(['old']));
+    // A stale item is cleared by the first hand-over that has a slot to give, not before.
+    expect(await handOverFreeSlots({ slots, wake })).toEqual({ woken: 0 });
+    expect(tokens()).toEqual([]);
+    expect(await slots.oldestWaiters(10)).toEqual([stale]);
   });
 
   it('wakes nobody while every slot is taken', async () => {
