@@ -84,7 +84,8 @@ export interface GenerationRecord {
   readonly usage?: ProviderUsage;
   readonly costUsd?: number;
   readonly error?: GenerationError;
-  readonly metadata?: Record<string, unknown>;
+  /** The caller's metadata as JSON text, kept exactly as sent (docs/decisions.md D13). */
+  readonly metadata?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly completedAt?: string;
