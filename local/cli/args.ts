@@ -1,5 +1,7 @@
 /** Small, strict helpers for CLI options: a bad value is a one-line usage error, never a stack. */
 
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+
 /** A mistake in how the command was called; the CLI prints it and exits with code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -39,4 +41,25 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** True when argv asks for help; commands answer it themselves, as main does. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/**
+ * A command's arguments, parsed strictly (an unknown option is a usage error), with positionals;
+ * `undefined` when they ask for help, which has then been printed.
+ */
+export function commandArgs<const Options extends ParseArgsOptionsConfig>(
+  argv: string[],
+  usage: string,
+  options: Options,
+) {
+  if (wantsHelp(argv)) {
+    console.log(usage);
+    return undefined;
+  }
+  return parseArgs({ args: argv, strict: true, allowPositionals: true, options });
 }

@@ -217,8 +217,3 @@ export const TARGET_OPTIONS = {
 export const TARGET_USAGE = `  --api URL              a deployed API (the stack's ApiUrl output; or env ${ENV_API_URL})
   --key KEY              API key (or env ${ENV_API_KEY}); locally the runtime's own key
   --data-dir DIR         the local runtime's data dir (default ${DEFAULT_DATA_DIR})`;
-
-/** True when argv asks for help; commands answer it themselves, as main does. */
-export function wantsHelp(argv: readonly string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
-}

@@ -1,12 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { ownerSchema } from '../../../shared/generation/model.ts';
 import { formatOf, reportKeyOf } from '../../../shared/prompt-files/keys.ts';
 import type { PromptFileReport } from '../../../shared/prompt-files/report.ts';
-import { integerOption, UsageError } from '../args.ts';
+import { commandArgs, integerOption, UsageError } from '../args.ts';
 import {
   type ApiClient,
   ApiError,
@@ -23,7 +22,6 @@ import {
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
-  wantsHelp,
 } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
@@ -67,24 +65,17 @@ export const batchCommand: Command = {
   summary: 'upload a prompt file and follow it to the end',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        owner: { type: 'string' },
-        bucket: { type: 'string' },
-        region: { type: 'string' },
-        concurrency: { type: 'string' },
-        'report-timeout-s': { type: 'string' },
-        'timeout-s': { type: 'string' },
-        ...TARGET_OPTIONS,
-      },
+    const args = commandArgs(argv, usage, {
+      owner: { type: 'string' },
+      bucket: { type: 'string' },
+      region: { type: 'string' },
+      concurrency: { type: 'string' },
+      'report-timeout-s': { type: 'string' },
+      'timeout-s': { type: 'string' },
+      ...TARGET_OPTIONS,
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     const [file] = positionals;
     if (file === undefined || positionals.length !== 1)
       throw new UsageError('give one prompt file');

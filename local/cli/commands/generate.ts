@@ -5,9 +5,8 @@ import { join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { parseArgs } from 'node:util';
 import { validateGenerationRequest } from '../../../shared/request/schema.ts';
-import { integerOption, UsageError } from '../args.ts';
+import { commandArgs, integerOption, UsageError } from '../args.ts';
 import {
   type ApiClient,
   type Generation,
@@ -17,13 +16,7 @@ import {
 import { interruptExitCode, trapInterrupt } from '../client/interrupt.ts';
 import { formatElapsed, joinNegativeNumbers, numberish, StatusLine } from '../client/output.ts';
 import { PollTimeoutError, pollUntil, retrying } from '../client/poll.ts';
-import {
-  resolveTarget,
-  TARGET_OPTIONS,
-  TARGET_USAGE,
-  type Target,
-  wantsHelp,
-} from '../client/target.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, type Target } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
 const usage = `Usage: spark-t2i generate "<prompt>" [options]
@@ -51,24 +44,17 @@ export const generateCommand: Command = {
   summary: 'run one generation and save its images',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: joinNegativeNumbers(argv, ['seed', 'width', 'height']),
-      strict: true,
-      allowPositionals: true,
-      options: {
-        width: { type: 'string' },
-        height: { type: 'string' },
-        seed: { type: 'string' },
-        'no-pre-llm': { type: 'boolean', default: false },
-        out: { type: 'string', default: '.' },
-        'timeout-s': { type: 'string' },
-        ...TARGET_OPTIONS,
-      },
+    const args = commandArgs(joinNegativeNumbers(argv, ['seed', 'width', 'height']), usage, {
+      width: { type: 'string' },
+      height: { type: 'string' },
+      seed: { type: 'string' },
+      'no-pre-llm': { type: 'boolean', default: false },
+      out: { type: 'string', default: '.' },
+      'timeout-s': { type: 'string' },
+      ...TARGET_OPTIONS,
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     if (positionals.length === 0) throw new UsageError('give the prompt, in quotes');
     if (positionals.length > 1) {
       throw new UsageError(

@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyStore, hashApiKey, InvalidOwnerError } from '../../../shared/api/keys.ts';
 import { ownerSchema } from '../../../shared/generation/model.ts';
-import { UsageError } from '../args.ts';
-import { requireRunningRuntime, wantsHelp } from '../client/target.ts';
+import { commandArgs, UsageError } from '../args.ts';
+import { requireRunningRuntime } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
 const usage = `Usage: spark-t2i keys create --owner NAME [--table TABLE [--region R] | --data-dir DIR]
@@ -33,23 +32,16 @@ export const keysCommand: Command = {
   summary: 'create or revoke API keys (local or deployed)',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        owner: { type: 'string' },
-        key: { type: 'string' },
-        hash: { type: 'string' },
-        table: { type: 'string' },
-        region: { type: 'string' },
-        'data-dir': { type: 'string' },
-      },
+    const args = commandArgs(argv, usage, {
+      owner: { type: 'string' },
+      key: { type: 'string' },
+      hash: { type: 'string' },
+      table: { type: 'string' },
+      region: { type: 'string' },
+      'data-dir': { type: 'string' },
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     const [action, ...extra] = positionals;
     if (action !== 'create' && action !== 'revoke') {
       throw new UsageError('say "keys create --owner NAME" or "keys revoke --hash H"');

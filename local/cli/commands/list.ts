@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../shared/api/schemas.ts';
 import { GENERATION_STATUSES } from '../../../shared/generation/model.ts';
-import { integerOption, UsageError } from '../args.ts';
+import { commandArgs, integerOption, UsageError } from '../args.ts';
 import type { Generation } from '../client/api-client.ts';
 import { recordTable } from '../client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, wantsHelp } from '../client/target.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
 const usage = `Usage: spark-t2i list [options]
@@ -26,23 +25,16 @@ export const listCommand: Command = {
   summary: 'list generations, newest first',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        status: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean', default: false },
-        cursor: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        ...TARGET_OPTIONS,
-      },
+    const args = commandArgs(argv, usage, {
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      cursor: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...TARGET_OPTIONS,
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const { status } = values;
     if (status !== undefined && !(GENERATION_STATUSES as readonly string[]).includes(status)) {

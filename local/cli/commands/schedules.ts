@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
-import { UsageError } from '../args.ts';
+import { commandArgs, UsageError } from '../args.ts';
 import { reasonOf } from '../client/api-client.ts';
 import { formatTable } from '../client/output.ts';
-import { type LocalFiles, requireRunningRuntime, wantsHelp } from '../client/target.ts';
+import { type LocalFiles, requireRunningRuntime } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
 const usage = `Usage: spark-t2i schedules list [--json] [--data-dir DIR]
@@ -30,16 +29,12 @@ export const schedulesCommand: Command = {
   summary: 'list the configured schedules, or fire one now (local runtime)',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' } },
+    const args = commandArgs(argv, usage, {
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     const [action, name, ...extra] = positionals;
     if (action === 'list') {
       if (name !== undefined) throw new UsageError(`unexpected argument "${name}"`);

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
-import { UsageError } from '../args.ts';
+import { commandArgs, UsageError } from '../args.ts';
 import { describeRecord } from '../client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, wantsHelp } from '../client/target.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '../client/target.ts';
 import type { Command } from '../main.ts';
 
 const usage = `Usage: spark-t2i status ID [options]
@@ -21,16 +20,12 @@ export const statusCommand: Command = {
   summary: 'show one generation',
   usage,
   async run(argv) {
-    if (wantsHelp(argv)) {
-      console.log(usage);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { json: { type: 'boolean', default: false }, ...TARGET_OPTIONS },
+    const args = commandArgs(argv, usage, {
+      json: { type: 'boolean', default: false },
+      ...TARGET_OPTIONS,
     });
+    if (args === undefined) return 0;
+    const { values, positionals } = args;
     const [id] = positionals;
     if (id === undefined || positionals.length !== 1)
       throw new UsageError('give one generation id');
