@@ -112,7 +112,11 @@ export class Storage extends Construct {
       timeToLiveAttribute: schema.timeToLiveAttribute,
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
-      globalSecondaryIndexes: [schema.byOwnerIndex, schema.byOwnerStatusIndex].map((index) => ({
+      globalSecondaryIndexes: [
+        schema.byOwnerIndex,
+        schema.byOwnerStatusIndex,
+        schema.unfinishedIndex,
+      ].map((index) => ({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },

@@ -33,6 +33,7 @@ import {
 import { Construct } from 'constructs';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
 import { EVENT_COMPLETED, EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
+import { UNFINISHED } from '../../shared/generation/model.ts';
 import { RETRYABLE_SPARK_ERRORS } from '../../shared/spark/errors.ts';
 import { allow } from './grants.ts';
 
@@ -208,7 +209,7 @@ export class GenerationWorkflow extends Construct {
       table,
       key: { id: DynamoAttributeValue.fromString(generationId) },
       updateExpression:
-        'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+        'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now REMOVE unfinished',
       conditionExpression: '#status IN (:queued, :running)',
       expressionAttributeNames: { '#status': 'status', '#error': 'error' },
       expressionAttributeValues: {
@@ -305,7 +306,7 @@ export class GenerationWorkflow extends Construct {
           TableName: table.tableName,
           Key: { id: { 'S.$': '$$.Execution.Name' } },
           UpdateExpression:
-            'SET #status = :completed, ownerStatus = :ownerStatus, images = :images, #usage = :usage, costUsd = :costUsd, polls = :polls, updatedAt = :now, completedAt = :now',
+            'SET #status = :completed, ownerStatus = :ownerStatus, images = :images, #usage = :usage, costUsd = :costUsd, polls = :polls, updatedAt = :now, completedAt = :now REMOVE unfinished',
           ConditionExpression: '#status IN (:queued, :running)',
           ExpressionAttributeNames: { '#status': 'status', '#usage': 'usage' },
           ExpressionAttributeValues: {
@@ -448,6 +449,7 @@ export class GenerationWorkflow extends Construct {
         'polls = if_not_exists(polls, :zero)',
         'images = if_not_exists(images, :noImages)',
         'createdAt = if_not_exists(createdAt, :now)',
+        'unfinished = :unfinished',
         'updatedAt = :now',
       ].join(', '),
       // Running is allowed too: a generation carried on after a restart (or redriven) starts here
@@ -464,6 +466,7 @@ export class GenerationWorkflow extends Construct {
         ':running': DynamoAttributeValue.fromString('running'),
         ':owner': DynamoAttributeValue.fromString(owner),
         ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#queued', owner)),
+        ':unfinished': DynamoAttributeValue.fromString(UNFINISHED),
         ':request': DynamoAttributeValue.fromMap({
           prompt: DynamoAttributeValue.fromString(JsonPath.stringAt('$.request.prompt')),
           use_pre_llm: DynamoAttributeValue.booleanFromJsonPath(

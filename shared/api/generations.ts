@@ -41,6 +41,7 @@ import {
   generationIdSchema,
   isTerminal,
   ownerStatusKey,
+  UNFINISHED,
   type WorkflowInput,
 } from '../generation/model.ts';
 import { logger } from '../observability/powertools.ts';
@@ -315,7 +316,7 @@ export class GenerationsApi {
           TableName: this.#deps.tableName,
           Key: { id },
           UpdateExpression:
-            'SET #status = :cancelled, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+            'SET #status = :cancelled, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now REMOVE unfinished',
           ConditionExpression: '#owner = :owner AND #status IN (:queued, :running)',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#owner': 'owner' },
           ExpressionAttributeValues: {
@@ -394,6 +395,7 @@ export class GenerationsApi {
       ...(submission.metadataJson !== undefined && { metadata: submission.metadataJson }),
       createdAt: now,
       updatedAt: now,
+      unfinished: UNFINISHED,
     };
     await this.#deps.dynamoDb.send(
       new PutCommand({
@@ -436,7 +438,7 @@ export class GenerationsApi {
           TableName: this.#deps.tableName,
           Key: { id: record.id },
           UpdateExpression:
-            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now REMOVE unfinished',
           ConditionExpression: '#status = :queued',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: {

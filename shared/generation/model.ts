@@ -89,7 +89,12 @@ export interface GenerationRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly completedAt?: string;
+  /** Present only while the record is not terminal (the sparse unfinished index). */
+  readonly unfinished?: typeof UNFINISHED;
 }
+
+/** The value of `unfinished` on every record not yet terminal (the index's one partition). */
+export const UNFINISHED = 'unfinished';
 
 /** The sort key of the owner/status index: one partition per owner and status. */
 export function ownerStatusKey(owner: string, status: GenerationStatus): string {
@@ -101,5 +106,11 @@ export const GenerationsTableSchema = {
   partitionKey: 'id',
   byOwnerIndex: { name: 'byOwner', partitionKey: 'owner', sortKey: 'createdAt' },
   byOwnerStatusIndex: { name: 'byOwnerStatus', partitionKey: 'ownerStatus', sortKey: 'createdAt' },
+  /**
+   * A sparse index of the records not yet terminal, oldest first: only they carry the attribute
+   * `unfinished` (set when recorded, removed by every terminal write), so the reconciler reads
+   * the few unfinished records rather than scanning the whole table.
+   */
+  unfinishedIndex: { name: 'unfinished', partitionKey: 'unfinished', sortKey: 'createdAt' },
   timeToLiveAttribute: 'expiresAt',
 } as const;

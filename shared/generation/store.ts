@@ -6,11 +6,17 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  ScanCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { GenerationAlreadyFinishedError } from './errors.ts';
-import { type GenerationError, type GenerationRecord, ownerStatusKey } from './model.ts';
+import {
+  type GenerationError,
+  type GenerationRecord,
+  GenerationsTableSchema,
+  ownerStatusKey,
+  UNFINISHED,
+} from './model.ts';
 
 // Kept in a module without SDK imports, so steps that never touch the table do not load it.
 export { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
@@ -81,7 +87,7 @@ export class GenerationStore {
           TableName: this.#tableName,
           Key: { id: record.id },
           UpdateExpression:
-            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now',
+            'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now REMOVE unfinished',
           ConditionExpression: '#status IN (:queued, :running)',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: {
@@ -101,18 +107,22 @@ export class GenerationStore {
     }
   }
 
-  /** Generations not yet terminal that were created before `createdBefore` (a paged Scan). */
+  /**
+   * Generations not yet terminal that were created before `createdBefore`, oldest first: a paged
+   * Query of the sparse unfinished index, which holds only those records.
+   */
   async *unfinishedCreatedBefore(createdBefore: Date): AsyncGenerator<GenerationRecord> {
+    const index = GenerationsTableSchema.unfinishedIndex;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.#client.send(
-        new ScanCommand({
+        new QueryCommand({
           TableName: this.#tableName,
-          FilterExpression: '#status IN (:queued, :running) AND createdAt < :before',
-          ExpressionAttributeNames: { '#status': 'status' },
+          IndexName: index.name,
+          KeyConditionExpression: '#unfinished = :unfinished AND createdAt < :before',
+          ExpressionAttributeNames: { '#unfinished': index.partitionKey },
           ExpressionAttributeValues: {
-            ':queued': 'queued',
-            ':running': 'running',
+            ':unfinished': UNFINISHED,
             ':before': createdBefore.toISOString(),
           },
           ExclusiveStartKey: startKey,

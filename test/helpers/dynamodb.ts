@@ -14,8 +14,15 @@ import dynalite from 'dynalite';
 
 export interface LocalDynamoDb {
   readonly documents: DynamoDBDocumentClient;
-  /** Creates a table keyed by string attributes: `{ pk: 'HASH', sk: 'RANGE' }`. */
-  createTable(name: string, keys: Record<string, 'HASH' | 'RANGE'>): Promise<void>;
+  /**
+   * Creates a table keyed by string attributes (`{ pk: 'HASH', sk: 'RANGE' }`), with global
+   * secondary indexes on string attributes too (all attributes projected).
+   */
+  createTable(
+    name: string,
+    keys: Record<string, 'HASH' | 'RANGE'>,
+    indexes?: ReadonlyArray<{ name: string; partitionKey: string; sortKey: string }>,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,8 +40,13 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
   });
   return {
     documents,
-    async createTable(name, keys) {
-      const names = Object.keys(keys);
+    async createTable(name, keys, indexes = []) {
+      const names = [
+        ...new Set([
+          ...Object.keys(keys),
+          ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+        ]),
+      ];
       await client.send(
         new CreateTableCommand({
           TableName: name,
@@ -42,12 +54,19 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
           AttributeDefinitions: names.map(
             (AttributeName): AttributeDefinition => ({ AttributeName, AttributeType: 'S' }),
           ),
-          KeySchema: names.map(
-            (AttributeName): KeySchemaElement => ({
-              AttributeName,
-              KeyType: keys[AttributeName],
-            }),
+          KeySchema: Object.entries(keys).map(
+            ([AttributeName, KeyType]): KeySchemaElement => ({ AttributeName, KeyType }),
           ),
+          ...(indexes.length > 0 && {
+            GlobalSecondaryIndexes: indexes.map((index) => ({
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            })),
+          }),
         }),
       );
     },

@@ -133,7 +133,7 @@ describe('storage', () => {
     });
   });
 
-  it('keeps generations on demand, recoverable, with TTL and the two owner indexes', () => {
+  it('keeps generations on demand, recoverable, with TTL, the two owner indexes and the sparse unfinished index', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
@@ -155,6 +155,13 @@ describe('storage', () => {
           IndexName: 'byOwnerStatus',
           KeySchema: [
             { AttributeName: 'ownerStatus', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'unfinished',
+          KeySchema: [
+            { AttributeName: 'unfinished', KeyType: 'HASH' },
             { AttributeName: 'createdAt', KeyType: 'RANGE' },
           ],
         }),

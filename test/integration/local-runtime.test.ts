@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PngSpec, renderPng } from '#local/simulator/index.ts';
@@ -119,6 +119,30 @@ describe('the local runtime, every trigger end to end', () => {
       },
       spark: { baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), simulated: true },
     });
+  });
+
+  it('keeps a generation in the unfinished index until it ends, and takes it out then', async () => {
+    const id = await submit(runtime, { prompt: 'an indexed lighthouse', width: 512, height: 512 });
+    const unfinished = async () =>
+      (
+        await runtime.dynamodb().send(
+          new QueryCommand({
+            TableName: runtime.endpoints.dynamodb.tableName,
+            IndexName: 'unfinished',
+            KeyConditionExpression: 'unfinished = :unfinished',
+            ExpressionAttributeValues: { ':unfinished': 'unfinished' },
+          }),
+        )
+      ).Items?.map((item) => item.id);
+    // The simulator takes 300 ms; the record is queued or running meanwhile.
+    expect(await unfinished()).toContain(id);
+
+    expect((await waitForTerminal(runtime, id)).status).toBe('completed');
+    expect(await unfinished()).not.toContain(id);
+    const { Item } = await runtime
+      .dynamodb()
+      .send(new GetCommand({ TableName: runtime.endpoints.dynamodb.tableName, Key: { id } }));
+    expect(Item).not.toHaveProperty('unfinished');
   });
 
   it('HTTP: POST, then GET until completed; the image is a PNG of the requested size, as served', async () => {

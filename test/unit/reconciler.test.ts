@@ -1,6 +1,12 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GenerationError, GenerationRecord } from '#shared/generation/model.ts';
+import {
+  type GenerationError,
+  type GenerationRecord,
+  GenerationsTableSchema,
+  TERMINAL_STATUSES,
+  UNFINISHED,
+} from '#shared/generation/model.ts';
 import {
   type ExecutionStatus,
   type ReconcilerDeps,
@@ -34,7 +40,9 @@ interface Setup {
 
 async function setup(statuses: Record<string, ExecutionStatus>, capacity = 2): Promise<Setup> {
   const n = ++tables;
-  await dynamodb.createTable(`generations-${n}`, { id: 'HASH' });
+  await dynamodb.createTable(`generations-${n}`, { id: 'HASH' }, [
+    GenerationsTableSchema.unfinishedIndex,
+  ]);
   await dynamodb.createTable(`slots-${n}`, { pk: 'HASH', sk: 'RANGE' });
   const store = new GenerationStore(dynamodb.documents, `generations-${n}`);
   const slots = new ProviderSlots(dynamodb.documents, `slots-${n}`, capacity);
@@ -73,6 +81,7 @@ async function setup(statuses: Record<string, ExecutionStatus>, capacity = 2): P
             polls: 0,
             images: [],
             createdAt,
+            ...(!TERMINAL_STATUSES.includes(status) && { unfinished: UNFINISHED }),
             updatedAt: createdAt,
           },
         }),
@@ -156,6 +165,10 @@ describe('the reconciler sweep', () => {
     expect((await store.get('oldRunning'))?.status).toBe('running');
     expect((await store.get('young'))?.status).toBe('queued');
     expect(published.map((event) => event.id)).toEqual(['old']);
+    // The failed record left the unfinished index; the next sweep reads only the other two.
+    const unfinished = [];
+    for await (const record of store.unfinishedCreatedBefore(NOW)) unfinished.push(record.id);
+    expect(unfinished.sort()).toEqual(['oldRunning', 'young']);
   });
 
   it('hands free slots to waiters a lost release left behind', async () => {

@@ -126,7 +126,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   dynamo.reset();
-  // Releasing a slot looks for waiters to wake: none here.
+  // Releasing a slot looks at the free slots and the waiters to wake: all free, none waiting.
+  dynamo.on(GetCommand).resolves({});
   dynamo.on(QueryCommand).resolves({ Items: [] });
   s3.reset();
   secrets.reset();

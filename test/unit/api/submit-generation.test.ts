@@ -90,6 +90,7 @@ describe('POST /generations', () => {
         images: [],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
+        unfinished: 'unfinished',
       },
     });
     const start = stepFunctions.commandCalls(StartExecutionCommand)[0]?.args[0].input;
