@@ -140,7 +140,8 @@ describe('prompt files on the local runtime', () => {
     );
     const before = await simulatorStats();
     await upload(key, `${lines.join('\n')}\n`);
-    const first = await report(key);
+    // Written once every line is started, at Step Functions' StartExecution rate.
+    const first = await report(key, 300_000);
     await redeliver(key);
     await redeliver(key);
 
