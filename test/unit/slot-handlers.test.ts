@@ -127,6 +127,8 @@ describe('ReleaseSlot', () => {
   it('gives the slot back, leaves the queue, and wakes the oldest waiter', async () => {
     dynamo.on(UpdateCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
+    // Nobody holds a slot once gen-1's is given back.
+    dynamo.on(GetCommand).resolves({});
     dynamo
       .on(QueryCommand)
       .resolvesOnce({ Items: [{ pk: 'waiter', ...waiter }] })
@@ -150,6 +152,8 @@ describe('ReleaseSlot', () => {
   it('gives back the slot it just granted to a waiter whose execution stopped waiting', async () => {
     dynamo.on(UpdateCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
+    // Nobody holds a slot once gen-1's is given back.
+    dynamo.on(GetCommand).resolves({});
     dynamo
       .on(QueryCommand)
       .resolvesOnce({ Items: [{ pk: 'waiter', ...waiter }] })

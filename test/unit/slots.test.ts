@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   acquireSlotStep,
   handOverFreeSlots,
@@ -110,6 +110,30 @@ describe('acquiring and releasing slots', () => {
     expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual(['second']);
   });
 
+  it('takes off the queue only as many waiters as there are free slots', async () => {
+    const slots = await freshSlots(2);
+    const { wake, tokens } = wakeRecorder();
+    await slots.acquire('holder-1');
+    await slots.acquire('holder-2');
+    for (let n = 1; n <= 5; n++) {
+      await slots.enqueue(waiter(`waiting-${n}`, `2026-12-01T10:00:0${n}.000Z`));
+    }
+    const dequeue = vi.spyOn(slots, 'dequeue');
+    const requeue = vi.spyOn(slots, 'requeue');
+
+    await releaseSlot('holder-1', { slots, wake });
+
+    expect(tokens()).toEqual(['token-waiting-1']);
+    expect(dequeue).toHaveBeenCalledTimes(1);
+    expect(requeue).not.toHaveBeenCalled();
+    expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual([
+      'waiting-2',
+      'waiting-3',
+      'waiting-4',
+      'waiting-5',
+    ]);
+  });
+
   it('gives back the slot of a waiter nobody waits for any more, and wakes the next one', async () => {
     const slots = await freshSlots(1);
     const { wake, tokens } = wakeRecorder(new Set(['token-gone']));
@@ -123,8 +147,9 @@ describe('acquiring and releasing slots', () => {
   });
 
   it('keeps a slot its generation already holds when an old token of it has expired', async () => {
-    const slots = await freshSlots(1);
-    // A restarted execution holds its slot again; its previous execution's queue item is stale.
+    const slots = await freshSlots(2);
+    // A restarted execution holds its slot again; its previous execution's queue item is stale,
+    // and is cleared by the next hand-over that finds a slot free.
     await slots.acquire('restarted');
     await slots.enqueue({ id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' });
     const { wake } = wakeRecorder(new Set(['old']));
