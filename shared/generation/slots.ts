@@ -10,7 +10,7 @@
  * granted by exactly one party — the one whose conditional delete of its queue item succeeds.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -254,53 +254,51 @@ export async function releaseSlot(
 ): Promise<{ woken: number }> {
   await deps.slots.release(id);
   if (queuedAt !== undefined) await deps.slots.forget({ id, queuedAt });
-  return handOverFreeSlots(deps);
+  return handOverFreeSlots(deps, 1);
 }
 
 /**
- * Hands free slots to waiters, oldest first, until the slots or the queue run out.
- *
- * Each round first reads how many slots are free and serves at most that many waiters, so a
- * release that frees one slot serves one waiter and stops, rather than taking waiters off the
- * queue only to put them back (the common case when the queue is long).
+ * Hands free slots to waiters, oldest first, until `limit` waiters were given one, or the slots
+ * or the queue run out. A release hands over the one slot it freed (`limit` 1): each release
+ * serves its own, so concurrent releasers do not all chase every free slot; the reconciler, which
+ * frees none itself, hands over as many as are free.
  *
  * A waiter is first taken off the queue (a conditional delete only one party can win), and only
  * then given a slot, so a list read a moment ago can never grant a waiter that someone else has
  * already served. When the slots are full after all, the waiter goes back in the queue and the
- * next round looks at the slots once more: a slot freed meanwhile by a release that found the
- * queue without it is not missed. A waiter whose execution no longer waits (stopped, timed out,
+ * slots are looked at once more: a slot freed meanwhile by a release that found the queue
+ * without it is not missed. A waiter whose execution no longer waits (stopped, timed out,
  * restarted under a new token) gives back the slot it was just given.
  *
  * Also run by the reconciler, so a release that died half way loses nothing.
  */
-export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number }> {
+export async function handOverFreeSlots(
+  deps: SlotDeps,
+  limit: number = deps.slots.capacity,
+): Promise<{ woken: number }> {
   let woken = 0;
-  const batch = Math.max(1, deps.slots.capacity);
+  let given = 0;
   // Each round serves or puts back what it takes; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
-    const free = deps.slots.capacity - (await deps.slots.holders()).length;
-    if (free <= 0) return { woken };
-    // More waiters than free slots are read (one query either way), so a releaser that loses the
-    // oldest to a racing releaser goes on with the next instead of reading everything again.
-    const waiters = await deps.slots.oldestWaiters(batch);
-    let served = 0;
+    const waiters = await deps.slots.oldestWaiters(Math.max(1, deps.slots.capacity));
+    if (waiters.length === 0) return { woken };
     for (const waiter of waiters) {
-      // Every slot seen free has gone to a waiter: a slot freed since is its releaser's to hand
-      // over (it reads the slots after its own release).
-      if (served >= free) return { woken };
+      if (given >= limit) return { woken };
       // Someone else (another releaser, or the waiter's own second attempt) took it.
       if (!(await deps.slots.dequeue(waiter))) continue;
       const slot = await deps.slots.acquire(waiter.id);
       if (slot === 'full') {
         await deps.slots.requeue(waiter);
-        continue rounds;
+        const holders = await deps.slots.holders();
+        if (holders.length < deps.slots.capacity || holders.includes(waiter.id)) continue rounds;
+        return { woken };
       }
       try {
         await deps.wake(waiter.token, grantNow(deps));
         woken++;
         // A waiter that held a slot already took none of the free ones.
-        if (slot === 'granted') served++;
+        if (slot === 'granted') given++;
       } catch (error) {
         if (!(error instanceof TokenExpiredError)) throw error;
         // Nobody waits on that token any more. Give back the slot only if this call took it: one
@@ -309,8 +307,6 @@ export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number
         if (slot === 'granted') await deps.slots.release(waiter.id);
       }
     }
-    // The queue ran out, or every slot seen free was given.
-    if (waiters.length < batch || served >= free) return { woken };
   }
   return { woken };
 }
@@ -318,11 +314,18 @@ export async function handOverFreeSlots(deps: SlotDeps): Promise<{ woken: number
 /** Step Functions errors that mean nobody waits for the token any more. */
 const EXPIRED_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
-/** Wakes waiters through Step Functions `SendTaskSuccess`. */
-export function stepFunctionsWaker(client: SFNClient): WakeWaiter {
+/**
+ * Wakes waiters through Step Functions `SendTaskSuccess`. The client is asked for when a waiter
+ * is first woken: most polls end with nobody waiting, and need no Step Functions SDK loaded.
+ */
+export function stepFunctionsWaker(client: () => Promise<SFNClient>): WakeWaiter {
   return async (token, grant) => {
+    const [sfn, { SendTaskSuccessCommand }] = await Promise.all([
+      client(),
+      import('@aws-sdk/client-sfn'),
+    ]);
     try {
-      await client.send(
+      await sfn.send(
         new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(grant) }),
       );
     } catch (error) {

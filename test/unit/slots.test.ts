@@ -134,6 +134,31 @@ describe('acquiring and releasing slots', () => {
     ]);
   });
 
+  it('lets concurrent releasers each hand over the slot it freed, without chasing the others', async () => {
+    const slots = await freshSlots(5);
+    const { wake, tokens } = wakeRecorder();
+    const holders = ['h1', 'h2', 'h3', 'h4', 'h5'];
+    for (const id of holders) await slots.acquire(id);
+    for (let n = 10; n < 50; n++) {
+      await slots.enqueue(waiter(`w${n}`, `2026-12-01T10:00:${n}.000Z`));
+    }
+    const dequeue = vi.spyOn(slots, 'dequeue');
+
+    const results = await Promise.all(holders.map((id) => releaseSlot(id, { slots, wake })));
+
+    expect(results.map((result) => result.woken)).toEqual([1, 1, 1, 1, 1]);
+    expect(tokens().sort()).toEqual([
+      'token-w10',
+      'token-w11',
+      'token-w12',
+      'token-w13',
+      'token-w14',
+    ]);
+    expect((await slots.holders()).sort()).toEqual(['w10', 'w11', 'w12', 'w13', 'w14']);
+    // Each releaser loses at most one race per releaser ahead of it.
+    expect(dequeue.mock.calls.length).toBeLessThanOrEqual(5 + (5 * 4) / 2);
+  });
+
   it('gives back the slot of a waiter nobody waits for any more, and wakes the next one', async () => {
     const slots = await freshSlots(1);
     const { wake, tokens } = wakeRecorder(new Set(['token-gone']));
