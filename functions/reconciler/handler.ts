@@ -34,7 +34,7 @@ const executionArnPrefix = `${env[EnvNames.stateMachineArn].replace(':stateMachi
 const deps = {
   store: new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]),
   slots: providerSlotsFromEnv(dynamoDb()),
-  wake: stepFunctionsWaker(stepFunctions()),
+  wake: stepFunctionsWaker(async () => stepFunctions()),
   maxExecutionSeconds: env[EnvNames.maxExecutionSeconds],
   executionStatus: async (id: string): Promise<ExecutionStatus> => {
     try {
