@@ -4,7 +4,7 @@
  */
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
-import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
 import {
   acquireSlotStep,
   type SlotWaiter,
