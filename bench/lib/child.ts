@@ -86,3 +86,58 @@ export async function childMain<Input, Output>(run: (input: Input) => Promise<Ou
 export function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+export interface ServerProcess<Ready> {
+  readonly ready: Ready;
+  /** Closes its stdin (it shuts down) and waits for it to exit. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `script <json>` as a long-running server process and answers the first line it prints
+ * (JSON), once it prints it. The server runs until `close()` ends its stdin.
+ */
+export async function startServerChild<Ready>(
+  script: string,
+  spec: unknown,
+  options: { readonly timeoutMs: number; readonly log?: (line: string) => void },
+): Promise<ServerProcess<Ready>> {
+  const child = spawn(process.execPath, [script, JSON.stringify(spec)], {
+    cwd: PROJECT_ROOT,
+    env: process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) options.log?.(line);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    let pending = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not start within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const newline = pending.indexOf('\n');
+      if (newline < 0) return;
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(pending.slice(0, newline)) as Ready);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it was ready`));
+    });
+  });
+  return {
+    ready,
+    close: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}

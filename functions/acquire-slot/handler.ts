@@ -3,8 +3,8 @@
  * and wakes its execution at once, or queues the execution's token until a slot is freed.
  */
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
-import { stepFunctions } from '../../shared/aws/step-functions.ts';
-import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
+import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
 import {
   acquireSlotStep,
   type SlotWaiter,
@@ -12,6 +12,9 @@ import {
 } from '../../shared/generation/slots.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 
-const deps = { slots: providerSlotsFromEnv(dynamoDb()), wake: stepFunctionsWaker(stepFunctions()) };
+const deps = {
+  slots: providerSlotsFromEnv(dynamoDb()),
+  wake: stepFunctionsWaker(lazyStepFunctions),
+};
 
 export const handler = lambdaHandler(async (event: SlotWaiter) => acquireSlotStep(event, deps));

@@ -5,9 +5,10 @@
  */
 import * as z from 'zod';
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
-import { stepFunctions } from '../../shared/aws/step-functions.ts';
+import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
-import { pollingPolicyFromEnv, providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
+import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
 import { type PollTaskInput, pollTaskStep } from '../../shared/generation/steps.ts';
@@ -31,7 +32,7 @@ const deps = {
 
 const slotDeps = {
   slots: providerSlotsFromEnv(dynamoDb()),
-  wake: stepFunctionsWaker(stepFunctions()),
+  wake: stepFunctionsWaker(lazyStepFunctions),
 };
 
 export const handler = lambdaHandler(async (event: PollTaskInput, context) => {

@@ -10,7 +10,7 @@ import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { eventBridge } from '../../shared/aws/event-bridge.ts';
 import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
-import { providerSlotsFromEnv } from '../../shared/config/pipeline-env.ts';
+import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
 import { EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
 import {
   type ExecutionEnded,
@@ -34,7 +34,7 @@ const executionArnPrefix = `${env[EnvNames.stateMachineArn].replace(':stateMachi
 const deps = {
   store: new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]),
   slots: providerSlotsFromEnv(dynamoDb()),
-  wake: stepFunctionsWaker(stepFunctions()),
+  wake: stepFunctionsWaker(async () => stepFunctions()),
   maxExecutionSeconds: env[EnvNames.maxExecutionSeconds],
   executionStatus: async (id: string): Promise<ExecutionStatus> => {
     try {

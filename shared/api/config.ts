@@ -4,7 +4,8 @@
  * uses, so the stack gives each function only its own variables and grants.
  */
 import * as z from 'zod';
-import { dynamoDb, eventBridge, s3, stepFunctions } from '../aws/clients.ts';
+import { dynamoDb } from '../aws/dynamodb.ts';
+import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import { defaultCursorSecret } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
@@ -57,7 +58,7 @@ export function generationsApiFromEnv(
       );
       return new GenerationsApi({
         ...common,
-        stepFunctions: stepFunctions(),
+        stepFunctions: lazyStepFunctions,
         stateMachineArn: values[EnvNames.stateMachineArn],
         metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
         idempotency: { persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]) },
@@ -67,7 +68,7 @@ export function generationsApiFromEnv(
       const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
       return new GenerationsApi({
         ...common,
-        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
+        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
       });
     }
     case 'list': {
@@ -80,7 +81,7 @@ export function generationsApiFromEnv(
       );
       return new GenerationsApi({
         ...common,
-        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
+        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
         cursorSecret: values[ApiEnv.cursorSecret] ?? defaultCursorSecret(table),
       });
     }
@@ -95,10 +96,10 @@ export function generationsApiFromEnv(
       );
       return new GenerationsApi({
         ...common,
-        presign: s3Presigner(s3(), values[ApiEnv.presignedUrlTtlSeconds]),
-        stepFunctions: stepFunctions(),
+        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
+        stepFunctions: lazyStepFunctions,
         stateMachineArn: values[EnvNames.stateMachineArn],
-        eventBridge: eventBridge(),
+        eventBridge: lazyEventBridge,
         eventBusName: values[EnvNames.eventBusName],
       });
     }

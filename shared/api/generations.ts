@@ -13,13 +13,8 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import {
-  ExecutionDoesNotExist,
-  type SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -28,6 +23,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
+import type { LazyClient } from '../aws/lazy.ts';
 import { ConfigurationError } from '../config/env.ts';
 import { PipelineError } from '../errors/base.ts';
 import { ErrorCodes } from '../errors/codes.ts';
@@ -117,11 +113,14 @@ export interface GenerationsApiDeps {
   readonly tableName: string;
   /** get, list, cancel: URLs of the images. */
   readonly presign?: Presign;
-  /** submit (start), cancel (stop). */
-  readonly stepFunctions?: SFNClient;
+  /**
+   * submit (start), cancel (stop). Clients other routes do not use are made on first use, so a
+   * route's cold start does not load them (shared/aws/lazy.ts).
+   */
+  readonly stepFunctions?: LazyClient<SFNClient>;
   readonly stateMachineArn?: string;
   /** cancel: the "Generation Cancelled" event. */
-  readonly eventBridge?: EventBridgeClient;
+  readonly eventBridge?: LazyClient<EventBridgeClient>;
   readonly eventBusName?: string;
   /** list: the secret cursors are signed with. */
   readonly cursorSecret?: string;
@@ -412,7 +411,11 @@ export class GenerationsApi {
       owner,
     };
     try {
-      await stepFunctions.send(
+      const [client, { StartExecutionCommand }] = await Promise.all([
+        stepFunctions(),
+        import('@aws-sdk/client-sfn'),
+      ]);
+      await client.send(
         new StartExecutionCommand({ stateMachineArn, name: id, input: JSON.stringify(input) }),
       );
     } catch (cause) {
@@ -462,7 +465,11 @@ export class GenerationsApi {
   async #stopExecution(id: string): Promise<void> {
     const { stepFunctions, stateMachineArn } = this.#workflow();
     try {
-      await stepFunctions.send(
+      const [client, { StopExecutionCommand }] = await Promise.all([
+        stepFunctions(),
+        import('@aws-sdk/client-sfn'),
+      ]);
+      await client.send(
         new StopExecutionCommand({
           executionArn: executionArnOf(stateMachineArn, id),
           error: ErrorCodes.GENERATION_CANCELLED,
@@ -472,7 +479,7 @@ export class GenerationsApi {
     } catch (error) {
       // Not started yet, or already ended: nothing to stop. Anything else is logged, not answered:
       // the record is cancelled, and the workflow's conditional writes will not overwrite it.
-      if (error instanceof ExecutionDoesNotExist) return;
+      if ((error as Error).name === 'ExecutionDoesNotExist') return;
       logger.error('Could not stop the execution of a cancelled generation', {
         generationId: id,
         error: error as Error,
@@ -486,7 +493,11 @@ export class GenerationsApi {
       throw new ConfigurationError('Cancelling needs an event bus (EVENT_BUS_NAME)');
     }
     try {
-      const answer = await eventBridge.send(
+      const [client, { PutEventsCommand }] = await Promise.all([
+        eventBridge(),
+        import('@aws-sdk/client-eventbridge'),
+      ]);
+      const answer = await client.send(
         new PutEventsCommand({
           Entries: [
             {
@@ -526,7 +537,7 @@ export class GenerationsApi {
     return Item as StoredRecord | undefined;
   }
 
-  #workflow(): { stepFunctions: SFNClient; stateMachineArn: string } {
+  #workflow(): { stepFunctions: LazyClient<SFNClient>; stateMachineArn: string } {
     const { stepFunctions, stateMachineArn } = this.#deps;
     if (stepFunctions === undefined || stateMachineArn === undefined) {
       throw new ConfigurationError('This operation needs the state machine (STATE_MACHINE_ARN)');

@@ -2,7 +2,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
+import { s3ClientConfig } from './s3-config.ts';
 
-export const s3 = once(() =>
-  traced(new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' })),
-);
+export const s3 = once(() => traced(new S3Client(s3ClientConfig())));

@@ -1,11 +1,9 @@
 /** Readers of the pipeline settings that more than one function needs. */
 
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type { PollingPolicy } from '../generation/polling.ts';
-import { ProviderSlots } from '../generation/slots.ts';
 import { insecureOrigin, type UrlPolicy } from '../images/address-guard.ts';
-import { CopyEnv, EnvNames, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
+import { CopyEnv, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
 
 export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): PollingPolicy {
   const values = readEnv(
@@ -80,20 +78,4 @@ export function copySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CopyS
     maxImageBytes: values[CopyEnv.maxImageBytes],
     downloadTimeoutMs: values[CopyEnv.downloadTimeoutMs],
   };
-}
-
-/** The provider slots (concurrency cap) of the functions that take or give back slots. */
-export function providerSlotsFromEnv(
-  client: DynamoDBDocumentClient,
-  env: NodeJS.ProcessEnv = process.env,
-): ProviderSlots {
-  const values = readEnv(
-    { [EnvNames.slotsTable]: z.string().min(1), [EnvNames.maxConcurrentTasks]: envInt() },
-    env,
-  );
-  return new ProviderSlots(
-    client,
-    values[EnvNames.slotsTable],
-    values[EnvNames.maxConcurrentTasks],
-  );
 }

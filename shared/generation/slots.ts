@@ -10,7 +10,7 @@
  * granted by exactly one party — the one whose conditional delete of its queue item succeeds.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -254,11 +254,14 @@ export async function releaseSlot(
 ): Promise<{ woken: number }> {
   await deps.slots.release(id);
   if (queuedAt !== undefined) await deps.slots.forget({ id, queuedAt });
-  return handOverFreeSlots(deps);
+  return handOverFreeSlots(deps, 1);
 }
 
 /**
- * Hands free slots to waiters, oldest first, until the slots or the queue run out.
+ * Hands free slots to waiters, oldest first, until `limit` waiters were given one, or the slots
+ * or the queue run out. A release hands over the one slot it freed (`limit` 1): each release
+ * serves its own, so concurrent releasers do not all chase every free slot; the reconciler, which
+ * frees none itself, hands over as many as are free.
  *
  * Each round reads how many slots are free and takes that many of the oldest waiters. A waiter is
  * first taken off the queue (a conditional delete only one party can win), and only then given a
@@ -275,9 +278,11 @@ export async function releaseSlot(
  */
 export async function handOverFreeSlots(
   deps: SlotDeps,
+  limit: number = deps.slots.capacity,
   random: () => number = Math.random,
 ): Promise<{ woken: number }> {
   let woken = 0;
+  let given = 0;
   // Each round serves or puts back what it takes; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
@@ -286,6 +291,7 @@ export async function handOverFreeSlots(
     const waiters = shuffled(await deps.slots.oldestWaiters(free), random);
     if (waiters.length === 0) return { woken };
     for (const waiter of waiters) {
+      if (given >= limit) return { woken };
       // Someone else (another releaser, or the waiter's own second attempt) took it.
       if (!(await deps.slots.dequeue(waiter))) continue;
       const slot = await deps.slots.acquire(waiter.id);
@@ -296,6 +302,8 @@ export async function handOverFreeSlots(
       try {
         await deps.wake(waiter.token, grantNow(deps));
         woken++;
+        // A waiter that held a slot already took none of the free ones.
+        if (slot === 'granted') given++;
       } catch (error) {
         if (!(error instanceof TokenExpiredError)) throw error;
         // Nobody waits on that token any more. Give back the slot only if this call took it: one
@@ -321,11 +329,18 @@ function shuffled<Item>(items: readonly Item[], random: () => number): Item[] {
 /** Step Functions errors that mean nobody waits for the token any more. */
 const EXPIRED_TOKEN_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
-/** Wakes waiters through Step Functions `SendTaskSuccess`. */
-export function stepFunctionsWaker(client: SFNClient): WakeWaiter {
+/**
+ * Wakes waiters through Step Functions `SendTaskSuccess`. The client is asked for when a waiter
+ * is first woken: most polls end with nobody waiting, and need no Step Functions SDK loaded.
+ */
+export function stepFunctionsWaker(client: () => Promise<SFNClient>): WakeWaiter {
   return async (token, grant) => {
+    const [sfn, { SendTaskSuccessCommand }] = await Promise.all([
+      client(),
+      import('@aws-sdk/client-sfn'),
+    ]);
     try {
-      await client.send(
+      await sfn.send(
         new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(grant) }),
       );
     } catch (error) {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   acquireSlotStep,
   handOverFreeSlots,
@@ -110,6 +110,57 @@ describe('acquiring and releasing slots', () => {
     expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual(['second']);
   });
 
+  it('takes off the queue only as many waiters as there are free slots', async () => {
+    const slots = await freshSlots(2);
+    const { wake, tokens } = wakeRecorder();
+    await slots.acquire('holder-1');
+    await slots.acquire('holder-2');
+    for (let n = 1; n <= 5; n++) {
+      await slots.enqueue(waiter(`waiting-${n}`, `2026-12-01T10:00:0${n}.000Z`));
+    }
+    const dequeue = vi.spyOn(slots, 'dequeue');
+    const requeue = vi.spyOn(slots, 'requeue');
+
+    await releaseSlot('holder-1', { slots, wake });
+
+    expect(tokens()).toEqual(['token-waiting-1']);
+    expect(dequeue).toHaveBeenCalledTimes(1);
+    expect(requeue).not.toHaveBeenCalled();
+    expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual([
+      'waiting-2',
+      'waiting-3',
+      'waiting-4',
+      'waiting-5',
+    ]);
+  });
+
+  it('lets concurrent releasers each hand over the slot it freed, without chasing the others', async () => {
+    const slots = await freshSlots(5);
+    const { wake, tokens } = wakeRecorder();
+    const holders = ['h1', 'h2', 'h3', 'h4', 'h5'];
+    for (const id of holders) await slots.acquire(id);
+    for (let n = 10; n < 50; n++) {
+      await slots.enqueue(waiter(`w${n}`, `2026-12-01T10:00:${n}.000Z`));
+    }
+    const dequeue = vi.spyOn(slots, 'dequeue');
+
+    const results = await Promise.all(holders.map((id) => releaseSlot(id, { slots, wake })));
+
+    expect(results.map((result) => result.woken)).toEqual([1, 1, 1, 1, 1]);
+    const woken = tokens().map((token) => token.replace('token-', ''));
+    expect((await slots.holders()).sort()).toEqual([...woken].sort());
+    // Nothing is lost: whoever was not woken still waits. The order is the queue's, give or take
+    // a waiter that was off the queue for a moment (taken, found the slots full, put back at the
+    // head): the woken are among the oldest ten.
+    const waiting = (await slots.oldestWaiters(100)).map((entry) => entry.id);
+    expect([...woken, ...waiting].sort()).toEqual(
+      Array.from({ length: 40 }, (_, index) => `w${index + 10}`).sort(),
+    );
+    expect(woken.filter((id) => Number(id.slice(1)) >= 20)).toEqual([]);
+    // Each releaser loses at most one race per releaser ahead of it.
+    expect(dequeue.mock.calls.length).toBeLessThanOrEqual(5 + (5 * 4) / 2);
+  });
+
   it('gives back the slot of a waiter nobody waits for any more, and wakes the next one', async () => {
     const slots = await freshSlots(1);
     const { wake, tokens } = wakeRecorder(new Set(['token-gone']));
@@ -124,7 +175,8 @@ describe('acquiring and releasing slots', () => {
 
   it('keeps a slot its generation already holds when an old token of it has expired', async () => {
     const slots = await freshSlots(2);
-    // A restarted execution holds its slot again; its previous execution's queue item is stale.
+    // A restarted execution holds its slot again; its previous execution's queue item is stale,
+    // and is cleared by the next hand-over that finds a slot free.
     await slots.acquire('restarted');
     await slots.enqueue({ id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' });
     const { wake } = wakeRecorder(new Set(['old']));

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { orchestrationCost, PRICES } from '../../../bench/prices.ts';
 import { findings as batchFindings } from '../../../bench/scenarios/batch.ts';
+import { externalImports, lazyExternalImports } from '../../../bench/scenarios/bundles.ts';
 import { summarize, targetsOf } from '../../../bench/scenarios/overhead.ts';
 import type { PipelineRunOutput } from '../../../bench/scenarios/pipeline-child.ts';
 
@@ -117,5 +118,17 @@ describe('the batch figures', () => {
     const { targets } = batchFindings(output, 10);
     expect(targets.map((t) => t.met)).toEqual([false, false]);
     expect(targets[1]).toMatchObject({ value: 4, reason: expect.stringContaining('429') });
+  });
+});
+
+describe('the bundle figures', () => {
+  it('count the SDK packages a bundle imports statically as its cold start, and dynamic ones apart', () => {
+    const source =
+      'import{a as b}from"@aws-sdk/client-dynamodb";import"@aws-sdk/lib-dynamodb";' +
+      'async function f(){let{S3Client:c}=await import("@aws-sdk/client-s3");' +
+      'await import("@aws-sdk/client-dynamodb");return c}';
+
+    expect(externalImports(source)).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']);
+    expect(lazyExternalImports(source)).toEqual(['@aws-sdk/client-s3']);
   });
 });

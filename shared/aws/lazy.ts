@@ -1,0 +1,31 @@
+/**
+ * Clients made on first use, for functions that need them on some paths only (an API route that
+ * shows images only for completed generations, a poll that wakes a waiting execution only when
+ * one waits). A bundle keeps every static import of an external package, so a client imported
+ * statically is loaded at every cold start whether it is used or not; these are imported
+ * dynamically, when first asked for, and then kept for the life of the process.
+ */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { traced } from '../observability/powertools.ts';
+import { once } from './once.ts';
+import { s3ClientConfig } from './s3-config.ts';
+
+/** A client made on its first use. */
+export type LazyClient<Client> = () => Promise<Client>;
+
+export const lazyStepFunctions: LazyClient<SFNClient> = once(async () => {
+  const { SFNClient } = await import('@aws-sdk/client-sfn');
+  return traced(new SFNClient({}));
+});
+
+export const lazyEventBridge: LazyClient<EventBridgeClient> = once(async () => {
+  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+  return traced(new EventBridgeClient({}));
+});
+
+export const lazyS3: LazyClient<S3Client> = once(async () => {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return traced(new S3Client(s3ClientConfig()));
+});
