@@ -48,7 +48,8 @@ export const bundlesScenario: Scenario = {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'bench',
         AWS_SECRET_ACCESS_KEY: 'bench',
-        POWERTOOLS_TRACE_ENABLED: 'false',
+        // As in Lambda with active tracing: the tracer (and the X-Ray SDK) loads only there.
+        AWS_LAMBDA_FUNCTION_NAME: bundle.entryPoint,
         POWERTOOLS_METRICS_DISABLED: 'true',
         // Every referenced resource needs a value at import; the stack's are resolved above.
         SPARK_BASE_URL: bundle.environment.SPARK_BASE_URL ?? 'https://api.spark.example.com',
