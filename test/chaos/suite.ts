@@ -67,6 +67,8 @@ export interface ChaosOptions {
   readonly maxOutstanding?: number;
   /** POST /generations in flight at once. @default 6 */
   readonly httpConcurrency?: number;
+  /** Stack config merged over the suite's own (`maxConcurrentTasks` is `cap`). */
+  readonly stackConfig?: Record<string, unknown>;
   /** For the whole run to reach terminal. @default 30 min */
   readonly deadlineMs?: number;
   readonly log?: (line: string) => void;
@@ -157,7 +159,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const tag = `chaos${seed}x${Date.now().toString(36)}`;
   // The provider's request timeout stays at its default (10 s): a slow answer, held 30 s, is
   // given up on and retried. The step functions' timeouts derive from it.
-  const config = { maxConcurrentTasks: cap };
+  const config = { ...options.stackConfig, maxConcurrentTasks: cap };
   const faultSpec = Object.entries(CHAOS_FAULTS)
     .map(([kind, rate]) => `${kind}=${rate}`)
     .join(',');
@@ -496,7 +498,7 @@ const ANSWER_FAULTS: readonly FaultKind[] = [
  * outlasts the client's timeout whatever it holds; a slow image arrives within the copy's
  * timeout, so only what it carries counts.
  */
-function failedAnswer(entry: JournalEntry): FaultKind | 'busy' | 'error' | undefined {
+export function failedAnswer(entry: JournalEntry): FaultKind | 'busy' | 'error' | undefined {
   if (entry.refusal === 'busy') return 'busy';
   if (entry.request !== 'image' && entry.faults.includes('slow')) return 'slow';
   const fault = ANSWER_FAULTS.find((kind) => entry.faults.includes(kind));
@@ -634,36 +636,11 @@ async function check(input: CheckInput): Promise<ChaosReport> {
   let codesMatching = 0;
   const causes: Record<string, number> = {};
   for (const record of failed) {
-    const entries = entriesByPrompt.get(record.request.prompt) ?? [];
-    const last = entries.at(-1);
     const code = record.error?.code ?? '(none)';
-    let expected: readonly string[] = [];
-    let cause = 'no provider answer';
-    if (last) {
-      const fault = failedAnswer(last);
-      if (fault === 'error') {
-        cause = `HTTP ${last.status}`;
-      } else if (fault) {
-        cause = fault;
-        expected = EXPECTED_CODES[fault];
-      } else if (last.request === 'poll' && last.taskStatus === 'failed') {
-        cause = 'taskFailed';
-        expected = EXPECTED_CODES.taskFailed;
-      } else if (
-        last.request === 'poll' &&
-        last.taskStatus === 'completed' &&
-        taskById.get(last.taskId ?? '')?.outcome.privateUrl
-      ) {
-        cause = 'privateUrl';
-        expected = EXPECTED_CODES.privateUrl;
-      } else if (
-        code === ErrorCodes.GENERATION_TIMED_OUT &&
-        (record.polls ?? 0) >= bounds.maxPolls
-      ) {
-        cause = 'polling bounds';
-        expected = [ErrorCodes.GENERATION_TIMED_OUT];
-      }
-    }
+    const { cause, expected } = causeOfFailure(entriesByPrompt.get(record.request.prompt) ?? [], {
+      privateUrl: (taskId) => taskById.get(taskId)?.outcome.privateUrl === true,
+      pollsExhausted: (record.polls ?? 0) >= bounds.maxPolls,
+    });
     causes[`${cause} -> ${code}`] = (causes[`${cause} -> ${code}`] ?? 0) + 1;
     if (expected.includes(code)) codesMatching++;
     else
@@ -766,8 +743,37 @@ async function check(input: CheckInput): Promise<ChaosReport> {
   return { figures, violations, durationMs: Date.now() - input.started };
 }
 
+/**
+ * What ended a failed generation, judged from the provider's side: the last answer it got (its
+ * creates, and the polls and image downloads of its tasks, in time order), and the codes that
+ * cause may be recorded with.
+ */
+export function causeOfFailure(
+  entries: readonly JournalEntry[],
+  task: { privateUrl(taskId: string): boolean; readonly pollsExhausted: boolean },
+): { cause: string; expected: readonly string[] } {
+  const last = entries.at(-1);
+  if (!last) return { cause: 'no provider answer', expected: [] };
+  const fault = failedAnswer(last);
+  if (fault === 'error') return { cause: `HTTP ${last.status}`, expected: [] };
+  if (fault) return { cause: fault, expected: EXPECTED_CODES[fault] };
+  if (last.request === 'poll' && last.taskStatus === 'failed') {
+    return { cause: 'taskFailed', expected: EXPECTED_CODES.taskFailed };
+  }
+  if (
+    last.request === 'poll' &&
+    last.taskStatus === 'completed' &&
+    task.privateUrl(last.taskId ?? '')
+  ) {
+    return { cause: 'privateUrl', expected: EXPECTED_CODES.privateUrl };
+  }
+  if (task.pollsExhausted)
+    return { cause: 'polling bounds', expected: [ErrorCodes.GENERATION_TIMED_OUT] };
+  return { cause: `a plain ${last.request} answer`, expected: [] };
+}
+
 /** Failed answers in a row, a kill ending a run (the next process starts its state afresh). */
-function longestFailureRun(
+export function longestFailureRun(
   sequence: readonly JournalEntry[],
   killTimes: readonly number[],
 ): number {
