@@ -14,6 +14,7 @@ export {
   parseFaultSeed,
   parseFaultSpec,
 } from './faults.ts';
+export { JOURNAL_FILE, type JournalEntry, type JournalRequest } from './journal.ts';
 export { type PngSpec, renderPng } from './png.ts';
 export {
   type RunningSimulator,

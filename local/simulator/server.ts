@@ -27,6 +27,7 @@ import {
   type FaultRoller,
   seededRandom,
 } from './faults.ts';
+import { type JournalEntry, RequestJournal } from './journal.ts';
 import { renderPng } from './png.ts';
 import { type SimTask, type TaskCounters, type TaskOutcome, TaskStore } from './task-store.ts';
 
@@ -124,6 +125,7 @@ type RequestKind = 'create' | 'poll' | 'image';
 interface Context {
   readonly options: ResolvedOptions;
   readonly store: TaskStore;
+  readonly journal: RequestJournal;
   readonly images: ImageCache;
   readonly faults: FaultRoller;
   readonly jitter: () => number;
@@ -173,10 +175,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const resolved = resolveOptions(options);
   const secret = await loadSecret(resolved.dataDir);
   const store = await TaskStore.open({ dataDir: resolved.dataDir });
+  const journal = await RequestJournal.open({ dataDir: resolved.dataDir });
   const closing = new AbortController();
   const ctx: Context = {
     options: resolved,
     store,
+    journal,
     images: new ImageCache(resolved.imagePadBytes),
     faults: createFaultRoller(resolved.faults, resolved.faultSeed),
     // A stream of its own, so jitter draws never shift which requests get faults.
@@ -198,6 +202,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     port = await listen(server, resolved.host, resolved.port);
   } catch (error) {
     await store.close();
+    await journal.close();
     throw error;
   }
   ctx.baseUrl = `http://${urlHost(resolved.host)}:${port}`;
@@ -207,7 +212,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     port,
     stats: () => statsOf(ctx),
     close() {
-      closed ??= shutDown(server, closing, store);
+      closed ??= shutDown(server, closing, store, journal);
       return closed;
     },
   };
@@ -301,13 +306,19 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function shutDown(server: Server, closing: AbortController, store: TaskStore): Promise<void> {
+async function shutDown(
+  server: Server,
+  closing: AbortController,
+  store: TaskStore,
+  journal: RequestJournal,
+): Promise<void> {
   closing.abort();
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   // close() alone waits for keep-alive sockets and held answers; drop them instead.
   server.closeAllConnections();
   await stopped;
   await store.close();
+  await journal.close();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,10 +335,19 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
     resetStats(ctx);
     return sendJson(res, 200, statsOf(ctx));
   }
+  if (path === '/__sim/tasks') {
+    if (!allowMethod(req, res, ['GET'])) return;
+    const tasks = await Promise.all(ctx.store.all().map((task) => taskView(ctx, task)));
+    return sendJson(res, 200, { tasks });
+  }
+  if (path === '/__sim/requests') {
+    if (!allowMethod(req, res, ['GET'])) return;
+    return sendJson(res, 200, { requests: ctx.journal.entries() });
+  }
   const debugTask = DEBUG_TASK_PATH.exec(path);
   if (debugTask) {
     if (!allowMethod(req, res, ['GET'])) return;
-    return answerTaskTimes(ctx, res, safeDecode(debugTask[1] as string));
+    return answerTask(ctx, res, safeDecode(debugTask[1] as string));
   }
   if (path === ctx.options.createPath) {
     ctx.requests.create++;
@@ -371,24 +391,45 @@ async function handleCreate(
 ): Promise<void> {
   if (!isAuthorized(req, ctx.options.apiKey)) return sendUnauthorized(res);
   const body = await readJsonBody(req);
-  if (!body.ok) return sendError(res, body.status, body.code, body.message);
+  const prompt = promptOf(body.ok ? body.value : undefined);
+  const journal = (entry: Omit<JournalEntry, 'at' | 'request' | 'prompt'>) =>
+    ctx.journal.record({ at: Date.now(), request: 'create', ...entry, ...(prompt && { prompt }) });
+  if (!body.ok) {
+    await journal({ status: body.status, faults: [], refusal: 'rejected' });
+    return sendError(res, body.status, body.code, body.message);
+  }
   const checked = checkCreateBody(body.value);
-  if (!checked.ok) return sendError(res, 400, checked.code, checked.message);
+  if (!checked.ok) {
+    await journal({ status: 400, faults: [], refusal: 'rejected' });
+    return sendError(res, 400, checked.code, checked.message);
+  }
   const busy = concurrencyRefusal(ctx);
-  if (busy) return sendTooMany(res, busy.retryAfterS, busy.message);
-  const fired = ctx.faults.roll(['create5xx', 'create429', 'slow']);
-  if (inject(ctx, fired, 'create5xx')) {
+  if (busy) {
+    await journal({ status: 429, faults: [], refusal: 'busy' });
+    return sendTooMany(res, busy.retryAfterS, busy.message);
+  }
+  const applied = faultsApplied(ctx, ctx.faults.roll(['create5xx', 'create429', 'slow']));
+  if (applied.use('create5xx')) {
+    await journal({ status: 503, faults: applied.kinds });
     return sendError(res, 503, CREATE_UNAVAILABLE_CODE, 'Service temporarily unavailable');
   }
-  if (inject(ctx, fired, 'create429')) return sendTooMany(res, 1, 'Rate limit exceeded');
+  if (applied.use('create429')) {
+    await journal({ status: 429, faults: applied.kinds });
+    return sendTooMany(res, 1, 'Rate limit exceeded');
+  }
+  const outcome = decideOutcome(ctx);
   const { task, persisted } = ctx.store.create({
     request: checked.request,
     durationMs: taskDuration(ctx),
-    outcome: decideOutcome(ctx),
+    outcome,
   });
-  await persisted;
   // `slow` models an answer lost in flight: the task exists, the client just never hears so.
-  if (inject(ctx, fired, 'slow')) await hold(ctx, res, ctx.options.slowMs);
+  const slow = applied.use('slow');
+  // The task's fate is a fault of its own (recorded with the create that decided it).
+  if (outcome.status === 'failed') applied.kinds.push('taskFailed');
+  else if (outcome.privateUrl) applied.kinds.push('privateUrl');
+  await Promise.all([persisted, journal({ status: 200, faults: applied.kinds, taskId: task.id })]);
+  if (slow) await hold(ctx, res, ctx.options.slowMs);
   sendJson(res, 200, { id: task.id, status: 'queued' });
   ctx.images.prepare(task);
 }
@@ -483,18 +524,37 @@ async function handlePoll(
   taskId: string,
 ): Promise<void> {
   if (!isAuthorized(req, ctx.options.apiKey)) return sendUnauthorized(res);
+  const journal = (entry: Omit<JournalEntry, 'at' | 'request' | 'taskId'>) =>
+    ctx.journal.record({ at: Date.now(), request: 'poll', taskId, ...entry });
   const task = ctx.store.get(taskId);
   if (!task) {
+    await journal({ status: 404, faults: [] });
     return sendError(res, 404, wireCode(ErrorCodes.SIM_TASK_NOT_FOUND), `No task ${taskId}`);
   }
-  const fired = ctx.faults.roll(['poll5xx', 'poll429', 'pollMalformed', 'slow']);
-  if (inject(ctx, fired, 'poll5xx')) {
+  const applied = faultsApplied(
+    ctx,
+    ctx.faults.roll(['poll5xx', 'poll429', 'pollMalformed', 'slow']),
+  );
+  if (applied.use('poll5xx')) {
+    await journal({ status: 503, faults: applied.kinds });
     return sendError(res, 503, POLL_UNAVAILABLE_CODE, 'Service temporarily unavailable');
   }
-  if (inject(ctx, fired, 'poll429')) return sendTooMany(res, 1, 'Rate limit exceeded');
-  if (inject(ctx, fired, 'slow')) await hold(ctx, res, ctx.options.slowMs);
-  const answer = JSON.stringify(await pollAnswer(ctx, task, Date.now()));
-  if (inject(ctx, fired, 'pollMalformed')) {
+  if (applied.use('poll429')) {
+    await journal({ status: 429, faults: applied.kinds });
+    return sendTooMany(res, 1, 'Rate limit exceeded');
+  }
+  const malformed = applied.use('pollMalformed');
+  if (applied.use('slow')) {
+    // Journaled before the hold: a client that gives up has met the fault all the same.
+    await journal({ status: 200, faults: applied.kinds });
+    await hold(ctx, res, ctx.options.slowMs);
+  }
+  const snapshot = (await pollAnswer(ctx, task, Date.now())) as { status: string };
+  if (!applied.kinds.includes('slow')) {
+    await journal({ status: 200, faults: applied.kinds, taskStatus: snapshot.status });
+  }
+  const answer = JSON.stringify(snapshot);
+  if (malformed) {
     // Half of a JSON object never parses: the closing brace is always in the lost half.
     return sendRaw(res, 200, 'application/json', answer.slice(0, Math.floor(answer.length / 2)));
   }
@@ -541,25 +601,39 @@ function privateUrlFor(task: SimTask): string {
 }
 
 /**
- * `GET /__sim/tasks/{id}`: when the task was created and when it turns (or turned) terminal, as
- * only the simulator knows. Benchmarks measure the pipeline's overhead against `completeAt`; a
- * real provider has no such route and the pipeline never calls it.
+ * `GET /__sim/tasks/{id}` (and each item of `GET /__sim/tasks`): what only the simulator knows
+ * of a task — when it was created and when it turns (or turned) terminal, how it ends, the faults
+ * injected into answers about it, and the SHA-256 of the image it serves. Benchmarks measure the
+ * pipeline's overhead against `completeAt`, chaos tests check records against the faults and
+ * images; a real provider has no such route and the pipeline never calls it.
  */
-function answerTaskTimes(ctx: Context, res: ServerResponse, taskId: string | undefined): void {
+async function answerTask(ctx: Context, res: ServerResponse, taskId: string | undefined) {
   const task = taskId === undefined ? undefined : ctx.store.get(taskId);
   if (!task) {
     sendError(res, 404, wireCode(ErrorCodes.SIM_TASK_NOT_FOUND), `No task ${taskId}`);
     return;
   }
+  sendJson(res, 200, await taskView(ctx, task));
+}
+
+async function taskView(ctx: Context, task: SimTask): Promise<object> {
   const now = Date.now();
-  sendJson(res, 200, {
+  const servesImage = task.outcome.status === 'completed' && !task.outcome.privateUrl;
+  const png = servesImage ? await ctx.images.get(task) : undefined;
+  return {
     id: task.id,
     status: now < task.completeAt ? 'running' : task.outcome.status,
     createdAt: new Date(task.createdAt).toISOString(),
     completeAt: new Date(task.completeAt).toISOString(),
     createdAtMs: task.createdAt,
     completeAtMs: task.completeAt,
-  });
+    request: task.request,
+    outcome: task.outcome,
+    faults: ctx.journal.faultsOf(task.id),
+    images: png
+      ? [{ index: 0, size: png.length, sha256: createHash('sha256').update(png).digest('hex') }]
+      : [],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,28 +661,44 @@ async function handleImage(
   const taskId = safeDecode(rawId);
   const expires = Number(query.get('expires') ?? Number.NaN);
   const rejected = SimulatorWireCodes.IMAGE_URL_REJECTED;
+  const journal = (entry: Omit<JournalEntry, 'at' | 'request' | 'taskId'>) =>
+    ctx.journal.record({
+      at: Date.now(),
+      request: 'image',
+      ...(taskId !== undefined && { taskId }),
+      ...entry,
+    });
   if (
     taskId === undefined ||
     !Number.isSafeInteger(expires) ||
     !sameText(query.get('sig') ?? '', signature(ctx.secret, taskId, index, expires))
   ) {
+    await journal({ status: 403, faults: [] });
     return sendError(res, 403, rejected, 'The image URL signature does not match');
   }
-  if (Date.now() >= expires * 1000) return sendError(res, 403, rejected, 'The image URL expired');
+  if (Date.now() >= expires * 1000) {
+    await journal({ status: 403, faults: [] });
+    return sendError(res, 403, rejected, 'The image URL expired');
+  }
   const task = ctx.store.get(taskId);
   if (!task || index !== 0 || task.outcome.status !== 'completed' || Date.now() < task.completeAt) {
+    await journal({ status: 404, faults: [] });
     return sendError(res, 404, wireCode(ErrorCodes.SIM_NOT_FOUND), 'No such image');
   }
-  const fired = ctx.faults.roll(['image404', 'imageTruncated', 'slow']);
-  if (inject(ctx, fired, 'image404')) {
+  const applied = faultsApplied(ctx, ctx.faults.roll(['image404', 'imageTruncated', 'slow']));
+  if (applied.use('image404')) {
+    await journal({ status: 404, faults: applied.kinds });
     return sendError(res, 404, wireCode(ErrorCodes.SIM_NOT_FOUND), 'No such image');
   }
   const png = await ctx.images.get(task);
-  if (inject(ctx, fired, 'slow')) await hold(ctx, res, ctx.options.slowMs);
+  const slow = applied.use('slow');
+  const truncated = req.method !== 'HEAD' && applied.use('imageTruncated');
+  await journal({ status: 200, faults: applied.kinds });
+  if (slow) await hold(ctx, res, ctx.options.slowMs);
   res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
   if (req.method === 'HEAD') {
     res.end();
-  } else if (inject(ctx, fired, 'imageTruncated')) {
+  } else if (truncated) {
     // Promise the whole file, deliver half, then cut the connection as a broken transfer does.
     res.write(png.subarray(0, Math.floor(png.length / 2)), () => res.destroy());
   } else {
@@ -694,6 +784,27 @@ class ImageCache {
 
 // ---------------------------------------------------------------------------------------------
 // Stats and faults
+
+/**
+ * The faults put into one answer: `use(kind)` says whether `kind` fired (counting it), and
+ * `kinds` lists those used so far, for the journal.
+ */
+function faultsApplied(ctx: Context, fired: ReadonlySet<FaultKind>) {
+  const kinds: FaultKind[] = [];
+  return {
+    kinds,
+    use(kind: FaultKind): boolean {
+      if (!inject(ctx, fired, kind)) return false;
+      kinds.push(kind);
+      return true;
+    },
+  };
+}
+
+/** The prompt of a create body, when it has one (for the journal). */
+function promptOf(body: unknown): string | undefined {
+  return isPlainObject(body) && typeof body.prompt === 'string' ? body.prompt : undefined;
+}
 
 /** Counts a fault when it fired, and says whether it did. */
 function inject(ctx: Context, fired: ReadonlySet<FaultKind>, kind: FaultKind): boolean {

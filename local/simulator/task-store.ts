@@ -138,6 +138,11 @@ export class TaskStore {
     return this.#tasks.get(id);
   }
 
+  /** Every task it knows, reloaded ones included, in creation order. */
+  all(): SimTask[] {
+    return [...this.#tasks.values()];
+  }
+
   /** Tasks not yet finished at `now`. */
   inFlight(now = Date.now()): number {
     this.#drain(now);
@@ -210,36 +215,47 @@ export class TaskStore {
 
 /** Reads the task log; a torn last line (a crash mid-write) or a foreign line is skipped. */
 async function readTaskLog(path: string): Promise<{ tasks: SimTask[]; tornTail: boolean }> {
+  const { items, tornTail } = await readJsonLines(
+    path,
+    (value) => storedTaskSchema.safeParse(value).data,
+  );
+  return { tasks: items, tornTail };
+}
+
+/**
+ * Reads a JSON-lines file written by {@link JsonLinesLog}: each line that parses and that `accept`
+ * turns into an item, in order; a torn last line (a crash mid-write) or a foreign line is
+ * skipped. A missing file is empty.
+ */
+export async function readJsonLines<T>(
+  path: string,
+  accept: (value: unknown) => T | undefined,
+): Promise<{ items: T[]; tornTail: boolean }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { tasks: [], tornTail: false };
-    throw new TaskStoreError(`Cannot read the simulator task log ${path}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], tornTail: false };
+    throw new TaskStoreError(`Cannot read the simulator log ${path}`, { cause: error });
   }
-  const tasks: SimTask[] = [];
+  const items: T[] = [];
   for (const line of text.split('\n')) {
-    const task = parseTaskLine(line);
-    if (task) tasks.push(task);
+    if (line.trim() === '') continue;
+    try {
+      const item = accept(JSON.parse(line));
+      if (item !== undefined) items.push(item);
+    } catch {
+      // Not JSON: a torn or foreign line.
+    }
   }
-  return { tasks, tornTail: text.length > 0 && !text.endsWith('\n') };
-}
-
-function parseTaskLine(line: string): SimTask | undefined {
-  if (line.trim() === '') return undefined;
-  try {
-    const parsed = storedTaskSchema.safeParse(JSON.parse(line));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return { items, tornTail: text.length > 0 && !text.endsWith('\n') };
 }
 
 /**
  * An append-only JSON-lines file with group commit: lines appended while a write is under way
  * go out together in the next write, so hundreds of concurrent creates cost a few writes.
  */
-class JsonLinesLog {
+export class JsonLinesLog {
   readonly #handle: FileHandle;
   readonly #path: string;
   #queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -256,13 +272,13 @@ class JsonLinesLog {
       await mkdir(dirname(path), { recursive: true });
       return new JsonLinesLog(await open(path, 'a'), path);
     } catch (error) {
-      throw new TaskStoreError(`Cannot open the simulator task log ${path}`, { cause: error });
+      throw new TaskStoreError(`Cannot open the simulator log ${path}`, { cause: error });
     }
   }
 
   append(line: string): Promise<void> {
     if (this.#closed) {
-      return Promise.reject(new TaskStoreError(`The task log ${this.#path} is closed`));
+      return Promise.reject(new TaskStoreError(`The log ${this.#path} is closed`));
     }
     const written = new Promise<void>((resolve, reject) => {
       this.#queue.push({ line: `${line}\n`, resolve, reject });

@@ -32,6 +32,8 @@ export interface ServeOptions {
 
 export interface ServedRuntime {
   readonly dataDir: string;
+  /** The stack config file it was started with, when a config was given. */
+  readonly configFile: string | undefined;
   readonly endpoints: Endpoints;
   readonly apiKey: string;
   readonly process: ChildProcess;
@@ -64,12 +66,13 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
   if (options.simFaultSeed !== undefined)
     args.push('--sim-fault-seed', String(options.simFaultSeed));
   if (options.simMaxConcurrent) args.push('--sim-max-concurrent', String(options.simMaxConcurrent));
+  let configFile: string | undefined;
   if (options.config) {
     // Named by its content in the shared cache: runtimes of the same config share a synthesis
     // (the synthesis is keyed by the config file's path and content).
     const text = JSON.stringify(options.config);
     const name = `config-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`;
-    const configFile = join(SHARED_CACHE_DIR, name);
+    configFile = join(SHARED_CACHE_DIR, name);
     writeFileSync(configFile, text);
     args.push('--config', configFile);
   }
@@ -115,6 +118,7 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     dataDir,
+    configFile,
     endpoints,
     apiKey,
     process: child,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -337,6 +338,127 @@ describe('simulator task times', () => {
     const res = await fetch(`${sim.url}/__sim/tasks/no-such-task`);
     expect(res.status).toBe(404);
     expect(await errorCode(res)).toBe(SIM_TASK_NOT_FOUND);
+  });
+});
+
+describe('simulator journal and task records', () => {
+  interface TaskRecord {
+    id: string;
+    request: { prompt: string };
+    outcome: { status: string; privateUrl?: boolean; code?: number };
+    faults: Partial<Record<FaultKind, number>>;
+    images: Array<{ index: number; size: number; sha256: string }>;
+  }
+  interface Entry {
+    request: string;
+    status: number;
+    faults: FaultKind[];
+    taskId?: string;
+    prompt?: string;
+    refusal?: string;
+    taskStatus?: string;
+  }
+  const journalOf = async (sim: Reachable) =>
+    ((await (await fetch(`${sim.url}/__sim/requests`)).json()) as { requests: Entry[] }).requests;
+  const recordOf = async (sim: Reachable, id: string) =>
+    (await (await fetch(`${sim.url}/__sim/tasks/${id}`)).json()) as TaskRecord;
+
+  it('records the SHA-256 of the image a completed task serves', async () => {
+    const sim = await simulator({ latencyMs: 10 });
+    const id = await createId(sim, { model: MODEL, prompt: 'a heron', seed: 7, ...SMALL });
+    const served = Buffer.from(
+      await (await fetch(imageOf(await waitForTerminal(sim, id)).url)).arrayBuffer(),
+    );
+
+    const record = await recordOf(sim, id);
+    expect(record).toMatchObject({
+      id,
+      request: { prompt: 'a heron', seed: 7 },
+      outcome: { status: 'completed', privateUrl: false },
+      faults: {},
+    });
+    expect(record.images).toEqual([
+      { index: 0, size: served.length, sha256: createHash('sha256').update(served).digest('hex') },
+    ]);
+  });
+
+  it('journals each answer with the faults put into it, and tells them per task', async () => {
+    const sim = await simulator({ latencyMs: 10, faults: { poll5xx: 1, taskFailed: 1 } });
+    const id = await createId(sim, { model: MODEL, prompt: 'a doomed task', ...SMALL });
+    expect((await pollTask(sim, id)).status).toBe(503);
+    expect((await pollTask(sim, id)).status).toBe(503);
+
+    const journal = await journalOf(sim);
+    const record = await recordOf(sim, id);
+    expect(journal).toEqual([
+      expect.objectContaining({
+        request: 'create',
+        status: 200,
+        prompt: 'a doomed task',
+        taskId: id,
+        faults: ['taskFailed'],
+      }),
+      expect.objectContaining({ request: 'poll', status: 503, taskId: id, faults: ['poll5xx'] }),
+      expect.objectContaining({ request: 'poll', status: 503, taskId: id, faults: ['poll5xx'] }),
+    ]);
+    expect(record.faults).toEqual({ taskFailed: 1, poll5xx: 2 });
+    expect(record.outcome.status).toBe('failed');
+    expect(record.images).toEqual([]);
+  });
+
+  it('journals refused creates by their prompt, with no task', async () => {
+    const sim = await simulator({ latencyMs: 10, faults: { create429: 1 } });
+    expect((await createTask(sim, { model: MODEL, prompt: 'refused', ...SMALL })).status).toBe(429);
+    expect((await createTask(sim, { model: 'other', prompt: 'invalid', ...SMALL })).status).toBe(
+      400,
+    );
+
+    expect(await journalOf(sim)).toEqual([
+      expect.objectContaining({ request: 'create', status: 429, prompt: 'refused' }),
+      expect.objectContaining({ request: 'create', status: 400, refusal: 'rejected' }),
+    ]);
+    expect((await journalOf(sim))[0]).toMatchObject({ faults: ['create429'] });
+    expect((await journalOf(sim))[0]?.taskId).toBeUndefined();
+  });
+
+  it('journals a slow create with its task before holding the answer', async () => {
+    const sim = await simulator({ latencyMs: 10, faults: { slow: 1 }, slowMs: 60_000 });
+    const pending = createTask(sim, { model: MODEL, prompt: 'lost answer', ...SMALL }).catch(
+      () => undefined,
+    );
+    let entries: Entry[] = [];
+    for (let tries = 0; entries.length === 0 && tries < 200; tries++) {
+      await sleep(10);
+      entries = await journalOf(sim);
+    }
+    await sim.close();
+    await pending;
+
+    expect(entries).toEqual([
+      expect.objectContaining({ request: 'create', prompt: 'lost answer', faults: ['slow'] }),
+    ]);
+    expect(entries[0]?.taskId).toEqual(expect.any(String));
+  });
+
+  it('lists every task, and keeps the journal across a restart on the same data dir', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sim-journal-'));
+    dirs.push(dataDir);
+    const first = await startSimulator({ latencyMs: 10, dataDir, faults: { privateUrl: 1 } });
+    const id = await createId(first, { model: MODEL, prompt: 'before', ...SMALL });
+    await first.close();
+
+    const second = await simulator({ latencyMs: 10, dataDir });
+    const other = await createId(second, { model: MODEL, prompt: 'after', ...SMALL });
+    const { tasks } = (await (await fetch(`${second.url}/__sim/tasks`)).json()) as {
+      tasks: TaskRecord[];
+    };
+
+    expect(tasks.map((task) => [task.id, task.request.prompt, task.faults])).toEqual([
+      [id, 'before', { privateUrl: 1 }],
+      [other, 'after', {}],
+    ]);
+    expect(tasks[0]?.outcome).toEqual({ status: 'completed', privateUrl: true });
+    expect((await journalOf(second)).map((entry) => entry.prompt)).toEqual(['before', 'after']);
   });
 });
 

@@ -27,7 +27,8 @@ Options:
   -h, --help             show this help
 
 Prints "listening http://HOST:PORT" when ready. Stats: GET /__sim/stats; POST /__sim/reset;
-a task's creation and completion times: GET /__sim/tasks/ID.`;
+a task's times, outcome, faults and image digest: GET /__sim/tasks/ID (all: GET /__sim/tasks);
+every answered request with the faults put into it: GET /__sim/requests.`;
 
 export const simulatorCommand: Command = {
   name: 'simulator',

@@ -1,0 +1,15 @@
+/**
+ * The chaos suite at CI size: every simulator fault at once over 80 generations (HTTP and prompt
+ * files), with one SIGKILL and restart in the middle, and the same invariants as the full run of
+ * `npm run test:chaos` (test/chaos/suite.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { formatReport, runChaos } from '../chaos/suite.ts';
+
+describe('chaos, CI size', () => {
+  it('keeps every promise over 80 generations under every fault at once, killed once', async () => {
+    const report = await runChaos({ n: 80, restarts: 1, seed: 11, linesPerFile: 20, cap: 20 });
+    console.log(formatReport(report));
+    expect(report.violations).toEqual([]);
+  }, 240_000);
+});
