@@ -279,7 +279,6 @@ export async function releaseSlot(
 export async function handOverFreeSlots(
   deps: SlotDeps,
   limit: number = deps.slots.capacity,
-  random: () => number = Math.random,
 ): Promise<{ woken: number }> {
   let woken = 0;
   let given = 0;
@@ -288,7 +287,7 @@ export async function handOverFreeSlots(
   rounds: for (let round = 0; round < 1000; round++) {
     const free = deps.slots.capacity - (await deps.slots.holders()).length;
     if (free <= 0) return { woken };
-    const waiters = shuffled(await deps.slots.oldestWaiters(free), random);
+    const waiters = shuffled(await deps.slots.oldestWaiters(free));
     if (waiters.length === 0) return { woken };
     for (const waiter of waiters) {
       if (given >= limit) return { woken };
@@ -317,10 +316,10 @@ export async function handOverFreeSlots(
 }
 
 /** A copy of `items` in random order (Fisher–Yates). */
-function shuffled<Item>(items: readonly Item[], random: () => number): Item[] {
+function shuffled<Item>(items: readonly Item[]): Item[] {
   const copy = [...items];
   for (let index = copy.length - 1; index > 0; index--) {
-    const other = Math.floor(random() * (index + 1));
+    const other = Math.floor(Math.random() * (index + 1));
     [copy[index], copy[other]] = [copy[other] as Item, copy[index] as Item];
   }
   return copy;
