@@ -73,6 +73,11 @@ export const stackConfigSchema = z.strictObject({
         .min(1024)
         .default(50 * 1024 * 1024),
       promptFileMaxLines: z.int().min(1).default(50_000),
+      /**
+       * Generations a prompt file starts a second (each file, faster only when its invocation's
+       * time runs short): a share of the account's StartExecution quota.
+       */
+      promptFileStartsPerSecond: z.int().min(1).max(1000).default(25),
       metadataMaxBytes: z.int().min(0).max(16_384).default(2048),
     })
     .prefault({}),

@@ -108,6 +108,7 @@ export class SparkT2iStack extends Stack {
       defaultOwner: config.defaultOwner,
       promptFileMaxBytes: config.limits.promptFileMaxBytes,
       promptFileMaxLines: config.limits.promptFileMaxLines,
+      promptFileStartsPerSecond: config.limits.promptFileStartsPerSecond,
       schedules: config.schedules,
     });
     this.reconciler = new Reconciler(this, 'Reconciler', {

@@ -8,7 +8,10 @@ import { ownerSchema } from '../../shared/generation/model.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { metrics } from '../../shared/observability/powertools.ts';
 import { recordPromptFileMetrics } from '../../shared/prompt-files/metrics.ts';
-import { processS3Event } from '../../shared/prompt-files/processor.ts';
+import {
+  DEFAULT_STARTS_PER_SECOND,
+  processS3Event,
+} from '../../shared/prompt-files/processor.ts';
 import {
   DEFAULT_PROMPT_FILE_MAX_BYTES,
   DEFAULT_PROMPT_FILE_MAX_LINES,
@@ -21,6 +24,7 @@ const env = readEnv({
   [PromptFileEnv.defaultOwner]: ownerSchema,
   [PromptFileEnv.maxBytes]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_BYTES),
   [PromptFileEnv.maxLines]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_LINES),
+  [PromptFileEnv.startsPerSecond]: envPositiveInt(DEFAULT_STARTS_PER_SECOND),
 });
 const deps = {
   s3: s3(),
@@ -29,10 +33,14 @@ const deps = {
   defaultOwner: env[PromptFileEnv.defaultOwner],
   maxBytes: env[PromptFileEnv.maxBytes],
   maxLines: env[PromptFileEnv.maxLines],
+  startsPerSecond: env[PromptFileEnv.startsPerSecond],
 };
 
-export const handler = lambdaHandler(async (event: S3Event) => {
-  const result = await processS3Event(event, deps);
+export const handler = lambdaHandler(async (event: S3Event, context) => {
+  const result = await processS3Event(event, {
+    ...deps,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
   recordPromptFileMetrics(result, metrics);
   return result;
 });

@@ -232,7 +232,13 @@ export async function acquireSlotStep(
     return { granted: true };
   }
   await deps.slots.enqueue(input);
-  if ((await deps.slots.tryAcquire(input.id)) && (await deps.slots.dequeue(input))) {
+  // Read before trying: for most queued generations the cap is still full, and a read costs less
+  // than a refused conditional update.
+  if (
+    (await deps.slots.holders()).length < deps.slots.capacity &&
+    (await deps.slots.tryAcquire(input.id)) &&
+    (await deps.slots.dequeue(input))
+  ) {
     await deps.wake(input.token, grantNow(deps));
     return { granted: true };
   }

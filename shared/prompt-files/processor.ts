@@ -32,10 +32,25 @@ import {
 } from './keys.ts';
 import { type CodedError, DEFAULT_MAX_LINE_BYTES, parsePromptFile } from './parser.ts';
 import { ReportBuilder, type ReportSummary } from './report.ts';
-import { type StartRetryPolicy, startGeneration, TaskPool } from './starter.ts';
+import { StartPacer, type StartRetryPolicy, startGeneration, TaskPool } from './starter.ts';
 
-/** `StartExecution` calls in flight per file: 10,000 lines take well under a minute. */
+/** `StartExecution` calls in flight per file. */
 export const DEFAULT_START_CONCURRENCY = 10;
+
+/**
+ * Starts a second per file. Five files at once (the function's reserved concurrency) stay within
+ * 125 a second, under Step Functions' smallest StartExecution refill (150 a second), and so leave
+ * room for the API and the schedules; it is faster than slots free up under any sensible cap
+ * (100 slots of 4-second generations take 25 a second).
+ */
+export const DEFAULT_STARTS_PER_SECOND = 25;
+
+/**
+ * Time kept back at the end of the invocation for the starts in flight and the report. Past the
+ * point where the rest of a file could not start at the usual pace in the time left before it,
+ * the pace rises to what it takes.
+ */
+export const START_TIME_RESERVE_MS = 60_000;
 
 export interface PromptFileSettings {
   readonly stateMachineArn: string;
@@ -49,6 +64,8 @@ export interface PromptFileSettings {
   readonly maxLineBytes?: number;
   /** `StartExecution` calls in flight at once. @default 10 */
   readonly concurrency?: number;
+  /** Starts a second, unless the time left needs more. @default 25 */
+  readonly startsPerSecond?: number;
   readonly retry?: StartRetryPolicy;
 }
 
@@ -58,6 +75,10 @@ export interface PromptFileDeps extends PromptFileSettings {
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /** A monotonic clock in ms, for the pace of starts. @default performance.now */
+  readonly clock?: () => number;
+  /** Time left in this invocation (Lambda's `getRemainingTimeInMillis`); unbounded without. */
+  readonly remainingMs?: () => number;
 }
 
 /** The object an event record names. */
@@ -249,8 +270,23 @@ export async function processPromptFile(
   if (!isAsyncIterable(body)) {
     return refuse(ErrorCodes.PROMPT_FILE_UNREADABLE, 'S3 answered no readable body');
   }
+  const read = countingBytes(body);
 
   const pool = new TaskPool(deps.concurrency ?? DEFAULT_START_CONCURRENCY);
+  const pacer = new StartPacer({
+    perSecond: deps.startsPerSecond ?? DEFAULT_STARTS_PER_SECOND,
+    ...(deps.clock && { now: deps.clock }),
+    ...(deps.sleep && { sleep: deps.sleep }),
+  });
+  /** The pace at which the lines after `line` must start to be done in the time left. */
+  const neededPerSecond = (line: number): number => {
+    if (deps.remainingMs === undefined) return 0;
+    const leftMs = deps.remainingMs() - START_TIME_RESERVE_MS;
+    if (leftMs <= 0) return Number.POSITIVE_INFINITY;
+    if (size === undefined || read.bytes === 0) return 0;
+    const linesLeft = (Math.max(0, size - read.bytes) * line) / read.bytes;
+    return linesLeft / (leftMs / 1000);
+  };
   const starter = {
     sfn: deps.sfn,
     stateMachineArn: deps.stateMachineArn,
@@ -264,7 +300,7 @@ export async function processPromptFile(
     maxLineBytes: deps.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
   };
   try {
-    for await (const item of parsePromptFile(body, format, limits)) {
+    for await (const item of parsePromptFile(read.chunks, format, limits)) {
       switch (item.kind) {
         case 'skipped':
           report.skipped(item.line);
@@ -285,6 +321,7 @@ export async function processPromptFile(
             sourceRef: `s3://${bucket}/${key}#${item.line}`,
             owner: owner.owner,
           };
+          await pacer.turn(neededPerSecond(item.line));
           await pool.add(() => startGeneration(input, starter));
           break;
         }
@@ -353,6 +390,18 @@ function unreadable(error: unknown): CodedError {
     code: ErrorCodes.PROMPT_FILE_UNREADABLE,
     message: `The file could not be read from S3 (${typeof name === 'string' ? name : 'error'}${status ? `, HTTP ${status}` : ''})`,
   };
+}
+
+/** The chunks of `body`, counting the bytes handed on so far. */
+function countingBytes(body: AsyncIterable<Uint8Array | string>) {
+  const counted = { bytes: 0 };
+  async function* chunks() {
+    for await (const chunk of body) {
+      counted.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+      yield chunk;
+    }
+  }
+  return Object.assign(counted, { chunks: chunks() });
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {

@@ -10,6 +10,8 @@ export const PromptFileEnv = {
   maxBytes: 'PROMPT_FILE_MAX_BYTES',
   /** Line limit. @default 50000 */
   maxLines: 'PROMPT_FILE_MAX_LINES',
+  /** Generations started a second, per file, unless the time left needs more. @default 25 */
+  startsPerSecond: 'PROMPT_FILE_STARTS_PER_SECOND',
 } as const;
 
 export const DEFAULT_PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;

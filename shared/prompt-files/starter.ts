@@ -146,3 +146,49 @@ export class TaskPool {
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 }
+
+export interface PacerOptions {
+  /** Starts a second at most, unless time runs short (see `turn`). */
+  readonly perSecond: number;
+  /** Starts that may go at once after a pause (at least 1). @default perSecond */
+  readonly burst?: number;
+  /** A monotonic clock in ms. @default performance.now */
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Spaces out the starts of one file: a cell-rate limiter (each turn is given a time, at least one
+ * interval after the last; a quiet spell earns up to `burst` turns at once), one sleep per turn.
+ *
+ * A file needs no faster start than its generations can get slots, and every start spends the
+ * account's StartExecution quota, which the API and the schedules share; a file that takes all
+ * of it throttles them.
+ */
+export class StartPacer {
+  readonly #perSecond: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  #nextAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: PacerOptions) {
+    if (!(options.perSecond > 0)) throw new RangeError('perSecond must be positive');
+    this.#perSecond = options.perSecond;
+    this.#burst = Math.max(1, options.burst ?? options.perSecond);
+    this.#now = options.now ?? (() => performance.now());
+    this.#sleep = options.sleep ?? delay;
+  }
+
+  /**
+   * Waits for the next start's turn. `atLeastPerSecond` raises the pace for this turn: the rate
+   * at which the rest of the file must start to finish in the time left.
+   */
+  async turn(atLeastPerSecond = 0): Promise<void> {
+    const intervalMs = 1000 / Math.max(this.#perSecond, atLeastPerSecond);
+    const now = this.#now();
+    const at = Math.max(this.#nextAt, now - (this.#burst - 1) * intervalMs);
+    this.#nextAt = at + intervalMs;
+    if (at > now) await this.#sleep(at - now);
+  }
+}

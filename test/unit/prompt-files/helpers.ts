@@ -173,3 +173,17 @@ export function mockAws() {
 
   return { s3, sfn, s3Mock, sfnMock, put, deps, reports, reportOf, starts };
 }
+
+/** A clock whose sleeps pass at once and move it on: paced code runs at full speed, timed. */
+export function virtualClock() {
+  let nowMs = 0;
+  const sleeps: number[] = [];
+  return {
+    now: () => nowMs,
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      nowMs += ms;
+    },
+    sleeps,
+  };
+}

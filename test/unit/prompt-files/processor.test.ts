@@ -8,7 +8,15 @@ import { PromptFileEventError, PromptFileReadError } from '#shared/prompt-files/
 import { promptLineId } from '#shared/prompt-files/ids.ts';
 import { processS3Event } from '#shared/prompt-files/processor.ts';
 import { REQUEST_DEFAULTS } from '#shared/request/schema.ts';
-import { awsError, BUCKET, mockAws, STATE_MACHINE_ARN, s3Event, sdkBody } from './helpers.ts';
+import {
+  awsError,
+  BUCKET,
+  mockAws,
+  STATE_MACHINE_ARN,
+  s3Event,
+  sdkBody,
+  virtualClock,
+} from './helpers.ts';
 
 // Before the imports above run (vi.hoisted is lifted over them): Powertools reads these once.
 vi.hoisted(() => {
@@ -519,6 +527,64 @@ describe('processS3Event: volume', () => {
     const report = aws.reportOf('prompts/alice/big.txt');
     expect(report.summary).toEqual({ lines: 10_000, accepted: 10_000, rejected: 0, skipped: 0 });
     expect(report.lines.map((line) => line.line)).toEqual(lines.map((_, index) => index + 1));
+  });
+
+  it('starts at its configured pace, a second of starts at once and then evenly', async () => {
+    const aws = mockAws();
+    const lines = Array.from({ length: 100 }, (_, index) => `paced prompt ${index + 1}`);
+    aws.put('prompts/paced.txt', { content: `${lines.join('\n')}\n` });
+    const clock = virtualClock();
+    const startedAt: number[] = [];
+    aws.sfnMock.on(StartExecutionCommand).callsFake(async () => {
+      startedAt.push(clock.now());
+      return { executionArn: 'arn', startDate: new Date() };
+    });
+
+    await processS3Event(
+      s3Event({ key: 'prompts/paced.txt' }),
+      aws.deps({
+        startsPerSecond: 20,
+        clock: clock.now,
+        sleep: clock.sleep,
+        remainingMs: () => 900_000,
+      }),
+    );
+
+    expect(startedAt).toHaveLength(100);
+    expect(startedAt.filter((time) => time === 0)).toHaveLength(20);
+    // The other 80 at 50 ms intervals: the last at 4 s.
+    expect(startedAt.at(-1)).toBe(4000);
+    expect(aws.reportOf('prompts/paced.txt').summary.accepted).toBe(100);
+  });
+
+  it('starts faster than its pace when the rest of the file would not start in the time left', async () => {
+    const aws = mockAws();
+    const lines = Array.from({ length: 5000 }, (_, index) => `hurried prompt ${index + 1}`);
+    aws.put('prompts/hurried.txt', { content: `${lines.join('\n')}\n`, chunkSize: 4096 });
+    const clock = virtualClock();
+    let lastStartAt = 0;
+    aws.sfnMock.on(StartExecutionCommand).callsFake(async () => {
+      lastStartAt = clock.now();
+      return { executionArn: 'arn', startDate: new Date() };
+    });
+    // 100 s left, 60 s of them kept back: 40 s for 5,000 lines that would take 200 s at 25/s.
+    const invocationEndsAt = 100_000;
+
+    await processS3Event(
+      s3Event({ key: 'prompts/hurried.txt' }),
+      aws.deps({
+        startsPerSecond: 25,
+        clock: clock.now,
+        sleep: clock.sleep,
+        remainingMs: () => invocationEndsAt - clock.now(),
+      }),
+    );
+
+    expect(aws.starts()).toHaveLength(5000);
+    // Not rushed from the start, and done about when the reserve begins (the estimate of lines
+    // left lags by the chunk read ahead), far from the invocation's end.
+    expect(lastStartAt).toBeGreaterThan(30_000);
+    expect(lastStartAt).toBeLessThan(41_000);
   });
 
   it('reads the body through the SDK stream mixin as well as a plain Readable', async () => {

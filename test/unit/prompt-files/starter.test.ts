@@ -2,8 +2,8 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GenerationStartError } from '#shared/prompt-files/errors.ts';
-import { startGeneration, TaskPool } from '#shared/prompt-files/starter.ts';
-import { awsError, STATE_MACHINE_ARN } from './helpers.ts';
+import { StartPacer, startGeneration, TaskPool } from '#shared/prompt-files/starter.ts';
+import { awsError, STATE_MACHINE_ARN, virtualClock } from './helpers.ts';
 
 const sfn = new SFNClient({ region: 'us-east-1' });
 const sfnMock = mockClient(sfn);
@@ -124,5 +124,59 @@ describe('TaskPool', () => {
     await expect(pool.drain()).rejects.toThrow('first');
     expect(pool.failed).toBe(true);
     expect(finished).toEqual([2]);
+  });
+});
+
+describe('StartPacer', () => {
+  /** The clock's time at each of `count` turns. */
+  async function turnTimes(
+    pacer: StartPacer,
+    clock: { now(): number },
+    count: number,
+    atLeast = 0,
+  ) {
+    const times: number[] = [];
+    for (let index = 0; index < count; index++) {
+      await pacer.turn(atLeast);
+      times.push(clock.now());
+    }
+    return times;
+  }
+
+  it('lets a burst go at once, then spaces the turns by the rate', async () => {
+    const clock = virtualClock();
+    const pacer = new StartPacer({ perSecond: 10, burst: 5, ...clock });
+    const times = await turnTimes(pacer, clock, 8);
+    expect(times).toEqual([0, 0, 0, 0, 0, 100, 200, 300]);
+  });
+
+  it('earns a burst back after a quiet spell, and no more than one', async () => {
+    const clock = virtualClock();
+    const pacer = new StartPacer({ perSecond: 10, burst: 3, ...clock });
+    await turnTimes(pacer, clock, 3);
+    await clock.sleep(10_000);
+    const times = await turnTimes(pacer, clock, 5);
+    expect(times).toEqual([10_000, 10_000, 10_000, 10_100, 10_200]);
+  });
+
+  it('defaults the burst to a second of turns', async () => {
+    const clock = virtualClock();
+    const pacer = new StartPacer({ perSecond: 25, ...clock });
+    const times = await turnTimes(pacer, clock, 50);
+    expect(times.filter((time) => time === 0)).toHaveLength(25);
+    expect(times.at(-1)).toBe(1000);
+  });
+
+  it('goes faster when a turn asks for more than the rate, never slower when it asks for less', async () => {
+    const clock = virtualClock();
+    const pacer = new StartPacer({ perSecond: 10, burst: 1, ...clock });
+    expect(await turnTimes(pacer, clock, 3, 100)).toEqual([0, 10, 20]);
+    expect(await turnTimes(pacer, clock, 2, 1)).toEqual([30, 130]);
+    expect(await turnTimes(pacer, clock, 3, Number.POSITIVE_INFINITY)).toEqual([230, 230, 230]);
+  });
+
+  it('refuses a rate that is not positive', () => {
+    expect(() => new StartPacer({ perSecond: 0 })).toThrow(RangeError);
+    expect(() => new StartPacer({ perSecond: Number.NaN })).toThrow(RangeError);
   });
 });
