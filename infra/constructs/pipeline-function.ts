@@ -9,6 +9,20 @@ import type { Construct } from 'constructs';
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
+/**
+ * Import paths the bundler substitutes (esbuild `--alias`, paths from the project root).
+ * - zod's package entry re-exports every locale as a value, which esbuild cannot shake (about
+ *   260 KB); its module of the same API can be, and sets the English locale itself.
+ * - `node:http` is read as CommonJS (`builtins/http.cjs`): an ESM import of it makes Node read
+ *   every export, whose lazy `WebSocket` getters load undici at each cold start (docs/decisions.md
+ *   D17).
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  zod: './node_modules/zod/v4/classic/external.js',
+  http: './infra/constructs/builtins/http.cjs',
+  'node:http': './infra/constructs/builtins/http.cjs',
+};
+
 export interface PipelineFunctionProps {
   /** Folder under `functions/` holding `handler.ts`. */
   readonly entryPoint: string;
@@ -78,9 +92,9 @@ export class PipelineFunction extends NodejsFunction {
         target: 'node24',
         mainFields: ['module', 'main'],
         externalModules: ['@aws-sdk/*'],
-        // zod's package entry re-exports every locale as a value, which esbuild cannot shake
-        // (about 260 KB); its module of the same API can be, and sets the English locale itself.
-        esbuildArgs: { '--alias:zod': './node_modules/zod/v4/classic/external.js' },
+        esbuildArgs: Object.fromEntries(
+          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         // Some CommonJS dependencies call require(); give the ESM bundle one.
         banner:
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
