@@ -89,25 +89,35 @@ type Measured = BundleInfo & {
   lazyExternals: readonly string[];
 };
 
+/** An SDK package name as a bundle's import statement names it (its own or Smithy's). */
+const SDK_PACKAGE = String.raw`(@(?:aws-sdk|smithy)\/[^"']+)`;
+
 /**
- * The packages a bundle imports statically but does not contain (the AWS SDK, which Lambda
- * provides): what its cold start loads. Packages it imports dynamically load on first use.
+ * The SDK packages a bundle imports statically but does not contain (left to the Lambda
+ * runtime): what its cold start loads besides the bundle. Only import statements count (at the
+ * start of a statement), not the same words inside a string, such as an SDK error message that
+ * tells how to install an optional package. Packages it imports dynamically load on first use.
  */
 export function externalImports(source: string): string[] {
+  const statement = new RegExp(
+    String.raw`(?:^|[;}\n])\s*import\s*(?:[\w$*{}\s,]+?\s*from\s*)?["']${SDK_PACKAGE}["']`,
+    'g',
+  );
   const names = new Set<string>();
-  for (const match of source.matchAll(/(?:from|import)\s*["'](@aws-sdk\/[^"']+)["']/g)) {
-    names.add(match[1] as string);
-  }
+  for (const match of source.matchAll(statement)) names.add(match[1] as string);
   return [...names].sort();
 }
 
 /** The SDK packages a bundle imports dynamically, on first use (not at cold start). */
 export function lazyExternalImports(source: string): string[] {
   const names = new Set<string>();
-  for (const match of source.matchAll(/import\(\s*["'](@aws-sdk\/[^"']+)["']\s*\)/g)) {
+  for (const match of source.matchAll(
+    new RegExp(String.raw`import\(\s*["']${SDK_PACKAGE}["']\s*\)`, 'g'),
+  )) {
     names.add(match[1] as string);
   }
-  return [...names].filter((name) => !externalImports(source).includes(name)).sort();
+  const statics = externalImports(source);
+  return [...names].filter((name) => !statics.includes(name)).sort();
 }
 
 async function importMs(modules: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {

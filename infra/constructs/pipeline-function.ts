@@ -36,16 +36,42 @@ export interface PipelineFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * AWS SDK packages the function imports only on first use, on some paths (`shared/aws/lazy.ts`,
+   * the API's presigner). They are left to the Lambda runtime's own SDK: bundled, their code
+   * would be compiled at every cold start whether the path runs or not.
+   * @default [] (every SDK package it imports is bundled)
+   */
+  readonly sdkOnFirstUse?: readonly string[];
 }
+
+/**
+ * Credential providers of the SDK's default chain that a Lambda function never reaches (the
+ * runtime sets the role's credentials in the environment, the chain's first link). The chain
+ * imports them dynamically; they stay out of the bundles and would come from the runtime's SDK.
+ */
+export const CREDENTIAL_PROVIDERS_FROM_RUNTIME: readonly string[] = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+];
 
 /**
  * Every function of the pipeline: Node 24 on arm64, bundled by the local esbuild (no Docker) as
  * minified ESM with source maps, JSON logs to a log group with retention, X-Ray tracing.
- * The AWS SDK v3 is left out of the bundles: the runtime provides it, and bundles stay small.
+ * The AWS SDK v3 packages a function loads at init are bundled with it (one module to compile
+ * instead of every package's files from the runtime's node_modules; the version is the lock
+ * file's, not the runtime's); those it loads only on first use, and the credential providers
+ * Lambda never reaches, are left to the runtime (docs/decisions.md D17).
  */
 export class PipelineFunction extends NodejsFunction {
   /** Folder under `functions/` of its handler (the local runtime loads the same module). */
   public readonly entryPoint: string;
+  /** The SDK packages its bundle leaves to the runtime, to import on first use. */
+  public readonly sdkOnFirstUse: readonly string[];
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
@@ -91,7 +117,7 @@ export class PipelineFunction extends NodejsFunction {
         sourcesContent: false,
         target: 'node24',
         mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
+        externalModules: [...CREDENTIAL_PROVIDERS_FROM_RUNTIME, ...(props.sdkOnFirstUse ?? [])],
         esbuildArgs: Object.fromEntries(
           Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
         ),
@@ -101,5 +127,6 @@ export class PipelineFunction extends NodejsFunction {
       },
     });
     this.entryPoint = props.entryPoint;
+    this.sdkOnFirstUse = props.sdkOnFirstUse ?? [];
   }
 }
