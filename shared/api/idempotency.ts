@@ -8,7 +8,6 @@ import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { traced } from '../observability/powertools.ts';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /** Stable across deployments (the default, the function name, would change with it). */
@@ -25,7 +24,7 @@ export interface IdempotentSubmission {
 /** The persistence of idempotency records in the DynamoDB table `tableName`. */
 export function idempotencyStore(
   tableName: string,
-  client: DynamoDBClient = traced(new DynamoDBClient({})),
+  client: DynamoDBClient = new DynamoDBClient({}),
 ): BasePersistenceLayer {
   return new DynamoDBPersistenceLayer({
     tableName,
