@@ -9,18 +9,29 @@ import type { Construct } from 'constructs';
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
+/** Builtins the bundles read through CommonJS (`builtins/`): see BUNDLE_ALIASES. */
+const BUILTINS_READ_AS_COMMONJS = ['http', 'fs', 'process'];
+
 /**
  * Import paths the bundler substitutes (esbuild `--alias`, paths from the project root).
  * - zod's package entry re-exports every locale as a value, which esbuild cannot shake (about
  *   260 KB); its module of the same API can be, and sets the English locale itself.
- * - `node:http` is read as CommonJS (`builtins/http.cjs`): an ESM import of it makes Node read
- *   every export, whose lazy `WebSocket` getters load undici at each cold start (docs/decisions.md
+ * - `node:http`, `node:fs` and `node:process` (and their subpaths) are read as CommonJS
+ *   (`builtins/`): an ESM import of a builtin makes Node read every export, and these have lazy
+ *   getters that load more at each cold start (undici for `http.WebSocket`: docs/decisions.md
  *   D17).
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   zod: './node_modules/zod/v4/classic/external.js',
-  http: './infra/constructs/builtins/http.cjs',
-  'node:http': './infra/constructs/builtins/http.cjs',
+  ...Object.fromEntries(
+    BUILTINS_READ_AS_COMMONJS.flatMap((name) => {
+      const substitute = `./infra/constructs/builtins/${name}`;
+      return [
+        [name, substitute],
+        [`node:${name}`, substitute],
+      ];
+    }),
+  ),
 };
 
 export interface PipelineFunctionProps {
