@@ -5,34 +5,10 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { BUNDLE_ALIASES, CREDENTIAL_PROVIDERS_FROM_RUNTIME } from './bundling.ts';
 
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
-
-/** Builtins the bundles read through CommonJS (`builtins/`): see BUNDLE_ALIASES. */
-const BUILTINS_READ_AS_COMMONJS = ['http', 'fs', 'process'];
-
-/**
- * Import paths the bundler substitutes (esbuild `--alias`, paths from the project root).
- * - zod's package entry re-exports every locale as a value, which esbuild cannot shake (about
- *   260 KB); its module of the same API can be, and sets the English locale itself.
- * - `node:http`, `node:fs` and `node:process` (and their subpaths) are read as CommonJS
- *   (`builtins/`): an ESM import of a builtin makes Node read every export, and these have lazy
- *   getters that load more at each cold start (undici for `http.WebSocket`: docs/decisions.md
- *   D17).
- */
-export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  zod: './node_modules/zod/v4/classic/external.js',
-  ...Object.fromEntries(
-    BUILTINS_READ_AS_COMMONJS.flatMap((name) => {
-      const substitute = `./infra/constructs/builtins/${name}`;
-      return [
-        [name, substitute],
-        [`node:${name}`, substitute],
-      ];
-    }),
-  ),
-};
 
 export interface PipelineFunctionProps {
   /** Folder under `functions/` holding `handler.ts`. */
@@ -57,22 +33,8 @@ export interface PipelineFunctionProps {
 }
 
 /**
- * Credential providers of the SDK's default chain that a Lambda function never reaches (the
- * runtime sets the role's credentials in the environment, the chain's first link). The chain
- * imports them dynamically; they stay out of the bundles and would come from the runtime's SDK.
- */
-export const CREDENTIAL_PROVIDERS_FROM_RUNTIME: readonly string[] = [
-  '@aws-sdk/credential-provider-ini',
-  '@aws-sdk/credential-provider-sso',
-  '@aws-sdk/credential-provider-process',
-  '@aws-sdk/credential-provider-web-identity',
-  '@aws-sdk/credential-provider-http',
-  '@smithy/credential-provider-imds',
-];
-
-/**
  * Every function of the pipeline: Node 24 on arm64, bundled by the local esbuild (no Docker) as
- * minified ESM with source maps, JSON logs to a log group with retention, X-Ray tracing.
+ * minified ESM with source maps, JSON logs to a log group with retention, active X-Ray tracing.
  * The AWS SDK v3 packages a function loads at init are bundled with it (one module to compile
  * instead of every package's files from the runtime's node_modules; the version is the lock
  * file's, not the runtime's); those it loads only on first use, and the credential providers

@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_ALIASES, PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
+import { BUNDLE_ALIASES } from '../../infra/constructs/bundling.ts';
+
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 async function bundle(source: string): Promise<string> {
   const result = await build({
