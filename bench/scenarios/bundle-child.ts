@@ -1,7 +1,7 @@
 /**
  * Synthesizes the stack with its real esbuild bundling (what `cdk synth` and `cdk deploy` build),
- * into a folder under the project (so the bundles' external `@aws-sdk/*` imports resolve from
- * its node_modules, as they do from the Lambda runtime's), and lists each function's bundle and
+ * into a folder under the project (so the SDK packages the bundles leave to the runtime resolve
+ * from its node_modules, as they do from the Lambda runtime's), and lists each function's bundle and
  * the environment the stack gives it.
  */
 import { rm, stat } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 /**
  * Scenario 5: cold start and size. Each function's bundle as `cdk synth` builds it (minified
- * ESM, AWS SDK left to the runtime), its size, and its module import time in a fresh process,
+ * ESM with the AWS SDK packages it loads at init; those it loads on first use left to the
+ * runtime), its size, and its module import time in a fresh process,
  * against importing an empty module the same way in the same run, with the function's own
  * environment and NODE_OPTIONS.
  */
@@ -8,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CREDENTIAL_PROVIDERS_FROM_RUNTIME } from '../../infra/constructs/bundling.ts';
 import { PROJECT_ROOT, runChild } from '../lib/child.ts';
 import { checkTarget, type Figure, type Target } from '../lib/results.ts';
 import type { Scenario, ScenarioContext, ScenarioFindings } from '../lib/scenario.ts';
@@ -48,7 +50,7 @@ export const bundlesScenario: Scenario = {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'bench',
         AWS_SECRET_ACCESS_KEY: 'bench',
-        // As in Lambda with active tracing: the tracer (and the X-Ray SDK) loads only there.
+        // As in Lambda: libraries that behave differently there (the SDK's trace header) see it.
         AWS_LAMBDA_FUNCTION_NAME: bundle.entryPoint,
         POWERTOOLS_METRICS_DISABLED: 'true',
         // Every referenced resource needs a value at import; the stack's are resolved above.
@@ -89,25 +91,40 @@ type Measured = BundleInfo & {
   lazyExternals: readonly string[];
 };
 
+/** An SDK package name as a bundle's import statement names it (its own or Smithy's). */
+const SDK_PACKAGE = String.raw`(@(?:aws-sdk|smithy)\/[^"']+)`;
+
 /**
- * The packages a bundle imports statically but does not contain (the AWS SDK, which Lambda
- * provides): what its cold start loads. Packages it imports dynamically load on first use.
+ * The SDK packages a bundle imports statically but does not contain (left to the Lambda
+ * runtime): what its cold start loads besides the bundle. Only import statements count (at the
+ * start of a statement), not the same words inside a string, such as an SDK error message that
+ * tells how to install an optional package. Packages it imports dynamically load on first use.
  */
 export function externalImports(source: string): string[] {
+  const statement = new RegExp(
+    String.raw`(?:^|[;}\n])\s*import\s*(?:[\w$*{}\s,]+?\s*from\s*)?["']${SDK_PACKAGE}["']`,
+    'g',
+  );
   const names = new Set<string>();
-  for (const match of source.matchAll(/(?:from|import)\s*["'](@aws-sdk\/[^"']+)["']/g)) {
-    names.add(match[1] as string);
-  }
+  for (const match of source.matchAll(statement)) names.add(match[1] as string);
   return [...names].sort();
 }
 
 /** The SDK packages a bundle imports dynamically, on first use (not at cold start). */
 export function lazyExternalImports(source: string): string[] {
   const names = new Set<string>();
-  for (const match of source.matchAll(/import\(\s*["'](@aws-sdk\/[^"']+)["']\s*\)/g)) {
+  for (const match of source.matchAll(
+    new RegExp(String.raw`import\(\s*["']${SDK_PACKAGE}["']\s*\)`, 'g'),
+  )) {
     names.add(match[1] as string);
   }
-  return [...names].filter((name) => !externalImports(source).includes(name)).sort();
+  const statics = externalImports(source);
+  return [...names].filter((name) => !statics.includes(name)).sort();
+}
+
+/** The SDK packages a bundle imports on first use, less the credential providers every bundle leaves to the runtime. */
+function firstUse(bundle: Measured): string[] {
+  return bundle.lazyExternals.filter((name) => !CREDENTIAL_PROVIDERS_FROM_RUNTIME.includes(name));
 }
 
 async function importMs(modules: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -145,9 +162,10 @@ export function findings(measured: readonly Measured[], repetitions: number): Sc
       variant: bundle.entryPoint,
       value: round(bundle.sdkMs, 1),
       unit: 'ms',
-      note: `${bundle.externals.join(', ') || 'none'}${bundle.lazyExternals.length > 0 ? `; imported on first use only (where a path needs it): ${bundle.lazyExternals.join(', ')}` : ''}`,
+      note: `${bundle.externals.join(', ') || 'none'}${firstUse(bundle).length > 0 ? `; imported on first use only (where a path needs it): ${firstUse(bundle).join(', ')}` : ''}`,
     },
   ]);
+  const sdkAlone = Math.max(0, ...measured.map((b) => b.sdkMs ?? 0));
   const largest = [...measured].sort((a, b) => b.bytes - a.bytes)[0];
   const slowest = [...measured].sort(
     (a, b) => b.importMs - b.emptyMs - (a.importMs - a.emptyMs),
@@ -165,7 +183,7 @@ export function findings(measured: readonly Measured[], repetitions: number): Sc
       limit: 400,
       ifMissed: {
         reason: `Over 400 KB: ${overLimit.join(', ')}.`,
-        next: 'Look at the esbuild metafile of those bundles for dependencies that do not tree-shake.',
+        next: 'Look at the esbuild metafile of those bundles for dependencies that do not tree-shake (zod’s classic API is about 90 KB of each; the same schemas in zod/mini about 20 KB: docs/decisions.md D17).',
       },
     }),
     checkTarget({
@@ -175,22 +193,22 @@ export function findings(measured: readonly Measured[], repetitions: number): Sc
       comparison: '<=',
       limit: 100,
       ifMissed: {
-        reason: `Slow imports: ${slow.join(', ')}. Importing the AWS SDK packages a bundle loads at init (what every invocation needs; clients some paths need are loaded on first use, docs/decisions.md D17) takes up to ${round(Math.max(0, ...measured.map((b) => b.sdkMs ?? 0)), 0)} ms on its own here; the rest is the bundle's own module-level work (Powertools with the X-Ray SDK, zod schemas, middy).`,
-        next: 'Decide on the tracer (the X-Ray SDK, and the async hook its context installs for every promise) and on bundling the SDK packages every invocation needs (one file instead of hundreds; within 400 KB only for single-client functions); then measure on arm64 at the configured memory, whose init CPU differs from this machine.',
+        reason: `Slow imports: ${slow.join(', ')}. What a bundle does at import is compiling itself and running its modules: the SDK's modules and clients, Powertools logger and metrics, zod's schemas, middy (docs/decisions.md D17)${sdkAlone > 0 ? `; the SDK packages bundles leave to the runtime and import at init take up to ${round(sdkAlone, 0)} ms on their own` : ''}.`,
+        next: 'Profile the slow bundles’ import (`node --cpu-prof bench/scenarios/import-child.mjs <bundle>` with the function’s environment), and measure on arm64 at the configured memory, whose init CPU differs from this machine (and on a quiet machine: the figure is CPU time at init).',
       },
     }),
   ];
   return {
     parameters: {
       bundling:
-        'the stack’s own (PipelineFunction: esbuild, minified ESM, node24, @aws-sdk/* external)',
+        'the stack’s own (PipelineFunction: esbuild, minified ESM, node24; the SDK packages a function loads at init bundled, those it loads on first use and the credential providers Lambda never reaches left to the runtime)',
       repetitions,
       functions: measured.length,
     },
     figures,
     targets,
     notes: [
-      'Import time is measured inside a fresh `node` process around `await import(bundle)`, with the function’s environment (NODE_OPTIONS=--enable-source-maps included); the empty module is imported the same way, alternating, and each figure is the median of the repetitions. The externals (@aws-sdk/*) load from the project’s node_modules, as the Lambda runtime loads its own.',
+      'Import time is measured inside a fresh `node` process around `await import(bundle)`, with the function’s environment (NODE_OPTIONS=--enable-source-maps included); the empty module is imported the same way, alternating, and each figure is the median of the repetitions. The packages a bundle leaves to the runtime load from the project’s node_modules, as the Lambda runtime loads its own; with the credentials in the environment (as in Lambda) none of the credential providers left to the runtime is imported.',
     ],
   };
 }

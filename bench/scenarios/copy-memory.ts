@@ -68,7 +68,6 @@ export const copyMemoryScenario: Scenario = {
         // The scenario's raised limit: the stack's default is 50 MiB.
         MAX_IMAGE_BYTES: String(2 * IMAGE_BYTES),
         POWERTOOLS_LOG_LEVEL: 'ERROR',
-        POWERTOOLS_TRACE_ENABLED: 'false',
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_DEV: 'true',
       };

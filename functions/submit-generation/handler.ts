@@ -1,13 +1,13 @@
 /** POST /generations: validates the body, records the generation queued and starts its workflow. */
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { generationsApiFromEnv } from '#shared/api/config.ts';
 import { httpErrorHandler } from '#shared/api/errors.ts';
 import { idempotencyKeyOf, ownerOf, readJsonBody } from '#shared/api/http.ts';
 import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
+import { submitApiFromEnv } from '#shared/api/submit-config.ts';
 import { lambdaHandler } from '#shared/observability/handler.ts';
 
-const generations = generationsApiFromEnv('submit');
+const generations = submitApiFromEnv();
 
 export const handler = lambdaHandler(async (event: APIGatewayProxyEvent, context) => {
   const owner = ownerOf(event);

@@ -103,6 +103,14 @@ export class GenerationApi extends Construct {
     // Pre-signed GETs are signed with the function's own credentials.
     const images = props.imagesBucket.arnForObjects('images/*');
     const presignEnv = { PRESIGNED_URL_TTL_SECONDS: String(props.presignedUrlTtl.toSeconds()) };
+    // The generations routes start, stop and announce executions, and sign image URLs, on some
+    // requests only; those clients are imported on first use (shared/aws/lazy.ts, presign.ts).
+    const sdkOnFirstUse = [
+      '@aws-sdk/client-sfn',
+      '@aws-sdk/client-eventbridge',
+      '@aws-sdk/client-s3',
+      '@aws-sdk/s3-request-presigner',
+    ];
 
     this.authorizerFunction = new PipelineFunction(this, 'Authorizer', {
       entryPoint: 'authorizer',
@@ -114,6 +122,7 @@ export class GenerationApi extends Construct {
 
     this.submitFunction = new PipelineFunction(this, 'SubmitGeneration', {
       entryPoint: 'submit-generation',
+      sdkOnFirstUse,
       description:
         'POST /generations: validates, records the generation queued, starts its execution',
       timeout: Duration.seconds(15),
@@ -138,6 +147,7 @@ export class GenerationApi extends Construct {
 
     this.getFunction = new PipelineFunction(this, 'GetGeneration', {
       entryPoint: 'get-generation',
+      sdkOnFirstUse,
       description: "GET /generations/{id}: the owner's generation, with pre-signed image URLs",
       timeout: Duration.seconds(10),
       environment: { ...tableEnv, ...presignEnv },
@@ -147,6 +157,7 @@ export class GenerationApi extends Construct {
 
     this.listFunction = new PipelineFunction(this, 'ListGenerations', {
       entryPoint: 'list-generations',
+      sdkOnFirstUse,
       description:
         "GET /generations: the owner's generations, newest first (a Query, never a Scan)",
       timeout: Duration.seconds(10),
@@ -164,6 +175,7 @@ export class GenerationApi extends Construct {
 
     this.cancelFunction = new PipelineFunction(this, 'CancelGeneration', {
       entryPoint: 'cancel-generation',
+      sdkOnFirstUse,
       description:
         'DELETE /generations/{id}: stops the execution and records the generation cancelled',
       timeout: Duration.seconds(15),

@@ -5,6 +5,7 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { BUNDLE_ALIASES, CREDENTIAL_PROVIDERS_FROM_RUNTIME } from './bundling.ts';
 
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -22,16 +23,28 @@ export interface PipelineFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * AWS SDK packages the function imports only on first use, on some paths (`shared/aws/lazy.ts`,
+   * the API's presigner). They are left to the Lambda runtime's own SDK: bundled, their code
+   * would be compiled at every cold start whether the path runs or not.
+   * @default [] (every SDK package it imports is bundled)
+   */
+  readonly sdkOnFirstUse?: readonly string[];
 }
 
 /**
  * Every function of the pipeline: Node 24 on arm64, bundled by the local esbuild (no Docker) as
- * minified ESM with source maps, JSON logs to a log group with retention, X-Ray tracing.
- * The AWS SDK v3 is left out of the bundles: the runtime provides it, and bundles stay small.
+ * minified ESM with source maps, JSON logs to a log group with retention, active X-Ray tracing.
+ * The AWS SDK v3 packages a function loads at init are bundled with it (one module to compile
+ * instead of every package's files from the runtime's node_modules; the version is the lock
+ * file's, not the runtime's); those it loads only on first use, and the credential providers
+ * Lambda never reaches, are left to the runtime (docs/decisions.md D17).
  */
 export class PipelineFunction extends NodejsFunction {
   /** Folder under `functions/` of its handler (the local runtime loads the same module). */
   public readonly entryPoint: string;
+  /** The SDK packages its bundle leaves to the runtime, to import on first use. */
+  public readonly sdkOnFirstUse: readonly string[];
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
@@ -77,15 +90,16 @@ export class PipelineFunction extends NodejsFunction {
         sourcesContent: false,
         target: 'node24',
         mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
-        // zod's package entry re-exports every locale as a value, which esbuild cannot shake
-        // (about 260 KB); its module of the same API can be, and sets the English locale itself.
-        esbuildArgs: { '--alias:zod': './node_modules/zod/v4/classic/external.js' },
+        externalModules: [...CREDENTIAL_PROVIDERS_FROM_RUNTIME, ...(props.sdkOnFirstUse ?? [])],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         // Some CommonJS dependencies call require(); give the ESM bundle one.
         banner:
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
       },
     });
     this.entryPoint = props.entryPoint;
+    this.sdkOnFirstUse = props.sdkOnFirstUse ?? [];
   }
 }

@@ -99,6 +99,10 @@ export class WorkflowSteps extends Construct {
       allow(fn, ['states:SendTaskSuccess'], [props.stateMachineArn]);
     };
 
+    // A function that gives a slot back or queues for one wakes a waiting execution only when one
+    // waits: Step Functions is imported on first use (shared/aws/lazy.ts).
+    const wakesOnFirstUse = ['@aws-sdk/client-sfn'];
+
     // A call must end before the function does, so a slow provider is a typed, retryable timeout.
     const sparkTimeout = Duration.millis(spark.requestTimeoutMs * 2 + 5000);
 
@@ -121,6 +125,7 @@ export class WorkflowSteps extends Construct {
 
     this.pollTask = new PipelineFunction(this, 'PollTask', {
       entryPoint: 'poll-task',
+      sdkOnFirstUse: wakesOnFirstUse,
       description:
         'Polls the Spark task of a generation, re-checking briefly; gives its slot back when it ends',
       timeout: sparkTimeout,
@@ -165,6 +170,7 @@ export class WorkflowSteps extends Construct {
 
     this.acquireSlot = new PipelineFunction(this, 'AcquireSlot', {
       entryPoint: 'acquire-slot',
+      sdkOnFirstUse: wakesOnFirstUse,
       description: 'Takes a provider slot for a generation, or queues it until one is free',
       timeout: Duration.seconds(60),
       memorySize: 128,
@@ -173,6 +179,7 @@ export class WorkflowSteps extends Construct {
     grantSlots(this.acquireSlot);
     this.releaseSlot = new PipelineFunction(this, 'ReleaseSlot', {
       entryPoint: 'release-slot',
+      sdkOnFirstUse: wakesOnFirstUse,
       description: "Gives a generation's provider slot back and wakes the next in line",
       timeout: Duration.seconds(30),
       memorySize: 128,

@@ -228,7 +228,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       [CopyEnv.insecureOrigins]: simulator ? new URL(simulator.url).origin : '',
       POWERTOOLS_LOG_LEVEL:
         options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
-      POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'true',
     });

@@ -9,10 +9,8 @@ import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import { defaultCursorSecret } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
-import { idempotencyStore } from './idempotency.ts';
 import { ApiKeyStore } from './keys.ts';
 import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, s3Presigner } from './presign.ts';
-import { DEFAULT_METADATA_MAX_BYTES } from './schemas.ts';
 
 /** Variables of the API functions (beyond the shared `EnvNames`). */
 export const ApiEnv = {
@@ -24,10 +22,11 @@ export const ApiEnv = {
   cursorSecret: 'CURSOR_SECRET',
 } as const;
 
-export type GenerationsRoute = 'submit' | 'get' | 'list' | 'cancel';
+/** The routes configured here; POST /generations has its own module (`submit-config.ts`). */
+export type GenerationsRoute = 'get' | 'list' | 'cancel';
 
-const tableName = z.string().min(1);
-const stateMachineArn = z
+export const tableName = z.string().min(1);
+export const stateMachineArn = z
   .string()
   .regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/, 'must be a state machine ARN');
 const presignTtl = envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS).pipe(z.int().min(1).max(604_800));
@@ -47,23 +46,6 @@ export function generationsApiFromEnv(
   const table = base[EnvNames.generationsTable];
   const common = { dynamoDb: dynamoDb(), tableName: table };
   switch (route) {
-    case 'submit': {
-      const values = readEnv(
-        {
-          [EnvNames.stateMachineArn]: stateMachineArn,
-          [ApiEnv.idempotencyTable]: tableName,
-          [ApiEnv.metadataMaxBytes]: envInt(DEFAULT_METADATA_MAX_BYTES).pipe(z.int().min(0)),
-        },
-        env,
-      );
-      return new GenerationsApi({
-        ...common,
-        stepFunctions: lazyStepFunctions,
-        stateMachineArn: values[EnvNames.stateMachineArn],
-        metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
-        idempotency: { persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]) },
-      });
-    }
     case 'get': {
       const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
       return new GenerationsApi({

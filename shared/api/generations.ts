@@ -5,13 +5,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import {
-  IdempotencyAlreadyInProgressError,
-  type IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -48,11 +41,7 @@ import {
 } from '../request/schema.ts';
 import { CursorCodec, type PageKey } from './cursor.ts';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.ts';
-import {
-  IDEMPOTENCY_KEY_PREFIX,
-  type IdempotentSubmission,
-  submitIdempotencyConfig,
-} from './idempotency.ts';
+import type { IdempotentStart, IdempotentStarts, IdempotentSubmission } from './idempotency.ts';
 import type { Presign } from './presign.ts';
 import {
   DEFAULT_METADATA_MAX_BYTES,
@@ -96,14 +85,6 @@ export interface SubmitOptions {
   readonly lambdaContext?: Context;
 }
 
-export interface SubmitIdempotency {
-  readonly persistenceStore: BasePersistenceLayer;
-  /** @default {@link submitIdempotencyConfig} */
-  readonly config?: IdempotencyConfig;
-  /** @default IDEMPOTENCY_KEY_PREFIX */
-  readonly keyPrefix?: string;
-}
-
 /**
  * What the operations use. Only the generations table is needed by all; each operation checks
  * the rest it needs when called (a function is given only what its route uses).
@@ -126,8 +107,8 @@ export interface GenerationsApiDeps {
   readonly cursorSecret?: string;
   /** submit: largest `metadata` in bytes of JSON. @default 2048 */
   readonly metadataMaxBytes?: number;
-  /** submit: `Idempotency-Key` support. */
-  readonly idempotency?: SubmitIdempotency;
+  /** submit: `Idempotency-Key` support (`idempotentStarts` of idempotency.ts). */
+  readonly idempotency?: IdempotentStarts;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -159,32 +140,17 @@ export class GenerationsApi {
   readonly #now: () => Date;
   readonly #newId: () => string;
   readonly #metadataMaxBytes: number;
-  readonly #idempotencyConfig?: IdempotencyConfig;
-  readonly #startOnce?: (
-    key: IdempotentSubmission,
-    submission: Submission,
-    requestId: string,
-  ) => Promise<GenerationAccepted>;
+  readonly #startOnce?: IdempotentStart<Submission, GenerationAccepted>;
 
   constructor(deps: GenerationsApiDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
     this.#newId = deps.newId ?? randomUUID;
     this.#metadataMaxBytes = deps.metadataMaxBytes ?? DEFAULT_METADATA_MAX_BYTES;
-    if (deps.idempotency) {
-      const config = deps.idempotency.config ?? submitIdempotencyConfig();
-      this.#idempotencyConfig = config;
-      this.#startOnce = makeIdempotent(
-        (key: IdempotentSubmission, submission: Submission, requestId: string) =>
-          this.#start(key.owner, submission, requestId),
-        {
-          persistenceStore: deps.idempotency.persistenceStore,
-          config,
-          keyPrefix: deps.idempotency.keyPrefix ?? IDEMPOTENCY_KEY_PREFIX,
-          dataIndexArgument: 0,
-        },
-      );
-    }
+    this.#startOnce = deps.idempotency?.(
+      (key: IdempotentSubmission, submission: Submission, requestId: string) =>
+        this.#start(key.owner, submission, requestId),
+    );
   }
 
   /**
@@ -197,33 +163,15 @@ export class GenerationsApi {
     if (options.idempotencyKey === undefined) {
       return this.#start(owner, submission, options.requestId);
     }
-    if (this.#startOnce === undefined || this.#idempotencyConfig === undefined) {
+    if (this.#startOnce === undefined) {
       throw new ConfigurationError('Idempotency-Key support is not configured (IDEMPOTENCY_TABLE)');
     }
-    if (options.lambdaContext) this.#idempotencyConfig.registerLambdaContext(options.lambdaContext);
-    try {
-      return await this.#startOnce(
-        { owner, idempotencyKey: options.idempotencyKey, body },
-        submission,
-        options.requestId,
-      );
-    } catch (error) {
-      if (error instanceof IdempotencyValidationError) {
-        throw new ConflictError(
-          ErrorCodes.API_IDEMPOTENCY_CONFLICT,
-          'This Idempotency-Key was already used with a different body',
-          { cause: error },
-        );
-      }
-      if (error instanceof IdempotencyAlreadyInProgressError) {
-        throw new ConflictError(
-          ErrorCodes.API_IDEMPOTENCY_CONFLICT,
-          'A request with this Idempotency-Key is still in progress; retry shortly',
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    return this.#startOnce(
+      { owner, idempotencyKey: options.idempotencyKey, body },
+      submission,
+      options.requestId,
+      options.lambdaContext,
+    );
   }
 
   /** The owner's generation; 404 for a missing id and for another owner's. */

@@ -3,12 +3,22 @@
  * 24 h in the idempotency table (partition key `id`, TTL attribute `expiration`). The key is the
  * owner with the header value, so owners never share keys; the body is validated against the
  * stored record, so the same key with another body is a conflict rather than a replay.
+ *
+ * Only POST /generations imports this module (through `submit-config.ts`): the other routes'
+ * bundles carry no idempotency code (docs/decisions.md D17).
  */
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { traced } from '../observability/powertools.ts';
+import type { Context } from 'aws-lambda';
+import { ErrorCodes } from '../errors/codes.ts';
+import { ConflictError } from './errors.ts';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /** Stable across deployments (the default, the function name, would change with it). */
@@ -25,7 +35,7 @@ export interface IdempotentSubmission {
 /** The persistence of idempotency records in the DynamoDB table `tableName`. */
 export function idempotencyStore(
   tableName: string,
-  client: DynamoDBClient = traced(new DynamoDBClient({})),
+  client: DynamoDBClient = new DynamoDBClient({}),
 ): BasePersistenceLayer {
   return new DynamoDBPersistenceLayer({
     tableName,
@@ -44,4 +54,70 @@ export function submitIdempotencyConfig(): IdempotencyConfig {
     hashFunction: 'sha256',
     throwOnNoIdempotencyKey: true,
   });
+}
+
+export interface SubmitIdempotency {
+  readonly persistenceStore: BasePersistenceLayer;
+  /** @default {@link submitIdempotencyConfig} */
+  readonly config?: IdempotencyConfig;
+  /** @default IDEMPOTENCY_KEY_PREFIX */
+  readonly keyPrefix?: string;
+}
+
+/** The start of a submission, keyed by its first argument. */
+export type SubmissionStart<Submission extends object, Result> = (
+  key: IdempotentSubmission,
+  submission: Submission,
+  requestId: string,
+) => Promise<Result>;
+
+/**
+ * A submission's start made idempotent: one start per key, the same answer for a replay, and a
+ * 409 for the same key with another body or while the first is still in progress. The Lambda
+ * context, when given, bounds an in-progress record by the invocation's remaining time.
+ */
+export type IdempotentStart<Submission extends object, Result> = (
+  key: IdempotentSubmission,
+  submission: Submission,
+  requestId: string,
+  lambdaContext?: Context,
+) => Promise<Result>;
+
+export type IdempotentStarts = <Submission extends object, Result>(
+  start: SubmissionStart<Submission, Result>,
+) => IdempotentStart<Submission, Result>;
+
+/** `Idempotency-Key` support for the submissions, with Powertools idempotency. */
+export function idempotentStarts(idempotency: SubmitIdempotency): IdempotentStarts {
+  const config = idempotency.config ?? submitIdempotencyConfig();
+  return <Submission extends object, Result>(start: SubmissionStart<Submission, Result>) => {
+    const startOnce = makeIdempotent(start as SubmissionStart<object, unknown>, {
+      persistenceStore: idempotency.persistenceStore,
+      config,
+      keyPrefix: idempotency.keyPrefix ?? IDEMPOTENCY_KEY_PREFIX,
+      dataIndexArgument: 0,
+    });
+    return async (key, submission, requestId, lambdaContext) => {
+      if (lambdaContext) config.registerLambdaContext(lambdaContext);
+      try {
+        return (await startOnce(key, submission, requestId)) as Result;
+      } catch (error) {
+        if (error instanceof IdempotencyValidationError) {
+          throw new ConflictError(
+            ErrorCodes.API_IDEMPOTENCY_CONFLICT,
+            'This Idempotency-Key was already used with a different body',
+            { cause: error },
+          );
+        }
+        if (error instanceof IdempotencyAlreadyInProgressError) {
+          throw new ConflictError(
+            ErrorCodes.API_IDEMPOTENCY_CONFLICT,
+            'A request with this Idempotency-Key is still in progress; retry shortly',
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    };
+  };
 }

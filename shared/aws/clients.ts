@@ -1,5 +1,5 @@
 /**
- * AWS SDK v3 clients, one of each per process, traced. Endpoints follow the SDK's standard
+ * AWS SDK v3 clients, one of each per process. Endpoints follow the SDK's standard
  * configuration (`AWS_REGION`, `AWS_ENDPOINT_URL_<SERVICE>`), which is how the local runtime
  * points the very same code at its local servers; `S3_FORCE_PATH_STYLE=true` is the one
  * addition, for S3-compatible servers that do not serve virtual-hosted buckets.

@@ -1,11 +1,10 @@
-/** The DynamoDB document client of this process, traced (see clients.ts). */
+/** The DynamoDB document client of this process (see clients.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 
 export const dynamoDb = once(() =>
-  DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), {
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   }),
 );

@@ -1,6 +1,5 @@
-/** The EventBridge client of this process, traced (see clients.ts). */
+/** The EventBridge client of this process (see clients.ts). */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 
-export const eventBridge = once(() => traced(new EventBridgeClient({})));
+export const eventBridge = once(() => new EventBridgeClient({}));

@@ -4,28 +4,30 @@
  * one waits). A bundle keeps every static import of an external package, so a client imported
  * statically is loaded at every cold start whether it is used or not; these are imported
  * dynamically, when first asked for, and then kept for the life of the process.
+ *
+ * Each is marked pure for the bundler: a function that uses one of them does not carry the
+ * others' import (a dynamic import the bundler would otherwise bundle, or leave to the runtime).
  */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 import { s3ClientConfig } from './s3-config.ts';
 
 /** A client made on its first use. */
 export type LazyClient<Client> = () => Promise<Client>;
 
-export const lazyStepFunctions: LazyClient<SFNClient> = once(async () => {
+export const lazyStepFunctions: LazyClient<SFNClient> = /* @__PURE__ */ once(async () => {
   const { SFNClient } = await import('@aws-sdk/client-sfn');
-  return traced(new SFNClient({}));
+  return new SFNClient({});
 });
 
-export const lazyEventBridge: LazyClient<EventBridgeClient> = once(async () => {
+export const lazyEventBridge: LazyClient<EventBridgeClient> = /* @__PURE__ */ once(async () => {
   const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
-  return traced(new EventBridgeClient({}));
+  return new EventBridgeClient({});
 });
 
-export const lazyS3: LazyClient<S3Client> = once(async () => {
+export const lazyS3: LazyClient<S3Client> = /* @__PURE__ */ once(async () => {
   const { S3Client } = await import('@aws-sdk/client-s3');
-  return traced(new S3Client(s3ClientConfig()));
+  return new S3Client(s3ClientConfig());
 });

@@ -1,7 +1,6 @@
-/** The S3 client of this process, traced (see clients.ts). */
+/** The S3 client of this process (see clients.ts). */
 import { S3Client } from '@aws-sdk/client-s3';
-import { traced } from '../observability/powertools.ts';
 import { once } from './once.ts';
 import { s3ClientConfig } from './s3-config.ts';
 
-export const s3 = once(() => traced(new S3Client(s3ClientConfig())));
+export const s3 = once(() => new S3Client(s3ClientConfig()));

@@ -45,7 +45,6 @@ const conditionFailed = () =>
 beforeAll(async () => {
   Object.assign(process.env, {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'test',

@@ -1,56 +1,49 @@
 /**
- * The tracer is loaded only in a Lambda sandbox with tracing on: the X-Ray SDK's async hooks
- * track every promise of the process that imports it, which the local runtime (every function
- * in one process) and the CLI should not pay for.
+ * Tracing without a tracer in the process: Lambda's active tracing records each invocation, and
+ * the SDK clients pass the invocation's trace header on to the services they call, so a Step
+ * Functions execution or a DynamoDB request joins the trace of the invocation that made it.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-const POWERTOOLS = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'shared',
-  'observability',
-  'powertools.ts',
-);
-
-/** Imports the module in a fresh process; says whether a tracer exists and the X-Ray SDK loaded. */
-async function probe(env: Record<string, string>) {
-  const script = `
-    import { createRequire } from 'node:module';
-    const { tracer, traced } = await import(${JSON.stringify(POWERTOOLS)});
-    const client = { middlewareStack: { add() {}, use() {} }, config: {}, send() {} };
-    const loaded = Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('aws-xray-sdk-core'));
-    console.log(JSON.stringify({ tracer: tracer !== undefined, loaded, same: traced(client) === client }));
-  `;
-  const base = { ...process.env };
-  delete base.AWS_LAMBDA_FUNCTION_NAME;
-  delete base.POWERTOOLS_TRACE_ENABLED;
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--input-type=module', '--eval', script],
-    { env: { ...base, ...env } },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, boolean>;
-}
-
-describe('the tracer', () => {
-  it('is not loaded outside Lambda', async () => {
-    expect(await probe({})).toEqual({ tracer: false, loaded: false, same: true });
+const TRACE_HEADER = 'Root=1-65f0c0de-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+const received: IncomingHttpHeaders[] = [];
+const server = createServer((request, response) => {
+  received.push(request.headers);
+  request.resume();
+  request.on('end', () => {
+    response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+    response.end('{}');
   });
+});
 
-  it('is not loaded in Lambda with tracing switched off', async () => {
-    expect(
-      await probe({ AWS_LAMBDA_FUNCTION_NAME: 'fn', POWERTOOLS_TRACE_ENABLED: 'false' }),
-    ).toEqual({ tracer: false, loaded: false, same: true });
-  });
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const env = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    AWS_LAMBDA_FUNCTION_NAME: 'get-generation',
+    _X_AMZN_TRACE_ID: TRACE_HEADER,
+  };
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+});
 
-  it('traces the clients in Lambda', async () => {
-    const answer = await probe({ AWS_LAMBDA_FUNCTION_NAME: 'fn' });
-    expect(answer.tracer).toBe(true);
-    expect(answer.loaded).toBe(true);
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('a function’s SDK client in Lambda', () => {
+  it('sends the invocation’s trace header with its requests', async () => {
+    const { dynamoDb } = await import('../../shared/aws/dynamodb.ts');
+
+    await dynamoDb().send(new GetCommand({ TableName: 'generations', Key: { pk: 'g1' } }));
+
+    expect(received).toHaveLength(1);
+    expect(received[0]?.['x-amzn-trace-id']).toBe(TRACE_HEADER);
   });
 });

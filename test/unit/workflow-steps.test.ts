@@ -89,7 +89,6 @@ beforeAll(async () => {
   png = await renderPng({ prompt: 'a test card', seed: 1, width: 64, height: 48 });
   Object.assign(process.env, {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'test',

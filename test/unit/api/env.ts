@@ -18,7 +18,6 @@ export const IMAGES_BUCKET = 'images-bucket';
 export const API_ENV: Record<string, string> = {
   POWERTOOLS_DEV: 'true',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
   POWERTOOLS_METRICS_DISABLED: 'true',
   POWERTOOLS_SERVICE_NAME: 'spark-t2i-test',
   AWS_REGION: REGION,

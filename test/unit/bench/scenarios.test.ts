@@ -131,4 +131,14 @@ describe('the bundle figures', () => {
     expect(externalImports(source)).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']);
     expect(lazyExternalImports(source)).toEqual(['@aws-sdk/client-s3']);
   });
+
+  it('do not count an import written inside a string, as an SDK error message writes one', () => {
+    const source =
+      'import*as h from"@smithy/node-http-handler";' +
+      'const m=`call [require("@aws-sdk/signature-v4-crt");] or [import "@aws-sdk/signature-v4-crt";]`;' +
+      'async function f(){return import("@smithy/credential-provider-imds")}';
+
+    expect(externalImports(source)).toEqual(['@smithy/node-http-handler']);
+    expect(lazyExternalImports(source)).toEqual(['@smithy/credential-provider-imds']);
+  });
 });

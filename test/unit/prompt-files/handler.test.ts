@@ -32,7 +32,6 @@ const context = {
 const ENV = {
   AWS_REGION: 'us-east-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
   POWERTOOLS_METRICS_DISABLED: 'true',
   STATE_MACHINE_ARN,
   DEFAULT_OWNER: 'local',

@@ -21,7 +21,6 @@ import {
 // Before the imports above run (vi.hoisted is lifted over them): Powertools reads these once.
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  process.env.POWERTOOLS_TRACE_ENABLED = 'false';
 });
 
 describe('processS3Event: starting generations', () => {

@@ -1,0 +1,2 @@
+// `node:fs/promises` for the function bundles: the `node:fs` substitute takes its subpaths too.
+module.exports = process.getBuiltinModule('node:fs/promises');
