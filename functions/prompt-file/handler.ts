@@ -8,10 +8,7 @@ import { ownerSchema } from '../../shared/generation/model.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { metrics } from '../../shared/observability/powertools.ts';
 import { recordPromptFileMetrics } from '../../shared/prompt-files/metrics.ts';
-import {
-  DEFAULT_STARTS_PER_SECOND,
-  processS3Event,
-} from '../../shared/prompt-files/processor.ts';
+import { DEFAULT_STARTS_PER_SECOND, processS3Event } from '../../shared/prompt-files/processor.ts';
 import {
   DEFAULT_PROMPT_FILE_MAX_BYTES,
   DEFAULT_PROMPT_FILE_MAX_LINES,
