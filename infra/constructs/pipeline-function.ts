@@ -22,6 +22,8 @@ export interface PipelineFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
+  /** Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. @default none */
+  readonly nodeOptions?: readonly string[];
 }
 
 /**
@@ -63,7 +65,7 @@ export class PipelineFunction extends NodejsFunction {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),
         POWERTOOLS_SERVICE_NAME: 'spark-t2i',
         POWERTOOLS_METRICS_NAMESPACE: 'SparkT2I',
         POWERTOOLS_LOG_LEVEL: 'INFO',
