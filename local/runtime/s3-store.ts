@@ -27,13 +27,6 @@ import FilesystemStore, { type StoredObject } from 's3rver/lib/stores/filesystem
 /** Every temporary file this store makes ends so; no name s3rver gives a file does. */
 const PARTIAL = /\.partial-[0-9a-f]{16}$/;
 
-/**
- * Bytes of the body the file stream takes before it pushes back on the request: a request's
- * chunks (64 KiB each off the socket) that arrive during one disk write go out in the next
- * `writev`, rather than a pause of the socket per chunk.
- */
-const WRITE_BUFFER_BYTES = 1024 * 1024;
-
 export class AtomicFilesystemStore extends FilesystemStore {
   override async putObject(object: StoredObject): Promise<{ size: number; md5: string }> {
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
@@ -176,8 +169,10 @@ async function writeTemporary(
           yield chunk;
         }
       },
-      // `pipeline` resolves once this stream has closed its file, not merely ended.
-      createWriteStream(temporary, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES }),
+      // `pipeline` resolves once this stream has closed its file, not merely ended. Chunks that
+      // arrive during a write go out together in the next `writev`; a larger buffer than the
+      // default 16 KiB measured no faster (docs/decisions.md, D18).
+      createWriteStream(temporary, { flags: 'wx' }),
     );
   } catch (error) {
     await rm(temporary, { force: true });
