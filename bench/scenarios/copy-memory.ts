@@ -185,20 +185,20 @@ export function findings(
         valid: copiedAll,
         ifMissed: {
           reason: copiedAll
-            ? `With a declared length the copy is one streaming PUT and holds no parts; what RSS shows is the chunk buffers of a fast stream, freed when the garbage collector runs (the plain fetch → file copy grew by ${round(maxGrowth(PLAIN), 1)} MiB in the same run).`
+            ? `The copy holds under 1 MiB of live buffers; the growth is dead socket-read buffers waiting for V8's GC, which CopyImages' 1 MiB semi-space (NODE_OPTIONS) is there to scavenge early (docs/decisions.md, D18). The plain fetch → file copy grew by ${round(maxGrowth(PLAIN), 1)} MiB in the same run.`
             : 'The copy did not store the whole image.',
-          next: 'Bound the stream buffers (highWaterMark of the download and the PUT body) and compare the growth over several runs on an unloaded machine.',
+          next: "Check that the function's NODE_OPTIONS still carries --max-semi-space-size=1, and read the growth over several runs with the load average.",
         },
       }),
       throughputTarget(
         LOCAL_S3,
-        `The local S3 server (s3rver, in a process of its own) writes the object to disk and hashes it again (${round(medianSpeed(LOCAL_S3), 1)} vs ${round(plainSpeed, 1)} MiB/s for the plain copy); the discarding endpoint's figure is the copy step's own.`,
+        `The local S3 server (s3rver, in a process of its own) parses, MD5-hashes (for the ETag) and writes every byte on its one thread, about 0.7 CPU-s per 100 MiB (docs/decisions.md, D18), beside the copy and the simulator on two shared cores (${round(medianSpeed(LOCAL_S3), 1)} vs ${round(plainSpeed, 1)} MiB/s for the plain copy); the discarding endpoint's figure is the copy step's own.`,
         'Compare with the discarding endpoint: what the local S3 server adds is not the copy step’s.',
       ),
       throughputTarget(
         DISCARDING_S3,
         `The copy step (the node:http download, sha256 of every byte and the SDK's default CRC32 request checksum over every byte, both on the function's one thread, and a streaming PUT) ran at ${round(medianSpeed(DISCARDING_S3), 1)} vs ${round(plainSpeed, 1)} MiB/s for fetch → file, whose disk writes run on libuv's thread pool. Every server is in a process of its own.`,
-        'Measure the shares of the checksum and the hash (the SDK checksum set to WHEN_REQUIRED, which S3 accepts for a PUT with Content-Length; sha256 off the main thread); keep the one that the stored images need.',
+        'The copy is CPU on its one thread (0.58–0.64 CPU-s per 100 MiB, docs/decisions.md D18; the CRC32 is native zlib, about 0.04 of it): SHA-256 in a worker, at the price of a copy per chunk, is the lever left; compare runs at a low load average.',
       ),
     ],
     notes: [

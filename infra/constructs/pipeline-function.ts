@@ -30,6 +30,8 @@ export interface PipelineFunctionProps {
    * @default [] (every SDK package it imports is bundled)
    */
   readonly sdkOnFirstUse?: readonly string[];
+  /** Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. @default none */
+  readonly nodeOptions?: readonly string[];
 }
 
 /**
@@ -76,7 +78,7 @@ export class PipelineFunction extends NodejsFunction {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),
         POWERTOOLS_SERVICE_NAME: 'spark-t2i',
         POWERTOOLS_METRICS_NAMESPACE: 'SparkT2I',
         POWERTOOLS_LOG_LEVEL: 'INFO',

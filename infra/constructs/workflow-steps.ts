@@ -148,6 +148,11 @@ export class WorkflowSteps extends Construct {
       description: "Streams a generation's images from the provider into the images bucket",
       timeout: Duration.minutes(5),
       memorySize: 512,
+      // A streamed image leaves every 64 KiB socket read behind as a dead buffer; with V8's
+      // default young generation no scavenge comes during a copy, and they pile up until a full
+      // GC (up to 87 MiB over a 100 MiB image). A 1 MiB semi-space scavenges them within megabytes
+      // (docs/decisions.md, D18).
+      nodeOptions: ['--max-semi-space-size=1'],
       environment: {
         [EnvNames.imagesBucket]: props.imagesBucket.bucketName,
         [CopyEnv.maxImageBytes]: String(props.maxImageBytes),

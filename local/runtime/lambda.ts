@@ -12,6 +12,9 @@ import type { LocalFunction } from './synthesis.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+/** Read by Node at process start only: per function on Lambda, no meaning in a shared process. */
+const PROCESS_START_VARIABLES = new Set(['NODE_OPTIONS']);
+
 /** What a caller of a failed function sees (Step Functions, API Gateway). */
 export class LambdaFunctionError extends Error {
   readonly errorType: string;
@@ -42,12 +45,15 @@ export class LocalLambda {
 
   /**
    * The environment of every function together. Functions share one process here, so names
-   * they share must agree; a conflict is a stack error and stops the runtime.
+   * they share must agree; a conflict is a stack error and stops the runtime. Options Node reads
+   * when a process starts (`NODE_OPTIONS`) are left out: on Lambda each function's own applies
+   * to its own process, here the process has started already.
    */
   combinedEnvironment(): Record<string, string> {
     const combined: Record<string, string> = {};
     for (const fn of Object.values(this.#functions)) {
       for (const [name, value] of Object.entries(fn.environment)) {
+        if (PROCESS_START_VARIABLES.has(name)) continue;
         if (combined[name] !== undefined && combined[name] !== value) {
           throw new Error(
             `Functions disagree on ${name} (${combined[name]} / ${value}); they cannot share a local process`,

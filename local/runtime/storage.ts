@@ -1,7 +1,7 @@
 /**
  * The local storage servers: a DynamoDB-compatible server (dynalite, LevelDB on disk) and an
- * S3-compatible server (s3rver, files on disk), both on 127.0.0.1, with the tables and buckets of
- * the synthesized template. Both are kept behind this one adapter so either can be swapped.
+ * S3-compatible server (s3rver, files on disk, written through `AtomicFilesystemStore`), both on
+ * 127.0.0.1, with the tables and buckets of the synthesized template. Both are kept behind this one adapter so either can be swapped.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
+import { AtomicFilesystemStore, sweepPartialWrites } from './s3-store.ts';
 
 /**
  * s3rver's fixed credentials; the local runtime's clients sign with them. A new object on every
@@ -55,13 +56,18 @@ export async function startLocalStorage(options: {
   const buckets = resourcesOfType(options.template, 'AWS::S3::Bucket').map(([id]) =>
     placeholderName(id, 'AWS::S3::Bucket'),
   );
+  const s3Directory = join(options.dataDir, 's3');
+  // What a killed server was writing when it died was never answered: dropped.
+  await sweepPartialWrites(s3Directory);
   const s3 = new S3rver({
     address: host,
     port: 0,
     silent: true,
-    directory: join(options.dataDir, 's3'),
+    directory: s3Directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
+  // An answered PUT is whole on disk, and a cut-short one leaves nothing (see s3-store.ts).
+  s3.store = s3.context.store = new AtomicFilesystemStore(s3Directory);
   const address = (await s3.run()) as AddressInfo;
   const s3Endpoint = `http://${host}:${address.port}`;
 

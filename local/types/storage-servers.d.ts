@@ -26,7 +26,48 @@ declare module 's3rver' {
   }
   export default class S3rver extends EventEmitter {
     constructor(options?: S3rverOptions);
+    /** The store the server was made with; its request handlers read `context.store`. */
+    store: unknown;
+    readonly context: { store: unknown };
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+  }
+}
+
+declare module 's3rver/lib/stores/filesystem.js' {
+  import type { Readable } from 'node:stream';
+
+  /** An object on its way into the store (s3rver's S3Object). */
+  export interface StoredObject {
+    readonly bucket: string;
+    readonly key: string;
+    readonly content: Readable | Buffer;
+    readonly metadata: Record<string, unknown>;
+  }
+  export default class FilesystemStore {
+    constructor(rootDirectory: string);
+    readonly rootDirectory: string;
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+    putMetadata(
+      bucket: string,
+      key: string,
+      metadata: Record<string, unknown>,
+      md5?: string,
+    ): Promise<void>;
+    putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+    putPart(
+      bucket: string,
+      uploadId: string,
+      partNumber: number | string,
+      content: Readable,
+    ): Promise<{ size: number; md5: string }>;
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata?: Record<string, unknown>,
+    ): Promise<Record<string, unknown>>;
   }
 }

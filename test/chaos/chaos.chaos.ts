@@ -29,8 +29,6 @@ describe('chaos', () => {
       n: sizeOf('CHAOS_RESTART_N', 300),
       restarts: 3,
       seed: sizeOf('CHAOS_SEED', 1) + 1,
-      // A known defect of the local S3 server under SIGKILL, counted in the table.
-      tolerateLocalS3UnflushedPut: true,
       log,
     });
     console.log(formatReport(report));

@@ -69,14 +69,6 @@ export interface ChaosOptions {
   readonly httpConcurrency?: number;
   /** Stack config merged over the suite's own (`maxConcurrentTasks` is `cap`). */
   readonly stackConfig?: Record<string, unknown>;
-  /**
-   * Counts, rather than fails on, a completed image the local S3 server (s3rver) lost: it answers
-   * a PUT before its write stream has reached the file, so a SIGKILL soon after leaves an
-   * acknowledged object empty (see docs/reliability.md, "Not guaranteed yet"). Only when the
-   * record's SHA-256 is the served one and a kill came within seconds of its completion.
-   * @default false
-   */
-  readonly tolerateLocalS3UnflushedPut?: boolean;
   /** For the whole run to reach terminal. @default 30 min */
   readonly deadlineMs?: number;
   readonly log?: (line: string) => void;
@@ -111,7 +103,6 @@ interface StoredGeneration {
   readonly request: { readonly prompt: string };
   readonly sparkTaskId?: string;
   readonly polls?: number;
-  readonly completedAt?: string;
   readonly error?: { readonly code: string };
   readonly images?: ReadonlyArray<{
     readonly bucket: string;
@@ -154,9 +145,6 @@ export const EXPECTED_CODES: Readonly<Record<FaultKind | 'busy', readonly string
   image404: [ErrorCodes.IMAGE_DOWNLOAD_FAILED],
   imageTruncated: [ErrorCodes.IMAGE_TRUNCATED],
 };
-
-/** A kill this long after a PUT was answered can have lost it with the local S3 server. */
-const LOCAL_S3_FLUSH_MS = 10_000;
 
 /** A kill this long after a create answered can have lost the answer with the process. */
 const LOST_WITH_KILL_MS = 15_000;
@@ -301,7 +289,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       httpRetries,
       reUploads,
       started,
-      tolerateLocalS3UnflushedPut: options.tolerateLocalS3UnflushedPut ?? false,
     });
   } finally {
     await runtime.stop();
@@ -494,7 +481,6 @@ interface CheckInput {
   readonly httpRetries: number;
   readonly reUploads: number;
   readonly started: number;
-  readonly tolerateLocalS3UnflushedPut: boolean;
 }
 
 const ANSWER_FAULTS: readonly FaultKind[] = [
@@ -506,6 +492,23 @@ const ANSWER_FAULTS: readonly FaultKind[] = [
   'image404',
   'imageTruncated',
 ];
+
+/**
+ * What is wrong with one image of a `completed` generation, if anything: the object must be
+ * there with the SHA-256 both the record and the simulator give, whatever happened to the
+ * processes in between. An object the local S3 server acknowledged and a kill then emptied or
+ * cut short is as broken as any other.
+ */
+export function storedImageProblem(
+  recorded: { readonly bucket: string; readonly key: string; readonly sha256: string },
+  served: { readonly sha256: string } | undefined,
+  bytes: Uint8Array | undefined,
+): string | undefined {
+  if (!bytes) return `s3://${recorded.bucket}/${recorded.key} is missing`;
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 === recorded.sha256 && sha256 === served?.sha256) return undefined;
+  return `s3://${recorded.bucket}/${recorded.key} (${bytes.length} bytes) has SHA-256 ${sha256}, recorded ${recorded.sha256}, served ${served?.sha256}`;
+}
 
 /**
  * The fault that made an answer unusable to the pipeline, if any: a held (`slow`) create or poll
@@ -615,7 +618,6 @@ async function check(input: CheckInput): Promise<ChaosReport> {
   const completed = records.filter((record) => record.status === 'completed');
   let imagesChecked = 0;
   let imageProblems = 0;
-  let lostByLocalS3 = 0;
   await forEachLimited(completed, 16, async (record) => {
     const task = record.sparkTaskId ? taskById.get(record.sparkTaskId) : undefined;
     const served = task?.images ?? [];
@@ -631,27 +633,8 @@ async function check(input: CheckInput): Promise<ChaosReport> {
     for (const [index, image] of stored.entries()) {
       const bytes = await getBytes(runtime, image.bucket, image.key).catch(() => undefined);
       imagesChecked++;
-      if (!bytes) return problem(`s3://${image.bucket}/${image.key} is missing`);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const completedAt = Date.parse(record.completedAt ?? '');
-      const killedSoonAfter = input.killTimes.some(
-        (at) => at >= completedAt && at - completedAt <= LOCAL_S3_FLUSH_MS,
-      );
-      if (
-        input.tolerateLocalS3UnflushedPut &&
-        bytes.length < image.size &&
-        image.sha256 === served[index]?.sha256 &&
-        killedSoonAfter
-      ) {
-        // The copy stored and recorded the right bytes; the killed local S3 server lost them.
-        lostByLocalS3++;
-        continue;
-      }
-      if (sha256 !== image.sha256 || sha256 !== served[index]?.sha256) {
-        return problem(
-          `image ${index} has SHA-256 ${sha256}, recorded ${image.sha256}, served ${served[index]?.sha256}`,
-        );
-      }
+      const text = storedImageProblem(image, served[index], bytes);
+      if (text) return problem(`image ${index} ${text}`);
     }
   });
   figure(
@@ -659,9 +642,6 @@ async function check(input: CheckInput): Promise<ChaosReport> {
     `${imagesChecked - imageProblems}/${imagesChecked} images of ${completed.length} generations`,
     imageProblems === 0,
   );
-  if (input.tolerateLocalS3UnflushedPut) {
-    figure('  tolerated: acknowledged image lost by the killed local S3', lostByLocalS3);
-  }
 
   // Failed: the code of the fault in the last answer the generation got.
   const failed = records.filter((record) => record.status === 'failed');

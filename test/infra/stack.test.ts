@@ -221,6 +221,22 @@ describe('image copy policy', () => {
     }
   });
 
+  it('runs CopyImages alone with a 1 MiB semi-space, every function with source maps', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.NODE_OPTIONS !== undefined,
+    );
+    const options = functions.map((fn) => ({
+      copy: fn.Properties.Environment.Variables.MAX_IMAGE_BYTES !== undefined,
+      nodeOptions: fn.Properties.Environment.Variables.NODE_OPTIONS,
+    }));
+    expect(options.filter((fn) => fn.copy).map((fn) => fn.nodeOptions)).toEqual([
+      '--enable-source-maps --max-semi-space-size=1',
+    ]);
+    expect(new Set(options.filter((fn) => !fn.copy).map((fn) => fn.nodeOptions))).toEqual(
+      new Set(['--enable-source-maps']),
+    );
+  });
+
   it('defaults to no allowed hosts (any public host) and refuses what is not a host name', () => {
     expect(parseStackConfig({}).images.allowedHosts).toEqual([]);
     for (const bad of [

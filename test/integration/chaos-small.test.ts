@@ -16,8 +16,6 @@ describe('chaos, CI size', () => {
       linesPerFile: 20,
       cap: 20,
       deadlineMs: 180_000,
-      // A known defect of the local S3 server, counted in the table; the full run is strict.
-      tolerateLocalS3UnflushedPut: true,
     });
     console.log(formatReport(report));
     expect(report.violations).toEqual([]);

@@ -1,13 +1,20 @@
 /**
- * The chaos suite's judge (test/chaos/suite.ts) must be able to fail: a failed generation's code
- * is held to the fault in the last answer the provider gave it, and runs of failed answers are
- * counted per state entry.
+ * The chaos suite's judge (test/chaos/suite.ts) must be able to fail: a completed generation's
+ * image is held to the bytes the provider served, a failed generation's code to the fault in the
+ * last answer the provider gave it, and runs of failed answers are counted per state entry.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { FaultKind } from '#local/simulator/faults.ts';
 import type { JournalEntry } from '#local/simulator/journal.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { causeOfFailure, EXPECTED_CODES, failedAnswer, longestFailureRun } from '../chaos/suite.ts';
+import {
+  causeOfFailure,
+  EXPECTED_CODES,
+  failedAnswer,
+  longestFailureRun,
+  storedImageProblem,
+} from '../chaos/suite.ts';
 
 const entry = (
   request: JournalEntry['request'],
@@ -16,6 +23,29 @@ const entry = (
   extra: Partial<JournalEntry> = {},
 ): JournalEntry => ({ at: 0, request, status, faults, taskId: 't1', ...extra });
 const plainTask = { privateUrl: () => false, pollsExhausted: false };
+
+describe('storedImageProblem', () => {
+  const bytes = Buffer.from('an image, as the simulator served it');
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const recorded = { bucket: 'images', key: 'images/local/g1/0.png', sha256 };
+
+  it('accepts an object with the recorded and served SHA-256', () => {
+    expect(storedImageProblem(recorded, { sha256 }, bytes)).toBeUndefined();
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['left empty by a killed server', new Uint8Array(0)],
+    ['cut short by a killed server', bytes.subarray(0, 10)],
+    ['different bytes', Buffer.from('another image')],
+  ])('fails an acknowledged object that is %s, whatever the record says', (_name, stored) => {
+    expect(storedImageProblem(recorded, { sha256 }, stored)).toMatch(recorded.key);
+  });
+
+  it('fails an object whose record matches it but not what was served', () => {
+    expect(storedImageProblem(recorded, { sha256: 'f'.repeat(64) }, bytes)).toMatch(/served f+/);
+  });
+});
 
 describe('causeOfFailure', () => {
   it.each([

@@ -1,0 +1,129 @@
+/**
+ * The local S3 server keeps what it acknowledged: objects PUT concurrently, the server process
+ * SIGKILLed the moment the first few answers arrive, then the same data dir served again. Every
+ * answered object must come back whole; an unanswered one may be missing, but never partial.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  LOCAL_REGION,
+  type LocalStorage,
+  localCredentials,
+  startLocalStorage,
+} from '../../local/runtime/storage.ts';
+
+const CHILD = join(import.meta.dirname, '..', 'helpers', 'storage-child.ts');
+const BUCKET = 'durabilitybucket';
+const MIB = 1024 * 1024;
+
+function client(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: localCredentials(),
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // A killed server answers nothing more; the test wants the error, not retries.
+    maxAttempts: 1,
+  });
+}
+
+async function startChild(dataDir: string): Promise<{ child: ChildProcess; endpoint: string }> {
+  const child = spawn(process.execPath, [CHILD, dataDir, BUCKET], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [line] = (await Promise.race([
+    createInterface({ input: child.stdout as NodeJS.ReadableStream })
+      [Symbol.asyncIterator]()
+      .next()
+      .then((next) => [next.value as string]),
+    new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`exited ${code}`)))),
+  ])) as [string];
+  return { child, endpoint: (JSON.parse(line) as { s3Endpoint: string }).s3Endpoint };
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Files left in the data dir by writes that never finished. */
+async function partialFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && /\.partial-/.test(entry.name))
+    .map((entry) => entry.name);
+}
+
+describe('the local S3 server under SIGKILL', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('keeps every object it answered a PUT for whole, and none half-written', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-kill-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const { child, endpoint } = await startChild(dataDir);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    const s3 = client(endpoint);
+    cleanups.push(async () => s3.destroy());
+
+    // Sizes from a few bytes to a few MiB, like images and prompt files.
+    const objects = Array.from({ length: 40 }, (_, index) => ({
+      key: `images/local/g${index}/0.png`,
+      body: randomBytes(index % 4 === 0 ? 3 * MIB + index : 1 + index * 40_000),
+    }));
+    const answered = new Set<string>();
+    const killAfter = 8;
+    await Promise.allSettled(
+      objects.map(async ({ key, body }) => {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+        answered.add(key);
+        // The moment the answer is here: nothing the server does afterwards may be needed.
+        if (answered.size === killAfter) child.kill('SIGKILL');
+      }),
+    );
+    await exited;
+    expect(answered.size).toBeGreaterThanOrEqual(killAfter);
+    // The kill did cut writes short (their temporary files are still there).
+    expect((await partialFiles(join(dataDir, 's3'))).length).toBeGreaterThan(0);
+
+    let storage: LocalStorage | undefined;
+    storage = await startLocalStorage({
+      dataDir,
+      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
+    });
+    cleanups.push(async () => storage?.close());
+    const again = client(storage.s3Endpoint);
+    cleanups.push(async () => again.destroy());
+    const found = await Promise.all(
+      objects.map(async ({ key, body }) => {
+        try {
+          const object = await again.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+          const bytes = await (
+            object.Body as { transformToByteArray(): Promise<Uint8Array> }
+          ).transformToByteArray();
+          return { key, state: sha256(bytes) === sha256(body) ? 'whole' : `${bytes.length} bytes` };
+        } catch (error) {
+          if (error instanceof NoSuchKey) return { key, state: 'missing' };
+          throw error;
+        }
+      }),
+    );
+    const answeredStates = found.filter(({ key }) => answered.has(key));
+    expect(answeredStates.filter(({ state }) => state !== 'whole')).toEqual([]);
+    expect(found.filter(({ state }) => state !== 'whole' && state !== 'missing')).toEqual([]);
+    // The restarted server swept what the killed writes left behind.
+    expect(await partialFiles(join(dataDir, 's3'))).toEqual([]);
+  }, 60_000);
+});

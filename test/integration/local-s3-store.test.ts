@@ -1,0 +1,132 @@
+/**
+ * The local S3 server's store (local/runtime/s3-store.ts) keeps s3rver's behaviour for every
+ * write the local runtime and its users make — PUT, multipart upload, copy — while no write that
+ * fails half-way replaces an object or leaves a file behind.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  LOCAL_REGION,
+  type LocalStorage,
+  localCredentials,
+  startLocalStorage,
+} from '../../local/runtime/storage.ts';
+
+const BUCKET = 'storebucket';
+const MIB = 1024 * 1024;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('the local S3 server’s store', () => {
+  let dataDir: string;
+  let storage: LocalStorage;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-store-'));
+    storage = await startLocalStorage({
+      dataDir,
+      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
+    });
+    s3 = new S3Client({
+      endpoint: storage.s3Endpoint,
+      region: LOCAL_REGION,
+      credentials: localCredentials(),
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await storage?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const read = async (key: string) => {
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const body = object.Body as { transformToByteArray(): Promise<Uint8Array> };
+    return { object, bytes: await body.transformToByteArray() };
+  };
+  const leftovers = async () =>
+    (await readdir(join(dataDir, 's3'), { recursive: true })).filter((name) =>
+      /\.partial-/.test(name),
+    );
+
+  it('replaces an object only with a PUT that arrived whole', async () => {
+    const key = 'images/local/g1/0.png';
+    const first = randomBytes(200_000);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: first }));
+
+    // A PUT whose client goes away after 64 KiB of the 1 MiB it announced.
+    await new Promise<void>((resolve) => {
+      const url = new URL(`${storage.s3Endpoint}/${BUCKET}/${key}`);
+      const outgoing = request(url, {
+        method: 'PUT',
+        headers: { 'content-length': String(MIB), 'content-type': 'image/png' },
+      });
+      outgoing.on('error', () => resolve());
+      outgoing.write(randomBytes(64 * 1024), () => setTimeout(() => outgoing.destroy(), 100));
+      outgoing.on('close', () => resolve());
+    });
+    // The server notices the reset and drops the temporary file.
+    for (let attempt = 0; attempt < 50 && (await leftovers()).length > 0; attempt++) {
+      await sleep(20);
+    }
+    expect(sha256((await read(key)).bytes)).toBe(sha256(first));
+    expect(await leftovers()).toEqual([]);
+
+    const second = randomBytes(300_000);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: second }));
+    const { object, bytes } = await read(key);
+    expect(sha256(bytes)).toBe(sha256(second));
+    expect(object.ETag).toBe(`"${createHash('md5').update(second).digest('hex')}"`);
+  });
+
+  it('stores a multipart upload and a copy whole, with their metadata and ETags', async () => {
+    const body = randomBytes(6 * MIB + 123);
+    await new Upload({
+      client: s3,
+      params: {
+        Bucket: BUCKET,
+        Key: 'big/object.bin',
+        Body: body,
+        ContentType: 'image/png',
+        Metadata: { 'generation-id': 'g2' },
+      },
+      partSize: 5 * MIB,
+    }).done();
+    const uploaded = await read('big/object.bin');
+    expect(sha256(uploaded.bytes)).toBe(sha256(body));
+    expect(uploaded.object.ContentType).toBe('image/png');
+    expect(uploaded.object.Metadata).toEqual({ 'generation-id': 'g2' });
+
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: BUCKET,
+        Key: 'copies/object.bin',
+        CopySource: `${BUCKET}/big/object.bin`,
+      }),
+    );
+    const copied = await read('copies/object.bin');
+    expect(sha256(copied.bytes)).toBe(sha256(body));
+    expect(copied.object.ContentType).toBe('image/png');
+    expect(copied.object.Metadata).toEqual({ 'generation-id': 'g2' });
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'copies/object.bin' }));
+    expect(head.ETag).toBe(uploaded.object.ETag);
+    expect(await leftovers()).toEqual([]);
+  });
+});
