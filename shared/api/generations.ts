@@ -4,7 +4,7 @@
  * owner's generations: a foreign id is answered exactly like a missing one (404).
  */
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -135,6 +135,33 @@ export type StoredRecord = Omit<GenerationRecord, 'usage' | 'costUsd' | 'error' 
 const CANCELLED_MESSAGE = 'The generation was cancelled by its owner';
 const NOT_STARTED_MESSAGE = 'The generation could not be started; please submit it again';
 
+function accepted(id: string, submission: Submission): GenerationAccepted {
+  return {
+    id,
+    status: 'queued',
+    ...(submission.warnings.length > 0 && { warnings: submission.warnings }),
+    links: { self: `/generations/${id}` },
+  };
+}
+
+/**
+ * The id of a generation submitted with an Idempotency-Key: `k_` and 40 hex of SHA-256 over the
+ * owner, the key and the validated request, so the same submission always names the same
+ * generation, and another request under a reused key (after its 24 h) names another.
+ */
+export function keyedGenerationId(key: IdempotentSubmission, submission: Submission): string {
+  const hash = createHash('sha256');
+  for (const part of [
+    key.owner,
+    key.idempotencyKey,
+    JSON.stringify(submission.request),
+    submission.metadataJson ?? '',
+  ]) {
+    hash.update(part).update('\0');
+  }
+  return `k_${hash.digest('hex').slice(0, 40)}`;
+}
+
 export class GenerationsApi {
   readonly #deps: GenerationsApiDeps;
   readonly #now: () => Date;
@@ -149,7 +176,7 @@ export class GenerationsApi {
     this.#metadataMaxBytes = deps.metadataMaxBytes ?? DEFAULT_METADATA_MAX_BYTES;
     this.#startOnce = deps.idempotency?.(
       (key: IdempotentSubmission, submission: Submission, requestId: string) =>
-        this.#start(key.owner, submission, requestId),
+        this.#start(key.owner, submission, requestId, keyedGenerationId(key, submission)),
     );
   }
 
@@ -320,13 +347,20 @@ export class GenerationsApi {
     return { request: result.request, warnings: result.warnings, metadataJson };
   }
 
+  /**
+   * Records the generation and starts its workflow. With an Idempotency-Key the id is derived
+   * from the owner, the key and the request (`keyedId`): should the idempotency record not have
+   * been completed (the function stopped between recording and answering, and a retry came after
+   * the in-progress record's expiry), the retry meets the same generation and starts it if it was
+   * not, rather than paying for a second one.
+   */
   async #start(
     owner: string,
     submission: Submission,
     requestId: string,
+    keyedId?: string,
   ): Promise<GenerationAccepted> {
-    const { stepFunctions, stateMachineArn } = this.#workflow();
-    const id = this.#newId();
+    const id = keyedId ?? this.#newId();
     const now = this.#now().toISOString();
     const sourceRef = `http:${requestId || id}`;
     const record: StoredRecord = {
@@ -344,19 +378,60 @@ export class GenerationsApi {
       updatedAt: now,
       unfinished: UNFINISHED,
     };
-    await this.#deps.dynamoDb.send(
-      new PutCommand({
-        TableName: this.#deps.tableName,
-        Item: record,
-        ConditionExpression: 'attribute_not_exists(id)',
-      }),
+    try {
+      await this.#deps.dynamoDb.send(
+        new PutCommand({
+          TableName: this.#deps.tableName,
+          Item: record,
+          // A keyed generation whose workflow never started (marked so) is recorded afresh.
+          ConditionExpression:
+            keyedId === undefined
+              ? 'attribute_not_exists(id)'
+              : 'attribute_not_exists(id) OR (#status = :failed AND #error.message = :notStarted)',
+          ...(keyedId !== undefined && {
+            ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+            ExpressionAttributeValues: { ':failed': 'failed', ':notStarted': NOT_STARTED_MESSAGE },
+          }),
+        }),
+      );
+    } catch (error) {
+      if (keyedId === undefined || !(error instanceof ConditionalCheckFailedException)) throw error;
+      return this.#carryOn(keyedId, submission);
+    }
+    await this.#startWorkflow(record);
+    return accepted(id, submission);
+  }
+
+  /** A keyed generation recorded by an earlier attempt: started if it still waits to be. */
+  async #carryOn(id: string, submission: Submission): Promise<GenerationAccepted> {
+    const { Item } = await this.#deps.dynamoDb.send(
+      new GetCommand({ TableName: this.#deps.tableName, Key: { id }, ConsistentRead: true }),
     );
+    const record = Item as StoredRecord | undefined;
+    if (record === undefined) {
+      throw new GenerationNotStartedError(`Generation ${id} was neither new nor found`);
+    }
+    logger.warn('An Idempotency-Key retry met the generation of an earlier attempt', {
+      generationId: id,
+      status: record.status,
+    });
+    if (record.status === 'queued') await this.#startWorkflow(record);
+    return accepted(id, submission);
+  }
+
+  /**
+   * Starts the workflow of a recorded generation; an execution of that name already there (an
+   * earlier attempt started it) counts as started.
+   */
+  async #startWorkflow(record: StoredRecord): Promise<void> {
+    const { stepFunctions, stateMachineArn } = this.#workflow();
+    const { id } = record;
     const input: WorkflowInput = {
       id,
-      request: submission.request,
-      source: 'http',
-      sourceRef,
-      owner,
+      request: record.request,
+      source: record.source,
+      sourceRef: record.sourceRef ?? `http:${id}`,
+      owner: record.owner,
     };
     try {
       const [client, { StartExecutionCommand }] = await Promise.all([
@@ -367,17 +442,12 @@ export class GenerationsApi {
         new StartExecutionCommand({ stateMachineArn, name: id, input: JSON.stringify(input) }),
       );
     } catch (cause) {
+      if ((cause as Error).name === 'ExecutionAlreadyExists') return;
       await this.#markNotStarted(record, cause);
       throw new GenerationNotStartedError(`The workflow of generation ${id} could not be started`, {
         cause,
       });
     }
-    return {
-      id,
-      status: 'queued',
-      ...(submission.warnings.length > 0 && { warnings: submission.warnings }),
-      links: { self: `/generations/${id}` },
-    };
   }
 
   /** Never leaves a generation queued with no workflow behind it. */

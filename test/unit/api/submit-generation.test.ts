@@ -1,7 +1,16 @@
 import './env.ts';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
@@ -445,6 +454,100 @@ describe('POST /generations with an Idempotency-Key', () => {
     expect(failed.statusCode).toBe(500);
     expect(retried.statusCode).toBe(202);
     expect(documents).toHaveReceivedCommandTimes(PutCommand, 2);
+  });
+
+  describe('when an earlier attempt recorded the generation but its answer was lost', () => {
+    /** The generations table as a map: puts honour the condition a keyed put carries. */
+    function generationsTable() {
+      const items = new Map<string, Record<string, unknown>>();
+      documents.on(PutCommand).callsFake((input: PutCommand['input']) => {
+        const item = input.Item as Record<string, unknown>;
+        const existing = items.get(String(item.id));
+        const notStarted =
+          existing?.status === 'failed' &&
+          (existing.error as { message?: string } | undefined)?.message ===
+            input.ExpressionAttributeValues?.[':notStarted'];
+        if (existing && !notStarted) {
+          throw new ConditionalCheckFailedException({ message: 'conditional', $metadata: {} });
+        }
+        items.set(String(item.id), item);
+        return {};
+      });
+      documents
+        .on(GetCommand)
+        .callsFake((input: GetCommand['input']) => ({ Item: items.get(String(input.Key?.id)) }));
+      return items;
+    }
+
+    it('answers the same generation, and starts no second one', async () => {
+      // Prepare: the first attempt ran to the end, but its idempotency record is gone (the
+      // function stopped before completing it, and the retry came after its expiry).
+      const generations = generationsTable();
+      const idempotencyRecords = fakeIdempotencyTable(idempotencyDb);
+      const first = await handler(withKey(validBody, 'order-9'), lambdaContext());
+      idempotencyRecords.clear();
+      stepFunctions
+        .on(StartExecutionCommand)
+        .rejects(
+          Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' }),
+        );
+
+      // Act
+      const again = await handler(withKey(validBody, 'order-9'), lambdaContext('lambda-request-2'));
+
+      // Assess
+      expect(first.statusCode).toBe(202);
+      expect(again.statusCode).toBe(202);
+      expect(bodyOf(again).id).toBe(bodyOf(first).id);
+      expect(bodyOf(first).id).toMatch(/^k_[0-9a-f]{40}$/);
+      expect(generations.size).toBe(1);
+      const names = stepFunctions
+        .commandCalls(StartExecutionCommand)
+        .map((call) => call.args[0].input.name);
+      expect(new Set(names)).toEqual(new Set([bodyOf(first).id]));
+    });
+
+    it('starts the recorded generation whose workflow the earlier attempt never started', async () => {
+      // Prepare: recorded queued, and the attempt stopped before StartExecution.
+      const generations = generationsTable();
+      const idempotencyRecords = fakeIdempotencyTable(idempotencyDb);
+      stepFunctions.on(StartExecutionCommand).rejectsOnce(new Error('the function was stopped'));
+      documents.on(UpdateCommand).resolves({}); // the record stays queued, as after a kill
+      await handler(withKey(validBody, 'order-10'), lambdaContext());
+      idempotencyRecords.clear();
+      stepFunctions
+        .on(StartExecutionCommand)
+        .resolves({ executionArn: 'arn', startDate: new Date() });
+
+      // Act
+      const retried = await handler(
+        withKey(validBody, 'order-10'),
+        lambdaContext('lambda-request-2'),
+      );
+
+      // Assess
+      expect(retried.statusCode).toBe(202);
+      const [id] = [...generations.keys()];
+      expect(bodyOf(retried).id).toBe(id);
+      expect(generations.size).toBe(1);
+      expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+      expect(stepFunctions).toHaveReceivedNthCommandWith(StartExecutionCommand, 2, { name: id });
+    });
+
+    it('names another generation for another request under the same key', async () => {
+      // Prepare
+      generationsTable();
+      const idempotencyRecords = fakeIdempotencyTable(idempotencyDb);
+      const first = await handler(withKey(validBody, 'order-11'), lambdaContext());
+      idempotencyRecords.clear(); // past the key's 24 h
+
+      // Act
+      const other = await handler(withKey({ ...validBody, seed: 7 }, 'order-11'), lambdaContext());
+
+      // Assess
+      expect(other.statusCode).toBe(202);
+      expect(bodyOf(other).id).not.toBe(bodyOf(first).id);
+    });
   });
 
   it.each([
