@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type PngSpec, renderPng } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
@@ -191,10 +191,19 @@ describe('the local runtime, every trigger end to end', () => {
       owner: 'local',
       ownerStatus: 'local#completed',
     });
-    const completed = (await events(runtime)).find(
-      (event) => (event.detail as { id?: string }).id === id,
+    // The event is published after the record is written: wait for it a moment.
+    await vi.waitFor(
+      async () => {
+        const completed = (await events(runtime)).find(
+          (event) => (event.detail as { id?: string }).id === id,
+        );
+        expect(completed).toMatchObject({
+          source: 'spark-t2i',
+          'detail-type': 'Generation Completed',
+        });
+      },
+      { timeout: 10_000, interval: 100 },
     );
-    expect(completed).toMatchObject({ source: 'spark-t2i', 'detail-type': 'Generation Completed' });
     // Nine states for a success with one poll, three more (Wait, Poll, Choice) per further poll.
     const execution = await endedExecution(runtime, id);
     expect(execution).toMatchObject({ status: 'SUCCEEDED', retries: {} });
@@ -376,11 +385,17 @@ describe('the local runtime, failure paths through the real state machine', () =
         expect(record.status).toBe(status);
         if (code) expect(record.error?.code).toBe(code);
         else expect(record.images).toHaveLength(1);
-        const failedEvent = (await events(runtime)).find(
-          (event) => (event.detail as { id?: string }).id === id,
-        );
-        expect(failedEvent?.['detail-type']).toBe(
-          status === 'completed' ? 'Generation Completed' : 'Generation Failed',
+        // The event is published after the record is written: wait for it a moment.
+        await vi.waitFor(
+          async () => {
+            const event = (await events(runtime)).find(
+              (candidate) => (candidate.detail as { id?: string }).id === id,
+            );
+            expect(event?.['detail-type']).toBe(
+              status === 'completed' ? 'Generation Completed' : 'Generation Failed',
+            );
+          },
+          { timeout: 10_000, interval: 100 },
         );
       } finally {
         await runtime.stop();
