@@ -55,6 +55,8 @@ export interface ChaosOptions {
   readonly restarts?: number;
   /** Seeds the plan, the kill moments and the simulator's fault dice. @default 1 */
   readonly seed?: number;
+  /** Rates over {@link CHAOS_FAULTS}: a small run raises the rare kinds so each is injected. */
+  readonly faults?: Partial<Record<FaultKind, number>>;
   /** Provider slots (maxConcurrentTasks) and the simulator's --max-concurrent. @default 20 */
   readonly cap?: number;
   /** @default 400 */
@@ -160,7 +162,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // The provider's request timeout stays at its default (10 s): a slow answer, held 30 s, is
   // given up on and retried. The step functions' timeouts derive from it.
   const config = { ...options.stackConfig, maxConcurrentTasks: cap };
-  const faultSpec = Object.entries(CHAOS_FAULTS)
+  const faultSpec = Object.entries({ ...CHAOS_FAULTS, ...options.faults })
     .map(([kind, rate]) => `${kind}=${rate}`)
     .join(',');
   const serveOptions = (restart: number): ServeOptions => ({

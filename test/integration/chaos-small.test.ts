@@ -13,6 +13,10 @@ describe('chaos, CI size', () => {
       n: 80,
       restarts: 1,
       seed: 11,
+      // Which calls the dice fall on depends on timing; at 80 generations the rare kinds at their
+      // full-run rates would go uninjected in several runs out of a hundred (privateUrl, about 3
+      // expected, in 6 %). Raised, each is expected 8 times or more.
+      faults: { taskFailed: 0.1, privateUrl: 0.12 },
       linesPerFile: 20,
       cap: 20,
       deadlineMs: 180_000,
