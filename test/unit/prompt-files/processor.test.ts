@@ -500,6 +500,16 @@ describe('processS3Event: failures a retry can fix', () => {
   });
 });
 
+/** The clock's time at each StartExecution call, in order. */
+function startTimes(aws: ReturnType<typeof mockAws>, clock: { now(): number }): number[] {
+  const times: number[] = [];
+  aws.sfnMock.on(StartExecutionCommand).callsFake(async () => {
+    times.push(clock.now());
+    return { executionArn: 'arn', startDate: new Date() };
+  });
+  return times;
+}
+
 describe('processS3Event: volume', () => {
   it('starts a 10,000-line file with a bounded number of StartExecution calls in flight', async () => {
     const aws = mockAws();
@@ -533,11 +543,7 @@ describe('processS3Event: volume', () => {
     const lines = Array.from({ length: 100 }, (_, index) => `paced prompt ${index + 1}`);
     aws.put('prompts/paced.txt', { content: `${lines.join('\n')}\n` });
     const clock = virtualClock();
-    const startedAt: number[] = [];
-    aws.sfnMock.on(StartExecutionCommand).callsFake(async () => {
-      startedAt.push(clock.now());
-      return { executionArn: 'arn', startDate: new Date() };
-    });
+    const startedAt = startTimes(aws, clock);
 
     await processS3Event(
       s3Event({ key: 'prompts/paced.txt' }),
@@ -561,11 +567,7 @@ describe('processS3Event: volume', () => {
     const lines = Array.from({ length: 5000 }, (_, index) => `hurried prompt ${index + 1}`);
     aws.put('prompts/hurried.txt', { content: `${lines.join('\n')}\n`, chunkSize: 4096 });
     const clock = virtualClock();
-    let lastStartAt = 0;
-    aws.sfnMock.on(StartExecutionCommand).callsFake(async () => {
-      lastStartAt = clock.now();
-      return { executionArn: 'arn', startDate: new Date() };
-    });
+    const startedAt = startTimes(aws, clock);
     // 100 s left, 60 s of them kept back: 40 s for 5,000 lines that would take 200 s at 25/s.
     const invocationEndsAt = 100_000;
 
@@ -580,6 +582,7 @@ describe('processS3Event: volume', () => {
     );
 
     expect(aws.starts()).toHaveLength(5000);
+    const lastStartAt = startedAt.at(-1) ?? 0;
     // Not rushed from the start, and done about when the reserve begins (the estimate of lines
     // left lags by the chunk read ahead), far from the invocation's end.
     expect(lastStartAt).toBeGreaterThan(30_000);
