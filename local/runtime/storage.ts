@@ -1,7 +1,8 @@
 /**
  * The local storage servers: a DynamoDB-compatible server (dynalite, LevelDB on disk) and an
  * S3-compatible server (s3rver, files on disk, written through `AtomicFilesystemStore`), both on
- * 127.0.0.1, with the tables and buckets of the synthesized template. Both are kept behind this one adapter so either can be swapped.
+ * 127.0.0.1, with the tables and buckets of the synthesized template. Both are kept behind this
+ * one adapter so either can be swapped.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';

@@ -387,9 +387,13 @@ export class GenerationsApi {
           ConditionExpression:
             keyedId === undefined
               ? 'attribute_not_exists(id)'
-              : 'attribute_not_exists(id) OR (#status = :failed AND #error.message = :notStarted)',
+              : 'attribute_not_exists(id) OR (#status = :failed AND #error.#message = :notStarted)',
           ...(keyedId !== undefined && {
-            ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+            ExpressionAttributeNames: {
+              '#status': 'status',
+              '#error': 'error',
+              '#message': 'message',
+            },
             ExpressionAttributeValues: { ':failed': 'failed', ':notStarted': NOT_STARTED_MESSAGE },
           }),
         }),

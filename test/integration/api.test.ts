@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -419,6 +420,40 @@ describe('POST /generations', () => {
     expect([200, 202]).toContain(again.status);
     expect(other.status).toBe(409);
     expect((other.body.error as { code: string }).code).toBe(ErrorCodes.API_IDEMPOTENCY_CONFLICT);
+  });
+
+  it('answers the same generation to a key whose idempotency record was lost, making no second', async () => {
+    const headers = { 'idempotency-key': `lost-${Date.now()}` };
+    const post = async () =>
+      json(
+        await runtime.api('/generations', {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ prompt: 'recorded, answer lost' }),
+        }),
+      );
+    const first = await post();
+    // As if the function had stopped before completing the idempotency record, and the retry
+    // came after the in-progress record's expiry: the record is gone.
+    const documents = runtime.dynamodb();
+    const { TableNames = [] } = await documents.send(new ListTablesCommand({}));
+    const idempotencyTable = TableNames.find((name) => /idempotency/i.test(name));
+    if (idempotencyTable === undefined) throw new Error(`no idempotency table: ${TableNames}`);
+    const { Items = [] } = await documents.send(new ScanCommand({ TableName: idempotencyTable }));
+    for (const item of Items) {
+      await documents.send(
+        new DeleteCommand({ TableName: idempotencyTable, Key: { id: item.id } }),
+      );
+    }
+
+    const again = await post();
+
+    expect(first.status).toBe(202);
+    expect(Items.length).toBeGreaterThan(0);
+    expect(again.status).toBe(202);
+    expect(again.body.id).toBe(first.body.id);
+    const record = await waitForTerminal(runtime, first.body.id as string, 60_000);
+    expect(record.status).toBe('completed');
   });
 
   it.each([
