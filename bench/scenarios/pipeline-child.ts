@@ -115,7 +115,8 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
     functionLogLevel: 'ERROR',
   });
   const counter = new ServerRequestCounter();
-  counter.watch('dynamodb', runtime.endpoints.dynamodb.endpoint, dynamodbOperation);
+  // The local DynamoDB serves from a worker thread: count what this process sends it.
+  counter.watch('dynamodb', runtime.endpoints.dynamodb.endpoint, dynamodbOperation, 'sent');
   counter.watch('s3', runtime.endpoints.s3.endpoint, httpMethod);
   counter.watch('simulator', runtime.endpoints.spark.baseUrl, simulatorRoute);
   const uses = new Map<string, FunctionUse>();
