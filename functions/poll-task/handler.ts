@@ -12,6 +12,7 @@ import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
 import { type PollTaskInput, pollTaskStep } from '../../shared/generation/steps.ts';
+import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
@@ -21,12 +22,14 @@ const env = readEnv({
   [EnvNames.sparkRequestTimeoutMs]: envInt(10_000),
 });
 const policy = pollingPolicyFromEnv();
+const store = new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]);
 const deps = {
   spark: sparkClientFromEnv(),
   policy,
   stats: new PollingStatsStore(dynamoDb(), env[EnvNames.generationsTable], policy.learnedSamples),
   // A re-check starts only while one more request (and the answer) still fits before the deadline.
   reserveMs: env[EnvNames.sparkRequestTimeoutMs] + 1000,
+  recordPolls: (id: string, polls: number, now: Date) => store.recordPolls(id, polls, now),
   warn: (message: string, error: unknown) => logger.warn(message, { error }),
 };
 

@@ -22,6 +22,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { BEARER_TOKEN_PATTERN } from '../../shared/api/bearer.ts';
 import { JSON_CONTENT_TYPE, SECURITY_HEADERS } from '../../shared/api/responses.ts';
 import { EnvNames } from '../../shared/config/env.ts';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
@@ -237,7 +238,10 @@ export class GenerationApi extends Construct {
     const authorizer: IAuthorizer = new TokenAuthorizer(this, 'KeyAuthorizer', {
       handler: this.authorizerFunction,
       identitySource: 'method.request.header.Authorization',
-      validationRegex: '^Bearer [A-Za-z0-9_\\-]{16,256}$',
+      // Refuses what cannot be a Bearer key before the authorizer runs (no invocation, no cost);
+      // any key the store holds passes, whatever its length or characters, and the scheme's name
+      // in any case (RFC 9110). The authorizer reads the header the same way.
+      validationRegex: BEARER_TOKEN_PATTERN,
       resultsCacheTtl: props.authorizerCacheTtl,
     });
     const validator = new RequestValidator(this, 'ParameterValidator', {

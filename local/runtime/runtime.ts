@@ -376,9 +376,12 @@ async function provisionApiKeys(
   if (configured) {
     const pairs = configured.split(',').map((pair) => {
       const separator = pair.indexOf(':');
-      if (separator <= 0)
+      const owner = pair.slice(0, separator).trim();
+      const key = pair.slice(separator + 1).trim();
+      // A key is sent as `Authorization: Bearer <key>`: it cannot be empty or hold a space.
+      if (separator <= 0 || owner === '' || !/^\S+$/.test(key))
         throw new Error('SPARK_T2I_API_KEYS must look like "owner:key,owner2:key2"');
-      return { owner: pair.slice(0, separator).trim(), key: pair.slice(separator + 1).trim() };
+      return { owner, key };
     });
     for (const pair of pairs) await registerOnce(store, pair.owner, pair.key);
     const first = pairs[0] as { owner: string; key: string };

@@ -6,12 +6,11 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { logger } from '../observability/powertools.ts';
+import { bearerKey } from './bearer.ts';
 import type { ApiKeyStore } from './keys.ts';
 
 /** The error API Gateway turns into a 401 (its message must be exactly this). */
 export const UNAUTHORIZED = 'Unauthorized';
-
-const BEARER = /^Bearer +([^\s]+)\s*$/i;
 
 /** Where the authorizer's context arrives in the routes' events: `requestContext.authorizer.owner`. */
 export interface OwnerContext {
@@ -23,7 +22,7 @@ export async function authorizeToken(
   event: Pick<APIGatewayTokenAuthorizerEvent, 'authorizationToken' | 'methodArn'>,
   keys: Pick<ApiKeyStore, 'resolve'>,
 ): Promise<APIGatewayAuthorizerResult & { context: OwnerContext }> {
-  const key = BEARER.exec(event.authorizationToken ?? '')?.[1];
+  const key = bearerKey(event.authorizationToken ?? '');
   if (key === undefined) {
     logger.info('Authorization refused', { reason: 'not a Bearer token' });
     throw new Error(UNAUTHORIZED);

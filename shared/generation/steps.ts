@@ -119,6 +119,8 @@ export interface PollTaskDeps {
   readonly clock?: RecheckClock;
   /** Time kept in hand for one more provider request before the function's deadline. */
   readonly reserveMs?: number;
+  /** Where each poll's count is written, so the record shows it while the task runs. */
+  readonly recordPolls?: (id: string, polls: number, now: Date) => Promise<void>;
   /** Told when a duration could not be recorded (the generation carries on). */
   readonly warn?: (message: string, error: unknown) => void;
 }
@@ -161,11 +163,16 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
     clock,
   );
   const now = (deps.now ?? (() => new Date()))();
+  if (snapshot?.state !== 'completed') await recordPolls(input.id, polls, now, deps);
   if (snapshot?.state === 'failed') {
     return { ...base, state: 'failed', nextWaitSeconds: 0, failure: snapshot.error };
   }
   if (snapshot?.state === 'completed') {
-    await learn(input.task, now, firstPoll && checks === 1, deps);
+    // Written now too (not only with the images): a copy that fails after it still shows the polls.
+    await Promise.all([
+      learn(input.task, now, firstPoll && checks === 1, deps),
+      recordPolls(input.id, polls, now, deps),
+    ]);
     return {
       ...base,
       state: 'completed',
@@ -189,6 +196,20 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
     return { ...base, state: 'failed', nextWaitSeconds: 0, failure };
   }
   return { ...base, state: 'pending', nextWaitSeconds: nextWaitSeconds(deps.policy, polls) };
+}
+
+/** Writes the poll count to the record; progress shown to readers never fails a generation. */
+async function recordPolls(
+  id: string,
+  polls: number,
+  now: Date,
+  deps: PollTaskDeps,
+): Promise<void> {
+  try {
+    await deps.recordPolls?.(id, polls, now);
+  } catch (error) {
+    deps.warn?.('Could not record the poll count', error);
+  }
 }
 
 /** Records how long the provider took, when this execution knows when it created the task. */

@@ -73,6 +73,34 @@ export class GenerationStore {
   }
 
   /**
+   * Records how many polls a running generation has had, so its record shows progress while the
+   * task runs and how many it took when it fails. Never moves the count back (a retried poll) and
+   * never touches a record that has ended (cancelled meanwhile): those writes are skipped.
+   */
+  async recordPolls(id: string, polls: number, now: Date): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id },
+          UpdateExpression: 'SET polls = :polls, updatedAt = :now',
+          ConditionExpression:
+            '#status = :running AND (attribute_not_exists(polls) OR polls < :polls)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':polls': polls,
+            ':running': 'running',
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw error;
+    }
+  }
+
+  /**
    * Ends a generation as failed unless it has ended already; answers whether this call ended it.
    * Used by the reconciler for executions that died outside the workflow's own failure path.
    */

@@ -30,6 +30,8 @@ const ALICE = 'sk_alice_0123456789abcdefghij';
 const BOB = 'sk_bob_0123456789abcdefghijkl';
 const EVE = 'sk_eve_revoked_0123456789abcd';
 const FUZZ = 'sk_fuzz_0123456789abcdefghijk';
+/** A key as short as the README's example. */
+const SHORT = 'key1';
 /**
  * Short, fixed poll intervals (the cancel test watches a task stop being polled); both runtimes
  * of this file use this config, so they share one synthesis.
@@ -88,7 +90,7 @@ beforeAll(async () => {
   runtime = await serve({
     simLatencyMs: 300,
     env: {
-      SPARK_T2I_API_KEYS: `local:sk_local_0123456789abcdefghij,alice:${ALICE},bob:${BOB},eve:${EVE},fuzz:${FUZZ}`,
+      SPARK_T2I_API_KEYS: `local:sk_local_0123456789abcdefghij,alice:${ALICE},bob:${BOB},eve:${EVE},fuzz:${FUZZ},dave:${SHORT}`,
     },
     config: CONFIG,
   });
@@ -109,6 +111,15 @@ describe('authentication', () => {
       error: { code: ErrorCodes.API_UNAUTHORIZED, message: expect.any(String) },
     });
     expectSecurityHeaders(response);
+  });
+
+  it('lets in a key of any length given in SPARK_T2I_API_KEYS, with the scheme in any case', async () => {
+    for (const scheme of ['Bearer', 'bearer']) {
+      const response = await fetch(`${runtime.endpoints.api}/generations`, {
+        headers: { authorization: `${scheme} ${SHORT}` },
+      });
+      expect(response.status).toBe(200);
+    }
   });
 
   it('answers 401 once the key is revoked with spark-t2i keys revoke', async () => {
@@ -737,6 +748,11 @@ describe('DELETE /generations/{id}', () => {
       });
       await until('a poll of its Spark task', async () => (await polls()) > 0);
       expect(await polls()).toBeGreaterThan(0);
+      // The record counts the polls while the task runs, and keeps the count once cancelled.
+      await until('the record to count a poll', async () => {
+        const { body } = await json(await slow.api(`/generations/${id}`));
+        return (body.polls as number) > 0;
+      });
 
       const { status, body } = await json(
         await slow.api(`/generations/${id}`, { method: 'DELETE' }),
@@ -755,7 +771,9 @@ describe('DELETE /generations/{id}', () => {
       await new Promise((resolve) => setTimeout(resolve, 5 * pollIntervalMs));
       expect(await polls()).toBe(settled);
 
-      expect((await json(await slow.api(`/generations/${id}`))).body.status).toBe('cancelled');
+      const cancelled = (await json(await slow.api(`/generations/${id}`))).body;
+      expect(cancelled.status).toBe('cancelled');
+      expect(cancelled.polls).toBeGreaterThan(0);
       const again = await json(await slow.api(`/generations/${id}`, { method: 'DELETE' }));
       expect(again.status).toBe(409);
       expect((again.body.error as { code: string }).code).toBe(ErrorCodes.API_NOT_CANCELLABLE);

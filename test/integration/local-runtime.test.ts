@@ -341,30 +341,35 @@ describe('the local runtime, failure paths through the real state machine', () =
       { simFaults: 'taskFailed=1' },
       'failed',
       ErrorCodes.INTERNAL_GENERATION_ERROR,
+      1,
     ],
     [
       'every poll answer is malformed',
       { simFaults: 'pollMalformed=1' },
       'failed',
       ErrorCodes.RESULT_PARSING_ERROR,
+      0,
     ],
     [
       'the image URL answers 404',
       { simFaults: 'image404=1' },
       'failed',
       ErrorCodes.IMAGE_DOWNLOAD_FAILED,
+      1,
     ],
     [
       "the image URL points inside the network (privateUrl), although the simulator's origin is exempt",
       { simFaults: 'privateUrl=1' },
       'failed',
       ErrorCodes.IMAGE_URL_REFUSED,
+      1,
     ],
     [
       'the provider throttles and errors, then answers',
       { simFaults: 'create429=0.5,poll5xx=0.3,poll429=0.2', simFaultSeed: 3 },
       'completed',
       undefined,
+      1,
     ],
     [
       'the task outlives the polling bounds',
@@ -374,10 +379,11 @@ describe('the local runtime, failure paths through the real state machine', () =
       },
       'failed',
       ErrorCodes.GENERATION_TIMED_OUT,
+      2,
     ],
   ] as const)(
-    'ends %s as %s with its code',
-    async (_name, options, status, code) => {
+    'ends %s as %s with its code, and the polls it had',
+    async (_name, options, status, code, polls) => {
       const runtime = await serve({ simLatencyMs: 100, ...options });
       try {
         const id = await submit(runtime, { prompt: 'a stormy sea', width: 512, height: 512 });
@@ -385,6 +391,8 @@ describe('the local runtime, failure paths through the real state machine', () =
         expect(record.status).toBe(status);
         if (code) expect(record.error?.code).toBe(code);
         else expect(record.images).toHaveLength(1);
+        // Every poll that answered is counted in the record, whatever came after it.
+        expect(record.polls).toBe(polls);
         // The event is published after the record is written: wait for it a moment.
         await vi.waitFor(
           async () => {

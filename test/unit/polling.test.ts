@@ -369,6 +369,86 @@ describe('the poll step', () => {
   });
 });
 
+describe('the poll count in the record', () => {
+  const createdAtMs = Date.parse('2026-11-24T10:00:00.000Z');
+  const task: TaskState = { sparkTaskId: 'task-1', state: 'pending', polls: 2, nextWaitSeconds: 2 };
+  const input = { id: 'gen-1', task, startedAt: new Date(createdAtMs).toISOString() };
+
+  function recorder() {
+    const written: Array<[string, number]> = [];
+    const recordPolls = async (id: string, polls: number) => {
+      written.push([id, polls]);
+    };
+    return { written, recordPolls };
+  }
+
+  it('is written by a poll that finds the task still running', async () => {
+    const { clock, at } = fakeClock(createdAtMs + 20_000);
+    const { spark } = fakeSpark(at, createdAtMs + 60_000);
+    const { written, recordPolls } = recorder();
+
+    const answer = await pollTaskStep(input, {
+      spark,
+      policy,
+      clock,
+      now: () => new Date(at()),
+      recordPolls,
+    });
+
+    expect(answer).toMatchObject({ state: 'pending', polls: 3 });
+    expect(written).toEqual([['gen-1', 3]]);
+  });
+
+  it('is written before a generation fails for its poll budget, so the failure shows it', async () => {
+    const { clock, at } = fakeClock(createdAtMs + 20_000);
+    const { spark } = fakeSpark(at, createdAtMs + 60_000);
+    const { written, recordPolls } = recorder();
+
+    const answer = await pollTaskStep(
+      { ...input, task: { ...task, polls: policy.maxPolls - 1 } },
+      { spark, policy, clock, now: () => new Date(at()), recordPolls },
+    );
+
+    expect(answer).toMatchObject({ state: 'failed', polls: policy.maxPolls });
+    expect(written).toEqual([['gen-1', policy.maxPolls]]);
+  });
+
+  it('is written by the poll that sees the task complete, as it learns the duration', async () => {
+    const { clock, at } = fakeClock(createdAtMs + 20_000);
+    const { spark } = fakeSpark(at, createdAtMs);
+    const { written, recordPolls } = recorder();
+
+    const answer = await pollTaskStep(input, {
+      spark,
+      policy,
+      clock,
+      now: () => new Date(at()),
+      recordPolls,
+    });
+
+    expect(answer).toMatchObject({ state: 'completed', polls: 3 });
+    expect(written).toEqual([['gen-1', 3]]);
+  });
+
+  it('never fails the generation when it cannot be written', async () => {
+    const { clock, at } = fakeClock(createdAtMs + 20_000);
+    const { spark } = fakeSpark(at, createdAtMs + 60_000);
+    const warn = vi.fn();
+
+    const answer = await pollTaskStep(input, {
+      spark,
+      policy,
+      clock,
+      now: () => new Date(at()),
+      warn,
+      recordPolls: () => Promise.reject(new Error('throttled')),
+    });
+
+    expect(answer).toMatchObject({ state: 'pending', polls: 3 });
+    expect(warn).toHaveBeenCalledWith('Could not record the poll count', expect.any(Error));
+  });
+});
+
 describe('the create step', () => {
   const record = {
     id: 'gen-1',

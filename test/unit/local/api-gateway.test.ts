@@ -16,13 +16,20 @@ import {
 } from '../../../local/runtime/api-gateway.ts';
 import { LambdaFunctionError } from '../../../local/runtime/lambda.ts';
 import { authorizeToken } from '../../../shared/api/authorizer.ts';
+import { BEARER_TOKEN_PATTERN } from '../../../shared/api/bearer.ts';
 import { SECURITY_HEADERS } from '../../../shared/api/responses.ts';
 import { ErrorCodes } from '../../../shared/errors/codes.ts';
 
 const ALICE_KEY = 'alice_key_0123456789abcdef';
 const BOB_KEY = 'bob-key-0123456789abcdef';
 const REVOKED_KEY = 'revoked-0123456789abcdef';
-const OWNERS: Record<string, string> = { [ALICE_KEY]: 'alice', [BOB_KEY]: 'bob' };
+/** A key as short as a local one (`SPARK_T2I_API_KEYS="dave:key1"`). */
+const SHORT_KEY = 'key1';
+const OWNERS: Record<string, string> = {
+  [ALICE_KEY]: 'alice',
+  [BOB_KEY]: 'bob',
+  [SHORT_KEY]: 'dave',
+};
 
 let template: CfnTemplate;
 let model: RestApiModel;
@@ -106,7 +113,7 @@ describe('restApiFromTemplate on the synthesized stack', () => {
     expect(model.authorizer).toEqual({
       functionLogicalId: functionId('ApiAuthorizer'),
       headerName: 'Authorization',
-      validationRegex: '^Bearer [A-Za-z0-9_\\-]{16,256}$',
+      validationRegex: BEARER_TOKEN_PATTERN,
       cacheTtlSeconds: 300,
     });
   });
@@ -350,12 +357,23 @@ describe('the local gateway on the synthesized API', () => {
   });
 
   it('answers 401 for an Authorization header the validation expression refuses, without calling the authorizer', async () => {
-    for (const value of ['Basic dXNlcjpwYXNzd29yZA==', 'Bearer short', `bearer ${ALICE_KEY}`, '']) {
+    for (const value of ['Basic dXNlcjpwYXNzd29yZA==', 'Bearer', 'Bearer two keys', '']) {
       const response = await api('/generations', { headers: { Authorization: value } });
       expect(response.status).toBe(401);
       expect((await errorOf(response)).code).toBe(ErrorCodes.API_UNAUTHORIZED);
     }
     expect(lambda.calls).toHaveLength(0);
+  });
+
+  it('passes any key and the scheme in any case to the authorizer, as API Gateway would', async () => {
+    for (const value of [`Bearer ${SHORT_KEY}`, `bearer ${SHORT_KEY}`, `BEARER  ${SHORT_KEY} `]) {
+      lambda.reset();
+      const response = await api('/generations', { headers: { Authorization: value } });
+      expect(response.status).toBe(200);
+      expect(lambda.callsOf(model.authorizer?.functionLogicalId)).toHaveLength(1);
+      const event = (await response.json()) as APIGatewayProxyEvent;
+      expect(event.requestContext.authorizer).toMatchObject({ owner: 'dave' });
+    }
   });
 
   it('answers 401 when the authorizer rejects the key', async () => {
