@@ -34,7 +34,7 @@ describe('spark-t2i CLI against the local runtime', () => {
   it('generate writes a PNG of the requested size and prints the record', async () => {
     const out = mkdtempSync(join(tmpdir(), 'spark-t2i-out-'));
 
-    const { code, stdout } = await cli(
+    const { code, stdout, stderr } = await cli(
       'generate',
       'a lighthouse at dawn',
       '--width',
@@ -51,7 +51,10 @@ describe('spark-t2i CLI against the local runtime', () => {
     const [file] = readdirSync(out);
     const png = PNG.sync.read(readFileSync(join(out, file as string)));
     expect([png.width, png.height]).toEqual([768, 512]);
-    expect(stdout).toContain('"status": "completed"');
+    // stdout is the record and nothing else; the saved file is named on stderr.
+    const record = JSON.parse(stdout) as { status: string; images: unknown[] };
+    expect(record).toMatchObject({ status: 'completed', images: [expect.any(Object)] });
+    expect(stderr).toContain(`saved ${join(out, file as string)}`);
   });
 
   it('generate refuses bad input with the provider code and exit 2, before any request', async () => {
@@ -73,12 +76,16 @@ describe('spark-t2i CLI against the local runtime', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'spark-t2i-batch-')), 'three.txt');
     writeFileSync(file, 'a red apple\r\n# a comment\r\na green pear\r\n\r\na blue plum\r\n');
 
-    const { code, stdout } = await cli('batch', file, '--data-dir', runtime.dataDir);
+    const { code, stdout, stderr } = await cli('batch', file, '--data-dir', runtime.dataDir);
 
     expect(code).toBe(0);
-    expect(stdout).toContain('report s3://');
-    expect(stdout).toContain('accepted 3, rejected 0');
-    expect(stdout).toContain('completed 3, failed 0');
+    // stdout is the report as stored; the summary is on stderr.
+    const report = JSON.parse(stdout) as { summary: unknown; lines: unknown[] };
+    expect(report.summary).toMatchObject({ lines: 5, accepted: 3, rejected: 0 });
+    expect(report.lines).toHaveLength(3);
+    expect(stderr).toContain('report s3://');
+    expect(stderr).toContain('accepted 3, rejected 0');
+    expect(stderr).toContain('completed 3, failed 0');
   });
 
   it('status, list, keys and schedules work, with clear one-line errors', async () => {

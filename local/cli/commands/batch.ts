@@ -29,7 +29,8 @@ const usage = `Usage: spark-t2i batch FILE [options]
 
 Uploads a prompt file (.txt, .jsonl or .json) to the input bucket under prompts/, waits for its
 report (reports/<key>.json), follows every accepted line's generation to its end with a progress
-bar, then prints the report's path, the summary and each rejected line's code and message.
+bar, then prints the report (its JSON, on stdout) and, on stderr, its path, the summary, each
+rejected line's code and message and each generation that did not complete.
 
 Locally it uses the runtime serving the data dir (or starts one in this process); deployed, give
 --api, --key and --bucket (the stack's InputBucketName; AWS credentials from the default chain).
@@ -155,25 +156,28 @@ export const batchCommand: Command = {
         owner: report.owner,
       });
 
-      console.log(`report ${reportPath}`);
-      console.log(
+      // stdout is the report alone, as stored (for scripts: `| jq`); the summary and every line
+      // that did not end well go to stderr, beside the progress bar.
+      const say = (line: string) => process.stderr.write(`${line}\n`);
+      say(`report ${reportPath}`);
+      say(
         `lines ${report.summary.lines}: accepted ${report.summary.accepted}, rejected ${report.summary.rejected}, skipped ${report.summary.skipped}`,
       );
-      console.log(
+      say(
         `completed ${outcome.counts.completed}, failed ${outcome.counts.failed}, cancelled ${outcome.counts.cancelled}${outcome.counts.unfinished > 0 ? `, unfinished ${outcome.counts.unfinished}` : ''}`,
       );
-      if (report.error) console.log(`file error: ${report.error.code} ${report.error.message}`);
+      if (report.error) say(`file error: ${report.error.code} ${report.error.message}`);
       for (const line of report.lines) {
-        if ('error' in line)
-          console.log(`line ${line.line}: ${line.error.code} ${line.error.message}`);
+        if ('error' in line) say(`line ${line.line}: ${line.error.code} ${line.error.message}`);
       }
       for (const record of outcome.records.values()) {
         if (record.status === 'failed' || record.status === 'cancelled') {
-          console.log(
+          say(
             `${record.status} ${record.id}: ${record.error?.code ?? '-'} ${record.error?.message ?? ''}`.trimEnd(),
           );
         }
       }
+      console.log(JSON.stringify(report, null, 2));
       const allCompleted =
         report.error === undefined &&
         report.summary.rejected === 0 &&

@@ -122,7 +122,8 @@ export const generateCommand: Command = {
         console.error(`spark-t2i generate: ${(error as Error).message}`);
         return 1;
       }
-      for (const path of saved) console.log(path);
+      // stdout is the record alone (for scripts: `| jq`); where the images went is progress.
+      for (const path of saved) process.stderr.write(`saved ${path}\n`);
       console.log(JSON.stringify(record, null, 2));
       if (record.status === 'completed') return 0;
       console.error(
