@@ -11,8 +11,9 @@ const generations = submitApiFromEnv();
 
 export const handler = lambdaHandler(async (event: APIGatewayProxyEvent, context) => {
   const owner = ownerOf(event);
-  const idempotencyKey = idempotencyKeyOf(event);
+  // The body first: an oversize one answers 413 whatever else is wrong with the request.
   const body = readJsonBody(event);
+  const idempotencyKey = idempotencyKeyOf(event);
   const accepted = await generations.submit(owner, body, {
     requestId: event.requestContext.requestId,
     idempotencyKey,

@@ -86,10 +86,13 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
-/** 415: the body is not `application/json`. */
+/** 415: the body is declared as a format other than JSON (a form, multipart, XML). */
 export class UnsupportedMediaTypeError extends HttpError {
   readonly status = 415;
-  constructor(message = 'The request body must be application/json', options?: HttpErrorOptions) {
+  constructor(
+    message = 'The request body must be JSON, sent as Content-Type: application/json',
+    options?: HttpErrorOptions,
+  ) {
     super(ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE, message, options);
   }
 }

@@ -44,15 +44,16 @@ export function headerOf(
  * and valid JSON (400 `090004004`).
  */
 export function readJsonBody(event: ProxyEvent, maxBytes: number = MAX_BODY_BYTES): unknown {
-  const contentType = headerOf(event, 'content-type');
-  if (!isJsonMediaType(contentType)) {
-    throw new UnsupportedMediaTypeError('The request body must be application/json');
-  }
   const raw = event.isBase64Encoded
     ? Buffer.from(event.body ?? '', 'base64')
     : Buffer.from(event.body ?? '', 'utf8');
   if (raw.byteLength > maxBytes) {
     throw new PayloadTooLargeError(`The request body is larger than ${maxBytes} bytes`);
+  }
+  if (!isReadAsJson(headerOf(event, 'content-type'))) {
+    throw new UnsupportedMediaTypeError(
+      'The request body must be JSON, sent as Content-Type: application/json',
+    );
   }
   try {
     return JSON.parse(raw.toString('utf8'));
@@ -63,11 +64,21 @@ export function readJsonBody(event: ProxyEvent, maxBytes: number = MAX_BODY_BYTE
   }
 }
 
-/** `application/json`, with or without parameters such as `charset=utf-8`. */
-export function isJsonMediaType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase();
-  return mediaType === 'application/json';
+/**
+ * Whether a body of this declared type is read as JSON: `application/json` and the `+json` types
+ * (with parameters such as `charset=utf-8`), and also no type at all and `text/plain`, which is
+ * what `fetch` and many clients send for a string body when the caller forgets the header. A
+ * body declared as another format (a form, multipart, XML) is refused with 415 rather than
+ * guessed at.
+ */
+export function isReadAsJson(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType.trim() === '') return true;
+  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return (
+    mediaType === 'application/json' ||
+    mediaType === 'text/plain' ||
+    /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(mediaType)
+  );
 }
 
 /** The `Idempotency-Key` header, if any; a malformed one is refused (400 `090004012`). */

@@ -124,7 +124,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090004003': 'Method not allowed on this route (HTTP 405)',
   '090004004': 'The request body is not valid JSON (HTTP 400)',
   '090004005': 'The request body is too large (HTTP 413)',
-  '090004006': 'The request body must be application/json (HTTP 415)',
+  '090004006':
+    'The request body is declared as a format other than JSON, such as a form (HTTP 415)',
   '090004007': 'The Idempotency-Key was used with a different body (HTTP 409)',
   '090004008': 'Invalid query parameter: status, limit or cursor (HTTP 400)',
   '090004009': 'The generation has already ended and cannot be cancelled (HTTP 409)',

@@ -167,7 +167,7 @@ describe('security headers', () => {
     [
       '415',
       '/generations',
-      { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } },
+      { method: 'POST', body: 'x', headers: { 'content-type': 'application/xml' } },
       415,
     ],
     ['200', '/generations?limit=1', {}, 200],
@@ -501,9 +501,9 @@ describe('POST /generations', () => {
       ErrorCodes.API_BODY_NOT_JSON,
     ],
     [
-      'a wrong content type',
+      'a form instead of JSON',
       'prompt=x',
-      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
       415,
       ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
     ],
@@ -533,7 +533,12 @@ describe('POST /generations', () => {
       400,
       ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
     ],
-    ['no Content-Type', {}, 415, ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+    [
+      'a multipart Content-Type',
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      415,
+      ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
+    ],
   ])(
     'answers a valid body with %s with %i and its code, and writes nothing',
     async (_name, headers, status, code) => {
@@ -552,6 +557,16 @@ describe('POST /generations', () => {
       expect(await countGenerations(FUZZ)).toBe(before);
     },
   );
+
+  it('reads a JSON body sent without a Content-Type (fetch then declares text/plain)', async () => {
+    const response = await fetch(`${runtime.endpoints.api}/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${FUZZ}` },
+      body: JSON.stringify({ prompt: 'a body with no declared type' }),
+    });
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { status: string }).status).toBe('queued');
+  });
 
   it.each([
     ['PUT', '/generations', 'GET, POST'],
@@ -860,7 +875,9 @@ describe('GET /openapi.json', () => {
         const mediaType = Object.keys(operation.requestBody.content)[0] as string;
         await call(id, { body: {} });
         await call(id, { rawBody: { bytes: '{"prompt":', mediaType } });
-        await call(id, { rawBody: { bytes: 'prompt=x', mediaType: 'text/plain' } });
+        await call(id, {
+          rawBody: { bytes: 'prompt=x', mediaType: 'application/x-www-form-urlencoded' },
+        });
         await call(id, { rawBody: { bytes: new Uint8Array([0x7b, 0x7d]) } });
         await call(id, { body: { prompt: 'x', metadata: { pad: 'y'.repeat(70_000) } } });
         await call(id, { rawBody: { bytes: Buffer.alloc(10 * 1024 * 1024 + 1, 0x20), mediaType } });

@@ -196,8 +196,9 @@ describe('POST /generations', () => {
   });
 
   it.each([
-    ['text/plain', { 'Content-Type': 'text/plain' }],
     ['form encoded', { 'Content-Type': 'application/x-www-form-urlencoded' }],
+    ['multipart', { 'Content-Type': 'multipart/form-data; boundary=x' }],
+    ['XML', { 'Content-Type': 'application/xml' }],
     ['a JSON look-alike', { 'Content-Type': 'application/jsonp' }],
   ])('answers 415 090004006 when the content type is %s', async (_name, headers) => {
     // Act
@@ -210,17 +211,39 @@ describe('POST /generations', () => {
     expect(documents).not.toHaveReceivedAnyCommand();
   });
 
-  it('answers 415 090004006 when there is no content type at all', async () => {
+  it.each([
+    ['no content type at all', {}],
+    [
+      'text/plain (what fetch sends for a string body)',
+      { 'Content-Type': 'text/plain;charset=UTF-8' },
+    ],
+    ['a +json type', { 'Content-Type': 'application/vnd.api+json' }],
+    ['JSON with its charset, in capitals', { 'Content-Type': 'Application/JSON; charset=utf-8' }],
+  ])('reads the body as JSON when it is sent with %s', async (_name, headers) => {
     // Prepare
-    const event = submitEvent(validBody);
-    event.headers = {};
+    const event = submitEvent(validBody, { headers });
+    event.headers = headers;
 
     // Act
     const result = await handler(event, lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(415);
-    expect(errorOf(result).code).toBe(ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE);
+    expect(result.statusCode).toBe(202);
+  });
+
+  it('answers 413 for an oversize body before looking at its type or its Idempotency-Key', async () => {
+    // Prepare
+    const event = submitEvent(
+      { prompt: 'x', padding: 'y'.repeat(64 * 1024) },
+      { headers: { 'Content-Type': 'application/xml', 'Idempotency-Key': '' } },
+    );
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(413);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_TOO_LARGE);
   });
 
   it('answers 413 090004005 when the body is over 64 KB', async () => {
