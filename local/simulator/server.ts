@@ -641,7 +641,8 @@ async function taskView(ctx: Context, task: SimTask): Promise<object> {
 
 /** URLs stand for the provider's pre-signed ones: HMAC over (task, index, expiry). */
 function signedImageUrl(ctx: Context, task: SimTask, index: number): string {
-  const expires = Math.ceil((task.completeAt + ctx.options.urlTtlS * 1000) / 1000);
+  // In epoch milliseconds: the URL stops working exactly --url-ttl-s after the task completed.
+  const expires = Math.round(task.completeAt + ctx.options.urlTtlS * 1000);
   const sig = signature(ctx.secret, task.id, index, expires);
   return `${ctx.baseUrl}/images/${encodeURIComponent(task.id)}/${index}.png?expires=${expires}&sig=${sig}`;
 }
@@ -676,7 +677,7 @@ async function handleImage(
     await journal({ status: 403, faults: [] });
     return sendError(res, 403, rejected, 'The image URL signature does not match');
   }
-  if (Date.now() >= expires * 1000) {
+  if (Date.now() >= expires) {
     await journal({ status: 403, faults: [] });
     return sendError(res, 403, rejected, 'The image URL expired');
   }

@@ -72,7 +72,7 @@ export function simulatorOptionsFromArgs(argv: readonly string[]): SimulatorOpti
     maxConcurrent: integerOption('max-concurrent', values['max-concurrent'], 0, { min: 0 }),
     faults: parseFaults(values.faults),
     faultSeed: integerOption('fault-seed', values['fault-seed'], 1),
-    urlTtlS: integerOption('url-ttl-s', values['url-ttl-s'], 3600, { min: 1 }),
+    urlTtlS: integerOption('url-ttl-s', values['url-ttl-s'], 3600, { min: 0 }),
     slowMs: integerOption('slow-ms', values['slow-ms'], 30_000, { min: 0 }),
     imagePadBytes: integerOption('image-pad-bytes', values['image-pad-bytes'], 0, { min: 0 }),
     ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),

@@ -23,4 +23,10 @@ describe('spark-t2i simulator options', () => {
   it.each([['-1'], ['1.5'], ['lots']])('refuses --image-pad-bytes %s', (value) => {
     expect(() => simulatorOptionsFromArgs([`--image-pad-bytes=${value}`])).toThrow(UsageError);
   });
+
+  it('takes --url-ttl-s 0 (every image URL expired at once), and refuses a negative one', () => {
+    expect(simulatorOptionsFromArgs([]).urlTtlS).toBe(3600);
+    expect(simulatorOptionsFromArgs(['--url-ttl-s', '0']).urlTtlS).toBe(0);
+    expect(() => simulatorOptionsFromArgs(['--url-ttl-s=-1'])).toThrow(UsageError);
+  });
 });
