@@ -356,3 +356,8 @@ function withoutDialect(schema: JsonSchema): JsonSchema {
   const { $schema: _schema, $id: _id, ...rest } = schema;
   return rest;
 }
+
+/** The document as `docs/openapi.json` holds it (two-space JSON, one final newline). */
+export function renderOpenApiFile(document: OpenApiObject): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}

@@ -1,6 +1,7 @@
 import './env.ts';
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { buildOpenApiDocument } from '#shared/api/openapi.ts';
+import { buildOpenApiDocument, renderOpenApiFile } from '#shared/api/openapi.ts';
 import { ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
 import { apiEvent, bodyOf, EXPECTED_HEADERS, lambdaContext } from './support.ts';
 
@@ -31,6 +32,11 @@ type Document = {
 const document = buildOpenApiDocument() as Document;
 
 describe('the OpenAPI document', () => {
+  it('is published, current, as docs/openapi.json (run "npm run docs:openapi" after a change)', async () => {
+    const file = await readFile(new URL('../../../docs/openapi.json', import.meta.url), 'utf8');
+    expect(file).toBe(renderOpenApiFile(buildOpenApiDocument()));
+  });
+
   it('is OpenAPI 3.1 with every route of the API', () => {
     // Act
     const routes = Object.entries(document.paths).flatMap(([path, item]) =>
