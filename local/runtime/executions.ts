@@ -167,6 +167,17 @@ export interface EngineOptions {
   readonly eventsFile: string;
   /** Every Wait and retry interval lasts this many times as long. @default 1 */
   readonly timeScale?: number;
+  /**
+   * Told of each execution started (its name and input) and of each that ended, so executions
+   * cut off by a stop or a kill can be carried on at the next start. An execution interrupted
+   * by the runtime's own shutdown has not ended. @default none
+   */
+  readonly journal?: ExecutionJournal;
+}
+
+export interface ExecutionJournal {
+  started(name: string, input: string): void;
+  ended(name: string): void;
 }
 
 type TaskHandler = (input: unknown, scope: ExecutionScope) => Promise<unknown>;
@@ -218,8 +229,8 @@ export class ExecutionEngine {
       throw new ExecutionAlreadyExistsError(executionName);
     }
     const parsedInput = JSON.parse(input) as unknown;
-    const record = this.#run(executionName, input, parsedInput);
-    return record;
+    this.#options.journal?.started(executionName, input);
+    return this.#run(executionName, input, parsedInput);
   }
 
   stop(executionArn: string, error?: string, cause?: string): ExecutionRecord {
@@ -350,6 +361,7 @@ export class ExecutionEngine {
       )
       .finally(() => {
         this.#tokens.closeExecution(name);
+        if (!record.interrupted) this.#options.journal?.ended(name);
         record.stopDate = new Date();
         for (const listener of this.#listeners) listener(record);
         settle();

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
@@ -25,6 +25,7 @@ import {
   ExecutionEngine,
   type ExecutionRecord,
 } from './executions.ts';
+import { PendingJournal, type PendingWork } from './journal.ts';
 import { LocalLambda } from './lambda.ts';
 import {
   type Firing,
@@ -171,6 +172,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resolveIntrinsics({ 'Fn::GetAtt': [app.stateMachineLogicalId, 'Arn'] }, template),
     );
     const timeScale = options.timeScale ?? 1;
+    // What was in flight when the last run stopped (or was killed), carried on below.
+    const executionsInFlight = PendingJournal.open<string>(join(dataDir, EXECUTIONS_JOURNAL));
+    const deliveriesInFlight = PendingJournal.open<S3Delivery>(join(dataDir, DELIVERIES_JOURNAL));
     const engine = new ExecutionEngine({
       asl: app.asl,
       stateMachineArn,
@@ -178,6 +182,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dynamodb,
       eventsFile,
       timeScale,
+      journal: {
+        started: (name, input) => executionsInFlight.journal.started(name, input),
+        ended: (name) => executionsInFlight.journal.ended(name),
+      },
     });
     closers.push(() => engine.abortAll());
 
@@ -192,8 +200,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return { id: name };
     };
-    let s3Notifications: { redeliver(bucket: string, key: string): { delivered: number } } = {
+    let s3Notifications: ReturnType<typeof wireS3Notifications> = {
       redeliver: () => ({ delivered: 0 }),
+      resume: () => undefined,
     };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
     const control = await startControlPlane({
@@ -264,7 +273,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       options.apiKeys,
     );
 
-    s3Notifications = wireS3Notifications(template, storage, lambda, options.timeScale ?? 1, log);
+    s3Notifications = wireS3Notifications(
+      template,
+      storage,
+      lambda,
+      deliveriesInFlight.journal,
+      options.timeScale ?? 1,
+      log,
+    );
     const rules = wireEventRules(template, engine, lambda, options.timeScale ?? 1, log);
     closers.push(() => rules.stop());
 
@@ -278,7 +294,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const generationsTable = functionEnvironment[EnvNames.generationsTable] as string;
     const resumed = await resumeUnfinished(documents, generationsTable, engine);
+    resumed.push(
+      ...(await resumeUnrecorded(
+        executionsInFlight.pending,
+        documents,
+        generationsTable,
+        engine,
+        executionsInFlight.journal,
+      )),
+    );
     if (resumed.length > 0) log(`carrying on ${resumed.length} unfinished generation(s)`);
+    // Prompt files whose processing was cut off are delivered again (their lines' generations
+    // are named by line, so what had started is met again, not doubled).
+    for (const delivery of deliveriesInFlight.pending) s3Notifications.resume(delivery);
     // Scheduled rules (the reconciler's sweep) start once the unfinished are running again, so
     // a sweep never mistakes a generation being carried on for a dead one.
     rules.startSchedules();
@@ -419,14 +447,30 @@ function wireS3Notifications(
   template: CfnTemplate,
   storage: { onS3Event(listener: (event: S3NotificationEvent) => void): void },
   lambda: LocalLambda,
+  journal: PendingJournal<S3Delivery>,
   timeScale: number,
   log: (line: string) => void,
-): { redeliver(bucket: string, key: string): { delivered: number } } {
+): {
+  redeliver(bucket: string, key: string): { delivered: number };
+  resume(delivery: PendingWork<S3Delivery>): void;
+} {
   const notifications = Object.values(template.Resources)
     .filter((resource) => resource.Type === 'Custom::S3BucketNotifications')
     .map((resource) => resolveIntrinsics(resource.Properties, template) as S3NotificationConfig);
   // The latest event record of each object, so a test can have it delivered again.
   const latest = new Map<string, S3NotificationEvent['Records'][number]>();
+  // Each delivery is in the journal from before its invocation until it succeeded or its
+  // retries ran out, as Lambda keeps an asynchronous invocation until then.
+  const invoke = (id: string, delivery: S3Delivery) => {
+    journal.started(id, delivery);
+    void invokeAsync(
+      lambda,
+      delivery.functionArn,
+      { Records: [delivery.record] },
+      timeScale,
+      log,
+    ).finally(() => journal.ended(id));
+  };
   const deliver = (record: S3NotificationEvent['Records'][number]): number => {
     const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
     const eventName = `s3:${String(record.eventName)}`;
@@ -439,7 +483,7 @@ function wireS3Notifications(
         []) {
         if (!matches(target, eventName, key)) continue;
         delivered++;
-        void invokeAsync(lambda, target.LambdaFunctionArn, { Records: [record] }, timeScale, log);
+        invoke(randomUUID(), { functionArn: target.LambdaFunctionArn, record });
       }
     }
     return delivered;
@@ -452,8 +496,21 @@ function wireS3Notifications(
       const record = latest.get(`${bucket}/${key}`);
       return { delivered: record ? deliver(record) : 0 };
     },
+    resume(delivery) {
+      invoke(delivery.id, delivery.value);
+    },
   };
 }
+
+/** One S3 event record on its way to one function (a journal entry while in flight). */
+interface S3Delivery {
+  readonly functionArn: string;
+  readonly record: S3NotificationEvent['Records'][number];
+}
+
+/** In the data dir: executions started and not ended, S3 deliveries not yet done. */
+const EXECUTIONS_JOURNAL = 'executions-in-flight.jsonl';
+const DELIVERIES_JOURNAL = 's3-deliveries-in-flight.jsonl';
 
 interface S3NotificationConfig {
   readonly BucketName: string;
@@ -630,6 +687,41 @@ export function rateMs(expression: string): number {
     (match[2] as string).replace(/s$/, '') as 'minute' | 'hour' | 'day'
   ];
   return Number(match[1]) * unit;
+}
+
+/**
+ * Executions that were running when the last run stopped and whose generation has no record yet
+ * (a prompt file's or a schedule's, cut off before its first state wrote it) are started again
+ * with the same name and input. Those with a record are the record's to carry on (above); a
+ * terminal one is done.
+ */
+async function resumeUnrecorded(
+  pending: readonly PendingWork<string>[],
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  engine: ExecutionEngine,
+  journal: PendingJournal<string>,
+): Promise<string[]> {
+  const running = new Set(
+    engine
+      .list()
+      .filter((execution) => execution.status === 'RUNNING')
+      .map((execution) => execution.name),
+  );
+  const resumed: string[] = [];
+  for (const { id: name, value: input } of pending) {
+    if (running.has(name)) continue;
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: tableName, Key: { id: name }, ConsistentRead: true }),
+    );
+    if (Item) {
+      journal.ended(name);
+      continue;
+    }
+    engine.start(name, input);
+    resumed.push(name);
+  }
+  return resumed;
 }
 
 /**

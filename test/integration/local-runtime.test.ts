@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type PngSpec, renderPng } from '#local/simulator/index.ts';
@@ -414,6 +414,72 @@ describe('the local runtime, failure paths through the real state machine', () =
 });
 
 describe('the local runtime, restarted', () => {
+  it('carries a prompt file on after a SIGKILL in the middle of it: every line once, and its report', async () => {
+    // Ten starts a second: the 60 lines take the function about 5 s, and the kill comes early.
+    const config = { limits: { promptFileStartsPerSecond: 10 } };
+    const first = await serve({ simLatencyMs: 300, config });
+    const key = 'prompts/local/killed-midway.txt';
+    const lines = Array.from({ length: 60 }, (_, index) => `a line cut off by a kill ${index}`);
+    await first.s3().send(
+      new PutObjectCommand({
+        Bucket: first.endpoints.s3.inputBucket,
+        Key: key,
+        Body: lines.join('\n'),
+      }),
+    );
+    const generationsOf = async (runtime: ServedRuntime) => {
+      const ids: string[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await runtime.dynamodb().send(
+          new ScanCommand({
+            TableName: runtime.endpoints.dynamodb.tableName,
+            FilterExpression: 'contains(sourceRef, :key)',
+            ExpressionAttributeValues: { ':key': key },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        ids.push(...(page.Items ?? []).map((item) => item.id as string));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return ids;
+    };
+    await waitFor('the first generations of the file', async () =>
+      (await generationsOf(first)).length >= 5 ? true : undefined,
+    );
+    const startedBeforeKill = (await generationsOf(first)).length;
+    await first.kill();
+    expect(startedBeforeKill).toBeLessThan(lines.length);
+
+    const second = await serve({ dataDir: first.dataDir, simLatencyMs: 300, config });
+    try {
+      const report = await waitFor(
+        'the report',
+        async () => {
+          const object = await second.s3().send(
+            new GetObjectCommand({
+              Bucket: second.endpoints.s3.inputBucket,
+              Key: `reports/${key}.json`,
+            }),
+          );
+          return JSON.parse(
+            await (object.Body as { transformToString(): Promise<string> }).transformToString(),
+          ) as { summary: { accepted: number }; lines: Array<{ line: number; id?: string }> };
+        },
+        60_000,
+      );
+      expect(report.summary.accepted).toBe(lines.length);
+      const ids = report.lines.map((line) => line.id as string);
+      expect(new Set(ids).size).toBe(lines.length);
+      const records = await Promise.all(ids.map((id) => waitForTerminal(second, id, 60_000)));
+      expect(records.every((record) => record.status === 'completed')).toBe(true);
+      // One generation a line: the lines started before the kill were met again, not doubled.
+      expect((await generationsOf(second)).sort()).toEqual([...ids].sort());
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
+
   it('carries every generation on after a SIGKILL, creating no Spark task twice', async () => {
     const first = await serve({ simLatencyMs: 2000 });
     const ids = await Promise.all(
