@@ -125,8 +125,6 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
   retention: z
     .strictObject({
-      /** Generation records expire (DynamoDB TTL) this many days after they end; 0 = never. */
-      generationDays: z.int().min(0).default(0),
       /** Images move to S3 Infrequent Access after this many days; 0 = never. */
       imagesInfrequentAccessDays: z.int().min(0).default(30),
       /** Reports and processed prompt files expire after this many days; 0 = never. */

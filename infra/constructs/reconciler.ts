@@ -5,6 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EnvNames } from '../../shared/config/env.ts';
+import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
@@ -55,8 +56,14 @@ export class Reconciler extends Construct {
     });
     allow(
       this.function,
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [props.generationsTable.tableArn],
+    );
+    // The sweep pages through the sparse index of unfinished generations (no Scan).
+    allow(
+      this.function,
+      ['dynamodb:Query'],
+      [`${props.generationsTable.tableArn}/index/${GenerationsTableSchema.unfinishedIndex.name}`],
     );
     allow(
       this.function,

@@ -4,6 +4,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
+import { POLL_COUNT_ATTRIBUTES } from '../../shared/generation/model.ts';
 import type { PollingPolicy } from '../../shared/generation/polling.ts';
 import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { allow } from './grants.ts';
@@ -136,9 +137,15 @@ export class WorkflowSteps extends Construct {
         [EnvNames.generationsTable]: props.generationsTable.tableName,
       },
     });
-    // Only to append the provider durations it learns: the polling-stats item and no other.
+    // To append the provider durations it learns: the polling-stats item and no other.
     allow(this.pollTask, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn], {
       'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [POLLING_STATS_KEY] },
+    });
+    // To count each poll on its generation's record: these attributes and no others
+    // (`GenerationStore.recordPolls`: the key, the two it sets, the status its condition reads).
+    allow(this.pollTask, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn], {
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...POLL_COUNT_ATTRIBUTES] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
     });
     spark.apiKeySecret.grantRead(this.pollTask);
     grantSlots(this.pollTask);

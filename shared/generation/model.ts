@@ -114,3 +114,9 @@ export const GenerationsTableSchema = {
   unfinishedIndex: { name: 'unfinished', partitionKey: 'unfinished', sortKey: 'createdAt' },
   timeToLiveAttribute: 'expiresAt',
 } as const;
+
+/**
+ * Every attribute the poll-count write (`GenerationStore.recordPolls`) names: the key, the two it
+ * sets and the status its condition reads. PollTask's permission on records is limited to them.
+ */
+export const POLL_COUNT_ATTRIBUTES = ['id', 'polls', 'updatedAt', 'status'] as const;

@@ -305,7 +305,7 @@ describe('least-privilege IAM', () => {
     );
   });
 
-  it('lets PollTask read the secret, update the polling-stats item, give back its slot, nothing more', () => {
+  it('lets PollTask read the secret, update the polling-stats item and the poll count, give back its slot, nothing more', () => {
     const table = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageGenerations');
     const slots = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageSlots');
     const statements = statementsOfRole('StepsPollTaskRole').filter((s) => !isTracingOrLogging(s));
@@ -321,11 +321,21 @@ describe('least-privilege IAM', () => {
             'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [POLLING_STATS_KEY] },
           },
         }),
+        expect.objectContaining({
+          Action: 'dynamodb:UpdateItem',
+          Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+          Condition: {
+            'ForAllValues:StringEquals': {
+              'dynamodb:Attributes': ['id', 'polls', 'updatedAt', 'status'],
+            },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        }),
         expect.objectContaining({ Resource: { 'Fn::GetAtt': [slots, 'Arn'] } }),
         expect.objectContaining({ Action: 'states:SendTaskSuccess' }),
       ]),
     );
-    expect(statements).toHaveLength(4);
+    expect(statements).toHaveLength(5);
   });
 
   it.each(['StepsAcquireSlotRole', 'StepsReleaseSlotRole'])(
@@ -350,6 +360,22 @@ describe('least-privilege IAM', () => {
       );
     },
   );
+
+  it('lets the reconciler Query the unfinished index (its sweep), never Scan the table', () => {
+    const table = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageGenerations');
+    const statements = statementsOfRole('ReconcilerFunctionRole');
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: 'dynamodb:Query',
+          Resource: {
+            'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/unfinished']],
+          },
+        }),
+      ]),
+    );
+    expect(statements.flatMap(actions)).not.toContain('dynamodb:Scan');
+  });
 
   it('runs the reconciler on executions that end FAILED, TIMED_OUT or ABORTED, and on a schedule', () => {
     const reconciler = logicalIdStartingWith('AWS::Lambda::Function', 'ReconcilerFunction');
