@@ -257,8 +257,11 @@ function dimensionDetail(
     return { code: ErrorCodes.INVALID_SIZE, message: `${field} must be greater than 0`, field };
   }
   // An integer beyond the safe range: the object checks never ran, so rank the ratio rule
-  // above the pixel rule here as they would have.
-  const ratio = Number(input.width) / Number(input.height);
+  // above the pixel rule here as they would have (when the other side is a number to divide by;
+  // it can be any JSON value, and is reported by its own detail).
+  const { width, height } = input;
+  const ratio =
+    typeof width === 'number' && typeof height === 'number' ? width / height : Number.NaN;
   return ratio < MIN_ASPECT_RATIO || ratio > MAX_ASPECT_RATIO
     ? {
         code: ErrorCodes.INVALID_ASPECT_RATIO,

@@ -136,6 +136,17 @@ describe('validateGenerationRequest: one rule per row of the provider table', ()
   });
 
   it.each([
+    ['an object', { toString: 0 }],
+    ['a string', '512'],
+    ['null', null],
+  ])(
+    'answers 003001007 for a huge width beside a height that is %s, never throwing',
+    (_name, height) => {
+      expect(codeOf({ prompt: 'x', width: 2 ** 53, height })).toBe(ErrorCodes.SIZE_NOT_INTEGER);
+    },
+  );
+
+  it.each([
     ['exactly 512x512', { width: 512, height: 512 }],
     ['exactly 2048x2048', { width: 2048, height: 2048 }],
   ])('accepts %s', (_name, size) => {

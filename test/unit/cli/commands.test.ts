@@ -118,11 +118,10 @@ describe('generate', () => {
     const [file] = files as [string];
     expect(file).toMatch(/^gen-\d+-0\.png$/);
     expect(readFileSync(join(out, file))).toEqual(PNG_BYTES);
-    const [pathLine, ...json] = run.stdout.split('\n');
-    expect(pathLine).toBe(join(out, file));
-    const record = JSON.parse(json.join('\n'));
+    // stdout is the record alone; the saved path is on stderr.
+    const record = JSON.parse(run.stdout);
     expect(record).toMatchObject({ status: 'completed', request: { width: 768, height: 512 } });
-    expect(run.stdout).toContain('"status": "completed"');
+    expect(run.stderr).toContain(`saved ${join(out, file)}`);
     expect(run.stderr).toMatch(/generation gen-\d+ completed \d+\.\d s/);
   });
 
@@ -446,11 +445,13 @@ describe('batch', () => {
       Key: 'reports/prompts/alice/three.txt.json',
     });
     expect(s3.commandCalls(GetObjectCommand).length).toBeGreaterThanOrEqual(3);
-    expect(run.stdout).toContain('report s3://input-bucket/reports/prompts/alice/three.txt.json');
-    expect(run.stdout).toContain('accepted 2, rejected 1');
-    expect(run.stdout).toContain('completed 1, failed 1, cancelled 0');
-    expect(run.stdout).toContain('line 4: 003001002 prompt must be 1-800 characters');
-    expect(run.stdout).toContain('failed b-2: 090003002 Image download failed');
+    // stdout is the report as stored; the summary is on stderr.
+    expect(JSON.parse(run.stdout)).toMatchObject({ etag: 'etag-new', summary: { accepted: 2 } });
+    expect(run.stderr).toContain('report s3://input-bucket/reports/prompts/alice/three.txt.json');
+    expect(run.stderr).toContain('accepted 2, rejected 1');
+    expect(run.stderr).toContain('completed 1, failed 1, cancelled 0');
+    expect(run.stderr).toContain('line 4: 003001002 prompt must be 1-800 characters');
+    expect(run.stderr).toContain('failed b-2: 090003002 Image download failed');
     expect(run.stderr).toContain('uploaded s3://input-bucket/prompts/alice/three.txt');
     expect(run.stderr).toMatch(
       /2\/2 done \| completed 1 failed 1 running 0 queued 0 \| .* \| ETA -/,
@@ -479,7 +480,7 @@ describe('batch', () => {
 
     expect(run.code).toBe(0);
     expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Key).toBe('prompts/one.jsonl');
-    expect(run.stdout).toContain('completed 1, failed 0, cancelled 0');
+    expect(run.stderr).toContain('completed 1, failed 0, cancelled 0');
   });
 
   it('refuses a file that is not a prompt file, and --api without --bucket', async () => {
