@@ -62,7 +62,23 @@ export interface SubmitIdempotency {
   readonly config?: IdempotencyConfig;
   /** @default IDEMPOTENCY_KEY_PREFIX */
   readonly keyPrefix?: string;
+  /** How long a duplicate waits for the first request with its key to finish. @default IN_PROGRESS_WAIT */
+  readonly inProgressWait?: InProgressWait;
 }
+
+export interface InProgressWait {
+  readonly attempts: number;
+  readonly delayMs: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A duplicate that arrives while the first request with its key is under way (a client retrying
+ * a slow answer, two workers sending the same job) waits for it: the first takes tens of
+ * milliseconds (a record write and a StartExecution), after which the duplicate gets the same
+ * answer, or 409 if its body differs. Only past this wait does it get 409 "still in progress".
+ */
+export const IN_PROGRESS_WAIT: InProgressWait = { attempts: 30, delayMs: 100 };
 
 /** The start of a submission, keyed by its first argument. */
 export type SubmissionStart<Submission extends object, Result> = (
@@ -72,8 +88,9 @@ export type SubmissionStart<Submission extends object, Result> = (
 ) => Promise<Result>;
 
 /**
- * A submission's start made idempotent: one start per key, the same answer for a replay, and a
- * 409 for the same key with another body or while the first is still in progress. The Lambda
+ * A submission's start made idempotent: one start per key, the same answer for a replay (a
+ * duplicate arriving while the first is in progress waits for it), and a 409 for the same key
+ * with another body or while the first is still in progress after that wait. The Lambda
  * context, when given, bounds an in-progress record by the invocation's remaining time.
  */
 export type IdempotentStart<Submission extends object, Result> = (
@@ -97,10 +114,28 @@ export function idempotentStarts(idempotency: SubmitIdempotency): IdempotentStar
       keyPrefix: idempotency.keyPrefix ?? IDEMPOTENCY_KEY_PREFIX,
       dataIndexArgument: 0,
     });
+    const wait = idempotency.inProgressWait ?? IN_PROGRESS_WAIT;
+    const sleep = wait.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+    const attempt = async (
+      key: IdempotentSubmission,
+      submission: object,
+      requestId: string,
+    ): Promise<Result> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await startOnce(key, submission, requestId)) as Result;
+        } catch (error) {
+          if (!(error instanceof IdempotencyAlreadyInProgressError) || attempt >= wait.attempts) {
+            throw error;
+          }
+          await sleep(wait.delayMs);
+        }
+      }
+    };
     return async (key, submission, requestId, lambdaContext) => {
       if (lambdaContext) config.registerLambdaContext(lambdaContext);
       try {
-        return (await startOnce(key, submission, requestId)) as Result;
+        return await attempt(key, submission, requestId);
       } catch (error) {
         if (error instanceof IdempotencyValidationError) {
           throw new ConflictError(

@@ -25,6 +25,7 @@ import {
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { IN_PROGRESS_WAIT } from '#shared/api/idempotency.ts';
 import { generationAcceptedSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
@@ -422,7 +423,7 @@ describe('POST /generations with an Idempotency-Key', () => {
     expect(documents).toHaveReceivedCommandTimes(PutCommand, 1);
   });
 
-  it('answers 409 090004007 while the first request with the key is still in progress', async () => {
+  it('answers a duplicate that arrives while the first is in progress with the same generation, once the first is done', async () => {
     // Prepare
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
@@ -437,11 +438,42 @@ describe('POST /generations with an Idempotency-Key', () => {
       expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1),
     );
 
-    // Act
-    const second = await handler(withKey(validBody, 'order-3'), lambdaContext('lambda-request-2'));
+    // Act: the duplicate waits while the first is held, and the first ends a moment later.
+    const second = handler(withKey(validBody, 'order-3'), lambdaContext('lambda-request-2'));
+    setTimeout(release, 250);
+
+    // Assess
+    const [firstAnswer, secondAnswer] = await Promise.all([first, second]);
+    expect(firstAnswer.statusCode).toBe(202);
+    expect(secondAnswer.statusCode).toBe(202);
+    expect(bodyOf(secondAnswer)).toEqual(bodyOf(firstAnswer));
+    expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  it('answers 409 090004007 when the first request with the key is still in progress after the wait', async () => {
+    // Prepare
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    stepFunctions.on(StartExecutionCommand).callsFake(async () => {
+      await held;
+      return { executionArn: 'arn', startDate: new Date() };
+    });
+    const first = handler(withKey(validBody, 'order-4'), lambdaContext());
+    await vi.waitFor(() =>
+      expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1),
+    );
+
+    // Act (the duplicate waits IN_PROGRESS_WAIT, 3 s, before giving up)
+    const started = Date.now();
+    const second = await handler(withKey(validBody, 'order-4'), lambdaContext('lambda-request-2'));
     release();
 
     // Assess
+    expect(Date.now() - started).toBeGreaterThanOrEqual(
+      (IN_PROGRESS_WAIT.attempts - 1) * IN_PROGRESS_WAIT.delayMs,
+    );
     expect(second.statusCode).toBe(409);
     expect(errorOf(second)).toEqual({
       code: ErrorCodes.API_IDEMPOTENCY_CONFLICT,
