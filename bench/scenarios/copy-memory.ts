@@ -239,7 +239,7 @@ export function findings(
       throughputTarget(
         DISCARDING_S3,
         `The copy step (the node:http download, sha256 of every byte and the SDK's default CRC32 request checksum over every byte, both on the function's one thread, and a streaming PUT) ran at ${round(medianSpeed(DISCARDING_S3), 1)} vs ${round(plainSpeed, 1)} MiB/s for fetch → file, whose disk writes run on libuv's thread pool, while the copy step's destination is a process of its own on the same cores: a plain fetch → HTTP PUT to the same endpoint ran at ${round(plainPutSpeed, 1)} MiB/s (figures). Every server is in a process of its own.`,
-        'The copy step’s own work is SHA-256, the request checksum and its stream layers (about 0.25 of 0.55 CPU-s per 100 MiB on the main thread, docs/decisions.md D18), all deployed behaviour; SHA-256 in a worker, larger PUT chunks and a larger semi-space were measured and gave nothing. Read this target beside the plain-PUT reference and at a low load average.',
+        'The copy step’s own work is SHA-256, the request checksum and its stream layers (about 0.25 of the main thread’s 0.55–0.65 CPU-s per 100 MiB, docs/decisions.md D18), all deployed behaviour; SHA-256 in a worker, larger PUT chunks and a larger semi-space were measured and gave nothing. Read this target beside the plain-PUT reference and at a low load average.',
       ),
     ],
     notes: [
