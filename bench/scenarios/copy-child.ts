@@ -1,12 +1,15 @@
 /**
  * One large-image copy in a fresh process, its memory watched: either the pipeline's copy step
- * (the CopyImages handler, with the environment the stack gives it) or a plain `fetch` → file
- * copy. Both first copy a small image the same way, so module loading and connection setup are
- * out of the figure; then RSS is sampled every 2 ms from a worker thread (RSS is the process's)
- * and checked against the process's own peak (`resourceUsage().maxRSS`).
+ * (the CopyImages handler, with the environment the stack gives it), a plain `fetch` → file copy,
+ * or a plain `fetch` → HTTP PUT (a reference for what an upload to an endpoint process costs by
+ * itself). Each first copies a small image the same way, so module loading and connection setup
+ * are out of the figure; then RSS is sampled every 2 ms from a worker thread (RSS is the
+ * process's) and checked against the process's own peak (`resourceUsage().maxRSS`), and the CPU
+ * time of the copy is read for the process and for its main thread.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,9 +18,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { childMain, PROJECT_ROOT } from '../lib/child.ts';
 
+export type CopyMode = 'pipeline' | 'plain' | 'plain-put';
+
 export interface CopyRunInput {
-  readonly mode: 'pipeline' | 'plain';
-  /** Where the pipeline copy uploads (the S3 endpoint); unused by the plain copy. */
+  readonly mode: CopyMode;
+  /** Where the pipeline copy and the plain PUT upload (the S3 endpoint); unused by the file copy. */
   readonly sink: string;
   readonly s3Endpoint?: string;
   readonly url: string;
@@ -26,7 +31,7 @@ export interface CopyRunInput {
 }
 
 export interface CopyRunOutput {
-  readonly mode: 'pipeline' | 'plain';
+  readonly mode: CopyMode;
   readonly sink: string;
   readonly bytes: number;
   readonly seconds: number;
@@ -34,6 +39,10 @@ export interface CopyRunOutput {
   readonly peakRssBytes: number;
   readonly sampledPeakRssBytes: number;
   readonly maxRssGrewBytes: number;
+  /** CPU time of the copy, all of the process's threads (user + system). */
+  readonly cpuSeconds: number;
+  /** CPU time of the copy on the main thread; null where /proc does not say. */
+  readonly mainThreadCpuSeconds: number | null;
 }
 
 const SAMPLER = `
@@ -55,7 +64,12 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
     });
   const dir = await mkdtemp(join(tmpdir(), 'spark-t2i-copy-'));
   try {
-    const copy = input.mode === 'pipeline' ? await pipelineCopy(input) : plainCopy(dir);
+    const copy =
+      input.mode === 'pipeline'
+        ? await pipelineCopy(input)
+        : input.mode === 'plain-put'
+          ? plainPut(input)
+          : plainCopy(dir);
     await copy(input.warmUrl, 'warm');
     for (let i = 0; i < 3; i++) {
       (globalThis as { gc?: () => void }).gc?.();
@@ -64,9 +78,13 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
     const baselineRssBytes = process.memoryUsage.rss();
     const maxRssBefore = process.resourceUsage().maxRSS * 1024;
     await ask('reset');
+    const cpuBefore = process.cpuUsage();
+    const mainBefore = mainThreadCpuSeconds();
     const started = performance.now();
     const bytes = await copy(input.url, 'large');
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const mainAfter = mainThreadCpuSeconds();
     const sampledPeakRssBytes = await ask('peak');
     const maxRssAfter = process.resourceUsage().maxRSS * 1024;
     // maxRSS only says something about the copy when it rose during it.
@@ -81,6 +99,9 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
       peakRssBytes,
       sampledPeakRssBytes,
       maxRssGrewBytes,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      mainThreadCpuSeconds:
+        mainBefore !== null && mainAfter !== null ? mainAfter - mainBefore : null,
     };
   } finally {
     await sampler.terminate();
@@ -121,4 +142,49 @@ function plainCopy(dir: string): Copy {
     await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
     return (await stat(file)).size;
   };
+}
+
+/**
+ * The simplest streaming upload: fetch's body piped into a node:http PUT with its length, no
+ * hash and no checksum, to the same endpoint the copy step uploads to.
+ */
+function plainPut(input: CopyRunInput): Copy {
+  const endpoint = input.s3Endpoint;
+  if (!endpoint) throw new Error('plain-put needs an endpoint');
+  return async (url, name) => {
+    const response = await fetch(url);
+    if (!response.ok || !response.body) throw new Error(`GET ${url} answered ${response.status}`);
+    const length = Number(response.headers.get('content-length'));
+    const body = Readable.fromWeb(response.body as never);
+    let bytes = 0;
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    const put = request(`${endpoint}/bench/${name}.png`, {
+      method: 'PUT',
+      headers: { 'content-length': length },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      put.once('response', (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      });
+      put.once('error', reject);
+    });
+    await pipeline(body, put);
+    const status = await answered;
+    if (status !== 200) throw new Error(`PUT answered ${status}`);
+    return bytes;
+  };
+}
+
+/** The main thread's CPU time (Linux: its schedstat), or null. */
+function mainThreadCpuSeconds(): number | null {
+  try {
+    const schedstat = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+    return Number(schedstat.split(' ')[0]) / 1e9;
+  } catch {
+    return null;
+  }
 }
