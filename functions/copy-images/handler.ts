@@ -1,12 +1,12 @@
 /** Workflow step CopyImages: streams the provider's images into the images bucket. */
-import * as z from 'zod';
 import { s3 } from '../../shared/aws/s3.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { copySettingsFromEnv } from '../../shared/config/pipeline-env.ts';
 import { type CopyImagesInput, copyImagesStep } from '../../shared/generation/copy-step.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
+import * as z from '../../shared/zod.ts';
 
-const env = readEnv({ [EnvNames.imagesBucket]: z.string().min(1) });
+const env = readEnv({ [EnvNames.imagesBucket]: z.string().check(z.minLength(1)) });
 const settings = copySettingsFromEnv();
 const deps = {
   s3: s3(),

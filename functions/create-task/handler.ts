@@ -1,5 +1,4 @@
 /** Workflow step CreateTask: creates the Spark task (once), records its id, times the first poll. */
-import * as z from 'zod';
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
@@ -9,8 +8,9 @@ import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
+import * as z from '../../shared/zod.ts';
 
-const env = readEnv({ [EnvNames.generationsTable]: z.string().min(1) });
+const env = readEnv({ [EnvNames.generationsTable]: z.string().check(z.minLength(1)) });
 const policy = pollingPolicyFromEnv();
 const deps = {
   store: new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]),

@@ -3,7 +3,6 @@
  * The poll that sees the task end gives back its provider slot there and then (the copy needs
  * none), which saves the workflow a state per generation.
  */
-import * as z from 'zod';
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
@@ -16,9 +15,10 @@ import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
+import * as z from '../../shared/zod.ts';
 
 const env = readEnv({
-  [EnvNames.generationsTable]: z.string().min(1),
+  [EnvNames.generationsTable]: z.string().check(z.minLength(1)),
   [EnvNames.sparkRequestTimeoutMs]: envInt(10_000),
 });
 const policy = pollingPolicyFromEnv();

@@ -1,6 +1,5 @@
 /** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
 import type { S3Event } from 'aws-lambda';
-import * as z from 'zod';
 import { s3 } from '../../shared/aws/s3.ts';
 import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
@@ -15,9 +14,10 @@ import {
   envPositiveInt,
   PromptFileEnv,
 } from '../../shared/prompt-files/settings.ts';
+import * as z from '../../shared/zod.ts';
 
 const env = readEnv({
-  [EnvNames.stateMachineArn]: z.string().min(1),
+  [EnvNames.stateMachineArn]: z.string().check(z.minLength(1)),
   [PromptFileEnv.defaultOwner]: ownerSchema,
   [PromptFileEnv.maxBytes]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_BYTES),
   [PromptFileEnv.maxLines]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_LINES),

@@ -5,7 +5,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { eventBridge } from '../../shared/aws/event-bridge.ts';
 import { stepFunctions } from '../../shared/aws/step-functions.ts';
@@ -22,11 +21,12 @@ import { stepFunctionsWaker } from '../../shared/generation/slots.ts';
 import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
+import * as z from '../../shared/zod.ts';
 
 const env = readEnv({
-  [EnvNames.generationsTable]: z.string().min(1),
-  [EnvNames.stateMachineArn]: z.string().startsWith('arn:'),
-  [EnvNames.eventBusName]: z.string().min(1),
+  [EnvNames.generationsTable]: z.string().check(z.minLength(1)),
+  [EnvNames.stateMachineArn]: z.string().check(z.startsWith('arn:')),
+  [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
   [EnvNames.maxExecutionSeconds]: envInt(),
 });
 const executionArnPrefix = `${env[EnvNames.stateMachineArn].replace(':stateMachine:', ':execution:')}:`;

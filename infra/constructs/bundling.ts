@@ -7,16 +7,16 @@
 const BUILTINS_READ_AS_COMMONJS = ['http', 'fs', 'process'];
 
 /**
- * Import paths the bundler substitutes (esbuild `--alias`, paths from the project root).
- * - zod's package entry re-exports every locale as a value, which esbuild cannot shake (about
- *   260 KB); its module of the same API can be, and sets the English locale itself.
- * - `node:http`, `node:fs` and `node:process` (and their subpaths) are read as CommonJS
- *   (`builtins/`): an ESM import of a builtin makes Node read every export, and these have lazy
- *   getters that load more at each cold start (undici for `http.WebSocket`: docs/decisions.md
- *   D17).
+ * Import paths the bundler substitutes (esbuild `--alias`, paths from the project root):
+ * `node:http`, `node:fs` and `node:process` (and their subpaths) are read as CommonJS
+ * (`builtins/`): an ESM import of a builtin makes Node read every export, and these have lazy
+ * getters that load more at each cold start (undici for `http.WebSocket`: docs/decisions.md D17).
+ *
+ * zod needs no substitute: the functions' code imports `zod/mini` (`shared/zod.ts`), which
+ * esbuild shakes to the parts used, and its English locale by its own path. (An alias applies to
+ * a package's subpaths too, so one for `zod` would redirect `zod/mini`.)
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  zod: './node_modules/zod/v4/classic/external.js',
   ...Object.fromEntries(
     BUILTINS_READ_AS_COMMONJS.flatMap((name) => {
       const substitute = `./infra/constructs/builtins/${name}`;

@@ -3,10 +3,10 @@
  * malformed variable fails the function's start with its name). Each route reads only what it
  * uses, so the stack gives each function only its own variables and grants.
  */
-import * as z from 'zod';
 import { dynamoDb } from '../aws/dynamodb.ts';
 import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import * as z from '../zod.ts';
 import { defaultCursorSecret } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
 import { ApiKeyStore } from './keys.ts';
@@ -25,11 +25,16 @@ export const ApiEnv = {
 /** The routes configured here; POST /generations has its own module (`submit-config.ts`). */
 export type GenerationsRoute = 'get' | 'list' | 'cancel';
 
-export const tableName = z.string().min(1);
+export const tableName = z.string().check(z.minLength(1));
 export const stateMachineArn = z
   .string()
-  .regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/, 'must be a state machine ARN');
-const presignTtl = envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS).pipe(z.int().min(1).max(604_800));
+  .check(
+    z.regex(/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/, 'must be a state machine ARN'),
+  );
+const presignTtl = z.pipe(
+  envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS),
+  z.int().check(z.gte(1), z.lte(604_800)),
+);
 
 /** The API key store of the authorizer (`API_KEYS_TABLE`). */
 export function apiKeyStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ApiKeyStore {
@@ -57,7 +62,7 @@ export function generationsApiFromEnv(
       const values = readEnv(
         {
           [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
-          [ApiEnv.cursorSecret]: z.string().min(16).optional(),
+          [ApiEnv.cursorSecret]: z.optional(z.string().check(z.minLength(16))),
         },
         env,
       );
@@ -72,7 +77,7 @@ export function generationsApiFromEnv(
         {
           [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
           [EnvNames.stateMachineArn]: stateMachineArn,
-          [EnvNames.eventBusName]: z.string().min(1),
+          [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
         },
         env,
       );

@@ -3,10 +3,10 @@
  * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses): the request schema every
  * trigger shares, the answer shapes of `schemas.ts`, and the error-code table.
  */
-import * as z from 'zod';
 import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
 import { generationIdSchema } from '../generation/model.ts';
 import { generationRequestSchema } from '../request/schema.ts';
+import * as z from '../zod.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
 import {
@@ -36,7 +36,7 @@ type OpenApiObject = Record<string, unknown>;
 const SCHEMA_REF = (id: string) => `#/components/schemas/${id}`;
 
 /** Components, by the name the document gives them. */
-const COMPONENTS: ReadonlyArray<[string, z.ZodType]> = [
+const COMPONENTS: ReadonlyArray<[string, z.core.$ZodType]> = [
   ['GenerationRequest', generationRequestSchema],
   ['GenerationSubmission', generationSubmissionSchema],
   ['GenerationAccepted', generationAcceptedSchema],
@@ -312,7 +312,7 @@ function errorResponse(answer: ErrorAnswer): OpenApiObject {
     error: z.object({
       code: z.enum(codes),
       message: z.string(),
-      details: z.array(validationDetailSchema).optional(),
+      details: z.optional(z.array(validationDetailSchema)),
     }),
   });
   const list = codes.map((code) => `\`${code}\` ${ErrorCodeDescriptions[code]}`).join('; ');
@@ -341,7 +341,7 @@ function queryParameters(): OpenApiObject[] {
 }
 
 /** A schema written out in place (no `$ref`), without the dialect keywords. */
-function inline(schema: z.ZodType): JsonSchema {
+function inline(schema: z.core.$ZodType): JsonSchema {
   return withoutDialect(
     z.toJSONSchema(schema, {
       target: 'draft-2020-12',

@@ -3,7 +3,6 @@
  * the shape of every answer. The OpenAPI document is generated from these (`openapi.ts`), and the
  * tests hold the answers to them.
  */
-import * as z from 'zod';
 import { ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
 import {
   GENERATION_SOURCES,
@@ -11,6 +10,7 @@ import {
   generationIdSchema,
 } from '../generation/model.ts';
 import { generationRequestSchema, SEED_MAX } from '../request/schema.ts';
+import * as z from '../zod.ts';
 
 /** Largest `metadata`, in bytes of its JSON, unless configured otherwise. */
 export const DEFAULT_METADATA_MAX_BYTES = 2048;
@@ -19,14 +19,14 @@ export const LIST_LIMIT_MAX = 100;
 
 const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
 
-export const metadataSchema = z.record(z.string(), z.unknown()).meta({
+export const metadataSchema = z.withMeta(z.record(z.string(), z.unknown()), {
   description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers, nesting and keys); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
 });
 
 /** POST /generations body: the generation request plus optional `metadata`. */
-export const generationSubmissionSchema = generationRequestSchema
-  .safeExtend({ metadata: metadataSchema.optional() })
-  .meta({
+export const generationSubmissionSchema = z.withMeta(
+  z.safeExtend(generationRequestSchema, { metadata: z.optional(metadataSchema) }),
+  {
     description:
       'A generation request. Checks run in the order of the provider table; the first failure is the answer code, `details` lists all.',
     examples: [
@@ -38,141 +38,144 @@ export const generationSubmissionSchema = generationRequestSchema
         metadata: { sku: 'LH-1' },
       },
     ],
-  });
+  },
+);
 
-export const warningSchema = z.object({ code: z.string(), message: z.string() }).meta({
+export const warningSchema = z.withMeta(z.object({ code: z.string(), message: z.string() }), {
   description: 'Something accepted but worth knowing, such as a prompt longer than recommended.',
 });
 
 /** 202 answer of POST /generations. */
-export const generationAcceptedSchema = z
-  .object({
+export const generationAcceptedSchema = z.withMeta(
+  z.object({
     id: generationIdSchema,
     status: z.literal('queued'),
-    warnings: z.array(warningSchema).optional(),
+    warnings: z.optional(z.array(warningSchema)),
     links: z.object({
-      self: z.string().meta({ description: 'Path of the generation: /generations/{id}' }),
+      self: z.withMeta(z.string(), { description: 'Path of the generation: /generations/{id}' }),
     }),
-  })
-  .meta({ description: 'The generation is recorded and its workflow started.' });
+  }),
+  { description: 'The generation is recorded and its workflow started.' },
+);
 
 /** The request as the generation stores it: trimmed prompt, defaults applied. */
-export const storedRequestSchema = z
-  .object({
+export const storedRequestSchema = z.withMeta(
+  z.object({
     prompt: z.string(),
     use_pre_llm: z.boolean(),
-    seed: z.int().min(-1).max(SEED_MAX),
-    width: z.int().positive(),
-    height: z.int().positive(),
-  })
-  .meta({ description: 'The normalised request: prompt trimmed, defaults applied.' });
+    seed: z.int().check(z.gte(-1), z.lte(SEED_MAX)),
+    width: z.int().check(z.positive()),
+    height: z.int().check(z.positive()),
+  }),
+  { description: 'The normalised request: prompt trimmed, defaults applied.' },
+);
 
-export const imageViewSchema = z
-  .object({
-    url: z.url().meta({ description: 'Pre-signed, time-limited GET URL of the image.' }),
+export const imageViewSchema = z.withMeta(
+  z.object({
+    url: z.withMeta(z.url(), { description: 'Pre-signed, time-limited GET URL of the image.' }),
     bucket: z.string(),
     key: z.string(),
-    size: z.int().nonnegative().meta({ description: 'Bytes.' }),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    size: z.withMeta(z.int().check(z.nonnegative()), { description: 'Bytes.' }),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
     contentType: z.string(),
-    width: z.int().positive(),
-    height: z.int().positive(),
-  })
-  .meta({ description: 'An image stored in the images bucket.' });
+    width: z.int().check(z.positive()),
+    height: z.int().check(z.positive()),
+  }),
+  { description: 'An image stored in the images bucket.' },
+);
 
-export const usageSchema = z
-  .looseObject({
-    cost: z.union([z.string(), z.number()]).meta({
+export const usageSchema = z.withMeta(
+  z.looseObject({
+    cost: z.withMeta(z.union([z.string(), z.number()]), {
       description:
         'The cost in USD exactly as the provider wrote it: usually a decimal string such as "0.03". `costUsd` of the generation is the same figure as a number.',
     }),
-    discount: z.number().optional(),
-    input_tokens: z.number().optional(),
-    output_tokens: z.number().optional(),
-    total_tokens: z.number().optional(),
-  })
-  .meta({
+    discount: z.optional(z.number()),
+    input_tokens: z.optional(z.number()),
+    output_tokens: z.optional(z.number()),
+    total_tokens: z.optional(z.number()),
+  }),
+  {
     description:
       "The provider's usage figures for the task, passed through as the provider gave them (types included), with any fields it adds. For the cost as a number, read `costUsd`.",
-  });
+  },
+);
 
-export const generationErrorSchema = z
-  .object({ code: z.string(), message: z.string() })
-  .meta({ description: 'Why the generation failed or was cancelled (see the error-code table).' });
+export const generationErrorSchema = z.withMeta(
+  z.object({ code: z.string(), message: z.string() }),
+  { description: 'Why the generation failed or was cancelled (see the error-code table).' },
+);
 
 /** A generation as the API shows it. */
-export const generationViewSchema = z
-  .object({
+export const generationViewSchema = z.withMeta(
+  z.object({
     id: generationIdSchema,
     status: z.enum(GENERATION_STATUSES),
     request: storedRequestSchema,
     source: z.enum(GENERATION_SOURCES),
-    sourceRef: z.string().optional(),
-    sparkTaskId: z.string().optional(),
-    polls: z.int().nonnegative(),
+    sourceRef: z.optional(z.string()),
+    sparkTaskId: z.optional(z.string()),
+    polls: z.int().check(z.nonnegative()),
     images: z.array(imageViewSchema),
-    usage: usageSchema.optional(),
-    costUsd: z.number().optional().meta({
+    usage: z.optional(usageSchema),
+    costUsd: z.withMeta(z.optional(z.number()), {
       description:
         "The task's cost in USD as a number, read from the provider's `usage.cost`; absent when the provider gave none.",
     }),
-    error: generationErrorSchema.optional(),
-    metadata: metadataSchema.optional(),
+    error: z.optional(generationErrorSchema),
+    metadata: z.optional(metadataSchema),
     createdAt: z.iso.datetime({ offset: true }),
     updatedAt: z.iso.datetime({ offset: true }),
-    completedAt: z.iso.datetime({ offset: true }).optional(),
-  })
-  .meta({ description: 'A generation and, once completed, its images.' });
+    completedAt: z.optional(z.iso.datetime({ offset: true })),
+  }),
+  { description: 'A generation and, once completed, its images.' },
+);
 export type GenerationView = z.output<typeof generationViewSchema>;
 
 /** 200 answer of GET /generations. */
-export const generationPageSchema = z
-  .object({
+export const generationPageSchema = z.withMeta(
+  z.object({
     items: z.array(generationViewSchema),
-    nextCursor: z
-      .string()
-      .optional()
-      .meta({ description: 'Pass as `cursor` for the next page; absent on the last page.' }),
-  })
-  .meta({ description: "A page of the owner's generations, newest first." });
+    nextCursor: z.withMeta(z.optional(z.string()), {
+      description: 'Pass as `cursor` for the next page; absent on the last page.',
+    }),
+  }),
+  { description: "A page of the owner's generations, newest first." },
+);
 
 export const validationDetailSchema = z.looseObject({
   code: z.string(),
   message: z.string(),
-  field: z.string().optional(),
+  field: z.optional(z.string()),
 });
 
 /** The body of every error answer. */
-export const errorBodySchema = z
-  .object({
+export const errorBodySchema = z.withMeta(
+  z.object({
     error: z.object({
-      code: z.enum(ALL_ERROR_CODES).meta({
+      code: z.withMeta(z.enum(ALL_ERROR_CODES), {
         description: 'A 9-digit code of the error-code table (`x-error-codes` of this document).',
       }),
       message: z.string(),
-      details: z.array(validationDetailSchema).optional(),
+      details: z.optional(z.array(validationDetailSchema)),
     }),
-  })
-  .meta({ description: 'An error: a documented code, a message for people, and details if any.' });
+  }),
+  { description: 'An error: a documented code, a message for people, and details if any.' },
+);
 
 /** The `Idempotency-Key` header of POST /generations: 1-255 printable ASCII characters. */
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[\x20-\x7e]{1,255}$/)
-  .meta({
-    description:
-      'Makes the submission safe to retry: within 24 h the same key and body answer the same generation, and the same key with another body answers 409. 1-255 printable ASCII characters.',
-  });
+export const idempotencyKeySchema = z.withMeta(z.string().check(z.regex(/^[\x20-\x7e]{1,255}$/)), {
+  description:
+    'Makes the submission safe to retry: within 24 h the same key and body answer the same generation, and the same key with another body answers 409. 1-255 printable ASCII characters.',
+});
 
 /** Query of GET /generations, as text (the way it arrives). */
 export const listQuerySchema = z.object({
-  status: z.enum(GENERATION_STATUSES).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/)
-    .optional()
-    .meta({ description: `1-${LIST_LIMIT_MAX}, default ${LIST_LIMIT_DEFAULT}.` }),
-  cursor: z.string().optional(),
+  status: z.optional(z.enum(GENERATION_STATUSES)),
+  limit: z.withMeta(z.optional(z.string().check(z.regex(/^\d{1,3}$/))), {
+    description: `1-${LIST_LIMIT_MAX}, default ${LIST_LIMIT_DEFAULT}.`,
+  }),
+  cursor: z.optional(z.string()),
 });
 
 /** Every code with its meaning, for the document and for callers. */

@@ -3,10 +3,10 @@
  * because only this route uses `Idempotency-Key` support, and the bundles of the others should
  * not carry Powertools idempotency and its JMESPath engine.
  */
-import * as z from 'zod';
 import { dynamoDb } from '../aws/dynamodb.ts';
 import { lazyStepFunctions } from '../aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import * as z from '../zod.ts';
 import { ApiEnv, stateMachineArn, tableName } from './config.ts';
 import { GenerationsApi } from './generations.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
@@ -19,7 +19,10 @@ export function submitApiFromEnv(env: NodeJS.ProcessEnv = process.env): Generati
       [EnvNames.generationsTable]: tableName,
       [EnvNames.stateMachineArn]: stateMachineArn,
       [ApiEnv.idempotencyTable]: tableName,
-      [ApiEnv.metadataMaxBytes]: envInt(DEFAULT_METADATA_MAX_BYTES).pipe(z.int().min(0)),
+      [ApiEnv.metadataMaxBytes]: z.pipe(
+        envInt(DEFAULT_METADATA_MAX_BYTES),
+        z.int().check(z.gte(0)),
+      ),
     },
     env,
   );

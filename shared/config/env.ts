@@ -4,7 +4,7 @@
  * declares the part it needs as a zod schema; it is read once, at cold start, and a missing or
  * malformed value fails fast with the variable's name.
  */
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 export class ConfigurationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -13,10 +13,10 @@ export class ConfigurationError extends Error {
   }
 }
 
-export function readEnv<Shape extends z.ZodRawShape>(
+export function readEnv<Shape extends z.core.$ZodShape>(
   shape: Shape,
   env: NodeJS.ProcessEnv = process.env,
-): z.output<z.ZodObject<Shape>> {
+): z.output<z.ZodMiniObject<Shape>> {
   const parsed = z.object(shape).safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues
@@ -31,13 +31,15 @@ export function readEnv<Shape extends z.ZodRawShape>(
 
 /** Environment values are strings; these read them as the types the code wants. */
 export const envInt = (fallback?: number) =>
-  fallback === undefined ? z.coerce.number().int() : z.coerce.number().int().default(fallback);
-export const envNumber = (fallback: number) => z.coerce.number().default(fallback);
+  fallback === undefined
+    ? z.coerce.number().check(z.int())
+    : z._default(z.coerce.number().check(z.int()), fallback);
+export const envNumber = (fallback: number) => z._default(z.coerce.number(), fallback);
 export const envBoolean = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'])
-    .default(fallback ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1');
+  z.pipe(
+    z._default(z.enum(['true', 'false', '1', '0']), fallback ? 'true' : 'false'),
+    z.transform((value) => value === 'true' || value === '1'),
+  );
 
 /** Variables shared by more than one function. */
 export const EnvNames = {

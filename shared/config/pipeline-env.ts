@@ -1,8 +1,8 @@
 /** Readers of the pipeline settings that more than one function needs. */
 
-import * as z from 'zod';
 import type { PollingPolicy } from '../generation/polling.ts';
 import { insecureOrigin, type UrlPolicy } from '../images/address-guard.ts';
+import * as z from '../zod.ts';
 import { CopyEnv, envInt, envNumber, PollingEnv, readEnv } from './env.ts';
 
 export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): PollingPolicy {
@@ -35,15 +35,15 @@ export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Poll
   };
 }
 
-const commaList = z
-  .string()
-  .default('')
-  .transform((list) =>
+const commaList = z.pipe(
+  z._default(z.string(), ''),
+  z.transform((list: string) =>
     list
       .split(',')
       .map((entry) => entry.trim())
       .filter(Boolean),
-  );
+  ),
+);
 
 export interface CopySettings {
   readonly policy: UrlPolicy;
@@ -57,15 +57,22 @@ export function copySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CopyS
       [CopyEnv.maxImageBytes]: envInt(50 * 1024 * 1024),
       [CopyEnv.downloadTimeoutMs]: envInt(60_000),
       [CopyEnv.allowedHosts]: commaList,
-      [CopyEnv.insecureOrigins]: commaList.transform((origins, ctx) =>
-        origins.flatMap((origin) => {
-          try {
-            return [insecureOrigin(origin)];
-          } catch (error) {
-            ctx.addIssue({ code: 'custom', message: (error as Error).message });
-            return [];
-          }
-        }),
+      [CopyEnv.insecureOrigins]: z.pipe(
+        commaList,
+        z.transform((origins: string[], ctx) =>
+          origins.flatMap((origin) => {
+            try {
+              return [insecureOrigin(origin)];
+            } catch (error) {
+              ctx.issues.push({
+                code: 'custom',
+                message: (error as Error).message,
+                input: origins,
+              });
+              return [];
+            }
+          }),
+        ),
       ),
     },
     env,

@@ -3,8 +3,8 @@
  * SDK, which functions reading only the other workflow settings (the copy step) do not need.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { ProviderSlots } from '../generation/slots.ts';
+import * as z from '../zod.ts';
 import { EnvNames, envInt, readEnv } from './env.ts';
 
 /** The provider slots (concurrency cap) of the functions that take or give back slots. */
@@ -13,7 +13,10 @@ export function providerSlotsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): ProviderSlots {
   const values = readEnv(
-    { [EnvNames.slotsTable]: z.string().min(1), [EnvNames.maxConcurrentTasks]: envInt() },
+    {
+      [EnvNames.slotsTable]: z.string().check(z.minLength(1)),
+      [EnvNames.maxConcurrentTasks]: envInt(),
+    },
     env,
   );
   return new ProviderSlots(

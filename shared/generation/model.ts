@@ -3,8 +3,8 @@
  * input. Records move forward only: queued -> running -> completed | failed | cancelled, and a
  * terminal record is never written again (conditional writes enforce it).
  */
-import * as z from 'zod';
 import { generationRequestSchema } from '../request/schema.ts';
+import * as z from '../zod.ts';
 
 export const GENERATION_STATUSES = [
   'queued',
@@ -26,21 +26,21 @@ export const GENERATION_SOURCES = ['http', 's3', 'schedule'] as const;
 export type GenerationSource = (typeof GENERATION_SOURCES)[number];
 
 /** Owners name folders (`prompts/<owner>/`) and key partitions, so they are kept simple. */
-export const ownerSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+export const ownerSchema = z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/));
 
 /** Generation ids are Step Functions execution names: at most 80 of [A-Za-z0-9_-]. */
-export const generationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/);
+export const generationIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/));
 
 /**
  * What every trigger hands the workflow. The generation id is the execution name, so starting
  * the same generation twice is a no-op in Step Functions; `id`, when given, must equal it.
  */
 export const workflowInputSchema = z.strictObject({
-  id: generationIdSchema.optional(),
+  id: z.optional(generationIdSchema),
   request: generationRequestSchema,
   source: z.enum(GENERATION_SOURCES),
   /** Where it came from: `http:<request id>`, `s3://bucket/key#line`, `schedule:<name>`. */
-  sourceRef: z.string().min(1).max(2048),
+  sourceRef: z.string().check(z.minLength(1), z.maxLength(2048)),
   owner: ownerSchema,
 });
 export type WorkflowInput = z.output<typeof workflowInputSchema>;

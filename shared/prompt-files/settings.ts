@@ -1,6 +1,6 @@
 /** Configuration of the prompt-file trigger: variable names and defaults. */
-import * as z from 'zod';
 import { envInt } from '../config/env.ts';
+import * as z from '../zod.ts';
 
 /** Variables of the prompt-file function (besides `EnvNames.stateMachineArn`). */
 export const PromptFileEnv = {
@@ -18,4 +18,5 @@ export const DEFAULT_PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_PROMPT_FILE_MAX_LINES = 50_000;
 
 /** A positive whole number read from the environment, with a default. */
-export const envPositiveInt = (fallback: number) => envInt(fallback).pipe(z.int().positive());
+export const envPositiveInt = (fallback: number) =>
+  z.pipe(envInt(fallback), z.int().check(z.positive()));

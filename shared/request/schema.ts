@@ -5,8 +5,8 @@
  * The provider's rules are checked in the order of its error table and the first failure's
  * code is the answer; `details` lists every failure found, in that same order.
  */
-import * as z from 'zod';
 import { type ErrorCode, ErrorCodes } from '../errors/codes.ts';
+import * as z from '../zod.ts';
 
 export const PROMPT_MAX_CODE_POINTS = 800;
 /** The provider recommends prompts of at most this many characters; longer ones get a warning. */
@@ -58,78 +58,83 @@ export type ValidationResult =
   | { readonly ok: true; readonly request: GenerationRequest; readonly warnings: RequestWarning[] }
   | { readonly ok: false; readonly error: ValidationFailure };
 
-const prompt = z
-  .string()
-  .trim()
-  .refine(
-    (text) => {
-      const length = codePointLength(text);
-      return length >= 1 && length <= PROMPT_MAX_CODE_POINTS;
-    },
-    { message: `prompt must be 1-${PROMPT_MAX_CODE_POINTS} characters after trimming` },
-  )
+const prompt = z.withMeta(
+  z.string().check(
+    z.trim(),
+    z.refine(
+      (text) => {
+        const length = codePointLength(text);
+        return length >= 1 && length <= PROMPT_MAX_CODE_POINTS;
+      },
+      { message: `prompt must be 1-${PROMPT_MAX_CODE_POINTS} characters after trimming` },
+    ),
+  ),
   // JSON Schema counts string length in code points, as the rule above does.
-  .meta({
+  {
     minLength: 1,
     maxLength: PROMPT_MAX_CODE_POINTS,
     description: `Text prompt (Chinese or English). 1-${PROMPT_MAX_CODE_POINTS} characters after trimming; at most ${PROMPT_RECOMMENDED_CODE_POINTS} recommended.`,
-  });
+  },
+);
 
 const dimension = (name: 'width' | 'height') =>
-  z
-    .int()
-    .positive()
-    .optional()
-    .meta({
-      description: `Image ${name} in pixels; give width and height together. Aspect ratio 1:3 to 3:1, width x height between 512x512 and 2048x2048.`,
-      default: REQUEST_DEFAULTS[name],
-    });
+  z.withMeta(z.optional(z.int().check(z.positive())), {
+    description: `Image ${name} in pixels; give width and height together. Aspect ratio 1:3 to 3:1, width x height between 512x512 and 2048x2048.`,
+    default: REQUEST_DEFAULTS[name],
+  });
 
 /**
  * The request as a zod schema. Cross-field rules (aspect ratio, pixel count) are checks of the
  * object, so they only run once width and height are both valid positive integers.
  */
-export const generationRequestSchema = z
-  .strictObject({
-    prompt,
-    use_pre_llm: z
-      .boolean()
-      .default(REQUEST_DEFAULTS.use_pre_llm)
-      .meta({ description: 'Let the provider expand and optimise the prompt.' }),
-    seed: z
-      .int()
-      .refine((seed) => seed === -1 || (seed >= 1 && seed <= SEED_MAX), {
-        message: `seed must be -1 or an integer from 1 to ${SEED_MAX}`,
-      })
-      .default(REQUEST_DEFAULTS.seed)
-      .meta({
-        description: `-1 for a random seed, or 1-${SEED_MAX} for a reproducible image.`,
-        minimum: -1,
-        maximum: SEED_MAX,
+export const generationRequestSchema = z.withMeta(
+  z
+    .strictObject({
+      prompt,
+      use_pre_llm: z.withMeta(z._default(z.boolean(), REQUEST_DEFAULTS.use_pre_llm), {
+        description: 'Let the provider expand and optimise the prompt.',
       }),
-    width: dimension('width'),
-    height: dimension('height'),
-  })
-  .superRefine((request, ctx) => {
-    if (request.width === undefined || request.height === undefined) return;
-    const ratio = request.width / request.height;
-    if (ratio < MIN_ASPECT_RATIO || ratio > MAX_ASPECT_RATIO) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `width/height is ${formatRatio(ratio)}; it must be between 1:3 and 3:1`,
-        params: { errorCode: ErrorCodes.INVALID_ASPECT_RATIO },
-      });
-    }
-    const pixels = request.width * request.height;
-    if (pixels < MIN_PIXELS || pixels > MAX_PIXELS) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `width x height is ${pixels} pixels; it must be between 512x512 (${MIN_PIXELS}) and 2048x2048 (${MAX_PIXELS})`,
-        params: { errorCode: ErrorCodes.SIZE_OUT_OF_RANGE },
-      });
-    }
-  })
-  .meta({ id: 'GenerationRequest', description: 'A text-to-image generation request.' });
+      seed: z.withMeta(
+        z._default(
+          z.int().check(
+            z.refine((seed) => seed === -1 || (seed >= 1 && seed <= SEED_MAX), {
+              message: `seed must be -1 or an integer from 1 to ${SEED_MAX}`,
+            }),
+          ),
+          REQUEST_DEFAULTS.seed,
+        ),
+        {
+          description: `-1 for a random seed, or 1-${SEED_MAX} for a reproducible image.`,
+          minimum: -1,
+          maximum: SEED_MAX,
+        },
+      ),
+      width: dimension('width'),
+      height: dimension('height'),
+    })
+    .check(
+      z.superRefine((request, ctx) => {
+        if (request.width === undefined || request.height === undefined) return;
+        const ratio = request.width / request.height;
+        if (ratio < MIN_ASPECT_RATIO || ratio > MAX_ASPECT_RATIO) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `width/height is ${formatRatio(ratio)}; it must be between 1:3 and 3:1`,
+            params: { errorCode: ErrorCodes.INVALID_ASPECT_RATIO },
+          });
+        }
+        const pixels = request.width * request.height;
+        if (pixels < MIN_PIXELS || pixels > MAX_PIXELS) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `width x height is ${pixels} pixels; it must be between 512x512 (${MIN_PIXELS}) and 2048x2048 (${MAX_PIXELS})`,
+            params: { errorCode: ErrorCodes.SIZE_OUT_OF_RANGE },
+          });
+        }
+      }),
+    ),
+  { id: 'GenerationRequest', description: 'A text-to-image generation request.' },
+);
 
 /** The normalised request: prompt trimmed, defaults applied. */
 export interface GenerationRequest {

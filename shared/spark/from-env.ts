@@ -4,8 +4,8 @@
  * key is picked up without a redeploy; it is never in an environment variable or a log.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import * as z from 'zod';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import * as z from '../zod.ts';
 import { SparkClient } from './client.ts';
 
 const SECRET_CACHE_SECONDS = 300;
@@ -14,9 +14,9 @@ export function sparkClientFromEnv(env: NodeJS.ProcessEnv = process.env): SparkC
   const config = readEnv(
     {
       [EnvNames.sparkBaseUrl]: z.url(),
-      [EnvNames.sparkCreatePath]: z.string().startsWith('/').optional(),
-      [EnvNames.sparkTaskPath]: z.string().includes('{id}').optional(),
-      [EnvNames.sparkApiKeySecret]: z.string().min(1),
+      [EnvNames.sparkCreatePath]: z.optional(z.string().check(z.startsWith('/'))),
+      [EnvNames.sparkTaskPath]: z.optional(z.string().check(z.includes('{id}'))),
+      [EnvNames.sparkApiKeySecret]: z.string().check(z.minLength(1)),
       [EnvNames.sparkRequestTimeoutMs]: envInt(10_000),
     },
     env,

@@ -2,54 +2,63 @@
  * The provider's wire format (design section 3) as zod schemas. Unknown fields are ignored so a
  * provider that adds fields does not break us; anything we rely on is checked.
  */
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /** The only model this pipeline speaks to. */
 export const SPARK_MODEL = 'spark_t2i_3_0';
 
-const taskId = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
+const taskId = z.pipe(
+  z.union([z.string().check(z.minLength(1)), z.number().check(z.int(), z.nonnegative())]),
+  z.transform(String),
+);
 const errorCode = z.union([z.number(), z.string()]);
 
 export const createTaskResponseSchema = z
-  .looseObject({ id: taskId.optional(), task_id: taskId.optional(), status: z.string().optional() })
-  .refine((body) => body.id !== undefined || body.task_id !== undefined, {
-    message: 'the create answer has no task id (id or task_id)',
-  });
+  .looseObject({
+    id: z.optional(taskId),
+    task_id: z.optional(taskId),
+    status: z.optional(z.string()),
+  })
+  .check(
+    z.refine((body) => body.id !== undefined || body.task_id !== undefined, {
+      message: 'the create answer has no task id (id or task_id)',
+    }),
+  );
 
 const imageContentSchema = z.looseObject({
   type: z.string(),
-  url: z.string().min(1),
-  size: z.number().int().nonnegative().optional(),
-  jobId: z.string().optional(),
+  url: z.string().check(z.minLength(1)),
+  size: z.optional(z.number().check(z.int(), z.nonnegative())),
+  jobId: z.optional(z.string()),
 });
 
 const outputItemSchema = z.looseObject({
   content: z.array(imageContentSchema),
   // Some answers carry the job id one level up, beside content.
-  jobId: z.string().optional(),
+  jobId: z.optional(z.string()),
 });
 
 export const usageSchema = z.looseObject({
   cost: z.union([z.string(), z.number()]),
-  discount: z.number().optional(),
-  input_tokens: z.number().optional(),
-  output_tokens: z.number().optional(),
-  total_tokens: z.number().optional(),
+  discount: z.optional(z.number()),
+  input_tokens: z.optional(z.number()),
+  output_tokens: z.optional(z.number()),
+  total_tokens: z.optional(z.number()),
 });
 
 export const providerErrorSchema = z.looseObject({
-  code: errorCode.optional(),
-  error_message: z.string().optional(),
-  message: z.string().optional(),
+  code: z.optional(errorCode),
+  error_message: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 
 export const taskResponseSchema = z.looseObject({
-  id: taskId.optional(),
-  task_id: taskId.optional(),
-  status: z.string().min(1),
-  output: z.array(outputItemSchema).nullish(),
-  usage: usageSchema.nullish(),
-  error: providerErrorSchema.nullish(),
+  id: z.optional(taskId),
+  task_id: z.optional(taskId),
+  status: z.string().check(z.minLength(1)),
+  output: z.nullish(z.array(outputItemSchema)),
+  usage: z.nullish(usageSchema),
+  error: z.nullish(providerErrorSchema),
 });
 
 /** An error answer (HTTP 4xx/5xx): `{error:{code, error_message}}`, or the same fields at the top. */

@@ -2,15 +2,20 @@
  * The bundler's import substitutions (PipelineFunction's `--alias` arguments), applied the way
  * `cdk synth` applies them, to small entry points.
  */
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE_ALIASES } from '../../infra/constructs/bundling.ts';
 
 const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 async function bundle(source: string): Promise<string> {
+  return (await bundleWithMetafile(source)).text;
+}
+
+async function bundleWithMetafile(source: string): Promise<{ text: string; metafile: Metafile }> {
   const result = await build({
     stdin: { contents: source, resolveDir: PROJECT_ROOT, loader: 'ts' },
     absWorkingDir: PROJECT_ROOT,
@@ -20,9 +25,10 @@ async function bundle(source: string): Promise<string> {
     target: 'node24',
     alias: { ...BUNDLE_ALIASES },
     write: false,
+    metafile: true,
     logLevel: 'silent',
   });
-  return result.outputFiles[0]?.text ?? '';
+  return { text: result.outputFiles[0]?.text ?? '', metafile: result.metafile };
 }
 
 describe('the function bundles', () => {
@@ -53,4 +59,42 @@ describe('the function bundles', () => {
       expect(substitute).toBe(process.getBuiltinModule(builtin));
     },
   );
+});
+
+describe('zod in the function bundles', () => {
+  const source = `
+    import { readEnv } from './shared/config/env.ts';
+    import * as z from './shared/zod.ts';
+    try {
+      readEnv({ TABLE: z.string().check(z.minLength(1)) }, {});
+    } catch (error) {
+      console.log(error.message);
+    }`;
+
+  it('is zod/mini with its English locale only: no classic API, no other locale', async () => {
+    const { metafile } = await bundleWithMetafile(source);
+    const [output] = Object.values(metafile.outputs);
+    const zod = Object.entries(output?.inputs ?? {})
+      .filter(([path, input]) => path.includes('node_modules/zod/') && input.bytesInOutput > 0)
+      .map(([path]) => path);
+
+    expect(zod.some((path) => path.startsWith('node_modules/zod/v4/mini/'))).toBe(true);
+    expect(zod.filter((path) => /\/v4\/(classic|locales)\//.test(path))).toEqual([
+      'node_modules/zod/v4/locales/en.js',
+    ]);
+  });
+
+  it("gives zod's messages in English, as the classic API does", async () => {
+    // In a process of its own: zod keeps its configuration on globalThis, which other test
+    // files' classic schemas set to English.
+    const { text } = await bundleWithMetafile(source);
+    const run = spawnSync(process.execPath, ['--input-type=module', '-'], {
+      input: text,
+      encoding: 'utf8',
+    });
+
+    expect(run.stdout.trim()).toBe(
+      'Invalid function configuration: TABLE: Invalid input: expected string, received undefined',
+    );
+  });
 });
