@@ -44,6 +44,26 @@ async function completedEventIds(runtime: ServedRuntime): Promise<string[]> {
     .map((event) => (event.detail as { id?: string }).id as string);
 }
 
+interface PromptFileReport {
+  summary: { accepted: number; rejected: number };
+  lines: Array<{ line: number; id?: string; error?: { code: string } }>;
+}
+
+/** The report of the prompt file at `key` (it throws until the report exists). */
+async function reportOf(runtime: ServedRuntime, key: string): Promise<PromptFileReport> {
+  const object = await runtime
+    .s3()
+    .send(
+      new GetObjectCommand({
+        Bucket: runtime.endpoints.s3.inputBucket,
+        Key: `reports/${key}.json`,
+      }),
+    );
+  return JSON.parse(
+    await (object.Body as { transformToString(): Promise<string> }).transformToString(),
+  ) as PromptFileReport;
+}
+
 async function controlUrl(runtime: ServedRuntime): Promise<string> {
   return (
     JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
@@ -223,20 +243,7 @@ describe('the local runtime, every trigger end to end', () => {
         new PutObjectCommand({ Bucket: runtime.endpoints.s3.inputBucket, Key: key, Body: body }),
       );
 
-    const report = await waitFor('the report', async () => {
-      const object = await runtime.s3().send(
-        new GetObjectCommand({
-          Bucket: runtime.endpoints.s3.inputBucket,
-          Key: `reports/${key}.json`,
-        }),
-      );
-      return JSON.parse(
-        await (object.Body as { transformToString(): Promise<string> }).transformToString(),
-      ) as {
-        summary: { accepted: number; rejected: number };
-        lines: Array<{ line: number; id?: string; error?: { code: string } }>;
-      };
-    });
+    const report = await waitFor('the report', () => reportOf(runtime, key));
 
     expect(report.summary).toMatchObject({ accepted: 2, rejected: 1 });
     expect(report.lines.find((line) => line.line === 3)?.error?.code).toBe(
@@ -453,21 +460,7 @@ describe('the local runtime, restarted', () => {
 
     const second = await serve({ dataDir: first.dataDir, simLatencyMs: 300, config });
     try {
-      const report = await waitFor(
-        'the report',
-        async () => {
-          const object = await second.s3().send(
-            new GetObjectCommand({
-              Bucket: second.endpoints.s3.inputBucket,
-              Key: `reports/${key}.json`,
-            }),
-          );
-          return JSON.parse(
-            await (object.Body as { transformToString(): Promise<string> }).transformToString(),
-          ) as { summary: { accepted: number }; lines: Array<{ line: number; id?: string }> };
-        },
-        60_000,
-      );
+      const report = await waitFor('the report', () => reportOf(second, key), 60_000);
       expect(report.summary.accepted).toBe(lines.length);
       const ids = report.lines.map((line) => line.id as string);
       expect(new Set(ids).size).toBe(lines.length);

@@ -423,8 +423,8 @@ describe('POST /generations with an Idempotency-Key', () => {
     expect(documents).toHaveReceivedCommandTimes(PutCommand, 1);
   });
 
-  it('answers a duplicate that arrives while the first is in progress with the same generation, once the first is done', async () => {
-    // Prepare
+  /** A first request with `key` held inside its StartExecution until `release` is called. */
+  async function firstRequestInProgress(key: string) {
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -433,10 +433,16 @@ describe('POST /generations with an Idempotency-Key', () => {
       await held;
       return { executionArn: 'arn', startDate: new Date() };
     });
-    const first = handler(withKey(validBody, 'order-3'), lambdaContext());
+    const first = handler(withKey(validBody, key), lambdaContext());
     await vi.waitFor(() =>
       expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1),
     );
+    return { first, release };
+  }
+
+  it('answers a duplicate that arrives while the first is in progress with the same generation, once the first is done', async () => {
+    // Prepare
+    const { first, release } = await firstRequestInProgress('order-3');
 
     // Act: the duplicate waits while the first is held, and the first ends a moment later.
     const second = handler(withKey(validBody, 'order-3'), lambdaContext('lambda-request-2'));
@@ -452,18 +458,7 @@ describe('POST /generations with an Idempotency-Key', () => {
 
   it('answers 409 090004007 when the first request with the key is still in progress after the wait', async () => {
     // Prepare
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    stepFunctions.on(StartExecutionCommand).callsFake(async () => {
-      await held;
-      return { executionArn: 'arn', startDate: new Date() };
-    });
-    const first = handler(withKey(validBody, 'order-4'), lambdaContext());
-    await vi.waitFor(() =>
-      expect(stepFunctions).toHaveReceivedCommandTimes(StartExecutionCommand, 1),
-    );
+    const { first, release } = await firstRequestInProgress('order-4');
 
     // Act (the duplicate waits IN_PROGRESS_WAIT, 3 s, before giving up)
     const started = Date.now();
