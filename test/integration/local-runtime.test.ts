@@ -51,14 +51,12 @@ interface PromptFileReport {
 
 /** The report of the prompt file at `key` (it throws until the report exists). */
 async function reportOf(runtime: ServedRuntime, key: string): Promise<PromptFileReport> {
-  const object = await runtime
-    .s3()
-    .send(
-      new GetObjectCommand({
-        Bucket: runtime.endpoints.s3.inputBucket,
-        Key: `reports/${key}.json`,
-      }),
-    );
+  const object = await runtime.s3().send(
+    new GetObjectCommand({
+      Bucket: runtime.endpoints.s3.inputBucket,
+      Key: `reports/${key}.json`,
+    }),
+  );
   return JSON.parse(
     await (object.Body as { transformToString(): Promise<string> }).transformToString(),
   ) as PromptFileReport;
