@@ -183,7 +183,7 @@ export function findings(measured: readonly Measured[], repetitions: number): Sc
       limit: 400,
       ifMissed: {
         reason: `Over 400 KB: ${overLimit.join(', ')}.`,
-        next: 'Look at the esbuild metafile of those bundles for dependencies that do not tree-shake (the S3 client carries its schemas for every operation, about 100 KB; zod/mini is 22–39 KB of a bundle: docs/decisions.md D17).',
+        next: 'Look at the esbuild metafile of those bundles for dependencies that do not tree-shake (the SDK clients’ schema modules are read through the bundler’s literal-keys rewrite so they shake; zod/mini is 22–39 KB of a bundle: docs/decisions.md D17).',
       },
     }),
     checkTarget({
@@ -201,7 +201,7 @@ export function findings(measured: readonly Measured[], repetitions: number): Sc
   return {
     parameters: {
       bundling:
-        'the stack’s own (PipelineFunction: esbuild, minified ESM, node24; the SDK packages a function loads at init bundled, those it loads on first use and the credential providers Lambda never reaches left to the runtime)',
+        'the stack’s own (PipelineFunction: esbuild, minified ESM, node24, the SDK clients’ schema modules with literal keys; the SDK packages a function loads at init bundled, those it loads on first use and the credential providers Lambda never reaches left to the runtime)',
       repetitions,
       functions: measured.length,
     },

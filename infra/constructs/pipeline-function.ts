@@ -1,11 +1,23 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AssetHashType,
+  DockerImage,
+  Duration,
+  type ILocalBundling,
+  RemovalPolicy,
+} from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { BUNDLE_ALIASES, CREDENTIAL_PROVIDERS_FROM_RUNTIME } from './bundling.ts';
 
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -34,15 +46,49 @@ export interface PipelineFunctionProps {
   readonly nodeOptions?: readonly string[];
 }
 
+/** The script that bundles one function (`infra/bundle-function.ts`). */
+const BUNDLER = join(PROJECT_ROOT, 'infra', 'bundle-function.ts');
+
+/**
+ * Builds a function's asset on this machine, never in Docker: `infra/bundle-function.ts` runs
+ * esbuild with the project's options (`bundling.ts`) in a child process, because CDK asks for
+ * the bundle synchronously and esbuild's plugins need its asynchronous API.
+ */
+class LocalEsbuild implements ILocalBundling {
+  // Public on purpose: CDK keys its in-process bundling cache on the bundling options' JSON, so
+  // these fields are what tell one function's bundle from another's.
+  readonly entry: string;
+  readonly external: readonly string[];
+
+  constructor(entry: string, external: readonly string[]) {
+    this.entry = entry;
+    this.external = external;
+  }
+
+  tryBundle(outputDir: string): boolean {
+    const result = spawnSync(
+      process.execPath,
+      [BUNDLER, this.entry, join(outputDir, 'index.mjs'), ...this.external],
+      { cwd: PROJECT_ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (result.status !== 0) {
+      throw new Error(`esbuild could not bundle ${this.entry} (exit ${result.status})`, {
+        cause: result.error,
+      });
+    }
+    return true;
+  }
+}
+
 /**
  * Every function of the pipeline: Node 24 on arm64, bundled by the local esbuild (no Docker) as
  * minified ESM with source maps, JSON logs to a log group with retention, active X-Ray tracing.
  * The AWS SDK v3 packages a function loads at init are bundled with it (one module to compile
  * instead of every package's files from the runtime's node_modules; the version is the lock
  * file's, not the runtime's); those it loads only on first use, and the credential providers
- * Lambda never reaches, are left to the runtime (docs/decisions.md D17).
+ * Lambda never reaches, are left to the runtime (docs/decisions.md D9, D17).
  */
-export class PipelineFunction extends NodejsFunction {
+export class PipelineFunction extends LambdaFunction {
   /** Folder under `functions/` of its handler (the local runtime loads the same module). */
   public readonly entryPoint: string;
   /** The SDK packages its bundle leaves to the runtime, to import on first use. */
@@ -60,10 +106,19 @@ export class PipelineFunction extends NodejsFunction {
       description: `spark-t2i ${props.entryPoint} function`,
     });
     logGroup.grantWrite(role);
+    const entry = join(PROJECT_ROOT, 'functions', props.entryPoint, 'handler.ts');
     super(scope, id, {
       role,
-      entry: join(PROJECT_ROOT, 'functions', props.entryPoint, 'handler.ts'),
-      handler: 'handler',
+      code: Code.fromAsset(PROJECT_ROOT, {
+        // The asset is named by the bundle's bytes, not by the project's files.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          local: new LocalEsbuild(entry, props.sdkOnFirstUse ?? []),
+          // Required by the type; never pulled, since the local bundling always runs.
+          image: DockerImage.fromRegistry('spark-t2i-bundles-locally'),
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -72,8 +127,6 @@ export class PipelineFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
@@ -83,22 +136,6 @@ export class PipelineFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: 'SparkT2I',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
-      },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        externalModules: [...CREDENTIAL_PROVIDERS_FROM_RUNTIME, ...(props.sdkOnFirstUse ?? [])],
-        esbuildArgs: Object.fromEntries(
-          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
-        ),
-        // Some CommonJS dependencies call require(); give the ESM bundle one.
-        banner:
-          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
       },
     });
     this.entryPoint = props.entryPoint;

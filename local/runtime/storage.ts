@@ -7,10 +7,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
@@ -158,6 +160,15 @@ async function createTables(endpoint: string, template: CfnTemplate): Promise<st
         );
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
+      }
+    }
+    // The server answers CreateTable with the table CREATING and refuses item requests on it
+    // until a timer of its own marks it ACTIVE; the runtime's first request must not race it.
+    for (const tableName of names) {
+      for (;;) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+        if (Table?.TableStatus === 'ACTIVE') break;
+        await setTimeout(5);
       }
     }
   } finally {

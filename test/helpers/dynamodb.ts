@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
@@ -69,6 +70,14 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
           }),
         }),
       );
+      // dynalite answers CreateTable with the table CREATING and refuses item requests on it
+      // (ResourceNotFoundException) until a timer marks it ACTIVE, which a busy event loop
+      // can delay past the caller's first request.
+      for (;;) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+        if (Table?.TableStatus === 'ACTIVE') return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     },
     async close() {
       client.destroy();

@@ -1,5 +1,5 @@
 /**
- * The bundler's import substitutions (PipelineFunction's `--alias` arguments), applied the way
+ * The bundler's import substitutions (`BUNDLE_ALIASES`, esbuild's `alias`), applied the way
  * `cdk synth` applies them, to small entry points.
  */
 import { spawnSync } from 'node:child_process';
