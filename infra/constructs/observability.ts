@@ -4,6 +4,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IMetric,
+  MathExpression,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -25,8 +26,11 @@ export interface ObservabilityProps {
   readonly alarmEmail?: string;
 }
 
+/** The share of ended executions (%) that failed at which ExecutionsFailing pages. */
+const FAILED_SHARE_PERCENT = 20;
+
 /**
- * Alarms on what users would notice: failed, timed-out or aborted executions, function errors
+ * Alarms on what users would notice: generations failing in numbers, timed-out executions, function errors
  * and throttles, API 5xx, and anything in the dead-letter queue. All go to one SNS topic.
  */
 export class Observability extends Construct {
@@ -43,20 +47,29 @@ export class Observability extends Construct {
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
 
     const period = Duration.minutes(5);
+    // One failed generation is a user's answer (a refused prompt, an image over the limit), not
+    // an outage: this pages when at least 5 failed and they are a fifth or more of those that
+    // ended in the period. Aborted executions are not alarmed on: every cancel of a started
+    // generation stops its execution, and an execution stopped by anyone else leaves its record
+    // to the reconciler, which fails it with its code.
     this.#alarm(
-      'ExecutionsFailed',
-      props.stateMachine.metricFailed({ period }),
-      'Generation executions failed',
+      'ExecutionsFailing',
+      new MathExpression({
+        expression: 'IF(failed >= 5, 100 * failed / (failed + succeeded), 0)',
+        usingMetrics: {
+          failed: props.stateMachine.metricFailed({ period }),
+          succeeded: props.stateMachine.metricSucceeded({ period }),
+        },
+        label: 'Failed executions, % of those that ended',
+        period,
+      }),
+      'At least 5 generation executions failed, a fifth or more of those that ended',
+      FAILED_SHARE_PERCENT,
     );
     this.#alarm(
       'ExecutionsTimedOut',
       props.stateMachine.metricTimedOut({ period }),
       'Generation executions timed out (backstop timeout reached)',
-    );
-    this.#alarm(
-      'ExecutionsAborted',
-      props.stateMachine.metricAborted({ period }),
-      'Generation executions were aborted',
     );
     for (const [name, fn] of Object.entries(props.functions)) {
       this.#alarm(`${name}Errors`, fn.metricErrors({ period }), `${name} function errors`);
@@ -70,11 +83,11 @@ export class Observability extends Construct {
     );
   }
 
-  #alarm(id: string, metric: IMetric, description: string): void {
+  #alarm(id: string, metric: IMetric, description: string, threshold = 1): void {
     const alarm = new Alarm(this, id, {
       metric,
       alarmDescription: description,
-      threshold: 1,
+      threshold,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,

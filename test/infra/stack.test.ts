@@ -648,20 +648,52 @@ describe('observability', () => {
     }
   });
 
-  it('alarms on failed executions, function errors and throttles, and API 5xx', () => {
+  it('alarms on failing executions, function errors and throttles, and API 5xx', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    const metrics = alarms.map(
-      (alarm) => `${alarm.Properties.Namespace}:${alarm.Properties.MetricName}`,
+    const metrics = alarms.flatMap((alarm) =>
+      alarm.Properties.MetricName
+        ? [`${alarm.Properties.Namespace}:${alarm.Properties.MetricName}`]
+        : (alarm.Properties.Metrics as Array<{ MetricStat?: { Metric: Record<string, string> } }>)
+            .filter((query) => query.MetricStat)
+            .map(
+              ({ MetricStat }) =>
+                `${MetricStat?.Metric.Namespace}:${MetricStat?.Metric.MetricName}`,
+            ),
     );
     expect(metrics).toEqual(
       expect.arrayContaining([
         'AWS/States:ExecutionsFailed',
+        'AWS/States:ExecutionsSucceeded',
+        'AWS/States:ExecutionsTimedOut',
         'AWS/Lambda:Errors',
         'AWS/Lambda:Throttles',
         'AWS/ApiGateway:5XXError',
       ]),
     );
+    expect(metrics).not.toContain('AWS/States:ExecutionsAborted');
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+
+  it('pages on failed executions only when at least 5 failed, a fifth or more of those that ended', () => {
+    const [failing] = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmDescription: Match.stringLikeRegexp('^At least 5 generation') },
+      }),
+    );
+
+    expect(failing?.Properties).toMatchObject({
+      Threshold: 20,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      Metrics: expect.arrayContaining([
+        expect.objectContaining({
+          Expression: 'IF(failed >= 5, 100 * failed / (failed + succeeded), 0)',
+          ReturnData: true,
+        }),
+        expect.objectContaining({ Id: 'failed', ReturnData: false }),
+        expect.objectContaining({ Id: 'succeeded', ReturnData: false }),
+      ]),
+    });
   });
 });
 
