@@ -16,6 +16,11 @@ export interface ChildOptions {
   readonly env?: Record<string, string>;
   /** Extra node flags (e.g. --expose-gc). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * An executable to start node through, as Lambda starts a function's runtime through its exec
+   * wrapper: run as `wrapper node <node flags> script …`. @default node is started directly
+   */
+  readonly wrapper?: string;
   /** Progress lines of the child (its stderr). */
   readonly log?: (line: string) => void;
 }
@@ -31,15 +36,14 @@ export async function runChild<Output>(
   const outputFile = join(dir, 'output.json');
   await writeFile(inputFile, JSON.stringify(input));
   try {
-    const child = spawn(
-      process.execPath,
-      [...(options.nodeArgs ?? []), script, inputFile, outputFile],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...options.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const command = [process.execPath, ...(options.nodeArgs ?? []), script, inputFile, outputFile];
+    if (options.wrapper !== undefined) command.unshift(options.wrapper);
+    const [executable = process.execPath, ...args] = command;
+    const child = spawn(executable, args, {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let tail = '';
     const keep = (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-8000);

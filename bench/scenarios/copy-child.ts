@@ -28,6 +28,8 @@ export interface CopyRunInput {
   readonly url: string;
   readonly warmUrl: string;
   readonly request: { readonly width: number; readonly height: number };
+  /** The servers' processes (name → pid), whose CPU time during the large copy is read too. */
+  readonly servers: Readonly<Record<string, number>>;
 }
 
 export interface CopyRunOutput {
@@ -43,6 +45,8 @@ export interface CopyRunOutput {
   readonly cpuSeconds: number;
   /** CPU time of the copy on the main thread; null where /proc does not say. */
   readonly mainThreadCpuSeconds: number | null;
+  /** CPU time of each server's process (all threads) during the copy; null where /proc does not say. */
+  readonly serverCpuSeconds: Readonly<Record<string, number | null>>;
 }
 
 const SAMPLER = `
@@ -80,11 +84,13 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
     await ask('reset');
     const cpuBefore = process.cpuUsage();
     const mainBefore = mainThreadCpuSeconds();
+    const serversBefore = serverCpuSeconds(input.servers);
     const started = performance.now();
     const bytes = await copy(input.url, 'large');
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const mainAfter = mainThreadCpuSeconds();
+    const serversAfter = serverCpuSeconds(input.servers);
     const sampledPeakRssBytes = await ask('peak');
     const maxRssAfter = process.resourceUsage().maxRSS * 1024;
     // maxRSS only says something about the copy when it rose during it.
@@ -102,6 +108,13 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       mainThreadCpuSeconds:
         mainBefore !== null && mainAfter !== null ? mainAfter - mainBefore : null,
+      serverCpuSeconds: Object.fromEntries(
+        Object.keys(input.servers).map((name) => {
+          const before = serversBefore[name];
+          const after = serversAfter[name];
+          return [name, before != null && after != null ? after - before : null];
+        }),
+      ),
     };
   } finally {
     await sampler.terminate();
@@ -187,4 +200,24 @@ function mainThreadCpuSeconds(): number | null {
   } catch {
     return null;
   }
+}
+
+/** Each process's CPU time, all its threads (Linux: utime + stime of its stat), or null. */
+function serverCpuSeconds(pids: Readonly<Record<string, number>>): Record<string, number | null> {
+  // Linux's clock ticks per second for /proc times: USER_HZ, 100 on every architecture Node runs
+  // on. (Declared in here: a module constant would not be initialised yet when the top-level
+  // await above runs the copy.)
+  const userHz = 100;
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return [name, (Number(fields[11]) + Number(fields[12])) / userHz];
+      } catch {
+        return [name, null];
+      }
+    }),
+  );
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AssetHashType,
@@ -18,6 +19,11 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import {
+  NODE_ARGUMENTS_WRAPPER_FILE,
+  NODE_ARGUMENTS_WRAPPER_SCRIPT,
+  nodeArgumentsEnvironment,
+} from './node-arguments.ts';
 
 /** The project root: entry points and the lock file are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -44,6 +50,12 @@ export interface PipelineFunctionProps {
   readonly sdkOnFirstUse?: readonly string[];
   /** Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. @default none */
   readonly nodeOptions?: readonly string[];
+  /**
+   * Node and V8 flags `NODE_OPTIONS` refuses (such as `--single-threaded-gc`): the bundle gets an
+   * exec wrapper that Lambda starts the runtime through, which passes them to node
+   * (`node-arguments.ts`). @default none (no wrapper)
+   */
+  readonly nodeArguments?: readonly string[];
 }
 
 /** The script that bundles one function (`infra/bundle-function.ts`). */
@@ -59,10 +71,13 @@ class LocalEsbuild implements ILocalBundling {
   // these fields are what tell one function's bundle from another's.
   readonly entry: string;
   readonly external: readonly string[];
+  /** Whether the bundle carries the node-arguments exec wrapper. */
+  readonly nodeArgumentsWrapper: boolean;
 
-  constructor(entry: string, external: readonly string[]) {
+  constructor(entry: string, external: readonly string[], nodeArgumentsWrapper: boolean) {
     this.entry = entry;
     this.external = external;
+    this.nodeArgumentsWrapper = nodeArgumentsWrapper;
   }
 
   tryBundle(outputDir: string): boolean {
@@ -74,6 +89,12 @@ class LocalEsbuild implements ILocalBundling {
     if (result.status !== 0) {
       throw new Error(`esbuild could not bundle ${this.entry} (exit ${result.status})`, {
         cause: result.error,
+      });
+    }
+    if (this.nodeArgumentsWrapper) {
+      // Executable: Lambda runs it, and CDK's zip keeps each file's mode.
+      writeFileSync(join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE), NODE_ARGUMENTS_WRAPPER_SCRIPT, {
+        mode: 0o755,
       });
     }
     return true;
@@ -107,13 +128,14 @@ export class PipelineFunction extends LambdaFunction {
     });
     logGroup.grantWrite(role);
     const entry = join(PROJECT_ROOT, 'functions', props.entryPoint, 'handler.ts');
+    const nodeArguments = props.nodeArguments ?? [];
     super(scope, id, {
       role,
       code: Code.fromAsset(PROJECT_ROOT, {
         // The asset is named by the bundle's bytes, not by the project's files.
         assetHashType: AssetHashType.OUTPUT,
         bundling: {
-          local: new LocalEsbuild(entry, props.sdkOnFirstUse ?? []),
+          local: new LocalEsbuild(entry, props.sdkOnFirstUse ?? [], nodeArguments.length > 0),
           // Required by the type; never pulled, since the local bundling always runs.
           image: DockerImage.fromRegistry('spark-t2i-bundles-locally'),
         },
@@ -135,6 +157,7 @@ export class PipelineFunction extends LambdaFunction {
         POWERTOOLS_SERVICE_NAME: 'spark-t2i',
         POWERTOOLS_METRICS_NAMESPACE: 'SparkT2I',
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...(nodeArguments.length > 0 && nodeArgumentsEnvironment(nodeArguments)),
         ...props.environment,
       },
     });

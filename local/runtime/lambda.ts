@@ -7,13 +7,24 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
+import {
+  EXEC_WRAPPER_VARIABLE,
+  NODE_ARGUMENTS_VARIABLE,
+} from '../../infra/constructs/node-arguments.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
 import type { LocalFunction } from './synthesis.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-/** Read by Node at process start only: per function on Lambda, no meaning in a shared process. */
-const PROCESS_START_VARIABLES = new Set(['NODE_OPTIONS']);
+/**
+ * Read when a process starts only (by Node, or by Lambda to start the runtime through the
+ * node-arguments wrapper): per function on Lambda, no meaning in a shared process.
+ */
+const PROCESS_START_VARIABLES = new Set([
+  'NODE_OPTIONS',
+  EXEC_WRAPPER_VARIABLE,
+  NODE_ARGUMENTS_VARIABLE,
+]);
 
 /** What a caller of a failed function sees (Step Functions, API Gateway). */
 export class LambdaFunctionError extends Error {
@@ -46,7 +57,7 @@ export class LocalLambda {
   /**
    * The environment of every function together. Functions share one process here, so names
    * they share must agree; a conflict is a stack error and stops the runtime. Options Node reads
-   * when a process starts (`NODE_OPTIONS`) are left out: on Lambda each function's own applies
+   * when a process starts (`NODE_OPTIONS`, the node-arguments wrapper's) are left out: on Lambda each function's own applies
    * to its own process, here the process has started already.
    */
   combinedEnvironment(): Record<string, string> {

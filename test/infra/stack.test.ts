@@ -237,6 +237,18 @@ describe('image copy policy', () => {
     );
   });
 
+  it('starts CopyImages alone through the node-arguments wrapper, with single-threaded GC', () => {
+    const wrapped = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((fn) => fn.Properties.Environment?.Variables ?? {})
+      .filter((variables) => variables.AWS_LAMBDA_EXEC_WRAPPER !== undefined);
+    expect(wrapped).toHaveLength(1);
+    expect(wrapped[0]).toMatchObject({
+      MAX_IMAGE_BYTES: expect.any(String),
+      AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
+      NODE_ARGUMENTS: '--single-threaded-gc',
+    });
+  });
+
   it('defaults to no allowed hosts (any public host) and refuses what is not a host name', () => {
     expect(parseStackConfig({}).images.allowedHosts).toEqual([]);
     for (const bad of [

@@ -25,6 +25,11 @@ function run(
     maxRssGrewBytes: 0,
     cpuSeconds: 0.8,
     mainThreadCpuSeconds: 0.5,
+    serverCpuSeconds: {
+      'simulator serving the image': 0.15,
+      'local S3 server': 0.7,
+      'discarding endpoint': 0.3,
+    },
     ...extra,
   };
 }
@@ -70,6 +75,33 @@ describe('copy-memory findings', () => {
     expect(figure(result, 'of it on the main thread, median', PLAIN)).toBe(0.4);
     const half = findings([run('plain', PLAIN, 200, { bytes: 50 * MIB, cpuSeconds: 0.3 })], 512, 1);
     expect(figure(half, 'CPU time of the copy process per 100 MiB, median', PLAIN)).toBe(0.6);
+  });
+
+  it("reports each server's CPU time per 100 MiB: the image server's and the destination's", () => {
+    expect(
+      figure(
+        result,
+        "CPU time of the simulator serving the image's process per 100 MiB, median",
+        PLAIN,
+      ),
+    ).toBe(0.15);
+    expect(
+      figure(result, "CPU time of the local S3 server's process per 100 MiB, median", LOCAL),
+    ).toBe(0.7);
+    expect(
+      figure(
+        result,
+        "CPU time of the discarding endpoint's process per 100 MiB, median",
+        PLAIN_PUT,
+      ),
+    ).toBe(0.3);
+    // The file copy has no destination process, and a copy reads only its own destination's.
+    expect(
+      figure(result, "CPU time of the discarding endpoint's process per 100 MiB, median", PLAIN),
+    ).toBeUndefined();
+    expect(
+      figure(result, "CPU time of the local S3 server's process per 100 MiB, median", DISCARDING),
+    ).toBeUndefined();
   });
 
   it('leaves the main-thread figure out where a run could not read it', () => {

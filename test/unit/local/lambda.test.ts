@@ -25,9 +25,13 @@ describe('LocalLambda.combinedEnvironment', () => {
     expect(() => disagreeing.combinedEnvironment()).toThrow(/disagree on TABLE/);
   });
 
-  it('leaves out NODE_OPTIONS, which each function has for its own process on Lambda', () => {
+  it('leaves out what starts a process (NODE_OPTIONS, the exec wrapper), per function on Lambda', () => {
     const lambda = new LocalLambda({
-      Copy: fn('Copy', { NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=1' }),
+      Copy: fn('Copy', {
+        NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=1',
+        AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
+        NODE_ARGUMENTS: '--single-threaded-gc',
+      }),
       Other: fn('Other', { NODE_OPTIONS: '--enable-source-maps', TABLE: 't' }),
     });
     expect(lambda.combinedEnvironment()).toEqual({ TABLE: 't' });
