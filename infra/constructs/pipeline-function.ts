@@ -51,7 +51,7 @@ export interface PipelineFunctionProps {
   /** Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. @default none */
   readonly nodeOptions?: readonly string[];
   /**
-   * Node and V8 flags `NODE_OPTIONS` refuses (such as `--single-threaded-gc`): the bundle gets an
+   * Node and V8 flags `NODE_OPTIONS` refuses (such as `--initial-old-space-size`): the bundle gets an
    * exec wrapper that Lambda starts the runtime through, which passes them to node
    * (`node-arguments.ts`). @default none (no wrapper)
    */

@@ -237,7 +237,7 @@ describe('image copy policy', () => {
     );
   });
 
-  it('starts CopyImages alone through the node-arguments wrapper, with single-threaded GC', () => {
+  it('starts CopyImages alone through the node-arguments wrapper, with a 64 MB initial old space', () => {
     const wrapped = Object.values(template.findResources('AWS::Lambda::Function'))
       .map((fn) => fn.Properties.Environment?.Variables ?? {})
       .filter((variables) => variables.AWS_LAMBDA_EXEC_WRAPPER !== undefined);
@@ -245,7 +245,7 @@ describe('image copy policy', () => {
     expect(wrapped[0]).toMatchObject({
       MAX_IMAGE_BYTES: expect.any(String),
       AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
-      NODE_ARGUMENTS: '--single-threaded-gc',
+      NODE_ARGUMENTS: '--initial-old-space-size=64',
     });
   });
 

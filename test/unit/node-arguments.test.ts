@@ -44,7 +44,7 @@ describe('the node-arguments wrapper', () => {
   };
 
   it("puts the function's flags between node and the runtime's own arguments", () => {
-    const started = run('--single-threaded-gc --max-semi-space-size=1', [
+    const started = run('--initial-old-space-size=64 --max-semi-space-size=1', [
       '--expose-gc',
       '-e',
       PRINT_ARGUMENTS,
@@ -52,7 +52,7 @@ describe('the node-arguments wrapper', () => {
       '*',
     ]);
     expect(started.execArgv).toEqual([
-      '--single-threaded-gc',
+      '--initial-old-space-size=64',
       '--max-semi-space-size=1',
       '--expose-gc',
       '-e',
@@ -68,11 +68,13 @@ describe('the node-arguments wrapper', () => {
   });
 
   it('refuses a flag the shell would split or expand', () => {
-    expect(nodeArgumentsEnvironment(['--single-threaded-gc', '--max-semi-space-size=1'])).toEqual({
+    expect(
+      nodeArgumentsEnvironment(['--initial-old-space-size=64', '--max-semi-space-size=1']),
+    ).toEqual({
       AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
-      NODE_ARGUMENTS: '--single-threaded-gc --max-semi-space-size=1',
+      NODE_ARGUMENTS: '--initial-old-space-size=64 --max-semi-space-size=1',
     });
-    for (const bad of ['--a b', '--x=$(id)', '-e', '--title=*', 'single-threaded-gc', '']) {
+    for (const bad of ['--a b', '--x=$(id)', '-e', '--title=*', 'initial-old-space-size=64', '']) {
       expect(() => nodeArgumentsEnvironment([bad])).toThrow(/not a plain --flag/);
     }
   });
@@ -87,7 +89,7 @@ describe('a function with node arguments', () => {
       const fn = new PipelineFunction(stack, 'Wrapped', {
         entryPoint: 'copy-images',
         description: 'bundled with the wrapper',
-        nodeArguments: ['--single-threaded-gc'],
+        nodeArguments: ['--initial-old-space-size=64'],
       });
       app.synth();
       const variables =
@@ -96,7 +98,7 @@ describe('a function with node arguments', () => {
         ]?.Properties.Environment.Variables;
       expect(variables).toMatchObject({
         AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
-        NODE_ARGUMENTS: '--single-threaded-gc',
+        NODE_ARGUMENTS: '--initial-old-space-size=64',
       });
       // The function's asset is the one folder CDK staged in the assembly.
       const assetDirs = (await readdir(outdir)).filter((name) => name.startsWith('asset.'));

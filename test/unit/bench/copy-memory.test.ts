@@ -50,7 +50,7 @@ describe('copy-memory findings', () => {
     run('pipeline', DISCARDING, 120, { cpuSeconds: 0.9, mainThreadCpuSeconds: 0.6 }),
     run('plain-put', PLAIN_PUT, 150, { cpuSeconds: 0.7, mainThreadCpuSeconds: 0.45 }),
   ];
-  const result = findings(runs, 512, 1);
+  const result = findings(runs, 512, 1, 2);
 
   it('checks the copy step against the plain file copy, not against the reference upload', () => {
     const discarding = result.targets.find((t) => t.name.includes(DISCARDING));
@@ -73,7 +73,12 @@ describe('copy-memory findings', () => {
       0.9,
     );
     expect(figure(result, 'of it on the main thread, median', PLAIN)).toBe(0.4);
-    const half = findings([run('plain', PLAIN, 200, { bytes: 50 * MIB, cpuSeconds: 0.3 })], 512, 1);
+    const half = findings(
+      [run('plain', PLAIN, 200, { bytes: 50 * MIB, cpuSeconds: 0.3 })],
+      512,
+      1,
+      2,
+    );
     expect(figure(half, 'CPU time of the copy process per 100 MiB, median', PLAIN)).toBe(0.6);
   });
 
@@ -104,8 +109,27 @@ describe('copy-memory findings', () => {
     ).toBeUndefined();
   });
 
+  it('reports the CPU-bound ceiling: the cores over the CPU time of all of a copy’s processes', () => {
+    const name = "CPU-bound ceiling on 2 cores: their time over all the copy's processes' CPU time";
+    // The plain copy: 0.6 s of its own and 0.15 s of the image server per 100 MiB.
+    expect(figure(result, name, PLAIN)).toBe(266.7);
+    // The copy step to the local S3 server: 0.8 + 0.15 + 0.7 s.
+    expect(figure(result, name, LOCAL)).toBe(121.2);
+    const ratio = 'CPU-bound ceiling, ratio to the plain fetch → file copy’s';
+    expect(figure(result, ratio, LOCAL)).toBe(0.455);
+    // To the discarding endpoint: 0.9 + 0.15 + 0.3 s.
+    expect(figure(result, ratio, DISCARDING)).toBe(0.556);
+    const missing = findings(
+      [run('plain', PLAIN, 200), run('pipeline', LOCAL, 80, { serverCpuSeconds: {} })],
+      512,
+      1,
+      2,
+    );
+    expect(figure(missing, name, LOCAL)).toBeNull();
+  });
+
   it('leaves the main-thread figure out where a run could not read it', () => {
-    const unknown = findings([run('plain', PLAIN, 200, { mainThreadCpuSeconds: null })], 512, 1);
+    const unknown = findings([run('plain', PLAIN, 200, { mainThreadCpuSeconds: null })], 512, 1, 2);
     expect(figure(unknown, 'of it on the main thread, median', PLAIN)).toBeNull();
   });
 
@@ -114,6 +138,7 @@ describe('copy-memory findings', () => {
       [...runs, run('plain-put', PLAIN_PUT, 150, { peakRssBytes: 300 * MIB })],
       512,
       1,
+      2,
     );
     expect(grown.targets.find((t) => t.name.startsWith('peak RSS'))?.value).toBe(20);
   });

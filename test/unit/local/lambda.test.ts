@@ -30,7 +30,7 @@ describe('LocalLambda.combinedEnvironment', () => {
       Copy: fn('Copy', {
         NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=1',
         AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
-        NODE_ARGUMENTS: '--single-threaded-gc',
+        NODE_ARGUMENTS: '--initial-old-space-size=64',
       }),
       Other: fn('Other', { NODE_OPTIONS: '--enable-source-maps', TABLE: 't' }),
     });
