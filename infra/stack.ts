@@ -134,6 +134,7 @@ export class SparkT2iStack extends Stack {
         PromptFile: this.triggers.promptFileFunction,
         ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
       },
+      retriedByWorkflow: ['CreateTask', 'PollTask', 'CopyImages'],
       restApi: this.api.restApi,
       deadLetterQueue: this.triggers.deadLetterQueue,
       alarmEmail: config.alarmEmail,

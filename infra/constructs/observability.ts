@@ -20,6 +20,12 @@ export interface ObservabilityProps {
   readonly stateMachine: StateMachine;
   /** Functions watched for errors and throttles, by a readable name. */
   readonly functions: Readonly<Record<string, IFunction>>;
+  /**
+   * Those of `functions` that throw on a provider or download error which the workflow then
+   * retries (CreateTask, PollTask, CopyImages): one error is a blip, so they page on their share
+   * of failing invocations instead of on any error. @default none
+   */
+  readonly retriedByWorkflow?: readonly string[];
   readonly restApi: RestApi;
   readonly deadLetterQueue: IQueue;
   /** Subscribed to the alarm topic when given. @default none */
@@ -28,6 +34,12 @@ export interface ObservabilityProps {
 
 /** The share of ended executions (%) that failed at which ExecutionsFailing pages. */
 const FAILED_SHARE_PERCENT = 20;
+
+/** Errors in a period below which a retried step's share of errors does not page. */
+const RETRIED_ERRORS_MIN = 5;
+
+/** The share of a retried step's invocations (%) that failed at which it pages. */
+const RETRIED_ERROR_SHARE_PERCENT = 20;
 
 /**
  * Alarms on what users would notice: generations failing in numbers, timed-out executions, function errors
@@ -71,8 +83,32 @@ export class Observability extends Construct {
       props.stateMachine.metricTimedOut({ period }),
       'Generation executions timed out (backstop timeout reached)',
     );
+    const retried = new Set(props.retriedByWorkflow ?? []);
+    for (const name of retried) {
+      if (props.functions[name] === undefined) throw new Error(`No function ${name} to alarm on`);
+    }
     for (const [name, fn] of Object.entries(props.functions)) {
-      this.#alarm(`${name}Errors`, fn.metricErrors({ period }), `${name} function errors`);
+      if (retried.has(name)) {
+        // A provider blip fails one invocation and the workflow retries it; the generation only
+        // fails after its retries, which ExecutionsFailing watches. This pages when the step
+        // fails in numbers (the provider down, a broken deployment), not on each blip.
+        this.#alarm(
+          `${name}Errors`,
+          new MathExpression({
+            expression: `IF(errors >= ${RETRIED_ERRORS_MIN}, 100 * errors / invocations, 0)`,
+            usingMetrics: {
+              errors: fn.metricErrors({ period }),
+              invocations: fn.metricInvocations({ period }),
+            },
+            label: `${name} errors, % of its invocations`,
+            period,
+          }),
+          `${name} failed at least ${RETRIED_ERRORS_MIN} times, a fifth or more of its invocations (each is retried by the workflow)`,
+          RETRIED_ERROR_SHARE_PERCENT,
+        );
+      } else {
+        this.#alarm(`${name}Errors`, fn.metricErrors({ period }), `${name} function errors`);
+      }
       this.#alarm(`${name}Throttles`, fn.metricThrottles({ period }), `${name} function throttled`);
     }
     this.#alarm('Api5xx', props.restApi.metricServerError({ period }), 'The API answered 5xx');

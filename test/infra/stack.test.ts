@@ -709,6 +709,55 @@ describe('observability', () => {
   });
 });
 
+describe('function error alarms', () => {
+  const errorAlarms = () =>
+    Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) =>
+      String(alarm.Properties.AlarmDescription).match(/function errors$|failed at least/),
+    );
+
+  it('page the steps the workflow retries on their share of failing invocations', () => {
+    const retried = errorAlarms().filter((alarm) =>
+      String(alarm.Properties.AlarmDescription).includes('retried by the workflow'),
+    );
+    expect(
+      retried.map((alarm) => String(alarm.Properties.AlarmDescription).split(' ')[0]).sort(),
+    ).toEqual(['CopyImages', 'CreateTask', 'PollTask']);
+    for (const alarm of retried) {
+      expect(alarm.Properties).toMatchObject({
+        Threshold: 20,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        Metrics: expect.arrayContaining([
+          expect.objectContaining({
+            Expression: 'IF(errors >= 5, 100 * errors / invocations, 0)',
+            ReturnData: true,
+          }),
+          expect.objectContaining({
+            Id: 'errors',
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({ MetricName: 'Errors' }),
+              Stat: 'Sum',
+            }),
+          }),
+          expect.objectContaining({
+            Id: 'invocations',
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({ MetricName: 'Invocations' }),
+              Stat: 'Sum',
+            }),
+          }),
+        ]),
+      });
+    }
+  });
+
+  it('page on any error of every other function', () => {
+    const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
+    expect(direct).toHaveLength(11);
+    for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
+  });
+});
+
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in either pack during synth', () => {
     const packs = validationReport.pluginReports.map((report) => report.pluginName).sort();
