@@ -43,7 +43,11 @@ export class Reconciler extends Construct {
       entryPoint: 'reconciler',
       description: 'Frees provider slots and ends records left behind by dead executions',
       timeout: Duration.minutes(5),
-      // One sweep at a time is enough, and keeps sweeps from racing each other.
+      // Two at a time: an execution-ended event need not wait behind a running sweep. What they
+      // write cannot undo each other (a record only moves forward, a slot is given back by its
+      // holder's id, which is idempotent); more would only race for the same slots, and a
+      // burst of ended executions (a provider outage) queues instead of taking the account's
+      // concurrency.
       reservedConcurrentExecutions: 2,
       environment: {
         [EnvNames.generationsTable]: props.generationsTable.tableName,
