@@ -106,6 +106,7 @@ export class SparkT2iStack extends Stack {
       inputBucket: this.storage.inputBucket,
       stateMachine: this.workflow.stateMachine,
       defaultOwner: config.defaultOwner,
+      apiKeysTable: this.storage.apiKeysTable,
       promptFileMaxBytes: config.limits.promptFileMaxBytes,
       promptFileMaxLines: config.limits.promptFileMaxLines,
       promptFileStartsPerSecond: config.limits.promptFileStartsPerSecond,

@@ -1,5 +1,6 @@
 /** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
 import type { S3Event } from 'aws-lambda';
+import { ownerHasActiveKey } from '../../shared/api/key-owners.ts';
 import { s3 } from '../../shared/aws/s3.ts';
 import { stepFunctions } from '../../shared/aws/step-functions.ts';
 import { EnvNames, readEnv } from '../../shared/config/env.ts';
@@ -22,7 +23,10 @@ const env = readEnv({
   [PromptFileEnv.maxBytes]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_BYTES),
   [PromptFileEnv.maxLines]: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_LINES),
   [PromptFileEnv.startsPerSecond]: envPositiveInt(DEFAULT_STARTS_PER_SECOND),
+  [PromptFileEnv.apiKeysTable]: z.string().check(z.minLength(1)),
 });
+// DynamoDB is imported on the first file in an owner's folder (files under prompts/ need none).
+const keyOwners = { tableName: env[PromptFileEnv.apiKeysTable] };
 const deps = {
   s3: s3(),
   sfn: stepFunctions(),
@@ -31,6 +35,7 @@ const deps = {
   maxBytes: env[PromptFileEnv.maxBytes],
   maxLines: env[PromptFileEnv.maxLines],
   startsPerSecond: env[PromptFileEnv.startsPerSecond],
+  ownerHasApiKey: (owner: string) => ownerHasActiveKey(owner, keyOwners),
 };
 
 export const handler = lambdaHandler(async (event: S3Event, context) => {

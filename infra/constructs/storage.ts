@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import {
   BlockPublicAccess,
   Bucket,
@@ -9,6 +9,7 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-owners.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { SlotsTableSchema } from '../../shared/generation/slots.ts';
 
@@ -125,6 +126,15 @@ export class Storage extends Construct {
 
     this.apiKeysTable = new TableV2(this, 'ApiKeys', {
       partitionKey: { name: 'keyHash', type: AttributeType.STRING },
+      // Which owners have a key: a prompt file under prompts/<owner>/ needs one.
+      globalSecondaryIndexes: [
+        {
+          indexName: API_KEYS_BY_OWNER_INDEX.name,
+          partitionKey: { name: API_KEYS_BY_OWNER_INDEX.partitionKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: [...API_KEYS_BY_OWNER_INDEX.projected],
+        },
+      ],
       billing: Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { S3EventSourceV2 } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,6 +14,7 @@ import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { API_KEYS_BY_OWNER_INDEX, API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-owners.ts';
 import { EnvNames } from '../../shared/config/env.ts';
 import {
   generationIdSchema,
@@ -28,6 +30,8 @@ export interface TriggersProps {
   readonly stateMachine: IStateMachine;
   /** Owner of schedules and of prompt files directly under `prompts/`. */
   readonly defaultOwner: string;
+  /** Where a folder owner's API keys are looked up. */
+  readonly apiKeysTable: ITableV2;
   readonly promptFileMaxBytes: number;
   readonly promptFileMaxLines: number;
   readonly promptFileStartsPerSecond: number;
@@ -124,8 +128,16 @@ export class Triggers extends Construct {
         PROMPT_FILE_MAX_BYTES: String(props.promptFileMaxBytes),
         PROMPT_FILE_MAX_LINES: String(props.promptFileMaxLines),
         PROMPT_FILE_STARTS_PER_SECOND: String(props.promptFileStartsPerSecond),
+        [API_KEYS_TABLE_VARIABLE]: props.apiKeysTable.tableName,
       },
+      // Only files in an owner's folder look up its keys (shared/api/key-owners.ts).
+      sdkOnFirstUse: ['@aws-sdk/client-dynamodb'],
     });
+    allow(
+      this.promptFileFunction,
+      ['dynamodb:Query'],
+      [`${props.apiKeysTable.tableArn}/index/${API_KEYS_BY_OWNER_INDEX.name}`],
+    );
     allow(
       this.promptFileFunction,
       ['s3:GetObject', 's3:GetObjectVersion'],

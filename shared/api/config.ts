@@ -9,12 +9,13 @@ import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import * as z from '../zod.ts';
 import { defaultCursorSecret } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
+import { API_KEYS_TABLE_VARIABLE } from './key-owners.ts';
 import { ApiKeyStore } from './keys.ts';
 import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, s3Presigner } from './presign.ts';
 
 /** Variables of the API functions (beyond the shared `EnvNames`). */
 export const ApiEnv = {
-  apiKeysTable: 'API_KEYS_TABLE',
+  apiKeysTable: API_KEYS_TABLE_VARIABLE,
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   metadataMaxBytes: 'METADATA_MAX_BYTES',
   presignedUrlTtlSeconds: 'PRESIGNED_URL_TTL_SECONDS',

@@ -144,7 +144,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090005006': 'A .jsonl line is not valid JSON',
   '090005007': 'The .json prompt file is not valid JSON of the expected shape',
   '090005008': 'A line of the prompt file is longer than the line limit',
-  '090005009': 'The prompt file is in a folder that does not name a valid owner',
+  '090005009':
+    'The prompt file is in a folder that does not name a valid owner, or one without an API key',
   '090005010': 'The prompt file could not be read from S3',
   '090009001': 'Simulator: model must be spark_t2i_3_0',
   '090009002': 'Simulator: request body is not valid JSON',

@@ -25,6 +25,12 @@ export class GenerationStartError extends PipelineError {
   }
 }
 
+/** Whether the folder's owner has an API key could not be looked up (DynamoDB unavailable). */
+export class OwnerLookupError extends PipelineError {
+  readonly code = ErrorCodes.INTERNAL_ERROR;
+  readonly retryable = true;
+}
+
 /** The report could not be written to the input bucket. */
 export class PromptFileReportError extends PipelineError {
   readonly code = ErrorCodes.INTERNAL_ERROR;

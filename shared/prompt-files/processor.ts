@@ -20,7 +20,12 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { ErrorCodes } from '../errors/codes.ts';
 import { logger } from '../observability/powertools.ts';
-import { PromptFileEventError, PromptFileReadError, PromptFileReportError } from './errors.ts';
+import {
+  OwnerLookupError,
+  PromptFileEventError,
+  PromptFileReadError,
+  PromptFileReportError,
+} from './errors.ts';
 import { type FileIdentity, hasVersion, promptLineId, unquoteEtag } from './ids.ts';
 import {
   decodeEventKey,
@@ -72,6 +77,11 @@ export interface PromptFileSettings {
 export interface PromptFileDeps extends PromptFileSettings {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
+  /**
+   * Whether an owner has an active API key: a file under `prompts/<owner>/` needs one (the
+   * default owner's folder does not). Throws when it cannot tell.
+   */
+  readonly ownerHasApiKey: (owner: string) => Promise<boolean>;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
@@ -231,6 +241,12 @@ export async function processPromptFile(
     return refuse(
       ErrorCodes.PROMPT_FILE_BAD_OWNER,
       `The folder "${owner.folder}" does not name a valid owner (lower-case letters, digits, - and _, at most 63)`,
+    );
+  }
+  if (owner.owner !== deps.defaultOwner && !(await hasApiKey(owner.owner, deps))) {
+    return refuse(
+      ErrorCodes.PROMPT_FILE_BAD_OWNER,
+      `No API key belongs to the owner "${owner.owner}": a file under prompts/<owner>/ needs an owner with an API key (a file directly under prompts/ belongs to the default owner)`,
     );
   }
   if (file.versionId === undefined && !head.ETag) {
@@ -410,4 +426,14 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | st
     value !== null &&
     typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
   );
+}
+
+async function hasApiKey(owner: string, deps: PromptFileDeps): Promise<boolean> {
+  try {
+    return await deps.ownerHasApiKey(owner);
+  } catch (error) {
+    throw new OwnerLookupError(`Looking up the API keys of owner "${owner}" failed`, {
+      cause: error,
+    });
+  }
 }

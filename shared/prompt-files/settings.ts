@@ -1,4 +1,5 @@
 /** Configuration of the prompt-file trigger: variable names and defaults. */
+import { API_KEYS_TABLE_VARIABLE } from '../api/key-owners.ts';
 import { envInt } from '../config/env.ts';
 import * as z from '../zod.ts';
 
@@ -12,6 +13,8 @@ export const PromptFileEnv = {
   maxLines: 'PROMPT_FILE_MAX_LINES',
   /** Generations started a second, per file, unless the time left needs more. @default 25 */
   startsPerSecond: 'PROMPT_FILE_STARTS_PER_SECOND',
+  /** The API keys table, to check that a folder's owner has a key. Required. */
+  apiKeysTable: API_KEYS_TABLE_VARIABLE,
 } as const;
 
 export const DEFAULT_PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;

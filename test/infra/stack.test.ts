@@ -580,6 +580,33 @@ describe('triggers', () => {
     });
   });
 
+  it("lets the prompt-file function query the API keys' byOwner index, and nothing else of it", () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'keyHash', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byOwner',
+          KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['revokedAt'] },
+        },
+      ],
+    });
+    const keyStatements = statementsOfRole('TriggersPromptFileRole').filter((statement) =>
+      JSON.stringify(statement).includes('ApiKeys'),
+    );
+    expect(keyStatements).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [expect.objectContaining({ 'Fn::GetAtt': expect.anything() }), '/index/byOwner'],
+          ],
+        },
+      }),
+    ]);
+  });
+
   it('creates one schedule per config entry, starting the state machine with its validated request', () => {
     const found = Object.values(template.findResources('AWS::Scheduler::Schedule'));
     expect(found).toHaveLength(2);

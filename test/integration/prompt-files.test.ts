@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyStore } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type ServedRuntime, serve } from '../helpers/serve.ts';
 
@@ -17,12 +18,19 @@ const CAP = 10;
 const LINES = 2000;
 let runtime: ServedRuntime;
 
+/** An owner other than the default one, with an API key: its folder is accepted. */
+const KEY_OWNER = 'variants';
+
 beforeAll(async () => {
   runtime = await serve({
     simLatencyMs: 50,
     simMaxConcurrent: CAP,
     config: { maxConcurrentTasks: CAP },
   });
+  const { tables } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+    tables: Record<string, string>;
+  };
+  await new ApiKeyStore(runtime.dynamodb(), tables.apiKeys ?? '').create(KEY_OWNER);
 }, 90_000);
 afterAll(() => runtime?.stop());
 
@@ -223,15 +231,24 @@ describe('prompt files on the local runtime', () => {
   it.each([
     [
       'a binary file',
-      'prompts/bad/photo.txt',
+      'prompts/variants/photo.txt',
       new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff, 0xfe]),
       ErrorCodes.PROMPT_FILE_NOT_TEXT,
     ],
-    ['an empty file', 'prompts/bad/empty.jsonl', '', ErrorCodes.PROMPT_FILE_EMPTY],
+    ['an empty file', 'prompts/variants/empty.jsonl', '', ErrorCodes.PROMPT_FILE_EMPTY],
   ])('reports %s with an error and starts nothing', async (_name, key, body, code) => {
     await upload(key, body);
     const answer = await report(key);
     expect(answer.error?.code).toBe(code);
+    expect(answer.summary.accepted).toBe(0);
+    expect(await generationsOf(key)).toEqual([]);
+  });
+
+  it('refuses a folder whose owner has no API key, and starts nothing', async () => {
+    const key = 'prompts/nobody/a.txt';
+    await upload(key, 'a red kite\n');
+    const answer = await report(key);
+    expect(answer.error?.code).toBe(ErrorCodes.PROMPT_FILE_BAD_OWNER);
     expect(answer.summary.accepted).toBe(0);
     expect(await generationsOf(key)).toEqual([]);
   });

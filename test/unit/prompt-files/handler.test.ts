@@ -1,3 +1,4 @@
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -12,6 +13,7 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from './helpers.ts';
 
 const s3Mock = mockClient(S3Client);
+const dynamoMock = mockClient(DynamoDBClient);
 const sfnMock = mockClient(SFNClient);
 
 const context = {
@@ -37,6 +39,7 @@ const ENV = {
   DEFAULT_OWNER: 'local',
   PROMPT_FILE_MAX_BYTES: '1048576',
   PROMPT_FILE_MAX_LINES: '2',
+  API_KEYS_TABLE: 'api-keys',
 };
 
 async function loadHandler(env: Record<string, string | undefined> = {}) {
@@ -53,6 +56,7 @@ describe('prompt-file handler', () => {
   beforeEach(() => {
     s3Mock.reset();
     sfnMock.reset();
+    dynamoMock.reset();
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
     s3Mock.on(PutObjectCommand).resolves({});
   });
@@ -158,5 +162,48 @@ describe('prompt-file handler', () => {
         message: expect.stringContaining('52428800'),
       },
     });
+  });
+
+  it("looks up a folder owner's keys on the table's byOwner index, and refuses an owner without one", async () => {
+    const handler = await loadHandler();
+    s3Mock.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 4 });
+    s3Mock.on(GetObjectCommand).callsFake(async () => ({ Body: sdkBody('one\n') }));
+    dynamoMock
+      .on(QueryCommand, { ExpressionAttributeValues: { ':owner': { S: 'alice' } } })
+      .resolves({ Count: 1, Items: [{ keyHash: { S: 'h' }, owner: { S: 'alice' } }] })
+      .on(QueryCommand, { ExpressionAttributeValues: { ':owner': { S: 'nobody' } } })
+      .resolves({ Count: 0, Items: [] });
+
+    const ok = await handler(s3Event({ key: 'prompts/alice/a.txt' }), context);
+    const refused = await handler(s3Event({ key: 'prompts/nobody/a.txt' }), context);
+    // The default owner's folder and files directly under prompts/ need no lookup.
+    await handler(s3Event({ key: 'prompts/local/a.txt' }), context);
+
+    expect(ok.records[0]).toMatchObject({ summary: { accepted: 1 } });
+    expect(ok.records[0]).not.toHaveProperty('error');
+    expect(refused.records[0]).toMatchObject({
+      summary: { accepted: 0 },
+      error: { code: ErrorCodes.PROMPT_FILE_BAD_OWNER, message: expect.stringContaining('nobody') },
+    });
+    const queries = dynamoMock.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries).toHaveLength(2);
+    expect(queries[0]).toMatchObject({
+      TableName: 'api-keys',
+      IndexName: 'byOwner',
+      FilterExpression: 'attribute_not_exists(revokedAt)',
+    });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('throws when the owner lookup fails, so Lambda retries the event', async () => {
+    const handler = await loadHandler();
+    s3Mock.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 4 });
+    dynamoMock.on(QueryCommand).rejects(new Error('ProvisionedThroughputExceeded'));
+
+    await expect(handler(s3Event({ key: 'prompts/alice/a.txt' }), context)).rejects.toMatchObject({
+      name: 'PromptFileEventError',
+      cause: { name: 'OwnerLookupError', message: expect.stringContaining('owner "alice"') },
+    });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 });

@@ -16,6 +16,8 @@ import type { PromptFileReport } from '#shared/prompt-files/report.ts';
 
 export const BUCKET = 'input-bucket';
 export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:generation';
+/** The owners the fake key store knows a key for. */
+export const OWNERS_WITH_KEYS: ReadonlySet<string> = new Set(['alice']);
 
 export function bytesOf(content: string | Uint8Array): Buffer {
   return typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
@@ -139,6 +141,7 @@ export function mockAws() {
     sfn,
     stateMachineArn: STATE_MACHINE_ARN,
     defaultOwner: 'default',
+    ownerHasApiKey: async (owner) => OWNERS_WITH_KEYS.has(owner),
     maxBytes: 50 * 1024 * 1024,
     maxLines: 50_000,
     now: () => new Date('2025-01-02T03:04:05.000Z'),
