@@ -9,7 +9,7 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-owners.ts';
+import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { SlotsTableSchema } from '../../shared/generation/slots.ts';
 

@@ -14,7 +14,7 @@ import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { API_KEYS_BY_OWNER_INDEX, API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-owners.ts';
+import { API_KEYS_BY_OWNER_INDEX, API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { EnvNames } from '../../shared/config/env.ts';
 import {
   generationIdSchema,

@@ -9,7 +9,7 @@ import { EnvNames, envInt, readEnv } from '../config/env.ts';
 import * as z from '../zod.ts';
 import { defaultCursorSecret } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
-import { API_KEYS_TABLE_VARIABLE } from './key-owners.ts';
+import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
 import { ApiKeyStore } from './keys.ts';
 import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, s3Presigner } from './presign.ts';
 

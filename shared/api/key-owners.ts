@@ -9,16 +9,7 @@
  */
 import type { DynamoDBClient, QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { once } from '../aws/once.ts';
-
-/** The variable naming the API keys table, for every function that reads it. */
-export const API_KEYS_TABLE_VARIABLE = 'API_KEYS_TABLE';
-
-/** The keys table's index by owner (partition key `owner`; `revokedAt` projected). */
-export const API_KEYS_BY_OWNER_INDEX = {
-  name: 'byOwner',
-  partitionKey: 'owner',
-  projected: ['revokedAt'],
-} as const;
+import { API_KEYS_BY_OWNER_INDEX } from './key-table.ts';
 
 export interface KeyOwnerLookup {
   readonly tableName: string;

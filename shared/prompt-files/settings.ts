@@ -1,5 +1,5 @@
 /** Configuration of the prompt-file trigger: variable names and defaults. */
-import { API_KEYS_TABLE_VARIABLE } from '../api/key-owners.ts';
+import { API_KEYS_TABLE_VARIABLE } from '../api/key-table.ts';
 import { envInt } from '../config/env.ts';
 import * as z from '../zod.ts';
 
