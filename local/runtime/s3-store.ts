@@ -20,9 +20,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import S3Error from 's3rver/lib/models/error.js';
 import FilesystemStore, { type StoredObject } from 's3rver/lib/stores/filesystem.js';
+import {
+  AwsChunkedDecoder,
+  AwsChunkedError,
+  type AwsChunkedUpload,
+  awsChunkedUpload,
+} from './aws-chunked.ts';
 
 /** Every temporary file this store makes ends so; no name s3rver gives a file does. */
 const PARTIAL = /\.partial-[0-9a-f]{16}$/;
@@ -31,9 +38,17 @@ export class AtomicFilesystemStore extends FilesystemStore {
   override async putObject(object: StoredObject): Promise<{ size: number; md5: string }> {
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
     await mkdir(dirname(objectPath), { recursive: true });
-    const written = await writeTemporary(objectPath, object.content);
+    // A streamed upload with a checksum (the SDKs' default) comes aws-chunked: the object is its
+    // decoded bytes, and its Content-Encoding loses `aws-chunked`, as on S3.
+    const chunked = awsChunkedUpload(requestHeaders(object));
+    const written = await writeTemporary(
+      objectPath,
+      object.content,
+      chunked && new AwsChunkedDecoder(chunked),
+    );
+    const metadata = chunked ? withoutAwsChunked(object.metadata, chunked) : object.metadata;
     try {
-      await this.#commit(object.bucket, object.key, written, object.metadata);
+      await this.#commit(object.bucket, object.key, written, metadata);
     } catch (error) {
       await rm(written.path, { force: true });
       throw error;
@@ -143,6 +158,28 @@ const STORED_HEADERS = new Set([
   'x-amz-website-redirect-location',
 ]);
 
+/**
+ * The PUT's own headers: s3rver hands the request itself over as the content, and keeps only the
+ * headers an object stores as its metadata (not `x-amz-trailer` or the decoded length).
+ */
+function requestHeaders(object: StoredObject): Record<string, unknown> {
+  const content = object.content as { headers?: Record<string, unknown> };
+  return Buffer.isBuffer(object.content) || content.headers === undefined
+    ? object.metadata
+    : content.headers;
+}
+
+/** The request's headers as the object keeps them, once its aws-chunked body is decoded. */
+function withoutAwsChunked(
+  metadata: Record<string, unknown>,
+  chunked: AwsChunkedUpload,
+): Record<string, unknown> {
+  const { 'content-encoding': _encoding, ...rest } = metadata;
+  return chunked.contentEncoding === undefined
+    ? rest
+    : { ...rest, 'content-encoding': chunked.contentEncoding };
+}
+
 function temporaryPath(path: string): string {
   return `${path}.partial-${randomBytes(8).toString('hex')}`;
 }
@@ -155,27 +192,30 @@ function temporaryPath(path: string): string {
 async function writeTemporary(
   path: string,
   content: Readable | Buffer,
+  decoder?: Transform,
 ): Promise<{ path: string; size: number; md5: string }> {
   const temporary = temporaryPath(path);
   const hash = createHash('md5');
   let size = 0;
+  const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+  async function* hashing(chunks: AsyncIterable<Buffer>) {
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  }
+  // `pipeline` resolves once this stream has closed its file, not merely ended. Chunks that
+  // arrive during a write go out together in the next `writev`; a larger buffer than the
+  // default 16 KiB measured no faster (docs/decisions.md, D18).
+  const file = createWriteStream(temporary, { flags: 'wx' });
   try {
-    await pipeline(
-      Buffer.isBuffer(content) ? Readable.from([content]) : content,
-      async function* hashing(source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          hash.update(chunk);
-          size += chunk.length;
-          yield chunk;
-        }
-      },
-      // `pipeline` resolves once this stream has closed its file, not merely ended. Chunks that
-      // arrive during a write go out together in the next `writev`; a larger buffer than the
-      // default 16 KiB measured no faster (docs/decisions.md, D18).
-      createWriteStream(temporary, { flags: 'wx' }),
-    );
+    // One pipeline either way, so a client that goes away mid-body fails the write.
+    await (decoder ? pipeline(source, decoder, hashing, file) : pipeline(source, hashing, file));
   } catch (error) {
     await rm(temporary, { force: true });
+    // What the body itself got wrong is the client's error, answered with S3's code.
+    if (error instanceof AwsChunkedError) throw new S3Error(error.s3Code, error.message);
     throw error;
   }
   return { path: temporary, size, md5: hash.digest('hex') };

@@ -71,3 +71,12 @@ declare module 's3rver/lib/stores/filesystem.js' {
     ): Promise<Record<string, unknown>>;
   }
 }
+
+declare module 's3rver/lib/models/error.js' {
+  /** An error s3rver answers with its S3 code and status (400 for BadDigest, IncompleteBody). */
+  export default class S3Error extends Error {
+    constructor(code: string, message: string, detail?: Record<string, string>);
+    readonly code: string;
+    readonly status: number;
+  }
+}

@@ -9,6 +9,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CopyObjectCommand,
@@ -128,5 +129,84 @@ describe('the local S3 server’s store', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'copies/object.bin' }));
     expect(head.ETag).toBe(uploaded.object.ETag);
     expect(await leftovers()).toEqual([]);
+  });
+
+  describe('with the SDK’s default checksums (streamed bodies come aws-chunked)', () => {
+    let withChecksums: S3Client;
+    beforeAll(() => {
+      withChecksums = new S3Client({
+        endpoint: storage.s3Endpoint,
+        region: LOCAL_REGION,
+        credentials: localCredentials(),
+        forcePathStyle: true,
+      });
+    });
+    afterAll(() => withChecksums?.destroy());
+
+    it.each([
+      ['CRC32 (the default)', undefined],
+      ['SHA-256', 'SHA256' as const],
+      ['CRC32C, stored but not checked', 'CRC32C' as const],
+    ])('stores the decoded bytes of a streamed PUT with a %s trailer', async (_name, algorithm) => {
+      const body = randomBytes(3 * MIB + 17);
+      const key = `chunked/${algorithm ?? 'default'}.bin`;
+      await withChecksums.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: key,
+          // In pieces, as a download arrives: the SDK frames each one as a chunk.
+          Body: Readable.from(
+            Array.from({ length: 50 }, (_, i) => body.subarray(i * 65_000, (i + 1) * 65_000)),
+          ),
+          ContentLength: body.length,
+          ContentType: 'image/png',
+          ContentEncoding: 'identity',
+          ...(algorithm && { ChecksumAlgorithm: algorithm }),
+        }),
+      );
+      const stored = await read(key);
+      expect(stored.bytes.length).toBe(body.length);
+      expect(sha256(stored.bytes)).toBe(sha256(body));
+      expect(stored.object.ContentLength).toBe(body.length);
+      // Only aws-chunked is taken out of the object's encoding.
+      expect(stored.object.ContentEncoding).toBe('identity');
+      expect(stored.object.ContentType).toBe('image/png');
+      expect(stored.object.ETag).toBe(`"${createHash('md5').update(body).digest('hex')}"`);
+    });
+
+    it('refuses a body whose trailing checksum does not match with 400 BadDigest, and stores nothing', async () => {
+      const key = 'chunked/bad.bin';
+      const data = Buffer.from('a red kite\n');
+      const wrong = Buffer.alloc(4, 0).toString('base64');
+      const framed = Buffer.concat([
+        Buffer.from(`${data.length.toString(16)}\r\n`),
+        data,
+        Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${wrong}\r\n\r\n`),
+      ]);
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const outgoing = request(new URL(`${storage.s3Endpoint}/${BUCKET}/${key}`), {
+          method: 'PUT',
+          headers: {
+            'content-length': String(framed.length),
+            'content-encoding': 'aws-chunked',
+            'x-amz-decoded-content-length': String(data.length),
+            'x-amz-trailer': 'x-amz-checksum-crc32',
+          },
+        });
+        outgoing.once('response', (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          response.once('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        outgoing.once('error', reject);
+        outgoing.end(framed);
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toContain('<Code>BadDigest</Code>');
+      await expect(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).rejects.toThrow();
+      expect(await leftovers()).toEqual([]);
+    });
   });
 });
