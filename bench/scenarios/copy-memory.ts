@@ -95,13 +95,6 @@ export const copyMemoryScenario: Scenario = {
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_DEV: 'true',
       };
-      // s3rver stores aws-chunked bodies as they come (docs: platform notes), so the local
-      // runtime turns the SDK's default request checksums off for it; the discarding endpoint
-      // takes what the deployed function sends, checksums on as the SDK's defaults have them.
-      const whenRequired = {
-        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-      };
       const runs: CopyRunOutput[] = [];
       // The plain copies run with the function's NODE_OPTIONS (its 1 MiB semi-space), not its
       // wrapper's flags: as in every earlier run, and the faster plain copy here (272 against
@@ -119,7 +112,7 @@ export const copyMemoryScenario: Scenario = {
           sink: LOCAL_S3,
           s3Endpoint: storage.url,
           wrapper: functionStart.wrapper,
-          env: { ...env, ...whenRequired },
+          env,
         },
         {
           mode: 'pipeline',
@@ -361,7 +354,7 @@ export function findings(
     ],
     notes: [
       'Each copy runs in a fresh process; a small image is copied first the same way, so module loading and connection setup are not in the figure. Peak RSS is sampled every 2 ms from a worker thread and checked against the process’s maxRSS; growth = peak RSS during the copy − RSS just before it.',
-      'The copy step is the CopyImages handler with the environment the stack gives it. It uploads either to the local runtime’s S3 server (request checksums off, as the local runtime sets them for s3rver) or to a discarding S3-compatible endpoint (bench/lib/discarding-s3.ts) that drops what it receives, with the SDK’s default checksums as deployed, which isolates the copy step’s own cost from the local server’s disk work.',
+      'The copy step is the CopyImages handler with the environment the stack gives it. It uploads, with the SDK’s default checksums as deployed, either to the local runtime’s S3 server (which decodes the aws-chunked body and checks its CRC32, local/runtime/aws-chunked.ts) or to a discarding S3-compatible endpoint (bench/lib/discarding-s3.ts) that drops what it receives, which isolates the copy step’s own cost from the local server’s work.',
       'The plain fetch → HTTP PUT (node:http, the length declared, no hash, no checksum) to the discarding endpoint is a reference, not the target’s baseline: it shows what streaming to an endpoint process costs on this machine without any of the copy step’s work. CPU time is the copy process’s (all its threads, and its main thread alone) during the large copy; on Lambda, where a 512 MB function gets a share of one vCPU, that is what bounds throughput.',
       'Each server (the image-serving simulator, the local S3 server, the discarding endpoint) runs in a process of its own (bench/scenarios/server-child.ts): none shares an event loop with another or counts in the measured process’s memory. Until 2026-12-01 the simulator, the local S3 server and the discarding endpoint shared the benchmark’s own process.',
     ],

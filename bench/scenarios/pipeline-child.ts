@@ -219,8 +219,6 @@ async function submitPromptFile(
       secretAccessKey: runtime.endpoints.s3.secretAccessKey,
     },
     forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const key = `prompts/benchmark-${variant}.txt`;
   const lines = Array.from({ length: count }, (_, index) => `benchmark batch prompt ${index + 1}`);

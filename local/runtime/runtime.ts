@@ -227,9 +227,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_SFN: control.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: control.url,
-      // The local S3 server stores aws-chunked framing verbatim unless checksums are off.
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       S3_FORCE_PATH_STYLE: 'true',
       [EnvNames.sparkBaseUrl]: sparkBaseUrl,
       // The simulator serves its images over plain http on 127.0.0.1: that origin, and only it,

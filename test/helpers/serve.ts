@@ -141,8 +141,6 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
           secretAccessKey: endpoints.s3.secretAccessKey,
         },
         forcePathStyle: true,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
       });
       return s3;
     },

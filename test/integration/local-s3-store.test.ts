@@ -174,6 +174,18 @@ describe('the local S3 server’s store', () => {
       expect(stored.object.ETag).toBe(`"${createHash('md5').update(body).digest('hex')}"`);
     });
 
+    it('stores a multipart upload whole', async () => {
+      const body = randomBytes(11 * MIB + 5);
+      await new Upload({
+        client: withChecksums,
+        params: { Bucket: BUCKET, Key: 'chunked/parts.bin', Body: Readable.from([body]) },
+        partSize: 5 * MIB,
+      }).done();
+      const stored = await read('chunked/parts.bin');
+      expect(sha256(stored.bytes)).toBe(sha256(body));
+      expect(stored.object.ContentEncoding).toBeUndefined();
+    });
+
     it('refuses a body whose trailing checksum does not match with 400 BadDigest, and stores nothing', async () => {
       const key = 'chunked/bad.bin';
       const data = Buffer.from('a red kite\n');

@@ -216,9 +216,6 @@ function storageOf(
       secretAccessKey: endpoints.s3.secretAccessKey,
     },
     forcePathStyle: true,
-    // The local S3 server stores aws-chunked framing verbatim unless checksums are off.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   return { s3, bucket: endpoints.s3.inputBucket };
 }
