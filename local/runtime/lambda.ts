@@ -56,9 +56,9 @@ export class LocalLambda {
 
   /**
    * The environment of every function together. Functions share one process here, so names
-   * they share must agree; a conflict is a stack error and stops the runtime. Options Node reads
-   * when a process starts (`NODE_OPTIONS`, the node-arguments wrapper's) are left out: on Lambda each function's own applies
-   * to its own process, here the process has started already.
+   * they share must agree; a conflict is a stack error and stops the runtime. What is read when
+   * a process starts (`NODE_OPTIONS`, the node-arguments wrapper's variables) is left out: on
+   * Lambda each function's own applies to its own process, here the process has started already.
    */
   combinedEnvironment(): Record<string, string> {
     const combined: Record<string, string> = {};

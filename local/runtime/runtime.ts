@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
+import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
@@ -262,7 +263,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return fireSchedule(schedule, firingAt(schedule, scheduledTime));
     };
 
-    const apiKeysTable = functionEnvironment.API_KEYS_TABLE as string;
+    const apiKeysTable = functionEnvironment[API_KEYS_TABLE_VARIABLE] as string;
     const documents = DynamoDBDocumentClient.from(dynamodb);
     const key = await provisionApiKeys(
       new ApiKeyStore(documents, apiKeysTable),
