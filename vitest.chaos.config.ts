@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // keeps both cores busy). Sizes: CHAOS_N (default 1000), CHAOS_RESTART_N (default 300).
 export default defineConfig({
   test: {
+    globalSetup: ['test/helpers/global-setup.ts'],
     include: ['test/chaos/**/*.chaos.ts'],
     maxWorkers: 1,
     fileParallelism: false,

@@ -5,6 +5,7 @@ const jsonReport = process.env.VITEST_JSON_REPORT;
 
 export default defineConfig({
   test: {
+    globalSetup: ['test/helpers/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     // Two cores: integration tests start real servers, so keep parallelism modest.
     maxWorkers: 2,

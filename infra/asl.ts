@@ -12,6 +12,7 @@ export interface CfnTemplate {
 interface CfnResource {
   readonly Type: string;
   readonly Properties?: Record<string, unknown>;
+  readonly Metadata?: Record<string, unknown>;
 }
 
 export interface ResolveOptions {

@@ -9,14 +9,17 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
+import { PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
 import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
+import { nodeForRuntime, provideRuntimeModules } from '../lambda/node-runtime.ts';
+import { type FunctionCode, type LocalFunction, LocalLambda } from '../lambda/service.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
@@ -27,7 +30,6 @@ import {
   type ExecutionRecord,
 } from './executions.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
-import { LocalLambda } from './lambda.ts';
 import {
   type Firing,
   firingAt,
@@ -43,7 +45,7 @@ import {
   type S3NotificationEvent,
   startLocalStorage,
 } from './storage.ts';
-import { loadSynthesizedApp, type SynthesizedApp } from './synthesis.ts';
+import { type FunctionsMode, loadSynthesizedApp, type SynthesizedApp } from './synthesis.ts';
 
 export interface LocalRuntimeOptions {
   /** Where everything persists. @default '.spark-t2i' */
@@ -71,6 +73,11 @@ export interface LocalRuntimeOptions {
   readonly cacheDir?: string;
   /** Log level of the functions (Powertools). @default 'ERROR' */
   readonly functionLogLevel?: string;
+  /**
+   * Run the functions from their sources instead of the bundles `cdk synth` builds: a quicker
+   * start after an edit, not what deploys (docs/local-runtime.md). @default false
+   */
+  readonly fromSource?: boolean;
   /** Progress lines for a person. @default none */
   readonly log?: (line: string) => void;
 }
@@ -92,6 +99,8 @@ export interface Endpoints {
     readonly tableName: string;
   };
   readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
+  /** How the functions run: their synthesized assets (in `assets`), or their sources. */
+  readonly functions: { readonly mode: FunctionsMode; readonly assets: string };
 }
 
 export interface LocalRuntime {
@@ -131,8 +140,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const closer of closers.reverse()) await Promise.resolve(closer()).catch(() => undefined);
   };
   try {
-    const app = await loadSynthesizedApp(options.cacheDir ?? join(dataDir, 'cache'), {
+    const cacheDir = options.cacheDir ?? join(dataDir, 'cache');
+    const mode: FunctionsMode = options.fromSource ? 'source' : 'bundles';
+    const app = await loadSynthesizedApp(cacheDir, {
       ...(options.configFile && { configFile: resolve(options.configFile) }),
+      mode,
     });
     const { template } = app;
     const storage = await startLocalStorage({ dataDir, template, host });
@@ -160,8 +172,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
     const sparkBaseUrl = simulator?.url ?? (options.sparkBaseUrl as string);
 
-    const lambda = new LocalLambda(app.functions);
-    const functionEnvironment = lambda.combinedEnvironment();
+    const functionEnvironment = stackVariables(app.functions);
+    // Set once the control plane is up, before any function can be invoked: the endpoints every
+    // function gets, and the settings that replace the template's where a function has them.
+    let localEnvironment: Record<string, string> | undefined;
+    let localSettings: Record<string, string> = {};
+    const runtimeScript = join(PROJECT_ROOT, 'local', 'lambda', 'runtime-interface.ts');
+    const lambda = new LocalLambda({
+      functions: app.functions,
+      code: (fn) => functionCode(app, fn),
+      node: nodeForRuntime(commonRuntime(app.functions), PROJECT_ROOT),
+      runtimeScript,
+      runtimeDir: dirname(runtimeScript),
+      runtimeModules: await provideRuntimeModules(cacheDir, PROJECT_ROOT),
+      region: LOCAL_REGION,
+      credentials: localCredentials(),
+      localEnvironment: (fn) => {
+        if (localEnvironment === undefined) throw new Error('The local endpoints are not up yet');
+        return { ...localEnvironment, ...settingsFor(fn, localSettings) };
+      },
+      log: (_functionLogicalId, chunk) => process.stdout.write(chunk),
+    });
+    closers.push(() => lambda.close());
     const eventsFile = join(dataDir, 'events.jsonl');
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
@@ -219,25 +251,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => control.close());
 
-    Object.assign(process.env, functionEnvironment, scaledRecheck(functionEnvironment, timeScale), {
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: localCredentials().accessKeyId,
-      AWS_SECRET_ACCESS_KEY: localCredentials().secretAccessKey,
+    localEnvironment = {
       AWS_ENDPOINT_URL_DYNAMODB: storage.dynamodbEndpoint,
       AWS_ENDPOINT_URL_S3: storage.s3Endpoint,
       AWS_ENDPOINT_URL_SFN: control.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: control.url,
       S3_FORCE_PATH_STYLE: 'true',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'true',
+    };
+    localSettings = {
+      ...scaledRecheck(functionEnvironment, timeScale),
       [EnvNames.sparkBaseUrl]: sparkBaseUrl,
+      POWERTOOLS_LOG_LEVEL:
+        options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
       // The simulator serves its images over plain http on 127.0.0.1: that origin, and only it,
       // is exempt from the copy's https and public-address rules. A real provider gets none.
       [CopyEnv.insecureOrigins]: simulator ? new URL(simulator.url).origin : '',
-      POWERTOOLS_LOG_LEVEL:
-        options.functionLogLevel ?? process.env.SPARK_T2I_FUNCTION_LOG_LEVEL ?? 'ERROR',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_DEV: 'true',
-    });
+    };
 
     const scheduler = startScheduler(
       schedules,
@@ -326,6 +358,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         tableName: generationsTable,
       },
       spark: { baseUrl: sparkBaseUrl, simulated },
+      functions: {
+        mode: app.mode,
+        assets: app.assemblyDir ?? join(PROJECT_ROOT, 'functions'),
+      },
     };
     await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     await writeFile(
@@ -365,6 +401,54 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await close();
     throw error;
   }
+}
+
+/**
+ * The stack's variables, for the names the runtime itself needs (tables, buckets, the secret):
+ * the first function's value of each.
+ */
+function stackVariables(
+  functions: Readonly<Record<string, LocalFunction>>,
+): Readonly<Record<string, string>> {
+  const variables: Record<string, string> = {};
+  for (const fn of Object.values(functions)) {
+    for (const [name, value] of Object.entries(fn.environment)) variables[name] ??= value;
+  }
+  return variables;
+}
+
+/**
+ * The local settings a function gets: those replacing a variable the template gives it (the
+ * provider's URL, the poll step's re-check timing, the log level), and the copy's exempt origin
+ * for the function that copies images (the one with the copy's host rule).
+ */
+function settingsFor(
+  fn: LocalFunction,
+  settings: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const applies = (name: string) =>
+    name in fn.environment ||
+    (name === CopyEnv.insecureOrigins && CopyEnv.allowedHosts in fn.environment);
+  return Object.fromEntries(Object.entries(settings).filter(([name]) => applies(name)));
+}
+
+/** The one runtime every function of the stack deploys to (`nodejs24.x`). */
+function commonRuntime(functions: Readonly<Record<string, LocalFunction>>): string {
+  const runtimes = new Set(Object.values(functions).map((fn) => fn.runtime));
+  if (runtimes.size !== 1) throw new Error(`The functions use several runtimes: ${[...runtimes]}`);
+  return [...runtimes][0] as string;
+}
+
+/** Where a function's code is: its asset as synthesized, or (from source) its handler module. */
+function functionCode(app: SynthesizedApp, fn: LocalFunction): FunctionCode {
+  if (app.mode === 'bundles' && app.assemblyDir !== undefined && fn.asset !== undefined) {
+    return { taskRoot: join(app.assemblyDir, fn.asset), handler: fn.handler, faithful: true };
+  }
+  return {
+    taskRoot: join(PROJECT_ROOT, 'functions', fn.entryPoint),
+    handler: 'handler.handler',
+    faithful: false,
+  };
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The deployed stack, synthesized for the local runtime: the template, the concrete ASL of the
- * state machine, and each function's handler module and environment. It is the same CDK app as
- * `cdk synth` (minus esbuild bundling, which the local runtime does not need: it loads the
- * handler sources), cached on disk and rebuilt only when the sources or the config change.
+ * state machine, and each function as the template declares it. It is the same CDK app as
+ * `cdk synth`, assets included: each function's asset is the bundle `cdk synth` builds (the same
+ * esbuild options, the same exec wrapper), in a cloud assembly in the cache. With `source` (the
+ * `--from-source` shortcut) nothing is bundled and the functions run from their sources. Either is
+ * cached on disk, keyed by a hash of every file it depends on, and rebuilt only when one changes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
   type CfnTemplate,
@@ -14,16 +16,12 @@ import {
   resolveIntrinsics,
 } from '../../infra/asl.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
+import type { LocalFunction } from '../lambda/service.ts';
 
-export interface LocalFunction {
-  readonly logicalId: string;
-  /** Folder under `functions/` holding `handler.ts`. */
-  readonly entryPoint: string;
-  /** The environment the stack gives it, with resource references resolved to local names. */
-  readonly environment: Readonly<Record<string, string>>;
-  readonly timeoutSeconds: number;
-  readonly memorySize: number;
-}
+export type { LocalFunction } from '../lambda/service.ts';
+
+/** `bundles`: the functions' assets as `cdk synth` builds them; `source`: their sources. */
+export type FunctionsMode = 'bundles' | 'source';
 
 export interface SynthesizedApp {
   readonly template: CfnTemplate;
@@ -33,6 +31,9 @@ export interface SynthesizedApp {
   readonly functions: Readonly<Record<string, LocalFunction>>;
   /** The key of this synthesis in the cache (a hash of everything it depends on). */
   readonly sourceHash: string;
+  readonly mode: FunctionsMode;
+  /** The cloud assembly's folder, where the functions' assets are (`bundles` only). */
+  readonly assemblyDir?: string;
 }
 
 /** Stack configuration the local runtime always applies (design section 6: owner `local`). */
@@ -44,25 +45,66 @@ const SOURCE_FILES = ['cdk.json', 'spark-t2i.config.json', 'package-lock.json'];
 export interface SynthesisOptions {
   /** A stack config file to use instead of the project's `spark-t2i.config.json`. */
   readonly configFile?: string;
+  /** @default 'bundles' */
+  readonly mode?: FunctionsMode;
 }
 
-/** Loads the synthesized app from the cache, or synthesizes it (a few seconds) and caches it. */
+/** The synthesis's description in its folder in the cache. */
+const APP_FILE = 'app.json';
+/** A synthesis not used for this long is removed when another is made. */
+const UNUSED_MS = 24 * 3_600_000;
+
+/**
+ * Loads the synthesized app from the cache, or synthesizes it and caches it: a few seconds, and
+ * as long again to bundle every function. Each synthesis is made in a folder of its own and
+ * renamed into place whole, so runtimes starting together on one cache never see half of one.
+ */
 export async function loadSynthesizedApp(
   cacheDir: string,
   options: SynthesisOptions = {},
 ): Promise<SynthesizedApp> {
+  const mode = options.mode ?? 'bundles';
   const sourceHash = await hashSources(options.configFile);
-  const cacheFile = join(cacheDir, `synth-${sourceHash.slice(0, 16)}.json`);
-  if (existsSync(cacheFile)) {
-    return JSON.parse(await readFile(cacheFile, 'utf8')) as SynthesizedApp;
+  const name = `synth-${mode}-${sourceHash.slice(0, 16)}`;
+  const dir = join(cacheDir, name);
+  const appFile = join(dir, APP_FILE);
+  if (!existsSync(appFile)) {
+    const building = join(cacheDir, `.${name}-${randomUUID()}`);
+    await mkdir(building, { recursive: true });
+    try {
+      const app = await synthesize(sourceHash, mode, building, options);
+      await writeFile(join(building, APP_FILE), JSON.stringify(app));
+      await rename(building, dir).catch((error: NodeJS.ErrnoException) => {
+        // Another runtime made the same synthesis meanwhile: theirs is as good.
+        if (!existsSync(appFile)) throw error;
+      });
+    } finally {
+      await rm(building, { recursive: true, force: true });
+    }
+    await removeUnused(cacheDir, name);
   }
-  const app = await synthesize(sourceHash, options);
-  await mkdir(cacheDir, { recursive: true });
-  await writeFile(cacheFile, JSON.stringify(app));
-  return app;
+  const now = new Date();
+  await utimes(appFile, now, now).catch(() => undefined);
+  const app = JSON.parse(await readFile(appFile, 'utf8')) as SynthesizedApp;
+  return mode === 'bundles' ? { ...app, assemblyDir: dir } : app;
 }
 
-async function synthesize(sourceHash: string, options: SynthesisOptions): Promise<SynthesizedApp> {
+/** Syntheses of other sources not used for a day (each holds every function's bundle). */
+async function removeUnused(cacheDir: string, keep: string): Promise<void> {
+  for (const entry of await readdir(cacheDir)) {
+    if (!entry.startsWith('synth-') || entry === keep) continue;
+    const used = await stat(join(cacheDir, entry, APP_FILE)).catch(() => undefined);
+    if (used !== undefined && Date.now() - used.mtimeMs < UNUSED_MS) continue;
+    await rm(join(cacheDir, entry), { recursive: true, force: true });
+  }
+}
+
+async function synthesize(
+  sourceHash: string,
+  mode: FunctionsMode,
+  outdir: string,
+  options: SynthesisOptions,
+): Promise<SynthesizedApp> {
   // Imported here so a cached start does not pay for loading aws-cdk-lib.
   const [
     { App, Stack },
@@ -75,15 +117,18 @@ async function synthesize(sourceHash: string, options: SynthesisOptions): Promis
     import('../../infra/stack.ts'),
     import('../../infra/constructs/pipeline-function.ts'),
   ]);
-  // The context `cdk synth` would read from cdk.json, without esbuild bundling.
+  // The context `cdk synth` reads from cdk.json, and the CLI's own: asset metadata on, every
+  // stack bundled (or, from source, none).
   const cdkJson = JSON.parse(await readFile(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };
   const app = new App({
+    outdir,
     context: {
       ...cdkJson.context,
       ...(options.configFile && { configFile: options.configFile }),
-      'aws:cdk:bundling-stacks': [],
+      'aws:cdk:enable-asset-metadata': true,
+      'aws:cdk:bundling-stacks': mode === 'bundles' ? ['**'] : [],
     },
   });
   const fromProject = loadStackConfig((key) => app.node.tryGetContext(key), PROJECT_ROOT);
@@ -101,16 +146,28 @@ async function synthesize(sourceHash: string, options: SynthesisOptions): Promis
   for (const node of stack.node.findAll()) {
     if (!(node instanceof PipelineFunction)) continue;
     const logicalId = Stack.of(node).getLogicalId(node.node.defaultChild as never);
-    const properties = template.Resources[logicalId]?.Properties ?? {};
+    const resource = template.Resources[logicalId];
+    const properties = resource?.Properties ?? {};
     const variables =
       (properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
       {};
+    const logFormat = (properties.LoggingConfig as { LogFormat?: string } | undefined)?.LogFormat;
+    const reserved = properties.ReservedConcurrentExecutions;
+    const asset = (resource?.Metadata as Record<string, unknown> | undefined)?.['aws:asset:path'];
+    if (mode === 'bundles' && typeof asset !== 'string') {
+      throw new Error(`The synthesized function ${logicalId} has no asset`);
+    }
     functions[logicalId] = {
       logicalId,
       entryPoint: node.entryPoint,
       environment: resolveIntrinsics(variables, template) as Record<string, string>,
       timeoutSeconds: Number(properties.Timeout ?? 3),
       memorySize: Number(properties.MemorySize ?? 128),
+      runtime: String(properties.Runtime),
+      handler: String(properties.Handler),
+      ...(logFormat !== undefined && { logFormat }),
+      ...(reserved !== undefined && { reservedConcurrency: Number(reserved) }),
+      ...(mode === 'bundles' && { asset: String(asset) }),
     };
   }
   return {
@@ -119,6 +176,7 @@ async function synthesize(sourceHash: string, options: SynthesisOptions): Promis
     stateMachineLogicalId,
     functions,
     sourceHash,
+    mode,
   };
 }
 

@@ -12,11 +12,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Endpoints } from '../../local/runtime/runtime.ts';
+import { TEST_CACHE_DIR_VARIABLE } from './global-setup.ts';
 
 const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(PROJECT_ROOT, 'local', 'cli', 'bin.js');
-/** One synthesis cache for every runtime the tests start. */
-export const SHARED_CACHE_DIR = mkdtempSync(join(tmpdir(), 'spark-t2i-cache-'));
+/** One synthesis cache for every runtime the tests start (made by `global-setup.ts`). */
+export const SHARED_CACHE_DIR =
+  process.env[TEST_CACHE_DIR_VARIABLE] ?? mkdtempSync(join(tmpdir(), 'spark-t2i-cache-'));
 
 export interface ServeOptions {
   readonly dataDir?: string;

@@ -23,6 +23,9 @@ Options:
   --sim-max-concurrent N   simulator answers 429 beyond N unfinished tasks (default 0 = no limit)
   --spark-base-url URL     a real provider instead of the simulator (key from env SPARK_API_KEY)
   --config FILE            stack config instead of ./spark-t2i.config.json (schedules, polling, limits)
+  --from-source            run the functions from their sources, not the bundles cdk synth builds:
+                           a quicker start after an edit, but not what deploys (no minifier, no
+                           exec wrapper); every run that proves something uses the bundles
   -h, --help               show this help
 
 Environment: SPARK_T2I_API_KEYS="owner:key,owner2:key2" registers these API keys; without it one
@@ -54,6 +57,7 @@ export const serveCommand: Command = {
         'sim-fault-seed': { type: 'string' },
         'spark-base-url': { type: 'string' },
         config: { type: 'string' },
+        'from-source': { type: 'boolean', default: false },
       },
     });
     const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
@@ -84,6 +88,7 @@ export const serveCommand: Command = {
       ...(values['spark-base-url'] !== undefined && { sparkBaseUrl: values['spark-base-url'] }),
       ...(process.env.SPARK_T2I_API_KEYS && { apiKeys: process.env.SPARK_T2I_API_KEYS }),
       ...(values.config !== undefined && { configFile: values.config }),
+      fromSource: values['from-source'],
       // Lets several data dirs (tests, benchmarks) share one synthesis cache.
       ...(process.env.SPARK_T2I_CACHE_DIR && { cacheDir: process.env.SPARK_T2I_CACHE_DIR }),
       log: (line) => console.error(line),
@@ -105,6 +110,11 @@ export const serveCommand: Command = {
     console.log(`DynamoDB   ${endpoints.dynamodb.endpoint}  table ${endpoints.dynamodb.tableName}`);
     console.log(
       `Spark      ${endpoints.spark.baseUrl}${endpoints.spark.simulated ? '  (simulator)' : ''}`,
+    );
+    console.log(
+      endpoints.functions.mode === 'bundles'
+        ? `Functions  the synthesized bundles, in ${endpoints.functions.assets}`
+        : 'Functions  from source (--from-source: not what deploys)',
     );
     if (runtime.resumed.length > 0)
       console.log(`Resumed    ${runtime.resumed.length} unfinished generation(s)`);

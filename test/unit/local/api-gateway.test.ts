@@ -8,13 +8,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CfnTemplate } from '../../../infra/asl.ts';
 import { parseStackConfig } from '../../../infra/config.ts';
 import { SparkT2iStack } from '../../../infra/stack.ts';
+import { LambdaFunctionError } from '../../../local/lambda/errors.ts';
 import {
   type LocalApiGateway,
   type RestApiModel,
   restApiFromTemplate,
   startApiGateway,
 } from '../../../local/runtime/api-gateway.ts';
-import { LambdaFunctionError } from '../../../local/runtime/lambda.ts';
 import { authorizeToken } from '../../../shared/api/authorizer.ts';
 import { BEARER_TOKEN_PATTERN } from '../../../shared/api/bearer.ts';
 import { SECURITY_HEADERS } from '../../../shared/api/responses.ts';

@@ -1,0 +1,269 @@
+/**
+ * One execution environment of a local function: a process started as the managed Node runtime's
+ * bootstrap starts it, and the Lambda Runtime API it takes its invocations from (served here on
+ * 127.0.0.1, one server per process, since the API has no notion of more than one runtime).
+ * One invocation at a time; a timeout kills the process, as Lambda ends the environment.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type BootstrapCommand, BootstrapRefusedError } from './bootstrap-command.ts';
+import { LambdaFunctionError } from './errors.ts';
+
+/** Lambda's limit on a synchronous invocation's response. */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+/** How long Lambda lets a function's init phase run before it counts as failed. */
+export const INIT_TIMEOUT_MS = 10_000;
+
+export interface SandboxSpec {
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly timeoutSeconds: number;
+  /** The bootstrap's command for this function (node or the exec wrapper). */
+  readonly command: (runtimeApi: string) => BootstrapCommand;
+  /** The process's whole environment, `AWS_LAMBDA_RUNTIME_API` aside. */
+  readonly environment: (runtimeApi: string) => NodeJS.ProcessEnv;
+  /** Where the function's output goes (its CloudWatch log stream, locally). */
+  readonly log: (chunk: Buffer) => void;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly event: string;
+  readonly deadline: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: LambdaFunctionError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Sandbox {
+  readonly #spec: SandboxSpec;
+  readonly #server: Server;
+  #process: ChildProcess | undefined;
+  /** The runtime's `GET …/invocation/next`, held until there is work. */
+  #waiting: ServerResponse | undefined;
+  #pending: Pending | undefined;
+  #ended = false;
+  #onEnd: Array<() => void> = [];
+
+  private constructor(spec: SandboxSpec, server: Server) {
+    this.#spec = spec;
+    this.#server = server;
+  }
+
+  /** Starts the Runtime API and the process; the function's init runs until its first `next`. */
+  static async start(spec: SandboxSpec): Promise<Sandbox> {
+    const server = createServer();
+    server.keepAliveTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const sandbox = new Sandbox(spec, server);
+    server.on('request', (request, response) => sandbox.#route(request, response));
+    const runtimeApi = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { file, args } = spec.command(runtimeApi);
+      const env = spec.environment(runtimeApi);
+      const child = spawn(file, args, {
+        env,
+        cwd: env.LAMBDA_TASK_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      sandbox.#process = child;
+      child.stdout?.on('data', spec.log);
+      child.stderr?.on('data', spec.log);
+      child.once('error', () => sandbox.#exited('spawn failed'));
+      child.once('exit', (code, signal) =>
+        sandbox.#exited(signal ? `signal: ${signal}` : `exit status ${code}`),
+      );
+    } catch (error) {
+      server.close();
+      if (error instanceof BootstrapRefusedError) {
+        throw new LambdaFunctionError(
+          'Runtime.ExitError',
+          `${error.message} (exit ${error.exitCode})`,
+        );
+      }
+      throw error;
+    }
+    return sandbox;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Called once when the environment is gone (crash, timeout, or stop). */
+  onEnd(listener: () => void): void {
+    if (this.#ended) listener();
+    else this.#onEnd.push(listener);
+  }
+
+  /**
+   * Hands one event to the runtime. The deadline runs from now; the first invocation of a new
+   * environment also waits for its init, which has Lambda's init limit of its own.
+   */
+  invoke(event: unknown, initializing: boolean): Promise<unknown> {
+    if (this.#pending !== undefined) throw new Error('A sandbox takes one invocation at a time');
+    if (this.#ended) {
+      return Promise.reject(
+        new LambdaFunctionError('Runtime.ExitError', 'The runtime exited before it started'),
+      );
+    }
+    const { timeoutSeconds } = this.#spec;
+    const id = randomUUID();
+    const allowedMs = timeoutSeconds * 1000 + (initializing ? INIT_TIMEOUT_MS : 0);
+    return new Promise((resolve, reject) => {
+      const pending: Pending = {
+        id,
+        event: JSON.stringify(event ?? null),
+        deadline: Date.now() + allowedMs,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#fail(
+            pending,
+            new LambdaFunctionError(
+              'Sandbox.Timedout',
+              `RequestId: ${id} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
+            ),
+          );
+          this.stop();
+        }, allowedMs),
+      };
+      this.#pending = pending;
+      this.#deliver();
+    });
+  }
+
+  /** Ends the environment: the process is killed, nothing more is taken. */
+  stop(): void {
+    this.#process?.kill('SIGKILL');
+    this.#exited('stopped');
+  }
+
+  #deliver(): void {
+    const pending = this.#pending;
+    const waiting = this.#waiting;
+    if (pending === undefined || waiting === undefined) return;
+    this.#waiting = undefined;
+    waiting.writeHead(200, {
+      'content-type': 'application/json',
+      'lambda-runtime-aws-request-id': pending.id,
+      'lambda-runtime-deadline-ms': String(pending.deadline),
+      'lambda-runtime-invoked-function-arn': this.#spec.functionArn,
+      'lambda-runtime-trace-id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replaceAll('-', '').slice(0, 24)};Sampled=0`,
+    });
+    waiting.end(pending.event);
+  }
+
+  #route(request: IncomingMessage, response: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = request.url ?? '';
+      if (request.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
+        this.#waiting = response;
+        this.#deliver();
+        return;
+      }
+      const invocation = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
+      if (request.method === 'POST' && invocation) {
+        const pending = this.#pending;
+        if (pending === undefined || decodeURIComponent(invocation[1] ?? '') !== pending.id) {
+          answer(response, 400, { errorType: 'InvalidRequestID', errorMessage: 'Unknown request' });
+          return;
+        }
+        answer(response, 202, { status: 'OK' });
+        if (invocation[2] === 'response') this.#succeed(pending, body);
+        else this.#fail(pending, errorOf(body));
+        return;
+      }
+      if (request.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
+        answer(response, 202, { status: 'OK' });
+        const pending = this.#pending;
+        if (pending !== undefined) this.#fail(pending, errorOf(body));
+        this.stop();
+        return;
+      }
+      answer(response, 404, { errorType: 'NotFound', errorMessage: url });
+    });
+  }
+
+  #succeed(pending: Pending, body: Buffer): void {
+    if (body.length > MAX_RESPONSE_BYTES) {
+      this.#fail(
+        pending,
+        new LambdaFunctionError(
+          'Function.ResponseSizeTooLarge',
+          `Response payload size (${body.length} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+        ),
+      );
+      return;
+    }
+    this.#finish(pending);
+    try {
+      pending.resolve(JSON.parse(body.toString('utf8') || 'null'));
+    } catch {
+      pending.reject(
+        new LambdaFunctionError('Runtime.InvalidResponse', 'The response is not JSON'),
+      );
+    }
+  }
+
+  #fail(pending: Pending, error: LambdaFunctionError): void {
+    this.#finish(pending);
+    pending.reject(error);
+  }
+
+  #finish(pending: Pending): void {
+    if (this.#pending === pending) this.#pending = undefined;
+    clearTimeout(pending.timer);
+  }
+
+  #exited(reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      this.#fail(
+        pending,
+        new LambdaFunctionError(
+          'Runtime.ExitError',
+          `RequestId: ${pending.id} Error: Runtime exited with error: ${reason}`,
+        ),
+      );
+    }
+    this.#waiting?.destroy();
+    this.#server.close();
+    this.#server.closeAllConnections();
+    for (const listener of this.#onEnd) listener();
+    this.#onEnd = [];
+  }
+}
+
+function answer(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+/** The runtime's error report, `{errorType, errorMessage, trace}`. */
+function errorOf(body: Buffer): LambdaFunctionError {
+  try {
+    const report = JSON.parse(body.toString('utf8')) as {
+      errorType?: unknown;
+      errorMessage?: unknown;
+      trace?: unknown;
+    };
+    return new LambdaFunctionError(
+      typeof report.errorType === 'string' ? report.errorType : 'Error',
+      typeof report.errorMessage === 'string' ? report.errorMessage : '',
+      Array.isArray(report.trace) ? report.trace.map(String) : [],
+    );
+  } catch {
+    return new LambdaFunctionError('Runtime.InvalidError', body.toString('utf8'));
+  }
+}
