@@ -32,10 +32,22 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
+import type * as GenerationErrors from '../../shared/generation/errors.ts';
 import { EVENT_COMPLETED, EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
 import { UNFINISHED } from '../../shared/generation/model.ts';
+import type * as ImageErrors from '../../shared/images/errors.ts';
+import type * as SparkErrors from '../../shared/spark/errors.ts';
 import { RETRYABLE_SPARK_ERRORS } from '../../shared/spark/errors.ts';
 import { allow } from './grants.ts';
+import {
+  CONDITION_FAILED,
+  DYNAMODB_TRANSIENT_ERRORS,
+  EVENTBRIDGE_TRANSIENT_ERRORS,
+  LAMBDA_SERVICE_ERRORS,
+  LAMBDA_TIMED_OUT,
+  SDK_TRANSIENT_ERRORS,
+  type ServiceErrorName,
+} from './service-errors.ts';
 
 /** Names of the states, shared with the local runtime and the tests. */
 export const StateNames = {
@@ -61,38 +73,36 @@ export const StateNames = {
   eventNotPublished: 'EventNotPublished',
 } as const;
 
-const LAMBDA_SERVICE_ERRORS = [
-  'Lambda.ClientExecutionTimeoutException',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-];
-const DYNAMODB_TRANSIENT_ERRORS = [
-  'DynamoDB.ProvisionedThroughputExceededException',
-  'DynamoDB.ThrottlingException',
-  'DynamoDB.RequestLimitExceeded',
-  'DynamoDB.InternalServerErrorException',
-];
-const EVENTBRIDGE_TRANSIENT_ERRORS = [
-  'EventBridge.EventBridgeException',
-  'EventBridge.InternalException',
-  'EventBridge.ThrottlingException',
-];
-const CONDITION_FAILED = 'DynamoDB.ConditionalCheckFailedException';
 /**
- * DynamoDB and Step Functions throttling met inside the slot functions (error names as thrown),
- * and their timeouts: every slot step is idempotent, so trying it again is always safe.
+ * Lambda's timeout and the AWS SDK's throttling met inside the slot functions (DynamoDB, Step
+ * Functions): every slot step is idempotent, so trying it again is always safe.
  */
-const SLOT_TRANSIENT_ERRORS = [
-  'Sandbox.Timedout',
-  'TimeoutError',
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-];
+const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, ...SDK_TRANSIENT_ERRORS] as const;
+
+/** A class that `new` can make: not an abstract one. */
+type Concrete<Instance> = new (...args: never) => Instance;
+/** The `name` of each concrete error class a module exports (an abstract class names nothing). */
+type ErrorNamesOf<Module> = {
+  [Export in keyof Module]: Module[Export] extends Concrete<infer Instance extends Error>
+    ? Instance['name']
+    : never;
+}[keyof Module];
+
+/**
+ * What a Retry or Catch may name: Step Functions' own errors, a service's (`service-errors.ts`),
+ * or one the workflow's functions throw, by the literal name its class sets. A misspelt or
+ * unknown name fails the type check; test/infra/error-routing.test.ts checks that each state's
+ * function bundle carries the names of ours (docs/decisions.md D20).
+ */
+type RoutedErrorName =
+  | `States.${string}`
+  | ServiceErrorName
+  | ErrorNamesOf<typeof GenerationErrors>
+  | ErrorNamesOf<typeof ImageErrors>
+  | ErrorNamesOf<typeof SparkErrors>;
+
+/** The names a Retry or Catch matches, each checked against {@link RoutedErrorName}. */
+const errorNames = (...names: readonly RoutedErrorName[]): string[] => [...names];
 
 export interface GenerationWorkflowProps {
   /** Takes a provider slot or queues the execution's task token (concurrency cap). */
@@ -172,10 +182,10 @@ export class GenerationWorkflow extends Construct {
         taskTimeout: Timeout.duration(Duration.seconds(60)),
       })
         .addRetry({
-          errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS],
+          errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
           ...transientRetry,
         })
-        .addCatch(next, { errors: ['States.ALL'], resultPath: '$.releaseError' })
+        .addCatch(next, { errors: errorNames('States.ALL'), resultPath: '$.releaseError' })
         .next(next);
 
     // Failure path: classify what was caught, record it, tell the world, fail the execution.
@@ -201,8 +211,8 @@ export class GenerationWorkflow extends Construct {
       ],
       resultPath: JsonPath.DISCARD,
     })
-      .addRetry({ errors: EVENTBRIDGE_TRANSIENT_ERRORS, ...transientRetry })
-      .addCatch(generationFailed, { errors: ['States.ALL'], resultPath: '$.eventError' });
+      .addRetry({ errors: errorNames(...EVENTBRIDGE_TRANSIENT_ERRORS), ...transientRetry })
+      .addCatch(generationFailed, { errors: errorNames('States.ALL'), resultPath: '$.eventError' });
     publishFailed.next(generationFailed);
 
     const recordFailure = new DynamoUpdateItem(this, StateNames.recordFailure, {
@@ -225,9 +235,12 @@ export class GenerationWorkflow extends Construct {
       },
       resultPath: JsonPath.DISCARD,
     })
-      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
+      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
       // Already terminal (cancelled meanwhile): nothing to record, and no second event.
-      .addCatch(generationFailed, { errors: ['States.ALL'], resultPath: '$.recordError' });
+      .addCatch(generationFailed, {
+        errors: errorNames('States.ALL'),
+        resultPath: '$.recordError',
+      });
     recordFailure.next(publishFailed);
 
     // Every failure gives the provider slot back before recording (a no-op when none is held). A
@@ -260,10 +273,13 @@ export class GenerationWorkflow extends Construct {
       resultPath: '$.failure',
       taskTimeout: Timeout.duration(Duration.seconds(30)),
     })
-      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
-      .addCatch(useInternalFailure, { errors: ['States.ALL'], resultPath: '$.classifyError' });
+      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
+      .addCatch(useInternalFailure, {
+        errors: errorNames('States.ALL'),
+        resultPath: '$.classifyError',
+      });
     classifyFailure.next(releaseSlot);
-    const onError = { errors: ['States.ALL'], resultPath: '$.error' };
+    const onError = { errors: errorNames('States.ALL'), resultPath: '$.error' };
 
     // Success path.
     const alreadyFinished = new Succeed(this, StateNames.alreadyFinished, {
@@ -293,8 +309,11 @@ export class GenerationWorkflow extends Construct {
       ],
       resultPath: JsonPath.DISCARD,
     })
-      .addRetry({ errors: EVENTBRIDGE_TRANSIENT_ERRORS, ...transientRetry })
-      .addCatch(eventNotPublished, { errors: ['States.ALL'], resultPath: '$.eventError' });
+      .addRetry({ errors: errorNames(...EVENTBRIDGE_TRANSIENT_ERRORS), ...transientRetry })
+      .addCatch(eventNotPublished, {
+        errors: errorNames('States.ALL'),
+        resultPath: '$.eventError',
+      });
 
     // A CustomState: the success write takes DynamoDB JSON straight from the steps' results
     // (images, usage, cost), which the typed task's value helpers cannot express.
@@ -324,8 +343,11 @@ export class GenerationWorkflow extends Construct {
         ResultPath: null,
       },
     })
-      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
-      .addCatch(alreadyFinished, { errors: [CONDITION_FAILED], resultPath: '$.recordError' })
+      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
+      .addCatch(alreadyFinished, {
+        errors: errorNames(CONDITION_FAILED),
+        resultPath: '$.recordError',
+      })
       .addCatch(classifyFailure, onError);
     recordSuccess.next(publishCompleted);
 
@@ -342,9 +364,9 @@ export class GenerationWorkflow extends Construct {
       resultPath: '$.stored',
       taskTimeout: Timeout.duration(Duration.minutes(6)),
     })
-      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
       .addRetry({
-        errors: ['ImageDownloadError', 'ImageTruncatedError'],
+        errors: errorNames('ImageDownloadError', 'ImageTruncatedError'),
         interval: Duration.seconds(2),
         maxAttempts: 3,
         backoffRate: 2,
@@ -377,11 +399,14 @@ export class GenerationWorkflow extends Construct {
       taskTimeout: Timeout.duration(Duration.minutes(2)),
     })
       // Polling is idempotent, and so is the slot release the poll that sees the end makes.
-      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
-      .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
+      .addRetry({
+        errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
+        ...transientRetry,
+      })
+      .addRetry({ errors: errorNames(...RETRYABLE_SPARK_ERRORS), ...providerRetry })
       // A garbled answer is usually transient, but only worth a few more tries.
       .addRetry({
-        errors: ['SparkResponseParseError'],
+        errors: errorNames('SparkResponseParseError'),
         interval: Duration.seconds(2),
         maxAttempts: 3,
         backoffRate: 2,
@@ -404,12 +429,12 @@ export class GenerationWorkflow extends Construct {
       resultPath: '$.task',
       taskTimeout: Timeout.duration(Duration.minutes(2)),
     })
-      .addRetry({ errors: LAMBDA_SERVICE_ERRORS, ...transientRetry })
+      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
       // Not SparkResponseParseError: a create answer we could not read may still have made a
       // task, and creating again would pay twice.
-      .addRetry({ errors: [...RETRYABLE_SPARK_ERRORS], ...providerRetry })
+      .addRetry({ errors: errorNames(...RETRYABLE_SPARK_ERRORS), ...providerRetry })
       .addCatch(releaseCancelledSlot, {
-        errors: ['GenerationAlreadyFinishedError'],
+        errors: errorNames('GenerationAlreadyFinishedError'),
         resultPath: '$.error',
       })
       .addCatch(classifyFailure, onError);
@@ -429,8 +454,11 @@ export class GenerationWorkflow extends Construct {
       resultPath: '$.slot',
       taskTimeout: Timeout.duration(props.maxQueue),
     })
-      .addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS], ...transientRetry })
-      .addCatch(useSlotWaitFailure, { errors: ['States.Timeout'], resultPath: '$.error' })
+      .addRetry({
+        errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
+        ...transientRetry,
+      })
+      .addCatch(useSlotWaitFailure, { errors: errorNames('States.Timeout'), resultPath: '$.error' })
       .addCatch(classifyFailure, onError);
     acquireSlot.next(createTask);
 
@@ -490,8 +518,8 @@ export class GenerationWorkflow extends Construct {
       },
       resultPath: JsonPath.DISCARD,
     })
-      .addRetry({ errors: DYNAMODB_TRANSIENT_ERRORS, ...transientRetry })
-      .addCatch(alreadyFinished, { errors: [CONDITION_FAILED], resultPath: '$.error' })
+      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
+      .addCatch(alreadyFinished, { errors: errorNames(CONDITION_FAILED), resultPath: '$.error' })
       .addCatch(classifyFailure, onError);
     recordQueued.next(acquireSlot);
 

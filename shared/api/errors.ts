@@ -54,11 +54,13 @@ export abstract class HttpError extends PipelineError {
 
 /** 400: the request is malformed (body, query, headers) or breaks a validation rule. */
 export class BadRequestError extends HttpError {
+  override readonly name = 'BadRequestError';
   readonly status = 400;
 }
 
 /** 401: no owner could be established for the request. */
 export class UnauthorizedError extends HttpError {
+  override readonly name = 'UnauthorizedError';
   readonly status = 401;
   constructor(message = 'Missing, unknown or revoked API key', options?: HttpErrorOptions) {
     super(ErrorCodes.API_UNAUTHORIZED, message, options);
@@ -67,6 +69,7 @@ export class UnauthorizedError extends HttpError {
 
 /** 404: no such generation for this owner (another owner's generation is not found either). */
 export class NotFoundError extends HttpError {
+  override readonly name = 'NotFoundError';
   readonly status = 404;
   constructor(message = 'No such generation', options?: HttpErrorOptions) {
     super(ErrorCodes.API_NOT_FOUND, message, options);
@@ -75,11 +78,13 @@ export class NotFoundError extends HttpError {
 
 /** 409: the request conflicts with the state of the resource (ended generation, idempotency key). */
 export class ConflictError extends HttpError {
+  override readonly name = 'ConflictError';
   readonly status = 409;
 }
 
 /** 413: the body is larger than the API accepts. */
 export class PayloadTooLargeError extends HttpError {
+  override readonly name = 'PayloadTooLargeError';
   readonly status = 413;
   constructor(message: string, options?: HttpErrorOptions) {
     super(ErrorCodes.API_BODY_TOO_LARGE, message, options);
@@ -88,6 +93,7 @@ export class PayloadTooLargeError extends HttpError {
 
 /** 415: the body is declared as a format other than JSON (a form, multipart, XML). */
 export class UnsupportedMediaTypeError extends HttpError {
+  override readonly name = 'UnsupportedMediaTypeError';
   readonly status = 415;
   constructor(
     message = 'The request body must be JSON, sent as Content-Type: application/json',

@@ -52,6 +52,7 @@ import {
 
 /** The workflow could not be started; the record was marked failed. Answered as a plain 500. */
 export class GenerationNotStartedError extends PipelineError {
+  override readonly name = 'GenerationNotStartedError';
   readonly code = ErrorCodes.API_INTERNAL_ERROR;
   readonly retryable = true;
 }

@@ -10,12 +10,14 @@ import { ErrorCodes } from '../errors/codes.ts';
 
 /** Reading the prompt file from S3 failed for a reason that may pass (5xx, throttling, network). */
 export class PromptFileReadError extends PipelineError {
+  override readonly name = 'PromptFileReadError';
   readonly code = ErrorCodes.PROMPT_FILE_UNREADABLE;
   readonly retryable = true;
 }
 
 /** `StartExecution` failed: throttled past the retries, or refused (configuration, permissions). */
 export class GenerationStartError extends PipelineError {
+  override readonly name = 'GenerationStartError';
   readonly code = ErrorCodes.INTERNAL_ERROR;
   readonly retryable: boolean;
 
@@ -27,12 +29,14 @@ export class GenerationStartError extends PipelineError {
 
 /** Whether the folder's owner has an API key could not be looked up (DynamoDB unavailable). */
 export class OwnerLookupError extends PipelineError {
+  override readonly name = 'OwnerLookupError';
   readonly code = ErrorCodes.INTERNAL_ERROR;
   readonly retryable = true;
 }
 
 /** The report could not be written to the input bucket. */
 export class PromptFileReportError extends PipelineError {
+  override readonly name = 'PromptFileReportError';
   readonly code = ErrorCodes.INTERNAL_ERROR;
   readonly retryable = true;
 }
@@ -42,6 +46,7 @@ export class PromptFileReportError extends PipelineError {
  * tried, so Lambda retries the event; `cause` is the record's error, or an `AggregateError`.
  */
 export class PromptFileEventError extends PipelineError {
+  override readonly name = 'PromptFileEventError';
   readonly code = ErrorCodes.INTERNAL_ERROR;
   readonly retryable = true;
 }
@@ -51,6 +56,7 @@ export class PromptFileEventError extends PipelineError {
  * turned into the report's file-level `error`; never thrown out of the trigger.
  */
 export class PromptFileRejectedError extends PipelineError {
+  override readonly name = 'PromptFileRejectedError';
   readonly code: string;
   readonly retryable = false;
 

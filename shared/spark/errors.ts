@@ -29,6 +29,7 @@ export abstract class SparkError extends PipelineError {
 
 /** HTTP 429: the provider asks us to slow down; `retryAfterSeconds` is its `Retry-After`. */
 export class SparkThrottledError extends SparkError {
+  override readonly name = 'SparkThrottledError';
   readonly code = ErrorCodes.PROVIDER_THROTTLED;
   readonly retryable = true;
   readonly retryAfterSeconds: number | undefined;
@@ -41,18 +42,21 @@ export class SparkThrottledError extends SparkError {
 
 /** HTTP 5xx from the provider. */
 export class SparkServerError extends SparkError {
+  override readonly name = 'SparkServerError';
   readonly code = ErrorCodes.HTTP_ERROR_RESPONSE;
   readonly retryable = true;
 }
 
 /** The provider did not answer (headers and body) within the request timeout. */
 export class SparkTimeoutError extends SparkError {
+  override readonly name = 'SparkTimeoutError';
   readonly code = ErrorCodes.PROVIDER_TIMEOUT;
   readonly retryable = true;
 }
 
 /** The connection failed (refused, reset, DNS). */
 export class SparkNetworkError extends SparkError {
+  override readonly name = 'SparkNetworkError';
   readonly code = ErrorCodes.PROVIDER_UNREACHABLE;
   readonly retryable = true;
 }
@@ -62,18 +66,21 @@ export class SparkNetworkError extends SparkError {
  * garbled is asked again a bounded number of times before the generation fails with 003001096.
  */
 export class SparkResponseParseError extends SparkError {
+  override readonly name = 'SparkResponseParseError';
   readonly code = ErrorCodes.RESULT_PARSING_ERROR;
   readonly retryable = true;
 }
 
 /** 401/403: the API key is missing or wrong. Trying again cannot help. */
 export class SparkAuthError extends SparkError {
+  override readonly name = 'SparkAuthError';
   readonly code = ErrorCodes.PROVIDER_UNAUTHORIZED;
   readonly retryable = false;
 }
 
 /** A 4xx answer carrying the provider's own code (a validation failure, usually). */
 export class SparkRejectedError extends SparkError {
+  override readonly name = 'SparkRejectedError';
   readonly code: string;
   readonly retryable = false;
 
@@ -85,6 +92,7 @@ export class SparkRejectedError extends SparkError {
 
 /** Any other answer we cannot act on (an unexpected status, a 404 for our own task). */
 export class SparkHttpError extends SparkError {
+  override readonly name = 'SparkHttpError';
   readonly code: string;
   readonly retryable = false;
 
@@ -99,10 +107,15 @@ export class SparkHttpError extends SparkError {
   }
 }
 
-/** Names the workflow retries on (with backoff and jitter); everything else goes to Catch. */
+/**
+ * Names the workflow retries on (with backoff and jitter); everything else goes to Catch. Written
+ * out rather than read from the classes, whose own names a minified bundle changes.
+ */
 export const RETRYABLE_SPARK_ERRORS = [
-  SparkThrottledError.name,
-  SparkServerError.name,
-  SparkTimeoutError.name,
-  SparkNetworkError.name,
-] as const;
+  'SparkThrottledError',
+  'SparkServerError',
+  'SparkTimeoutError',
+  'SparkNetworkError',
+] as const satisfies ReadonlyArray<
+  (SparkThrottledError | SparkServerError | SparkTimeoutError | SparkNetworkError)['name']
+>;
