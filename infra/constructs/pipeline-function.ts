@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AssetHashType,
@@ -92,10 +92,12 @@ class LocalEsbuild implements ILocalBundling {
       });
     }
     if (this.nodeArgumentsWrapper) {
-      // Executable: Lambda runs it, and CDK's zip keeps each file's mode.
-      writeFileSync(join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE), NODE_ARGUMENTS_WRAPPER_SCRIPT, {
-        mode: 0o755,
-      });
+      // Executable: Lambda runs it (and refuses to start the function, exit 126, when it is not),
+      // and CDK's zip keeps each file's mode. Set by chmod, not by writeFile's mode, which the
+      // umask of whoever synthesizes narrows (0700 under umask 077).
+      const wrapper = join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE);
+      writeFileSync(wrapper, NODE_ARGUMENTS_WRAPPER_SCRIPT);
+      chmodSync(wrapper, 0o755);
     }
     return true;
   }

@@ -1,21 +1,20 @@
 /**
  * The node-arguments exec wrapper: run as Lambda runs it (the script, then node, then the
  * runtime's own arguments), it starts node with the function's NODE_ARGUMENTS first; and a
- * function given node arguments carries the script in its bundle, executable.
+ * function given node arguments carries the script in its bundle with mode 0755 whatever the umask
+ * of the synth.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
   nodeArgumentsEnvironment,
 } from '../../infra/constructs/node-arguments.ts';
-import { PipelineFunction } from '../../infra/constructs/pipeline-function.ts';
+import { PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
 
 const PRINT_ARGUMENTS =
   'console.log(JSON.stringify({ execArgv: process.execArgv, argv: process.argv.slice(1) }))';
@@ -81,22 +80,24 @@ describe('the node-arguments wrapper', () => {
 });
 
 describe('a function with node arguments', () => {
-  it('carries the wrapper in its bundle, executable, and names it to Lambda', async () => {
+  it('carries the wrapper in its bundle with mode 0755 when synthesized under umask 077, and names it to Lambda', async () => {
     const outdir = await mkdtemp(join(tmpdir(), 'spark-t2i-wrapper-synth-'));
     try {
-      const app = new App({ outdir });
-      const stack = new Stack(app, 'Wrapped');
-      const fn = new PipelineFunction(stack, 'Wrapped', {
-        entryPoint: 'copy-images',
-        description: 'bundled with the wrapper',
-        nodeArguments: ['--initial-old-space-size=64'],
-      });
-      app.synth();
-      const variables =
-        Template.fromStack(stack).findResources('AWS::Lambda::Function')[
-          stack.getLogicalId(fn.node.defaultChild as never)
-        ]?.Properties.Environment.Variables;
-      expect(variables).toMatchObject({
+      // The synth in a process of its own, started under the strictest umask a CI runner or a
+      // developer's shell may have: the bundle's files must not take their mode from it.
+      const synth = spawnSync(
+        '/bin/sh',
+        [
+          '-c',
+          'umask 077 && exec "$0" "$@"',
+          process.execPath,
+          join(PROJECT_ROOT, 'test', 'helpers', 'synth-wrapped-function.ts'),
+          outdir,
+        ],
+        { cwd: PROJECT_ROOT, encoding: 'utf8' },
+      );
+      expect(synth.status, synth.stderr).toBe(0);
+      expect(JSON.parse(synth.stdout)).toMatchObject({
         AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
         NODE_ARGUMENTS: '--initial-old-space-size=64',
       });
@@ -105,7 +106,7 @@ describe('a function with node arguments', () => {
       expect(assetDirs).toHaveLength(1);
       const script = join(outdir, assetDirs[0] ?? '', NODE_ARGUMENTS_WRAPPER_FILE);
       expect(await readFile(script, 'utf8')).toBe(NODE_ARGUMENTS_WRAPPER_SCRIPT);
-      expect((await stat(script)).mode & 0o111).toBe(0o111);
+      expect((await stat(script)).mode & 0o777).toBe(0o755);
     } finally {
       await rm(outdir, { recursive: true, force: true });
     }
