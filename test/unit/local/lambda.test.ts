@@ -28,9 +28,9 @@ describe('LocalLambda.combinedEnvironment', () => {
   it('leaves out what starts a process (NODE_OPTIONS, the exec wrapper), per function on Lambda', () => {
     const lambda = new LocalLambda({
       Copy: fn('Copy', {
-        NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=1',
+        NODE_OPTIONS: '--enable-source-maps --stack-trace-limit=50',
         AWS_LAMBDA_EXEC_WRAPPER: '/var/task/node-arguments.sh',
-        NODE_ARGUMENTS: '--initial-old-space-size=64',
+        NODE_ARGUMENTS: '--max-semi-space-size=1 --initial-old-space-size=64',
       }),
       Other: fn('Other', { NODE_OPTIONS: '--enable-source-maps', TABLE: 't' }),
     });
