@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AssetHashType,
@@ -19,6 +19,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { bootstrapNodeFlags } from '../../local/lambda/bootstrap-command.ts';
 import {
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
@@ -48,14 +49,50 @@ export interface PipelineFunctionProps {
    * @default [] (every SDK package it imports is bundled)
    */
   readonly sdkOnFirstUse?: readonly string[];
-  /** Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. @default none */
+  /**
+   * Node and V8 flags for `NODE_OPTIONS`, after `--enable-source-maps`. A flag the runtime's
+   * bootstrap also sets (`--max-semi-space-size`, `--max-old-space-size`, `--max-http-header-size`,
+   * `--expose-gc`) is refused: its value on node's command line overrides `NODE_OPTIONS`'s, so it
+   * belongs in `nodeArguments`. @default none
+   */
   readonly nodeOptions?: readonly string[];
   /**
-   * Node and V8 flags `NODE_OPTIONS` refuses (such as `--initial-old-space-size`): the bundle gets an
-   * exec wrapper that Lambda starts the runtime through, which passes them to node
+   * Node and V8 flags that must come after the runtime bootstrap's own flags on node's command
+   * line: those `NODE_OPTIONS` refuses (such as `--initial-old-space-size`) and those the bootstrap
+   * sets (such as `--max-semi-space-size`, where the last value wins). The bundle gets an exec
+   * wrapper that Lambda starts the runtime through, which puts them just before the runtime script
    * (`node-arguments.ts`). @default none (no wrapper)
    */
   readonly nodeArguments?: readonly string[];
+}
+
+/**
+ * The flags the Node runtime's bootstrap gives node on its command line (the memory size changes
+ * their values, not their names), spelled as node takes them either way (`_` or `-`, `--no-`).
+ */
+const BOOTSTRAP_FLAGS = new Set(bootstrapNodeFlags(128).filter(isFlag).map(flagName));
+
+function isFlag(word: string): boolean {
+  return word.startsWith('--');
+}
+
+function flagName(flag: string): string {
+  return (flag.split('=')[0] ?? flag).replaceAll('_', '-').replace(/^--no-/, '--');
+}
+
+/**
+ * Refuses a `NODE_OPTIONS` flag that would have no effect on Lambda: node reads `NODE_OPTIONS`
+ * before its command line, so the bootstrap's value of the same flag is the one that holds.
+ */
+function checkNodeOptions(id: string, nodeOptions: readonly string[]): void {
+  for (const flag of nodeOptions.filter(isFlag)) {
+    const name = flagName(flag);
+    if (BOOTSTRAP_FLAGS.has(name)) {
+      throw new Error(
+        `${id}: nodeOptions ${flag}: the Node runtime's bootstrap sets ${name} on node's command line, which overrides NODE_OPTIONS; give it in nodeArguments, which come after the bootstrap's flags`,
+      );
+    }
+  }
 }
 
 /** The script that bundles one function (`infra/bundle-function.ts`). */
@@ -92,10 +129,12 @@ class LocalEsbuild implements ILocalBundling {
       });
     }
     if (this.nodeArgumentsWrapper) {
-      // Executable: Lambda runs it, and CDK's zip keeps each file's mode.
-      writeFileSync(join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE), NODE_ARGUMENTS_WRAPPER_SCRIPT, {
-        mode: 0o755,
-      });
+      // Executable: Lambda runs it (and refuses to start the function, exit 126, when it is not),
+      // and CDK's zip keeps each file's mode. Set by chmod, not by writeFile's mode, which the
+      // umask of whoever synthesizes narrows (0700 under umask 077).
+      const wrapper = join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE);
+      writeFileSync(wrapper, NODE_ARGUMENTS_WRAPPER_SCRIPT);
+      chmodSync(wrapper, 0o755);
     }
     return true;
   }
@@ -116,6 +155,7 @@ export class PipelineFunction extends LambdaFunction {
   public readonly sdkOnFirstUse: readonly string[];
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    checkNodeOptions(id, props.nodeOptions ?? []);
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,

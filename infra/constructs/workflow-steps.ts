@@ -161,11 +161,11 @@ export class WorkflowSteps extends Construct {
       // but promotes what a stream holds a moment longer, and the old generation then reaches
       // its first allocation limit during a copy: a full GC whose marking runs beside the copy
       // and keeps every buffer allocated meanwhile. A 64 MB initial old space puts that limit
-      // out of a copy's way (237 against 202 MiB/s, 0.37 against 0.59 CPU-s per 100 MiB, growth
-      // 18 against 33 MiB; docs/decisions.md, D18). NODE_OPTIONS refuses that flag, so it goes
-      // through the bundle's exec wrapper.
-      nodeOptions: ['--max-semi-space-size=1'],
-      nodeArguments: ['--initial-old-space-size=64'],
+      // out of a copy's way (docs/decisions.md, D18). Both go through the bundle's exec wrapper,
+      // which puts them after the runtime bootstrap's own flags: NODE_OPTIONS refuses the second,
+      // and the bootstrap sets the first itself (25 MiB at 512 MB) on node's command line, where
+      // it would override NODE_OPTIONS' value, as it did until 2026-12-07.
+      nodeArguments: ['--max-semi-space-size=1', '--initial-old-space-size=64'],
       environment: {
         [EnvNames.imagesBucket]: props.imagesBucket.bucketName,
         [CopyEnv.maxImageBytes]: String(props.maxImageBytes),
