@@ -4,10 +4,8 @@
  * `infra/bundle-function.ts` runs them for PipelineFunction's asset (docs/decisions.md D9, D17).
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
-
-const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+import { PROJECT_ROOT } from '../project-root.ts';
 
 /** Builtins the bundles read through CommonJS (`builtins/`): see BUNDLE_ALIASES. */
 const BUILTINS_READ_AS_COMMONJS = ['http', 'fs', 'process'];

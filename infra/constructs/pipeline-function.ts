@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AssetHashType,
@@ -20,14 +19,18 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { bootstrapNodeFlags } from '../../local/lambda/bootstrap-command.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 import {
-  NODE_ARGUMENTS_WRAPPER_FILE,
-  NODE_ARGUMENTS_WRAPPER_SCRIPT,
-  nodeArgumentsEnvironment,
-} from './node-arguments.ts';
+  BUNDLE_CACHE_CONTEXT,
+  cachedBundle,
+  copyBundle,
+  type FunctionBundleSpec,
+  storeBundle,
+  writeNodeArgumentsWrapper,
+} from './bundle-cache.ts';
+import { nodeArgumentsEnvironment } from './node-arguments.ts';
 
-/** The project root: entry points and the lock file are found from here. */
-export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+export { PROJECT_ROOT } from '../project-root.ts';
 
 export interface PipelineFunctionProps {
   /** Folder under `functions/` holding `handler.ts`. */
@@ -103,21 +106,29 @@ const BUNDLER = join(PROJECT_ROOT, 'infra', 'bundle-function.ts');
  * esbuild with the project's options (`bundling.ts`) in a child process, because CDK asks for
  * the bundle synchronously and esbuild's plugins need its asynchronous API.
  */
-class LocalEsbuild implements ILocalBundling {
+class LocalEsbuild implements ILocalBundling, FunctionBundleSpec {
   // Public on purpose: CDK keys its in-process bundling cache on the bundling options' JSON, so
   // these fields are what tell one function's bundle from another's.
   readonly entry: string;
   readonly external: readonly string[];
   /** Whether the bundle carries the node-arguments exec wrapper. */
   readonly nodeArgumentsWrapper: boolean;
+  /** Where bundles of this code are kept (`bundle-cache.ts`), when the synthesis names a place. */
+  readonly cacheDir: string | undefined;
 
-  constructor(entry: string, external: readonly string[], nodeArgumentsWrapper: boolean) {
-    this.entry = entry;
-    this.external = external;
-    this.nodeArgumentsWrapper = nodeArgumentsWrapper;
+  constructor(spec: FunctionBundleSpec, cacheDir: string | undefined) {
+    this.entry = spec.entry;
+    this.external = spec.external;
+    this.nodeArgumentsWrapper = spec.nodeArgumentsWrapper;
+    this.cacheDir = cacheDir;
   }
 
   tryBundle(outputDir: string): boolean {
+    const cached = this.cacheDir === undefined ? undefined : cachedBundle(this.cacheDir, this);
+    if (cached !== undefined) {
+      copyBundle(cached, outputDir, this);
+      return true;
+    }
     const result = spawnSync(
       process.execPath,
       [BUNDLER, this.entry, join(outputDir, 'index.mjs'), ...this.external],
@@ -128,14 +139,8 @@ class LocalEsbuild implements ILocalBundling {
         cause: result.error,
       });
     }
-    if (this.nodeArgumentsWrapper) {
-      // Executable: Lambda runs it (and refuses to start the function, exit 126, when it is not),
-      // and CDK's zip keeps each file's mode. Set by chmod, not by writeFile's mode, which the
-      // umask of whoever synthesizes narrows (0700 under umask 077).
-      const wrapper = join(outputDir, NODE_ARGUMENTS_WRAPPER_FILE);
-      writeFileSync(wrapper, NODE_ARGUMENTS_WRAPPER_SCRIPT);
-      chmodSync(wrapper, 0o755);
-    }
+    if (this.nodeArgumentsWrapper) writeNodeArgumentsWrapper(outputDir);
+    if (this.cacheDir !== undefined) storeBundle(this.cacheDir, this, outputDir);
     return true;
   }
 }
@@ -153,6 +158,8 @@ export class PipelineFunction extends LambdaFunction {
   public readonly entryPoint: string;
   /** The SDK packages its bundle leaves to the runtime, to import on first use. */
   public readonly sdkOnFirstUse: readonly string[];
+  /** What its asset is built from (the local runtime builds the bundles ahead, side by side). */
+  public readonly bundle: FunctionBundleSpec;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     checkNodeOptions(id, props.nodeOptions ?? []);
@@ -167,15 +174,20 @@ export class PipelineFunction extends LambdaFunction {
       description: `spark-t2i ${props.entryPoint} function`,
     });
     logGroup.grantWrite(role);
-    const entry = join(PROJECT_ROOT, 'functions', props.entryPoint, 'handler.ts');
     const nodeArguments = props.nodeArguments ?? [];
+    const bundle: FunctionBundleSpec = {
+      entry: join(PROJECT_ROOT, 'functions', props.entryPoint, 'handler.ts'),
+      external: props.sdkOnFirstUse ?? [],
+      nodeArgumentsWrapper: nodeArguments.length > 0,
+    };
+    const cacheDir: unknown = scope.node.tryGetContext(BUNDLE_CACHE_CONTEXT);
     super(scope, id, {
       role,
       code: Code.fromAsset(PROJECT_ROOT, {
         // The asset is named by the bundle's bytes, not by the project's files.
         assetHashType: AssetHashType.OUTPUT,
         bundling: {
-          local: new LocalEsbuild(entry, props.sdkOnFirstUse ?? [], nodeArguments.length > 0),
+          local: new LocalEsbuild(bundle, typeof cacheDir === 'string' ? cacheDir : undefined),
           // Required by the type; never pulled, since the local bundling always runs.
           image: DockerImage.fromRegistry('spark-t2i-bundles-locally'),
         },
@@ -202,6 +214,7 @@ export class PipelineFunction extends LambdaFunction {
       },
     });
     this.entryPoint = props.entryPoint;
+    this.bundle = bundle;
     this.sdkOnFirstUse = props.sdkOnFirstUse ?? [];
   }
 }

@@ -9,13 +9,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import {
   type CfnTemplate,
   extractStateMachineDefinition,
   resolveIntrinsics,
 } from '../../infra/asl.ts';
-import { PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
+import { BUNDLE_CACHE_CONTEXT, prebundle } from '../../infra/constructs/bundle-cache.ts';
+import { PROJECT_ROOT } from '../../infra/project-root.ts';
 import type { LocalFunction } from '../lambda/service.ts';
 
 export type { LocalFunction } from '../lambda/service.ts';
@@ -40,7 +41,7 @@ export interface SynthesizedApp {
 export const LOCAL_CONFIG_OVERRIDES = { defaultOwner: 'local' } as const;
 
 const SOURCE_FOLDERS = ['infra', 'functions', 'shared'];
-const SOURCE_FILES = ['cdk.json', 'spark-t2i.config.json', 'package-lock.json'];
+const CONFIG_FILES = ['cdk.json', 'spark-t2i.config.json'];
 
 export interface SynthesisOptions {
   /** A stack config file to use instead of the project's `spark-t2i.config.json`. */
@@ -64,7 +65,10 @@ export async function loadSynthesizedApp(
   options: SynthesisOptions = {},
 ): Promise<SynthesizedApp> {
   const mode = options.mode ?? 'bundles';
-  const sourceHash = await hashSources(options.configFile);
+  const codeHash = await hashCode();
+  const sourceHash = await hashSources(codeHash, options.configFile);
+  // Bundles depend on the code only, not on the configuration: one folder per version of it.
+  const bundleCache = join(cacheDir, `bundles-${codeHash.slice(0, 16)}`);
   const name = `synth-${mode}-${sourceHash.slice(0, 16)}`;
   const dir = join(cacheDir, name);
   const appFile = join(dir, APP_FILE);
@@ -72,7 +76,7 @@ export async function loadSynthesizedApp(
     const building = join(cacheDir, `.${name}-${randomUUID()}`);
     await mkdir(building, { recursive: true });
     try {
-      const app = await synthesize(sourceHash, mode, building, options);
+      const app = await synthesize(sourceHash, mode, building, bundleCache, options);
       await writeFile(join(building, APP_FILE), JSON.stringify(app));
       await rename(building, dir).catch((error: NodeJS.ErrnoException) => {
         // Another runtime made the same synthesis meanwhile: theirs is as good.
@@ -81,19 +85,19 @@ export async function loadSynthesizedApp(
     } finally {
       await rm(building, { recursive: true, force: true });
     }
-    await removeUnused(cacheDir, name);
+    await removeUnused(cacheDir, name, basename(bundleCache));
   }
   const now = new Date();
-  await utimes(appFile, now, now).catch(() => undefined);
+  for (const used of [dir, bundleCache]) await utimes(used, now, now).catch(() => undefined);
   const app = JSON.parse(await readFile(appFile, 'utf8')) as SynthesizedApp;
   return mode === 'bundles' ? { ...app, assemblyDir: dir } : app;
 }
 
-/** Syntheses of other sources not used for a day (each holds every function's bundle). */
-async function removeUnused(cacheDir: string, keep: string): Promise<void> {
+/** Syntheses and bundles of other sources not used for a day (each holds every bundle). */
+async function removeUnused(cacheDir: string, keep: string, keepBundles: string): Promise<void> {
   for (const entry of await readdir(cacheDir)) {
-    if (!entry.startsWith('synth-') || entry === keep) continue;
-    const used = await stat(join(cacheDir, entry, APP_FILE)).catch(() => undefined);
+    if (!/^(synth|bundles)-/.test(entry) || entry === keep || entry === keepBundles) continue;
+    const used = await stat(join(cacheDir, entry)).catch(() => undefined);
     if (used !== undefined && Date.now() - used.mtimeMs < UNUSED_MS) continue;
     await rm(join(cacheDir, entry), { recursive: true, force: true });
   }
@@ -103,6 +107,7 @@ async function synthesize(
   sourceHash: string,
   mode: FunctionsMode,
   outdir: string,
+  bundleCache: string,
   options: SynthesisOptions,
 ): Promise<SynthesizedApp> {
   // Imported here so a cached start does not pay for loading aws-cdk-lib.
@@ -122,29 +127,52 @@ async function synthesize(
   const cdkJson = JSON.parse(await readFile(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };
-  const app = new App({
-    outdir,
-    context: {
-      ...cdkJson.context,
-      ...(options.configFile && { configFile: options.configFile }),
-      'aws:cdk:enable-asset-metadata': true,
-      'aws:cdk:bundling-stacks': mode === 'bundles' ? ['**'] : [],
-    },
-  });
-  const fromProject = loadStackConfig((key) => app.node.tryGetContext(key), PROJECT_ROOT);
-  const config = parseStackConfig({
-    ...fromProject,
-    ...LOCAL_CONFIG_OVERRIDES,
-    schedules: fromProject.schedules,
-  });
-  const stack = new SparkT2iStack(app, 'SparkT2i', { config });
+  const construct = (assembly: string, bundling: boolean) => {
+    const app = new App({
+      outdir: assembly,
+      // CDK's own check of the template against CloudFormation's rules takes seconds at every
+      // synthesis; `cdk synth` and the stack's tests run it, the local runtime needs it once.
+      builtinCloudFormationValidation: false,
+      context: {
+        ...cdkJson.context,
+        ...(options.configFile && { configFile: options.configFile }),
+        'aws:cdk:enable-asset-metadata': true,
+        'aws:cdk:bundling-stacks': bundling ? ['**'] : [],
+        [BUNDLE_CACHE_CONTEXT]: bundleCache,
+      },
+    });
+    const fromProject = loadStackConfig((key) => app.node.tryGetContext(key), PROJECT_ROOT);
+    const config = parseStackConfig({
+      ...fromProject,
+      ...LOCAL_CONFIG_OVERRIDES,
+      schedules: fromProject.schedules,
+    });
+    const stack = new SparkT2iStack(app, 'SparkT2i', { config });
+    const pipelineFunctions = stack.node
+      .findAll()
+      .filter(
+        (node): node is InstanceType<typeof PipelineFunction> => node instanceof PipelineFunction,
+      );
+    return { app, stack, pipelineFunctions };
+  };
+  if (mode === 'bundles' && !existsSync(bundleCache)) {
+    // The first synthesis of this code: its bundles are built side by side ahead (a second or
+    // two to learn what they are), not one after another as CDK asks for them.
+    const ahead = join(outdir, 'ahead');
+    const { pipelineFunctions } = construct(ahead, false);
+    await prebundle(
+      bundleCache,
+      pipelineFunctions.map((fn) => fn.bundle),
+    );
+    await rm(ahead, { recursive: true, force: true });
+  }
+  const { app, stack, pipelineFunctions } = construct(outdir, mode === 'bundles');
   const template = app.synth().getStackArtifact(stack.artifactId).template as CfnTemplate;
   const stateMachineLogicalId = stack.getLogicalId(
     stack.workflow.stateMachine.node.defaultChild as never,
   );
   const functions: Record<string, LocalFunction> = {};
-  for (const node of stack.node.findAll()) {
-    if (!(node instanceof PipelineFunction)) continue;
+  for (const node of pipelineFunctions) {
     const logicalId = Stack.of(node).getLogicalId(node.node.defaultChild as never);
     const resource = template.Resources[logicalId];
     const properties = resource?.Properties ?? {};
@@ -180,16 +208,26 @@ async function synthesize(
   };
 }
 
-/** A hash of every file the synthesized app depends on. */
-async function hashSources(configFile?: string): Promise<string> {
-  const hash = createHash('sha256');
-  const files: string[] = configFile ? [configFile] : [];
+/** A hash of the code: what the bundles and the stack are made of. */
+async function hashCode(): Promise<string> {
+  const files: string[] = [join(PROJECT_ROOT, 'package-lock.json')];
   for (const folder of SOURCE_FOLDERS) files.push(...(await listFiles(join(PROJECT_ROOT, folder))));
-  for (const file of SOURCE_FILES) {
-    const path = join(PROJECT_ROOT, file);
-    if (existsSync(path)) files.push(path);
-  }
-  for (const file of files.sort()) {
+  return hashFiles(files);
+}
+
+/** A hash of every file the synthesized app depends on: the code and the configuration. */
+async function hashSources(codeHash: string, configFile?: string): Promise<string> {
+  const files = configFile ? [configFile] : [];
+  for (const file of CONFIG_FILES) files.push(join(PROJECT_ROOT, file));
+  return hashFiles(
+    files.filter((file) => existsSync(file)),
+    codeHash,
+  );
+}
+
+async function hashFiles(files: readonly string[], prefix = ''): Promise<string> {
+  const hash = createHash('sha256').update(prefix);
+  for (const file of [...files].sort()) {
     hash.update(relative(PROJECT_ROOT, file));
     hash.update(await readFile(file));
   }
