@@ -8,19 +8,30 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bootstrapCommand } from '../../local/lambda/bootstrap-command.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Where a child started as Lambda starts a function finds its input and output files: nothing
+ * follows the runtime script on the bootstrap's command line, so they are named in the environment.
+ */
+export const CHILD_INPUT_VARIABLE = 'SPARK_T2I_BENCH_INPUT';
+export const CHILD_OUTPUT_VARIABLE = 'SPARK_T2I_BENCH_OUTPUT';
 
 export interface ChildOptions {
   readonly timeoutMs: number;
   readonly env?: Record<string, string>;
-  /** Extra node flags (e.g. --expose-gc). */
+  /** Extra node flags (e.g. --expose-gc), for a child started directly. */
   readonly nodeArgs?: readonly string[];
   /**
-   * An executable to start node through, as Lambda starts a function's runtime through its exec
-   * wrapper: run as `wrapper node <node flags> script …`. @default node is started directly
+   * Starts the script as the Node runtime's bootstrap starts a function of this memory size
+   * (`local/lambda/bootstrap-command.ts`): node with the bootstrap's flags and the script last,
+   * through `wrapper` (a path on this machine) when the function has an exec wrapper; the input
+   * and output files named in `CHILD_INPUT_VARIABLE` and `CHILD_OUTPUT_VARIABLE`. The flags are
+   * the bootstrap's alone, so `nodeArgs` is refused beside it. @default node is started directly
    */
-  readonly wrapper?: string;
+  readonly asLambda?: { readonly memorySizeMb: number; readonly wrapper?: string | undefined };
   /** Progress lines of the child (its stderr). */
   readonly log?: (line: string) => void;
 }
@@ -36,12 +47,10 @@ export async function runChild<Output>(
   const outputFile = join(dir, 'output.json');
   await writeFile(inputFile, JSON.stringify(input));
   try {
-    const command = [process.execPath, ...(options.nodeArgs ?? []), script, inputFile, outputFile];
-    if (options.wrapper !== undefined) command.unshift(options.wrapper);
-    const [executable = process.execPath, ...args] = command;
-    const child = spawn(executable, args, {
+    const { file, args, env } = childCommand(script, inputFile, outputFile, options);
+    const child = spawn(file, args, {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, ...options.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let tail = '';
@@ -75,10 +84,41 @@ export async function runChild<Output>(
   }
 }
 
+/** The process `runChild` starts, and the variables it adds to the child's environment. */
+function childCommand(
+  script: string,
+  inputFile: string,
+  outputFile: string,
+  options: ChildOptions,
+): { file: string; args: readonly string[]; env: Record<string, string> } {
+  if (options.asLambda === undefined) {
+    const args = [...(options.nodeArgs ?? []), script, inputFile, outputFile];
+    return { file: process.execPath, args, env: {} };
+  }
+  if (options.nodeArgs !== undefined) {
+    throw new Error('runChild: nodeArgs beside asLambda; the bootstrap gives node its flags');
+  }
+  const { file, args } = bootstrapCommand({
+    node: process.execPath,
+    memorySizeMb: options.asLambda.memorySizeMb,
+    runtimeScript: script,
+    wrapper: options.asLambda.wrapper,
+  });
+  const env = { [CHILD_INPUT_VARIABLE]: inputFile, [CHILD_OUTPUT_VARIABLE]: outputFile };
+  return { file, args, env };
+}
+
 /** The child side: reads its input, runs, writes its output, and exits. */
 export async function childMain<Input, Output>(run: (input: Input) => Promise<Output>) {
-  const [inputFile, outputFile] = process.argv.slice(2);
-  if (!inputFile || !outputFile) throw new Error('usage: <script> INPUT.json OUTPUT.json');
+  const [
+    inputFile = process.env[CHILD_INPUT_VARIABLE],
+    outputFile = process.env[CHILD_OUTPUT_VARIABLE],
+  ] = process.argv.slice(2);
+  if (!inputFile || !outputFile) {
+    throw new Error(
+      `usage: <script> INPUT.json OUTPUT.json, or ${CHILD_INPUT_VARIABLE} and ${CHILD_OUTPUT_VARIABLE} set`,
+    );
+  }
   const input = JSON.parse(await readFile(inputFile, 'utf8')) as Input;
   const output = await run(input);
   await writeFile(outputFile, JSON.stringify(output));

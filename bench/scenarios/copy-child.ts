@@ -35,6 +35,8 @@ export interface CopyRunInput {
 export interface CopyRunOutput {
   readonly mode: CopyMode;
   readonly sink: string;
+  /** The node flags the copy's process was started with, the bootstrap's and the function's. */
+  readonly execArgv: readonly string[];
   readonly bytes: number;
   readonly seconds: number;
   readonly baselineRssBytes: number;
@@ -99,6 +101,7 @@ await childMain<CopyRunInput, CopyRunOutput>(async (input) => {
     return {
       mode: input.mode,
       sink: input.sink,
+      execArgv: process.execArgv,
       bytes,
       seconds,
       baselineRssBytes,

@@ -6,18 +6,19 @@
  * in a process of its own, so neither its memory nor its event loop is shared with the copy or
  * with another server.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   EXEC_WRAPPER_VARIABLE,
+  NODE_ARGUMENTS_VARIABLE,
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
 } from '../../infra/constructs/node-arguments.ts';
 import { LOCAL_REGION, localCredentials } from '../../local/runtime/storage.ts';
 import { loadSynthesizedApp } from '../../local/runtime/synthesis.ts';
-import { runChild, startServerChild } from '../lib/child.ts';
+import { type ChildOptions, runChild, startServerChild } from '../lib/child.ts';
 import { checkTarget, type Figure } from '../lib/results.ts';
 import type { Scenario, ScenarioContext, ScenarioFindings } from '../lib/scenario.ts';
 import { median, round } from '../lib/stats.ts';
@@ -78,9 +79,13 @@ export const copyMemoryScenario: Scenario = {
     try {
       const url = await completedImageUrl(padded.url);
       const warmUrl = await completedImageUrl(small.url);
-      // The copy step runs with the function's environment, started through its exec wrapper
-      // when the stack gives it one, as Lambda starts it.
-      const functionStart = await copyFunctionStart(copyFunction.environment, wrapperDir);
+      // The copy step starts as Lambda starts the function: node with the runtime bootstrap's
+      // flags for its memory size, through its exec wrapper when the stack gives it one, with
+      // its environment (its NODE_OPTIONS and NODE_ARGUMENTS included).
+      const asLambda = {
+        memorySizeMb: copyFunction.memorySize,
+        wrapper: await copyFunctionWrapper(copyFunction.environment, wrapperDir),
+      };
       const env = {
         ...copyFunction.environment,
         AWS_REGION: LOCAL_REGION,
@@ -96,29 +101,37 @@ export const copyMemoryScenario: Scenario = {
         POWERTOOLS_DEV: 'true',
       };
       const runs: CopyRunOutput[] = [];
-      // The plain copies run with the function's NODE_OPTIONS (its 1 MiB semi-space), not its
-      // wrapper's flags: as in every earlier run, and the faster plain copy here (272 against
-      // 203 MiB/s for node's defaults; docs/decisions.md, D18), so the baseline is not eased.
-      const plainNode = { env: { NODE_OPTIONS: copyFunction.environment.NODE_OPTIONS ?? '' } };
+      // The plain copies start node directly with the function's semi-space (1 MiB) and none of
+      // its other flags or the bootstrap's: the plain copy of every earlier run, and the faster
+      // one here (272 against 203 MiB/s for node's defaults; docs/decisions.md, D18), so the
+      // baseline is not eased.
+      const plainNode = {
+        env: { NODE_OPTIONS: copyFunction.environment.NODE_OPTIONS ?? '' },
+        nodeArgs: [
+          '--expose-gc',
+          ...(copyFunction.environment[NODE_ARGUMENTS_VARIABLE] ?? '')
+            .split(' ')
+            .filter((flag) => flag.startsWith('--max-semi-space-size=')),
+        ],
+      };
       const modes: ReadonlyArray<
         Pick<CopyRunInput, 'mode' | 'sink' | 's3Endpoint'> & {
           env: Record<string, string>;
-          wrapper?: string;
-        }
+        } & Pick<ChildOptions, 'asLambda' | 'nodeArgs'>
       > = [
         { mode: 'plain', sink: PLAIN, ...plainNode },
         {
           mode: 'pipeline',
           sink: LOCAL_S3,
           s3Endpoint: storage.url,
-          wrapper: functionStart.wrapper,
+          asLambda,
           env,
         },
         {
           mode: 'pipeline',
           sink: DISCARDING_S3,
           s3Endpoint: discarding.url,
-          wrapper: functionStart.wrapper,
+          asLambda,
           env,
         },
         // A reference, not the target's baseline: what streaming to an endpoint process costs
@@ -126,7 +139,7 @@ export const copyMemoryScenario: Scenario = {
         { mode: 'plain-put', sink: PLAIN_PUT, s3Endpoint: discarding.url, ...plainNode },
       ];
       for (let repetition = 0; repetition < repetitions; repetition++) {
-        for (const { env: modeEnv, wrapper, ...mode } of modes) {
+        for (const { env: modeEnv, asLambda: start, nodeArgs, ...mode } of modes) {
           context.log(`copy-memory: ${mode.sink}, ${repetition + 1}/${repetitions}`);
           const input: CopyRunInput = {
             ...mode,
@@ -143,8 +156,8 @@ export const copyMemoryScenario: Scenario = {
             await runChild<CopyRunOutput>(CHILD, input, {
               timeoutMs: 5 * 60_000,
               env: modeEnv,
-              ...(wrapper !== undefined && { wrapper }),
-              nodeArgs: ['--expose-gc'],
+              ...(start !== undefined && { asLambda: start }),
+              ...(nodeArgs !== undefined && { nodeArgs }),
               log: context.log,
             }),
           );
@@ -159,17 +172,19 @@ export const copyMemoryScenario: Scenario = {
 };
 
 /**
- * How Lambda starts the copy function: through the node-arguments wrapper (the same script its
- * bundle carries, written to `dir`) when its environment names one, else node itself.
+ * The exec wrapper Lambda starts the copy function through, when its environment names one: the
+ * node-arguments script its bundle carries, written to `dir` (executable whatever the umask, as
+ * the bundle's is).
  */
-async function copyFunctionStart(
+async function copyFunctionWrapper(
   environment: Readonly<Record<string, string>>,
   dir: string,
-): Promise<{ wrapper?: string }> {
-  if (environment[EXEC_WRAPPER_VARIABLE] === undefined) return {};
+): Promise<string | undefined> {
+  if (environment[EXEC_WRAPPER_VARIABLE] === undefined) return undefined;
   const wrapper = join(dir, NODE_ARGUMENTS_WRAPPER_FILE);
-  await writeFile(wrapper, NODE_ARGUMENTS_WRAPPER_SCRIPT, { mode: 0o755 });
-  return { wrapper };
+  await writeFile(wrapper, NODE_ARGUMENTS_WRAPPER_SCRIPT);
+  await chmod(wrapper, 0o755);
+  return wrapper;
 }
 
 export function findings(
@@ -321,6 +336,13 @@ export function findings(
       imageBytes: IMAGE_BYTES,
       repetitions,
       copyFunctionMemoryMb: memorySize,
+      // What each copy's process was started with (the last of a flag given twice holds).
+      nodeFlags: Object.fromEntries(
+        [LOCAL_S3, DISCARDING_S3, PLAIN, PLAIN_PUT].map((sink) => [
+          sink,
+          of(sink)[0]?.execArgv.join(' ') ?? null,
+        ]),
+      ),
       maxImageBytes: 2 * IMAGE_BYTES,
       upload:
         'as shared/images/copy.ts does it: one streaming PutObject when the provider declares the length (it does here)',
@@ -336,9 +358,9 @@ export function findings(
         valid: copiedAll,
         ifMissed: {
           reason: copiedAll
-            ? `The copy holds under 1 MiB of live buffers; the growth is dead socket-read buffers waiting for V8's GC, which CopyImages' 1 MiB semi-space (NODE_OPTIONS) is there to scavenge early, and its 64 MB initial old space keeps a full GC from marking (and keeping what is allocated meanwhile) during a copy (docs/decisions.md, D18). The plain fetch → file copy grew by ${round(maxGrowth(PLAIN), 1)} MiB in the same run.`
+            ? `The copy holds under 1 MiB of live buffers; the growth is dead socket-read buffers waiting for V8's GC, which CopyImages' 1 MiB semi-space is there to scavenge early, and its 64 MB initial old space keeps a full GC from marking (and keeping what is allocated meanwhile) during a copy (docs/decisions.md, D18). The plain fetch → file copy grew by ${round(maxGrowth(PLAIN), 1)} MiB in the same run.`
             : 'The copy did not store the whole image.',
-          next: "Check that the function's NODE_OPTIONS still carries --max-semi-space-size=1 and its NODE_ARGUMENTS --initial-old-space-size=64, and read the growth over several runs with the load average.",
+          next: "Check that the function's NODE_ARGUMENTS still carry --max-semi-space-size=1 and --initial-old-space-size=64 (after the bootstrap's flags, where the semi-space overrides the bootstrap's), and read the growth over several runs with the load average.",
         },
       }),
       throughputTarget(
@@ -349,12 +371,12 @@ export function findings(
       throughputTarget(
         DISCARDING_S3,
         `The copy step (the node:http download, SHA-256 and the SDK's default CRC32 request checksum over every byte, a streaming PUT) ran at ${round(medianSpeed(DISCARDING_S3), 1)} against ${round(plainSpeed, 1)} MiB/s for fetch → file; its destination is a process of its own on the same cores (a plain fetch → HTTP PUT to it ran at ${round(plainPutSpeed, 1)} MiB/s), and the CPU time of its processes caps it at ${ceilingRatio(DISCARDING_S3)} of the plain copy's ceiling (figures).`,
-        'Check that CopyImages still starts through its node-arguments wrapper with --initial-old-space-size=64 (docs/decisions.md, D18): without it a full GC comes during the copy, which then needs about half again the CPU time. Read this target beside the plain-PUT reference and the load average.',
+        'Check that CopyImages still starts through its node-arguments wrapper with --max-semi-space-size=1 --initial-old-space-size=64 after the bootstrap’s flags (docs/decisions.md, D18). Read this target beside the plain-PUT reference and the load average.',
       ),
     ],
     notes: [
       'Each copy runs in a fresh process; a small image is copied first the same way, so module loading and connection setup are not in the figure. Peak RSS is sampled every 2 ms from a worker thread and checked against the process’s maxRSS; growth = peak RSS during the copy − RSS just before it.',
-      'The copy step is the CopyImages handler with the environment the stack gives it. It uploads, with the SDK’s default checksums as deployed, either to the local runtime’s S3 server (which decodes the aws-chunked body and checks its CRC32, local/runtime/aws-chunked.ts) or to a discarding S3-compatible endpoint (bench/lib/discarding-s3.ts) that drops what it receives, which isolates the copy step’s own cost from the local server’s work.',
+      'The copy step is the CopyImages handler with the environment the stack gives it, started as the Node runtime’s bootstrap starts it: node with the bootstrap’s flags for the function’s memory size, through its node-arguments exec wrapper, which adds the function’s NODE_ARGUMENTS after them (local/lambda/bootstrap-command.ts). The plain copies start node directly with the function’s 1 MiB semi-space alone. Until 2026-12-07 the copy step started without the bootstrap’s flags, which Lambda gives. It uploads, with the SDK’s default checksums as deployed, either to the local runtime’s S3 server (which decodes the aws-chunked body and checks its CRC32, local/runtime/aws-chunked.ts) or to a discarding S3-compatible endpoint (bench/lib/discarding-s3.ts) that drops what it receives, which isolates the copy step’s own cost from the local server’s work.',
       'The plain fetch → HTTP PUT (node:http, the length declared, no hash, no checksum) to the discarding endpoint is a reference, not the target’s baseline: it shows what streaming to an endpoint process costs on this machine without any of the copy step’s work. CPU time is the copy process’s (all its threads, and its main thread alone) during the large copy; on Lambda, where a 512 MB function gets a share of one vCPU, that is what bounds throughput.',
       'Each server (the image-serving simulator, the local S3 server, the discarding endpoint) runs in a process of its own (bench/scenarios/server-child.ts): none shares an event loop with another or counts in the measured process’s memory. Until 2026-12-01 the simulator, the local S3 server and the discarding endpoint shared the benchmark’s own process.',
     ],

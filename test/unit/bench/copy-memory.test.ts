@@ -17,6 +17,7 @@ function run(
   return {
     mode,
     sink,
+    execArgv: mode === 'pipeline' ? ['--expose-gc', '--max-semi-space-size=1'] : ['--expose-gc'],
     bytes: 100 * MIB,
     seconds: 100 / mibPerSecond,
     baselineRssBytes: 100 * MIB,
@@ -141,5 +142,27 @@ describe('copy-memory findings', () => {
       2,
     );
     expect(grown.targets.find((t) => t.name.startsWith('peak RSS'))?.value).toBe(20);
+  });
+});
+
+describe('copy-memory parameters', () => {
+  it('record the node flags each copy’s process was started with', () => {
+    const result = findings(
+      [
+        run('plain', PLAIN, 200, { execArgv: ['--expose-gc', '--max-semi-space-size=1'] }),
+        run('pipeline', DISCARDING, 120, {
+          execArgv: ['--expose-gc', '--max-semi-space-size=25', '--max-semi-space-size=1'],
+        }),
+      ],
+      512,
+      1,
+      2,
+    );
+    expect(result.parameters.nodeFlags).toEqual({
+      [LOCAL]: null,
+      [DISCARDING]: '--expose-gc --max-semi-space-size=25 --max-semi-space-size=1',
+      [PLAIN]: '--expose-gc --max-semi-space-size=1',
+      [PLAIN_PUT]: null,
+    });
   });
 });
