@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootstrapCommand } from '../../local/lambda/bootstrap-command.ts';
+import { bootstrapCommand } from '../../infra/lambda-bootstrap.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -26,7 +26,7 @@ export interface ChildOptions {
   readonly nodeArgs?: readonly string[];
   /**
    * Starts the script as the Node runtime's bootstrap starts a function of this memory size
-   * (`local/lambda/bootstrap-command.ts`): node with the bootstrap's flags and the script last,
+   * (`infra/lambda-bootstrap.ts`): node with the bootstrap's flags and the script last,
    * through `wrapper` (a path on this machine) when the function has an exec wrapper; the input
    * and output files named in `CHILD_INPUT_VARIABLE` and `CHILD_OUTPUT_VARIABLE`. The flags are
    * the bootstrap's alone, so `nodeArgs` is refused beside it. @default node is started directly

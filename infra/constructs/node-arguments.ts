@@ -3,7 +3,7 @@
  * managed Node runtime's bootstrap sets itself, reach a function's process through an exec
  * wrapper. The bootstrap starts the runtime as
  * `$AWS_LAMBDA_EXEC_WRAPPER <node> <its flags for the memory size> /var/runtime/index.mjs`
- * (`local/lambda/bootstrap-command.ts`); the wrapper, a file of the function's bundle, puts the
+ * (`infra/lambda-bootstrap.ts`); the wrapper, a file of the function's bundle, puts the
  * function's `NODE_ARGUMENTS` after the bootstrap's flags, just before the runtime script. For a
  * V8 flag given twice the last one wins, so a function's `--max-semi-space-size` (which the
  * bootstrap sets from the memory size) takes effect only there: in `NODE_OPTIONS`, or before the

@@ -1,13 +1,13 @@
 /**
  * The local Lambda service: each function of the synthesized stack runs from its code (the asset
  * `cdk synth` built, or its source with `--from-source`) in processes of its own, started as the
- * managed Node runtime starts them (`bootstrap-command.ts`), with exactly the environment of
+ * managed Node runtime starts them (`infra/lambda-bootstrap.ts`), with exactly the environment of
  * `environment.ts`. An environment is reused while warm and takes one invocation at a time; more
  * start as invocations overlap, up to the function's reserved concurrency (or the local limit).
  * A caller sees what Lambda's callers see: the result, or a `LambdaFunctionError` whose type is
  * the thrown error's name or one of Lambda's own.
  */
-import { bootstrapCommand } from './bootstrap-command.ts';
+import { bootstrapCommand } from '../../infra/lambda-bootstrap.ts';
 import { functionEnvironment, type LambdaSetVariables } from './environment.ts';
 import { LambdaFunctionError } from './errors.ts';
 import { Sandbox } from './sandbox.ts';

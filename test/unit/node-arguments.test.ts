@@ -1,6 +1,6 @@
 /**
  * The node-arguments exec wrapper, run the way the managed Node runtime's bootstrap runs it
- * (`local/lambda/bootstrap-command.ts`: the wrapper, node, the bootstrap's flags for the memory
+ * (`infra/lambda-bootstrap.ts`: the wrapper, node, the bootstrap's flags for the memory
  * size, the runtime script last): it puts the function's NODE_ARGUMENTS after the bootstrap's
  * flags, so that for a V8 flag both give (the last one wins) the function's value is the one in
  * effect; a function given node arguments carries the script in its bundle with mode 0755 whatever
@@ -20,8 +20,8 @@ import {
   nodeArgumentsEnvironment,
 } from '../../infra/constructs/node-arguments.ts';
 import { PipelineFunction, PROJECT_ROOT } from '../../infra/constructs/pipeline-function.ts';
+import { bootstrapCommand, bootstrapNodeFlags } from '../../infra/lambda-bootstrap.ts';
 import { SparkT2iStack } from '../../infra/stack.ts';
-import { bootstrapCommand, bootstrapNodeFlags } from '../../local/lambda/bootstrap-command.ts';
 
 /** A runtime script that reports how its process was started and V8's resulting heap limit. */
 const PROBE = `import { getHeapStatistics } from 'node:v8';

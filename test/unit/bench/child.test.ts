@@ -13,7 +13,7 @@ import {
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
 } from '../../../infra/constructs/node-arguments.ts';
-import { bootstrapNodeFlags } from '../../../local/lambda/bootstrap-command.ts';
+import { bootstrapNodeFlags } from '../../../infra/lambda-bootstrap.ts';
 
 const CHILD_MODULE = pathToFileURL(
   join(import.meta.dirname, '..', '..', '..', 'bench', 'lib', 'child.ts'),
