@@ -4,8 +4,9 @@
  * leaves out on purpose and imports from the runtime (`sdkOnFirstUse`, the credential providers).
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The scopes of the SDK packages the managed runtime provides. */
@@ -49,4 +50,33 @@ export async function provideRuntimeModules(dir: string, projectRoot: string): P
     );
   }
   return modules;
+}
+
+/** The runtime's own script, as the local Lambda starts it (`/var/runtime/index.mjs` on Lambda). */
+export interface LocalRuntimeFiles {
+  /** The folder of the runtime (`LAMBDA_RUNTIME_DIR`). */
+  readonly runtimeDir: string;
+  readonly runtimeScript: string;
+}
+
+/**
+ * Writes the runtime interface (`runtime-interface.ts`) as plain JavaScript into `<dir>/runtime`:
+ * node would otherwise load its TypeScript stripper into every function's process, about 0.1 s of
+ * each cold start that Lambda's runtime does not spend.
+ */
+export async function provideRuntimeScript(dir: string): Promise<LocalRuntimeFiles> {
+  const { transform } = await import('esbuild');
+  const source = await readFile(join(import.meta.dirname, 'runtime-interface.ts'), 'utf8');
+  const { code } = await transform(source, { loader: 'ts', format: 'esm', target: 'node24' });
+  const runtimeDir = join(dir, 'runtime');
+  const runtimeScript = join(runtimeDir, 'index.mjs');
+  await mkdir(runtimeDir, { recursive: true });
+  const current = await readFile(runtimeScript, 'utf8').catch(() => undefined);
+  if (current !== code) {
+    // Written aside and renamed: runtimes sharing the cache may be starting functions from it.
+    const staging = `${runtimeScript}.${randomUUID()}`;
+    await writeFile(staging, code);
+    await rename(staging, runtimeScript);
+  }
+  return { runtimeDir, runtimeScript };
 }

@@ -132,15 +132,29 @@ function contextOf(headers: IncomingMessage['headers']) {
 
 /** The invocation being handled, so an error outside the handler's promise still answers it. */
 let current: string | undefined;
+let crashing = false;
 
 async function crash(error: unknown, errorType?: string): Promise<never> {
-  const reported = lambdaError(error, errorType);
-  process.stderr.write(`${JSON.stringify(reported)}\n`);
-  const route = current === undefined ? '/init/error' : `/invocation/${current}/error`;
-  await postError(route, reported).catch(() => undefined);
-  // As the managed runtime does: a process whose state is unknown is not reused.
+  // As the managed runtime does: a process whose state is unknown is reported and not reused.
+  // Errors met while reporting (the service gone, its pipes closed) change nothing.
+  if (!crashing) {
+    crashing = true;
+    const reported = lambdaError(error, errorType);
+    const route = current === undefined ? '/init/error' : `/invocation/${current}/error`;
+    try {
+      process.stderr.write(`${JSON.stringify(reported)}\n`);
+      await postError(route, reported);
+    } catch {}
+  }
   process.exit(1);
 }
+
+// The environment ends with the service that runs it: the service holds this process's stdin
+// open and never writes to it, so its end means the service is gone (killed, even), as on Lambda
+// no environment outlives its sandbox.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
 
 process.on('uncaughtException', (error) => void crash(error));
 process.on(

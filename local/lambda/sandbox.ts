@@ -69,7 +69,8 @@ export class Sandbox {
       const child = spawn(file, args, {
         env,
         cwd: env.LAMBDA_TASK_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin stays open and unwritten: the runtime ends its process when it closes.
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
       sandbox.#process = child;
       child.stdout?.on('data', spec.log);

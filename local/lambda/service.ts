@@ -58,8 +58,8 @@ export interface LocalLambdaOptions {
   readonly credentials: LambdaSetVariables['credentials'];
   /** The twin's own variables (endpoints, local settings), over the template's. */
   readonly localEnvironment: (fn: LocalFunction) => Readonly<Record<string, string>>;
-  /** Environments of a function without reserved concurrency. @default 50 */
-  readonly maxEnvironments?: number;
+  /** Environments of one function at most, unless its reserved concurrency says fewer. */
+  readonly maxEnvironments: number;
   /** A function process's output (its log stream). */
   readonly log?: (functionLogicalId: string, chunk: Buffer) => void;
 }
@@ -137,7 +137,10 @@ export class LocalLambda {
   #pool(fn: LocalFunction): EnvironmentPool {
     let pool = this.#pools.get(fn.logicalId);
     if (pool === undefined) {
-      const limit = fn.reservedConcurrency ?? this.#options.maxEnvironments ?? 50;
+      const limit = Math.min(
+        fn.reservedConcurrency ?? Number.POSITIVE_INFINITY,
+        this.#options.maxEnvironments,
+      );
       pool = new EnvironmentPool(limit, () => this.#start(fn));
       this.#pools.set(fn.logicalId, pool);
     }

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
@@ -18,7 +18,11 @@ import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
-import { nodeForRuntime, provideRuntimeModules } from '../lambda/node-runtime.ts';
+import {
+  nodeForRuntime,
+  provideRuntimeModules,
+  provideRuntimeScript,
+} from '../lambda/node-runtime.ts';
 import { type FunctionCode, type LocalFunction, LocalLambda } from '../lambda/service.ts';
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
@@ -78,6 +82,12 @@ export interface LocalRuntimeOptions {
    * start after an edit, not what deploys (docs/local-runtime.md). @default false
    */
   readonly fromSource?: boolean;
+  /**
+   * Environments (processes) of one function at most, unless its reserved concurrency says
+   * fewer: this machine's stand-in for the account's concurrency, which Lambda scales into and
+   * one laptop cannot. Beyond it an invocation waits for a free environment. @default 16
+   */
+  readonly maxEnvironments?: number;
   /** Progress lines for a person. @default none */
   readonly log?: (line: string) => void;
 }
@@ -129,6 +139,8 @@ export interface LocalRuntime {
 }
 
 const LOCAL_KEY_FILE = 'local-api-key';
+/** Each cold start costs about a quarter of a CPU-second here; 16 of a function is plenty. */
+const DEFAULT_MAX_ENVIRONMENTS = 16;
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir ?? '.spark-t2i');
@@ -177,16 +189,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // function gets, and the settings that replace the template's where a function has them.
     let localEnvironment: Record<string, string> | undefined;
     let localSettings: Record<string, string> = {};
-    const runtimeScript = join(PROJECT_ROOT, 'local', 'lambda', 'runtime-interface.ts');
+    const { runtimeDir, runtimeScript } = await provideRuntimeScript(cacheDir);
     const lambda = new LocalLambda({
       functions: app.functions,
       code: (fn) => functionCode(app, fn),
       node: nodeForRuntime(commonRuntime(app.functions), PROJECT_ROOT),
       runtimeScript,
-      runtimeDir: dirname(runtimeScript),
+      runtimeDir,
       runtimeModules: await provideRuntimeModules(cacheDir, PROJECT_ROOT),
       region: LOCAL_REGION,
       credentials: localCredentials(),
+      maxEnvironments: options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS,
       localEnvironment: (fn) => {
         if (localEnvironment === undefined) throw new Error('The local endpoints are not up yet');
         return { ...localEnvironment, ...settingsFor(fn, localSettings) };
