@@ -1,12 +1,11 @@
 /**
- * Counts the requests the local servers receive (the local DynamoDB and S3, the simulator), by
- * operation and answer status, through Node's http diagnostics channels — the servers themselves
- * are not touched. A server that runs in this process is watched as it serves; one on a thread of
- * its own (the local DynamoDB runs in a worker) is watched from the requests this process sends
- * it, which are all of them: the functions and the state machine's integrations run here.
+ * Counts the requests the local servers that run in this process receive (the local S3, the
+ * simulator), by operation and answer status, through Node's http diagnostics channels — the
+ * servers themselves are not touched. The local DynamoDB runs on a thread of its own and counts
+ * what it serves itself (`LocalRuntime.dynamodbRequests`).
  */
 import diagnostics from 'node:diagnostics_channel';
-import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RequestCounts {
@@ -30,12 +29,8 @@ interface Watched {
   readonly classify: Classifier;
 }
 
-/** Where a watched server's requests are seen: as it serves them, or as this process sends them. */
-export type WatchedSide = 'served' | 'sent';
-
 export class ServerRequestCounter {
   readonly #served = new Map<number, Watched>();
-  readonly #sent = new Map<number, Watched>();
   #counts: RequestCounts = { requests: {}, statuses: {} };
   readonly #onServed = (message: unknown) => {
     const { request, server } = message as { request: IncomingMessage; server: Server };
@@ -49,30 +44,14 @@ export class ServerRequestCounter {
     if (!watched) return;
     bump(this.#counts.statuses, watched.label, String(response.statusCode));
   };
-  readonly #onSent = (message: unknown) => {
-    const { request } = message as { request: ClientRequest };
-    const watched = this.#sent.get(destinationPort(request));
-    if (!watched) return;
-    bump(this.#counts.requests, watched.label, watched.classify(sentRequest(request)));
-  };
-  readonly #onReceived = (message: unknown) => {
-    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-    const watched = this.#sent.get(destinationPort(request));
-    if (!watched) return;
-    bump(this.#counts.statuses, watched.label, String(response.statusCode));
-  };
-
   constructor() {
     diagnostics.subscribe('http.server.request.start', this.#onServed);
     diagnostics.subscribe('http.server.response.finish', this.#onAnswered);
-    diagnostics.subscribe('http.client.request.start', this.#onSent);
-    diagnostics.subscribe('http.client.response.finish', this.#onReceived);
   }
 
   /** Counts requests to the server listening on `url`'s port. */
-  watch(label: string, url: string, classify: Classifier, side: WatchedSide = 'served'): void {
-    const watched = side === 'served' ? this.#served : this.#sent;
-    watched.set(Number(new URL(url).port), { label, classify });
+  watch(label: string, url: string, classify: Classifier): void {
+    this.#served.set(Number(new URL(url).port), { label, classify });
   }
 
   /** Starts counting from zero. */
@@ -87,8 +66,6 @@ export class ServerRequestCounter {
   close(): void {
     diagnostics.unsubscribe('http.server.request.start', this.#onServed);
     diagnostics.unsubscribe('http.server.response.finish', this.#onAnswered);
-    diagnostics.unsubscribe('http.client.request.start', this.#onSent);
-    diagnostics.unsubscribe('http.client.response.finish', this.#onReceived);
   }
 }
 
@@ -96,26 +73,11 @@ function serverPort(server: Server): number {
   return (server.address() as AddressInfo | null)?.port ?? -1;
 }
 
-/** The port a sent request goes to, from its Host header (the SDK always sets one). */
-function destinationPort(request: ClientRequest): number {
-  const host = String(request.getHeader('host') ?? '');
-  const port = /:(\d+)$/.exec(host)?.[1];
-  return port ? Number(port) : -1;
-}
-
 function servedRequest(request: IncomingMessage): CountedRequest {
   return {
     ...(request.method !== undefined && { method: request.method }),
     ...(request.url !== undefined && { url: request.url }),
     header: (name) => headerText(request.headers[name.toLowerCase()]),
-  };
-}
-
-function sentRequest(request: ClientRequest): CountedRequest {
-  return {
-    method: request.method,
-    url: request.path,
-    header: (name) => headerText(request.getHeader(name)),
   };
 }
 
@@ -129,12 +91,6 @@ function bump(target: Record<string, Record<string, number>>, label: string, key
   counts[key] = (counts[key] ?? 0) + 1;
   target[label] = counts;
 }
-
-/** `DynamoDB_20120810.UpdateItem` → `UpdateItem`. */
-export const dynamodbOperation: Classifier = (request) =>
-  String(request.header('x-amz-target') ?? 'unknown')
-    .split('.')
-    .pop() ?? 'unknown';
 
 export const httpMethod: Classifier = (request) => request.method ?? 'unknown';
 

@@ -15,12 +15,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { reportKeyOf } from '../../shared/prompt-files/keys.ts';
 import { childMain, PROJECT_ROOT, progress } from '../lib/child.ts';
-import {
-  dynamodbOperation,
-  httpMethod,
-  type RequestCounts,
-  ServerRequestCounter,
-} from '../lib/counters.ts';
+import { httpMethod, type RequestCounts, ServerRequestCounter } from '../lib/counters.ts';
 import { billedGbSeconds } from '../prices.ts';
 
 export interface PipelineRunInput {
@@ -115,8 +110,6 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
     functionLogLevel: 'ERROR',
   });
   const counter = new ServerRequestCounter();
-  // The local DynamoDB serves from a worker thread: count what this process sends it.
-  counter.watch('dynamodb', runtime.endpoints.dynamodb.endpoint, dynamodbOperation, 'sent');
   counter.watch('s3', runtime.endpoints.s3.endpoint, httpMethod);
   counter.watch('simulator', runtime.endpoints.spark.baseUrl, simulatorRoute);
   const uses = new Map<string, FunctionUse>();
@@ -141,6 +134,8 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
   });
   try {
     const eventsBefore = await countLines(join(dataDir, 'events.jsonl'));
+    // The functions call DynamoDB from their own processes: the local server counts what it serves.
+    const dynamodbBefore = await runtime.dynamodbRequests();
     const startedAtMs = Date.now();
     const submitted = new Map<string, number>();
     let promptFile: PipelineRunOutput['promptFile'];
@@ -152,6 +147,7 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
     progress(`${input.variant}: ${submitted.size} generations started; waiting for them to end`);
     await runtime.engine.idle();
     const endedAtMs = Date.now();
+    const dynamodbAfter = await runtime.dynamodbRequests();
     const generations = await measureGenerations(runtime, submitted);
     const stats = runtime.simulator?.stats();
     const output: PipelineRunOutput = {
@@ -160,7 +156,11 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
       endedAtMs,
       generations,
       functions: [...uses.values()].filter((use) => !API_FUNCTIONS.has(use.entryPoint)),
-      counts: counter.snapshot(),
+      counts: withRequests(
+        counter.snapshot(),
+        'dynamodb',
+        difference(dynamodbAfter, dynamodbBefore),
+      ),
       simulator: { tasksCreated: stats?.tasksCreated ?? 0, maxInFlight: stats?.maxInFlight ?? 0 },
       events: (await countLines(join(dataDir, 'events.jsonl'))) - eventsBefore,
       ...(promptFile && { promptFile }),
@@ -379,4 +379,24 @@ function mergeDeep(base: Record<string, unknown>, override: Record<string, unkno
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Requests by operation served between two readings of a server's counts. */
+function difference(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([operation, count]) => [operation, count - (before[operation] ?? 0)] as const)
+      .filter(([, count]) => count > 0),
+  );
+}
+
+function withRequests(
+  counts: RequestCounts,
+  label: string,
+  requests: Record<string, number>,
+): RequestCounts {
+  return { ...counts, requests: { ...counts.requests, [label]: requests } };
 }

@@ -122,6 +122,8 @@ export interface LocalRuntime {
   readonly apiKeyCreated: boolean;
   readonly engine: ExecutionEngine;
   readonly lambda: LocalLambda;
+  /** Requests the local DynamoDB has served, by operation (the benchmarks' cost model). */
+  dynamodbRequests(): Promise<Record<string, number>>;
   readonly simulator: RunningSimulator | undefined;
   readonly app: SynthesizedApp;
   readonly dataDir: string;
@@ -402,6 +404,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiKeyCreated: key.created,
       engine,
       lambda,
+      dynamodbRequests: () => storage.dynamodbRequests(),
       simulator,
       app,
       dataDir,

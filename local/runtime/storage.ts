@@ -42,6 +42,8 @@ export interface LocalStorage {
   readonly s3Endpoint: string;
   readonly tables: readonly string[];
   readonly buckets: readonly string[];
+  /** Requests the local DynamoDB has served since it started, by operation (`PutItem` …). */
+  dynamodbRequests(): Promise<Record<string, number>>;
   /** Called for every object created or removed, with the S3-shaped event. */
   onS3Event(listener: (event: S3NotificationEvent) => void): void;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startLocalStorage(options: {
     s3Endpoint,
     tables,
     buckets,
+    dynamodbRequests: () => dynamo.requests(),
     onS3Event(listener) {
       s3.on('event', listener);
     },
@@ -93,7 +96,7 @@ export async function startLocalStorage(options: {
 async function startDynamoDbWorker(
   path: string,
   host: string,
-): Promise<{ port: number; close(): Promise<void> }> {
+): Promise<{ port: number; requests(): Promise<Record<string, number>>; close(): Promise<void> }> {
   const worker = new Worker(new URL('./dynamodb-worker.ts', import.meta.url), {
     workerData: { path, host },
   });
@@ -105,6 +108,18 @@ async function startDynamoDbWorker(
   ])) as [{ port: number }];
   return {
     port: ready.port,
+    async requests() {
+      const answered = new Promise<Record<string, number>>((resolve) => {
+        const onMessage = (message: { requests?: Record<string, number> }) => {
+          if (message.requests === undefined) return;
+          worker.off('message', onMessage);
+          resolve(message.requests);
+        };
+        worker.on('message', onMessage);
+      });
+      worker.postMessage('requests');
+      return answered;
+    },
     async close() {
       const exited = once(worker, 'exit');
       worker.postMessage('close');
