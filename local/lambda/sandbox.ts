@@ -31,10 +31,10 @@ export interface SandboxSpec {
 interface Pending {
   readonly id: string;
   readonly event: string;
-  readonly deadline: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: LambdaFunctionError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** The init limit until the runtime takes the event, then the function's timeout. */
+  timer?: NodeJS.Timeout;
 }
 
 export class Sandbox {
@@ -103,40 +103,43 @@ export class Sandbox {
   }
 
   /**
-   * Hands one event to the runtime. The deadline runs from now; the first invocation of a new
-   * environment also waits for its init, which has Lambda's init limit of its own.
+   * Hands one event to the runtime. A new environment's init has Lambda's init limit; the
+   * function's timeout runs from when the runtime takes the event.
    */
-  invoke(event: unknown, initializing: boolean): Promise<unknown> {
+  invoke(event: unknown): Promise<unknown> {
     if (this.#pending !== undefined) throw new Error('A sandbox takes one invocation at a time');
     if (this.#ended) {
       return Promise.reject(
         new LambdaFunctionError('Runtime.ExitError', 'The runtime exited before it started'),
       );
     }
-    const { timeoutSeconds } = this.#spec;
-    const id = randomUUID();
-    const allowedMs = timeoutSeconds * 1000 + (initializing ? INIT_TIMEOUT_MS : 0);
     return new Promise((resolve, reject) => {
       const pending: Pending = {
-        id,
+        id: randomUUID(),
         event: JSON.stringify(event ?? null),
-        deadline: Date.now() + allowedMs,
         resolve,
         reject,
-        timer: setTimeout(() => {
-          this.#fail(
-            pending,
-            new LambdaFunctionError(
-              'Sandbox.Timedout',
-              `RequestId: ${id} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
-            ),
-          );
-          this.stop();
-        }, allowedMs),
       };
+      // Until the runtime takes the event: the init phase of a new environment, if any.
+      pending.timer = this.#timeout(pending, INIT_TIMEOUT_MS, 'Init');
       this.#pending = pending;
       this.#deliver();
     });
+  }
+
+  /** Ends the invocation and the environment after `ms`, as Lambda's timeout does. */
+  #timeout(pending: Pending, ms: number, phase: 'Init' | 'Task'): NodeJS.Timeout {
+    return setTimeout(() => {
+      const seconds = (ms / 1000).toFixed(2);
+      this.#fail(
+        pending,
+        new LambdaFunctionError(
+          'Sandbox.Timedout',
+          `RequestId: ${pending.id} Error: ${phase} timed out after ${seconds} seconds`,
+        ),
+      );
+      this.stop();
+    }, ms);
   }
 
   /** Ends the environment: the process is killed, nothing more is taken. */
@@ -150,10 +153,14 @@ export class Sandbox {
     const waiting = this.#waiting;
     if (pending === undefined || waiting === undefined) return;
     this.#waiting = undefined;
+    // The function's timeout runs from here, its init (if any) done, as Lambda's deadline does.
+    const timeoutMs = this.#spec.timeoutSeconds * 1000;
+    clearTimeout(pending.timer);
+    pending.timer = this.#timeout(pending, timeoutMs, 'Task');
     waiting.writeHead(200, {
       'content-type': 'application/json',
       'lambda-runtime-aws-request-id': pending.id,
-      'lambda-runtime-deadline-ms': String(pending.deadline),
+      'lambda-runtime-deadline-ms': String(Date.now() + timeoutMs),
       'lambda-runtime-invoked-function-arn': this.#spec.functionArn,
       'lambda-runtime-trace-id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replaceAll('-', '').slice(0, 24)};Sampled=0`,
     });

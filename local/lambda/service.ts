@@ -114,9 +114,9 @@ export class LocalLambda {
     try {
       if (this.#closed) throw new LambdaFunctionError('Lambda.ServiceException', 'Stopped');
       const pool = this.#pool(fn);
-      const { sandbox, fresh } = await pool.acquire();
+      const sandbox = await pool.acquire();
       try {
-        const result = await sandbox.invoke(event, fresh);
+        const result = await sandbox.invoke(event);
         ok = true;
         return result;
       } finally {
@@ -216,19 +216,19 @@ class EnvironmentPool {
     return this.#all.size + this.#starting;
   }
 
-  async acquire(): Promise<{ sandbox: Sandbox; fresh: boolean }> {
+  async acquire(): Promise<Sandbox> {
     for (;;) {
       const idle = this.#idle.pop();
       if (idle !== undefined) {
         clearTimeout(this.#idleTimers.get(idle));
         this.#idleTimers.delete(idle);
-        return { sandbox: idle, fresh: false };
+        return idle;
       }
-      if (this.size < this.#limit) return { sandbox: await this.#startOne(), fresh: true };
+      if (this.size < this.#limit) return this.#startOne();
       const handed = await new Promise<Sandbox | undefined>((resolve) =>
         this.#waiting.push(resolve),
       );
-      if (handed !== undefined) return { sandbox: handed, fresh: false };
+      if (handed !== undefined) return handed;
     }
   }
 
