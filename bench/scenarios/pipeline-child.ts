@@ -108,6 +108,9 @@ await childMain<PipelineRunInput, PipelineRunOutput>(async (input) => {
     configFile,
     cacheDir: input.cacheDir,
     functionLogLevel: 'ERROR',
+    // Lambda starts environments as invocations overlap; here as many as the busiest step needs
+    // (the poll step holds one per task in flight while it re-checks), not the laptop default.
+    maxEnvironments: 32,
   });
   const counter = new ServerRequestCounter();
   counter.watch('s3', runtime.endpoints.s3.endpoint, httpMethod);

@@ -85,7 +85,7 @@ export interface LocalRuntimeOptions {
   /**
    * Environments (processes) of one function at most, unless its reserved concurrency says
    * fewer: this machine's stand-in for the account's concurrency, which Lambda scales into and
-   * one laptop cannot. Beyond it an invocation waits for a free environment. @default 16
+   * one laptop cannot. Beyond it an invocation waits for a free environment. @default 8
    */
   readonly maxEnvironments?: number;
   /** Progress lines for a person. @default none */
@@ -141,8 +141,8 @@ export interface LocalRuntime {
 }
 
 const LOCAL_KEY_FILE = 'local-api-key';
-/** Each cold start costs about a quarter of a CPU-second here; 16 of a function is plenty. */
-const DEFAULT_MAX_ENVIRONMENTS = 16;
+/** Each cold start costs about a quarter of a CPU-second here; 8 of a function keep up with the cap. */
+const DEFAULT_MAX_ENVIRONMENTS = 8;
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir ?? '.spark-t2i');
@@ -275,6 +275,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       S3_FORCE_PATH_STYLE: 'true',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'true',
+      // Debugging: every function logs the event it was invoked with (Powertools' own switch).
+      ...(process.env.SPARK_T2I_FUNCTION_LOG_EVENT === 'true' && {
+        POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+      }),
     };
     localSettings = {
       ...scaledRecheck(functionEnvironment, timeScale),

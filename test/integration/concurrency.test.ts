@@ -78,7 +78,8 @@ const capConfig = { maxConcurrentTasks: CAP };
 
 describe('the provider-wide concurrency cap', () => {
   it('keeps HTTP and prompt-file generations together within the cap, with no 429 at the provider', async () => {
-    const runtime = await serve({ simLatencyMs: 400, simMaxConcurrent: CAP, config: capConfig });
+    // Tasks long enough that the cap fills even while the functions' first environments start.
+    const runtime = await serve({ simLatencyMs: 1500, simMaxConcurrent: CAP, config: capConfig });
     try {
       const httpIds = await Promise.all(
         Array.from({ length: 6 }, (_, index) =>

@@ -29,7 +29,7 @@ beforeAll(async () => {
       SPARK_API_KEY: sparkKey,
       SPARK_T2I_API_KEYS: `local:${apiKey}`,
       SPARK_T2I_FUNCTION_LOG_LEVEL: 'DEBUG',
-      POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+      SPARK_T2I_FUNCTION_LOG_EVENT: 'true',
     },
   });
   const refused = await runtime.api('/generations', { key: wrongKey });

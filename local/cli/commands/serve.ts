@@ -23,7 +23,7 @@ Options:
   --sim-max-concurrent N   simulator answers 429 beyond N unfinished tasks (default 0 = no limit)
   --spark-base-url URL     a real provider instead of the simulator (key from env SPARK_API_KEY)
   --config FILE            stack config instead of ./spark-t2i.config.json (schedules, polling, limits)
-  --max-environments N     processes of one function at most (default 16): the local stand-in for
+  --max-environments N     processes of one function at most (default 8): the local stand-in for
                            the account's concurrency; beyond it an invocation waits for one
   --from-source            run the functions from their sources, not the bundles cdk synth builds:
                            a quicker start after an edit, but not what deploys (no minifier, no
@@ -92,7 +92,7 @@ export const serveCommand: Command = {
       ...(process.env.SPARK_T2I_API_KEYS && { apiKeys: process.env.SPARK_T2I_API_KEYS }),
       ...(values.config !== undefined && { configFile: values.config }),
       fromSource: values['from-source'],
-      maxEnvironments: integerOption('max-environments', values['max-environments'], 16, {
+      maxEnvironments: integerOption('max-environments', values['max-environments'], 8, {
         min: 1,
       }),
       // Lets several data dirs (tests, benchmarks) share one synthesis cache.
