@@ -22,7 +22,7 @@ export interface SandboxSpec {
   readonly timeoutSeconds: number;
   /** The bootstrap's command for this function (node or the exec wrapper). */
   readonly command: (runtimeApi: string) => BootstrapCommand;
-  /** The process's whole environment, `AWS_LAMBDA_RUNTIME_API` aside. */
+  /** The process's whole environment, given the address of its Runtime API. */
   readonly environment: (runtimeApi: string) => NodeJS.ProcessEnv;
   /** Where the function's output goes (its CloudWatch log stream, locally). */
   readonly log: (chunk: Buffer) => void;
