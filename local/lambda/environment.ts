@@ -4,7 +4,6 @@
  * process that runs the twin (a variable of the developer's shell reaches no function, as none
  * reaches a function on AWS).
  */
-import { join } from 'node:path';
 
 /** What Lambda sets for a function, beside its own variables (the reserved ones and the rest). */
 export interface LambdaSetVariables {
@@ -32,7 +31,7 @@ export interface LambdaSetVariables {
  * The variables Lambda sets in a function's process (the AWS Lambda developer guide's list of
  * defined runtime environment variables), with local values.
  */
-export function lambdaSetVariables(lambda: LambdaSetVariables): Record<string, string> {
+function lambdaSetVariables(lambda: LambdaSetVariables): Record<string, string> {
   const { functionName } = lambda;
   return {
     _HANDLER: lambda.handler,
@@ -69,9 +68,4 @@ export function functionEnvironment(
   local: Readonly<Record<string, string>>,
 ): Record<string, string> {
   return { ...template, ...lambdaSetVariables(lambda), ...local };
-}
-
-/** The folder the runtime's modules are in, under `runtimeDir`. */
-export function runtimeModulesOf(runtimeDir: string): string {
-  return join(runtimeDir, 'node_modules');
 }

@@ -12,9 +12,9 @@ import { type BootstrapCommand, BootstrapRefusedError } from '../../infra/lambda
 import { LambdaFunctionError } from './errors.ts';
 
 /** Lambda's limit on a synchronous invocation's response. */
-export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 /** How long Lambda lets a function's init phase run before it counts as failed. */
-export const INIT_TIMEOUT_MS = 10_000;
+const INIT_TIMEOUT_MS = 10_000;
 
 export interface SandboxSpec {
   readonly functionName: string;

@@ -12,8 +12,6 @@ import { functionEnvironment, type LambdaSetVariables } from './environment.ts';
 import { LambdaFunctionError } from './errors.ts';
 import { Sandbox } from './sandbox.ts';
 
-export { LambdaFunctionError } from './errors.ts';
-
 /** A function of the synthesized stack, as the local Lambda runs it. */
 export interface LocalFunction {
   readonly logicalId: string;
