@@ -16,7 +16,7 @@ import {
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
 } from '../../infra/constructs/node-arguments.ts';
-import { LOCAL_REGION, localCredentials } from '../../local/runtime/storage.ts';
+import { LOCAL_REGION } from '../../local/runtime/storage.ts';
 import { loadSynthesizedApp } from '../../local/runtime/synthesis.ts';
 import { type ChildOptions, runChild, startServerChild } from '../lib/child.ts';
 import { checkTarget, type Figure } from '../lib/results.ts';
@@ -89,8 +89,9 @@ export const copyMemoryScenario: Scenario = {
       const env = {
         ...copyFunction.environment,
         AWS_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: localCredentials().accessKeyId,
-        AWS_SECRET_ACCESS_KEY: localCredentials().secretAccessKey,
+        // The local S3 server's administrator (the discarding endpoint takes any signature).
+        AWS_ACCESS_KEY_ID: String(storage.credentials?.accessKeyId),
+        AWS_SECRET_ACCESS_KEY: String(storage.credentials?.secretAccessKey),
         S3_FORCE_PATH_STYLE: 'true',
         // The simulators serve plain http on 127.0.0.1: their origins are the only exemption.
         IMAGE_INSECURE_ORIGINS: `${new URL(padded.url).origin},${new URL(small.url).origin}`,

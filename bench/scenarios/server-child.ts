@@ -21,11 +21,14 @@ export interface ServerReady {
   /** The simulator's base URL, or the S3 endpoint. */
   readonly url: string;
   readonly pid: number;
+  /** The local S3 server's administrator credentials. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as ServerSpec;
 const cleanups: Array<() => Promise<void>> = [];
 let url: string;
+let credentials: ServerReady['credentials'];
 if (spec.kind === 'simulator') {
   const simulator = await startSimulator({ latencyMs: 0, imagePadBytes: spec.imagePadBytes });
   cleanups.push(() => simulator.close());
@@ -39,6 +42,7 @@ if (spec.kind === 'simulator') {
     () => rm(dataDir, { recursive: true, force: true }),
   );
   url = storage.s3Endpoint;
+  credentials = storage.credentials;
 } else if (spec.kind === 'discarding-s3') {
   const discarding = await startDiscardingS3();
   cleanups.push(() => discarding.close());
@@ -46,7 +50,9 @@ if (spec.kind === 'simulator') {
 } else {
   throw new Error(`unknown server ${JSON.stringify(spec)}`);
 }
-process.stdout.write(`${JSON.stringify({ url, pid: process.pid } satisfies ServerReady)}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url, pid: process.pid, ...(credentials && { credentials }) } satisfies ServerReady)}\n`,
+);
 process.stdin.resume();
 process.stdin.on('end', async () => {
   for (const cleanup of cleanups) await cleanup().catch(() => undefined);

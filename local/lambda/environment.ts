@@ -18,7 +18,12 @@ export interface LambdaSetVariables {
   /** The runtime's modules folder (the managed runtime's SDK), on `NODE_PATH` as on Lambda. */
   readonly runtimeModules: string;
   readonly region: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** The function's role's session credentials, as Lambda hands them to the function. */
+  readonly credentials: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
   /** `nodejs24.x` */
   readonly runtime: string;
   /** `JSON` when the function's logging format is JSON. */
@@ -48,6 +53,9 @@ function lambdaSetVariables(lambda: LambdaSetVariables): Record<string, string> 
     AWS_LAMBDA_RUNTIME_API: lambda.runtimeApi,
     AWS_ACCESS_KEY_ID: lambda.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: lambda.credentials.secretAccessKey,
+    ...(lambda.credentials.sessionToken !== undefined && {
+      AWS_SESSION_TOKEN: lambda.credentials.sessionToken,
+    }),
     LAMBDA_TASK_ROOT: lambda.taskRoot,
     LAMBDA_RUNTIME_DIR: lambda.runtimeDir,
     LANG: 'en_US.UTF-8',

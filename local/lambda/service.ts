@@ -28,6 +28,8 @@ export interface LocalFunction {
   /** `JSON` when its logs are JSON (the template's `LoggingConfig.LogFormat`). */
   readonly logFormat?: string;
   readonly reservedConcurrency?: number;
+  /** The logical id of its execution role in the template. */
+  readonly roleLogicalId?: string;
   /** Its asset's folder, relative to the synthesis (absent when run from source). */
   readonly asset?: string;
 }
@@ -53,7 +55,8 @@ export interface LocalLambdaOptions {
   /** The runtime's modules (the managed runtime's SDK). */
   readonly runtimeModules: string;
   readonly region: string;
-  readonly credentials: LambdaSetVariables['credentials'];
+  /** The credentials a function's processes get: its role's. */
+  readonly credentials: (fn: LocalFunction) => LambdaSetVariables['credentials'];
   /** The twin's own variables (endpoints, local settings), over the template's. */
   readonly localEnvironment: (fn: LocalFunction) => Readonly<Record<string, string>>;
   /** Environments of one function at most, unless its reserved concurrency says fewer. */
@@ -179,7 +182,7 @@ export class LocalLambda {
             runtimeDir: options.runtimeDir,
             runtimeModules: options.runtimeModules,
             region: options.region,
-            credentials: options.credentials,
+            credentials: options.credentials(fn),
             runtime: fn.runtime,
             logFormat: fn.logFormat,
             runtimeApi,

@@ -5,9 +5,15 @@
  * EventBridge (PutEvents) and Secrets Manager (GetSecretValue). It also serves the runtime's own
  * admin routes under `/__local/` (schedules, S3 event redelivery, and what the interpreter
  * counted for each execution).
+ *
+ * Every request is SigV4-verified (each service under its own signing name) and authorised
+ * against IAM as the service would; the admin routes take the administrator's signature only.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type AccessOptions, checkAccess, type RequestedAccess } from '../aws/access.ts';
+import { authenticationRefusal, sendRefusal } from '../aws/errors.ts';
+import { LOCAL_ADMIN_SERVICE } from '../aws/signed-fetch.ts';
 import {
   appendEvents,
   ExecutionAlreadyExistsError,
@@ -35,6 +41,8 @@ export interface ControlPlaneOptions {
   /** Secret id or ARN -> value (the provider API key). */
   readonly secrets: ReadonlyMap<string, string>;
   readonly admin: AdminRoutes;
+  /** Who may sign (and the IAM gate, when enforced). */
+  readonly access: AccessOptions;
   readonly host?: string;
   /**
    * StartExecution's rate, as a token bucket: Step Functions throttles it too
@@ -157,19 +165,50 @@ export async function startControlPlane(
     });
   });
   async function handle(request: IncomingMessage, response: ServerResponse) {
-    const body = await readBody(request);
+    const raw = await readBody(request);
+    const body = raw.toString('utf8');
     const url = new URL(request.url ?? '/', 'http://local');
-    if (url.pathname.startsWith('/__local/'))
-      return admin(request.method ?? 'GET', url.pathname, response, body);
+    const signed = {
+      method: request.method ?? 'GET',
+      url: request.url ?? '/',
+      headers: request.headers,
+      body: raw,
+    };
+    if (url.pathname.startsWith('/__local/')) {
+      const checked = await checkAccess(options.access, signed, LOCAL_ADMIN_SERVICE, () => []);
+      if (checked.ok && checked.caller.kind !== 'admin') {
+        const refusal = authenticationRefusal(
+          'missing',
+          'json',
+          'The admin routes take the administrator’s credentials (endpoints.json).',
+        );
+        return sendRefusal(response, 'json', refusal);
+      }
+      if (!checked.ok) return sendRefusal(response, 'json', checked.refusal);
+      return admin(signed.method, url.pathname, response, body);
+    }
     const target = request.headers['x-amz-target'];
     const operation = typeof target === 'string' ? operations[target] : undefined;
     const contentType = String(request.headers['content-type'] ?? 'application/x-amz-json-1.0');
+    let input: Record<string, unknown> = {};
+    let malformed = false;
+    try {
+      input = body.length ? (JSON.parse(body) as Record<string, unknown>) : {};
+    } catch {
+      // Answered below, once the caller is known.
+      malformed = true;
+    }
+    const service =
+      typeof target === 'string' ? SIGNING_NAMES[target.split('.')[0] as string] : undefined;
+    const checked = await checkAccess(options.access, signed, service ?? 'states', () =>
+      typeof target === 'string' ? accessesOf(target, input, engine.stateMachineArn) : [],
+    );
+    if (!checked.ok) return sendRefusal(response, 'json', checked.refusal);
     try {
       if (!operation)
         throw new AwsError('UnknownOperationException', `Unknown operation ${String(target)}`);
-      const answer = await operation(
-        body.length ? (JSON.parse(body) as Record<string, unknown>) : {},
-      );
+      if (malformed) throw new AwsError('SerializationException', 'The body is not JSON');
+      const answer = await operation(input);
       response.writeHead(200, { 'content-type': contentType }).end(JSON.stringify(answer));
     } catch (error) {
       const type =
@@ -253,8 +292,65 @@ function executionView(execution: ExecutionRecord) {
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** Each JSON service's target prefix → its SigV4 signing name. */
+const SIGNING_NAMES: Record<string, string> = {
+  AWSStepFunctions: 'states',
+  AWSEvents: 'events',
+  secretsmanager: 'secretsmanager',
+};
+
+const ACCOUNT_AND_REGION = 'us-east-1:000000000000';
+
+/** What an operation does, in IAM's words (the Service Authorization Reference's resources). */
+function accessesOf(
+  target: string,
+  input: Record<string, unknown>,
+  stateMachineArn: string,
+): RequestedAccess[] {
+  const [prefix, operation] = target.split('.') as [string, string];
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  switch (prefix) {
+    case 'AWSStepFunctions': {
+      const action = `states:${operation}`;
+      if (operation === 'StartExecution') {
+        return [{ action, resource: text(input.stateMachineArn) }];
+      }
+      if (operation.startsWith('SendTask')) {
+        // A task token names no resource of its own: the grant is on the state machine.
+        return [{ action, resource: stateMachineArn }];
+      }
+      return [{ action, resource: text(input.executionArn) }];
+    }
+    case 'AWSEvents': {
+      const entries = Array.isArray(input.Entries) ? input.Entries : [];
+      const buses = new Set(
+        entries.map((entry) => text((entry as Record<string, unknown>).EventBusName) || 'default'),
+      );
+      return [...buses].map((bus) => ({
+        action: `events:${operation}`,
+        resource: bus.startsWith('arn:')
+          ? bus
+          : `arn:aws:events:${ACCOUNT_AND_REGION}:event-bus/${bus}`,
+      }));
+    }
+    case 'secretsmanager': {
+      const id = text(input.SecretId);
+      return [
+        {
+          action: `secretsmanager:${operation}`,
+          resource: id.startsWith('arn:')
+            ? id
+            : `arn:aws:secretsmanager:${ACCOUNT_AND_REGION}:secret:${id}`,
+        },
+      ];
+    }
+    default:
+      return [];
+  }
 }

@@ -1,32 +1,71 @@
 /**
  * The local DynamoDB-compatible server (dynalite, LevelDB on disk) in a worker thread of its
  * own, so serving the functions' DynamoDB calls does not wait on the runtime's main thread (the
- * state machine, the API, the S3 server).
+ * state machine, the API, the S3 server). Every request is SigV4-verified and, when IAM is
+ * enforced, authorised here before dynalite reads it (`local/aws/access.ts`), so the door costs
+ * the main thread nothing either.
  *
- * Started by `storage.ts`: posts `{ port }` once listening, answers the message `requests` with
- * `{ requests }` (every request served, by operation, as CloudWatch would count them), and
- * closes on the message `close`.
+ * Started by `storage.ts`: posts `{ port }` once listening, `{ denied }` for each IAM refusal,
+ * answers the message `requests` with `{ requests }` (every request served, by operation, as
+ * CloudWatch would count them), and closes on the message `close`.
  */
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { type AccessGate, checkAccess } from '../aws/access.ts';
+import { dynamodbAccesses } from '../aws/dynamodb-requests.ts';
+import { sendRefusal } from '../aws/errors.ts';
+import { LocalIdentities } from '../aws/identities.ts';
+import type { DynamoDbWorkerData } from './storage.ts';
 
-const { path, host } = workerData as { path: string; host: string };
+/** DynamoDB's own limit on a request body. */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+const data = workerData as DynamoDbWorkerData;
+const identities = LocalIdentities.fromTable(data.identities);
+const gate: AccessGate | undefined = undefined;
 const server = dynalite({
-  path,
+  path: data.path,
   createTableMs: 0,
   deleteTableMs: 0,
   updateTableMs: 0,
 }) as Server;
+const serve = server.listeners('request')[0] as (
+  request: IncomingMessage,
+  response: ServerResponse,
+) => void;
+server.removeAllListeners('request');
+
 const requests: Record<string, number> = {};
-server.on('request', (request) => {
+server.on('request', async (request: IncomingMessage, response: ServerResponse) => {
   const target = request.headers['x-amz-target'];
   const operation = (typeof target === 'string' && target.split('.').pop()) || 'unknown';
   requests[operation] = (requests[operation] ?? 0) + 1;
+  const body = await readBody(request);
+  if (body === undefined) {
+    response.writeHead(413).end();
+    return;
+  }
+  const result = await checkAccess(
+    {
+      identities,
+      gate,
+      onDenied: (denied) => parentPort?.postMessage({ denied }),
+    },
+    { method: request.method ?? 'POST', url: request.url ?? '/', headers: request.headers, body },
+    'dynamodb',
+    () => dynamodbAccesses(operation, body),
+  );
+  if (!result.ok) {
+    sendRefusal(response, 'json', result.refusal);
+    return;
+  }
+  serve(replay(request, body), response);
 });
-server.listen(0, host);
+server.listen(0, data.host);
 await once(server, 'listening');
 parentPort?.postMessage({ port: (server.address() as AddressInfo).port });
 parentPort?.on('message', (message) => {
@@ -35,3 +74,24 @@ parentPort?.on('message', (message) => {
   server.closeAllConnections?.();
   server.close(() => process.exit(0));
 });
+
+/** The whole body (the signature covers its hash), or undefined past DynamoDB's limit. */
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The request again, its body already read, for dynalite (which reads `data`/`end` events). */
+function replay(request: IncomingMessage, body: Buffer): IncomingMessage {
+  const again = Readable.from(body.length > 0 ? [body] : []) as unknown as IncomingMessage;
+  again.headers = request.headers;
+  again.method = request.method as string;
+  again.url = request.url as string;
+  return again;
+}

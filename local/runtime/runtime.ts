@@ -18,6 +18,9 @@ import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
+import type { DeniedAccess } from '../aws/access.ts';
+import { LocalIdentities } from '../aws/identities.ts';
+import { stateMachineRole, templateRoles } from '../aws/template-roles.ts';
 import {
   nodeForRuntime,
   provideRuntimeModules,
@@ -45,8 +48,8 @@ import {
 } from './scheduler.ts';
 import {
   LOCAL_REGION,
-  localCredentials,
   type S3NotificationEvent,
+  type StorageAccess,
   startLocalStorage,
 } from './storage.ts';
 import { type FunctionsMode, loadSynthesizedApp, type SynthesizedApp } from './synthesis.ts';
@@ -161,7 +164,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       mode,
     });
     const { template } = app;
-    const storage = await startLocalStorage({ dataDir, template, host });
+    // Every AWS call made locally is signed: people and tools as the administrator, each part
+    // of the stack as its own role (design section 11).
+    const identities = await LocalIdentities.open(dataDir, templateRoles(template));
+    const onDenied = (denied: DeniedAccess) =>
+      log(
+        `AccessDenied: ${denied.caller} may not ${denied.action} on ${denied.resource} (${denied.reason})`,
+      );
+    const access: StorageAccess = { identities, onDenied };
+    const storage = await startLocalStorage({ dataDir, template, host, access });
     closers.push(() => storage.close());
 
     const simulated = options.sparkBaseUrl === undefined;
@@ -200,7 +211,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       runtimeDir,
       runtimeModules: await provideRuntimeModules(cacheDir, PROJECT_ROOT),
       region: LOCAL_REGION,
-      credentials: localCredentials(),
+      credentials: (fn) => {
+        if (!fn.roleLogicalId) throw new Error(`The function ${fn.logicalId} names no role`);
+        return identities.forRole(fn.roleLogicalId);
+      },
       maxEnvironments: options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS,
       localEnvironment: (fn) => {
         if (localEnvironment === undefined) throw new Error('The local endpoints are not up yet');
@@ -210,12 +224,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => lambda.close());
     const eventsFile = join(dataDir, 'events.jsonl');
+    // The state machine's direct DynamoDB integrations call as its role.
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
       region: LOCAL_REGION,
-      credentials: localCredentials(),
+      credentials: identities.forRole(stateMachineRole(template, app.stateMachineLogicalId)),
     });
     closers.push(() => dynamodb.destroy());
+    // The runtime's own reads and writes (API keys, carrying on the unfinished) are a person's.
+    const adminDynamodb = new DynamoDBClient({
+      endpoint: storage.dynamodbEndpoint,
+      region: LOCAL_REGION,
+      credentials: storage.credentials,
+    });
+    closers.push(() => adminDynamodb.destroy());
     const stateMachineArn = String(
       resolveIntrinsics({ 'Fn::GetAtt': [app.stateMachineLogicalId, 'Arn'] }, template),
     );
@@ -257,6 +279,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       engine,
       eventsFile,
       secrets: new Map(secretArn ? [[secretArn, sparkKey]] : []),
+      access,
       host,
       admin: {
         listSchedules: () => scheduler.list(),
@@ -315,7 +338,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
 
     const apiKeysTable = functionEnvironment[API_KEYS_TABLE_VARIABLE] as string;
-    const documents = DynamoDBDocumentClient.from(dynamodb);
+    const documents = DynamoDBDocumentClient.from(adminDynamodb);
     const key = await provisionApiKeys(
       new ApiKeyStore(documents, apiKeysTable),
       dataDir,
@@ -360,7 +383,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // a sweep never mistakes a generation being carried on for a dead one.
     rules.startSchedules();
 
-    const credentials = localCredentials();
+    const credentials = storage.credentials;
     const endpoints: Endpoints = {
       api: gateway.url,
       s3: {

@@ -2,9 +2,12 @@
  * The local storage servers: a DynamoDB-compatible server (dynalite, LevelDB on disk) and an
  * S3-compatible server (s3rver, files on disk, written through `AtomicFilesystemStore`), both on
  * 127.0.0.1, with the tables and buckets of the synthesized template. Both are kept behind this
- * one adapter so either can be swapped.
+ * one adapter so either can be swapped, and both sit behind the same door as AWS's endpoints:
+ * every request is SigV4-verified and, when the runtime enforces IAM, authorised
+ * (`local/aws/access.ts`) before the server sees it.
  */
 import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -20,16 +23,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
+import { type AccessGate, checkAccess, type DeniedAccess } from '../aws/access.ts';
+import { sendRefusal } from '../aws/errors.ts';
+import { type AwsCredentials, LocalIdentities } from '../aws/identities.ts';
+import { s3Accesses } from '../aws/s3-requests.ts';
+import { splitTarget } from '../aws/sigv4.ts';
 import { AtomicFilesystemStore, sweepPartialWrites } from './s3-store.ts';
 
-/**
- * s3rver's fixed credentials; the local runtime's clients sign with them. A new object on every
- * call: the SDK writes its own bookkeeping (`$source`) into the credentials object it is given, so
- * a shared one would carry it into whatever else reads it (endpoints.json).
- */
-export function localCredentials(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-}
 export const LOCAL_REGION = 'us-east-1';
 
 /** An S3 notification record as s3rver emits it (the shape S3 sends to Lambda). */
@@ -38,6 +38,8 @@ export interface S3NotificationEvent {
 }
 
 export interface LocalStorage {
+  /** The administrator's credentials: what people, tests and the runtime itself sign with. */
+  readonly credentials: AwsCredentials;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
   readonly tables: readonly string[];
@@ -53,9 +55,17 @@ export async function startLocalStorage(options: {
   readonly dataDir: string;
   readonly template: CfnTemplate;
   readonly host?: string;
+  /**
+   * Who may sign requests (the runtime's identities: the administrator and each role) and the
+   * IAM gate. @default the data dir's administrator alone, IAM not enforced
+   */
+  readonly access?: StorageAccess;
 }): Promise<LocalStorage> {
   const host = options.host ?? '127.0.0.1';
-  const dynamo = await startDynamoDbWorker(join(options.dataDir, 'dynamodb'), host);
+  const access = options.access ?? {
+    identities: await LocalIdentities.open(options.dataDir, []),
+  };
+  const dynamo = await startDynamoDbWorker(join(options.dataDir, 'dynamodb'), host, access);
   const dynamodbEndpoint = `http://${host}:${dynamo.port}`;
 
   const buckets = resourcesOfType(options.template, 'AWS::S3::Bucket').map(([id]) =>
@@ -73,11 +83,15 @@ export async function startLocalStorage(options: {
   });
   // An answered PUT is whole on disk, and a cut-short one leaves nothing (see s3-store.ts).
   s3.store = s3.context.store = new AtomicFilesystemStore(s3Directory);
-  const address = (await s3.run()) as AddressInfo;
-  const s3Endpoint = `http://${host}:${address.port}`;
+  await s3.configureBuckets();
+  const s3Server = createServer(s3Front(access, s3.callback()));
+  s3Server.listen(0, host);
+  await once(s3Server, 'listening');
+  const s3Endpoint = `http://${host}:${(s3Server.address() as AddressInfo).port}`;
 
-  const tables = await createTables(dynamodbEndpoint, options.template);
+  const tables = await createTables(dynamodbEndpoint, options.template, access.identities.admin);
   return {
+    credentials: access.identities.admin,
     dynamodbEndpoint,
     s3Endpoint,
     tables,
@@ -87,7 +101,11 @@ export async function startLocalStorage(options: {
       s3.on('event', listener);
     },
     async close() {
-      await Promise.allSettled([s3.close(), dynamo.close()]);
+      s3Server.closeAllConnections();
+      // What s3rver's own listen would undo on close: its logger's process-wide handlers.
+      s3.logger.exceptions.unhandle();
+      s3.logger.close();
+      await Promise.allSettled([new Promise((resolve) => s3Server.close(resolve)), dynamo.close()]);
     },
   };
 }
@@ -96,9 +114,19 @@ export async function startLocalStorage(options: {
 async function startDynamoDbWorker(
   path: string,
   host: string,
+  access: StorageAccess,
 ): Promise<{ port: number; requests(): Promise<Record<string, number>>; close(): Promise<void> }> {
   const worker = new Worker(new URL('./dynamodb-worker.ts', import.meta.url), {
-    workerData: { path, host },
+    workerData: {
+      path,
+      host,
+      identities: access.identities.table(),
+      iam: access.iam,
+    } satisfies DynamoDbWorkerData,
+  });
+  // The worker reports its IAM refusals; they are logged here, with the S3 endpoint's.
+  worker.on('message', (message: { denied?: DeniedAccess }) => {
+    if (message.denied) access.onDenied?.(message.denied);
   });
   const [ready] = (await Promise.race([
     once(worker, 'message'),
@@ -133,12 +161,12 @@ function resourcesOfType(template: CfnTemplate, type: string) {
 }
 
 /** Creates every table of the template (keys and GSIs), keeping those that already exist. */
-async function createTables(endpoint: string, template: CfnTemplate): Promise<string[]> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: LOCAL_REGION,
-    credentials: localCredentials(),
-  });
+async function createTables(
+  endpoint: string,
+  template: CfnTemplate,
+  credentials: AwsCredentials,
+): Promise<string[]> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials });
   const names: string[] = [];
   const tables = [
     ...resourcesOfType(template, 'AWS::DynamoDB::GlobalTable'),
@@ -190,4 +218,68 @@ async function createTables(endpoint: string, template: CfnTemplate): Promise<st
     client.destroy();
   }
   return names;
+}
+
+export interface StorageAccess {
+  readonly identities: LocalIdentities;
+  /**
+   * How the DynamoDB server's thread builds its IAM gate (it cannot be handed a function): the
+   * template whose policies it evaluates. Undefined: IAM not enforced.
+   */
+  readonly iam?: { readonly template: CfnTemplate } | undefined;
+  /** The S3 endpoint's gate, built by the runtime from the same template. */
+  readonly gate?: AccessGate | undefined;
+  readonly onDenied?: (denied: DeniedAccess) => void;
+}
+
+/** What the DynamoDB server's thread is started with. */
+export interface DynamoDbWorkerData {
+  readonly path: string;
+  readonly host: string;
+  readonly identities: ReturnType<LocalIdentities['table']>;
+  readonly iam?: { readonly template: CfnTemplate } | undefined;
+}
+
+/**
+ * The S3 endpoint: each request verified and authorised, then handed to s3rver with its
+ * signature taken off (s3rver checks signatures of its own, with fixed keys, and not all forms).
+ */
+function s3Front(
+  access: StorageAccess,
+  s3rver: (request: IncomingMessage, response: ServerResponse) => unknown,
+) {
+  return async (request: IncomingMessage, response: ServerResponse) => {
+    const url = request.url ?? '/';
+    const { path, query } = splitTarget(url);
+    const result = await checkAccess(
+      access,
+      { method: request.method ?? 'GET', url, headers: request.headers },
+      's3',
+      () => s3Accesses(request.method ?? 'GET', path, query, request.headers),
+    );
+    if (!result.ok) {
+      // The body is not read: the answer goes out and the connection closes.
+      response.setHeader('connection', 'close');
+      sendRefusal(response, 's3', result.refusal);
+      return;
+    }
+    delete request.headers.authorization;
+    request.url = withoutSignatureParameters(url);
+    s3rver(request, response);
+  };
+}
+
+const SIGNATURE_PARAMETERS =
+  /^x-amz-(algorithm|credential|date|expires|signedheaders|signature|security-token)$/i;
+
+function withoutSignatureParameters(url: string): string {
+  const mark = url.indexOf('?');
+  if (mark === -1) return url;
+  const kept = url
+    .slice(mark + 1)
+    .split('&')
+    .filter(
+      (pair) => !SIGNATURE_PARAMETERS.test(Object.keys(splitTarget(`?${pair}`).query)[0] ?? ''),
+    );
+  return kept.length === 0 ? url.slice(0, mark) : `${url.slice(0, mark)}?${kept.join('&')}`;
 }

@@ -17,6 +17,7 @@ import {
 } from '../../infra/asl.ts';
 import { BUNDLE_CACHE_CONTEXT, prebundle } from '../../infra/constructs/bundle-cache.ts';
 import { PROJECT_ROOT } from '../../infra/project-root.ts';
+import { roleNamedBy } from '../aws/template-roles.ts';
 import type { LocalFunction } from '../lambda/service.ts';
 
 export type { LocalFunction } from '../lambda/service.ts';
@@ -181,6 +182,7 @@ async function synthesize(
       {};
     const logFormat = (properties.LoggingConfig as { LogFormat?: string } | undefined)?.LogFormat;
     const reserved = properties.ReservedConcurrentExecutions;
+    const role = roleNamedBy(properties.Role);
     const asset = (resource?.Metadata as Record<string, unknown> | undefined)?.['aws:asset:path'];
     if (mode === 'bundles' && typeof asset !== 'string') {
       throw new Error(`The synthesized function ${logicalId} has no asset`);
@@ -195,6 +197,7 @@ async function synthesize(
       handler: String(properties.Handler),
       ...(logFormat !== undefined && { logFormat }),
       ...(reserved !== undefined && { reservedConcurrency: Number(reserved) }),
+      ...(role !== undefined && { roleLogicalId: role }),
       ...(mode === 'bundles' && { asset: String(asset) }),
     };
   }

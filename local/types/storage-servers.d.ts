@@ -14,6 +14,7 @@ declare module 'dynalite' {
 
 declare module 's3rver' {
   import type { EventEmitter } from 'node:events';
+  import type { IncomingMessage, ServerResponse } from 'node:http';
   import type { AddressInfo } from 'node:net';
 
   interface S3rverOptions {
@@ -31,6 +32,11 @@ declare module 's3rver' {
     readonly context: { store: unknown };
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** Creates the configured buckets in the store, as `run` does before it listens. */
+    configureBuckets(): Promise<void>;
+    /** The request listener (Koa's), for a server the caller runs. */
+    callback(): (request: IncomingMessage, response: ServerResponse) => unknown;
+    readonly logger: { readonly exceptions: { unhandle(): void }; close(): void };
   }
 }
 

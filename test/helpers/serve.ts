@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { signedFetch } from '../../local/aws/signed-fetch.ts';
 import type { Endpoints } from '../../local/runtime/runtime.ts';
 import { TEST_CACHE_DIR_VARIABLE } from './global-setup.ts';
 
@@ -220,4 +221,25 @@ export async function submit(
   if (response.status !== 202)
     throw new Error(`POST /generations answered ${response.status}: ${JSON.stringify(body)}`);
   return body.id;
+}
+
+/**
+ * A request to the runtime's admin routes (`/__local/…` on its control endpoint), signed with the
+ * administrator's credentials of endpoints.json, as the CLI signs it.
+ */
+export async function adminRoute(
+  runtime: Pick<ServedRuntime, 'dataDir' | 'endpoints'>,
+  path: string,
+  init: { readonly method?: string; readonly body?: string } = {},
+): Promise<Response> {
+  const { control } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+    control: string;
+  };
+  return signedFetch(`${control}${path}`, {
+    ...init,
+    credentials: {
+      accessKeyId: runtime.endpoints.s3.accessKeyId,
+      secretAccessKey: runtime.endpoints.s3.secretAccessKey,
+    },
+  });
 }

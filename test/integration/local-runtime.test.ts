@@ -13,9 +13,16 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { signedFetch } from '#local/aws/signed-fetch.ts';
 import { type PngSpec, renderPng } from '#local/simulator/index.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+import {
+  adminRoute,
+  type ServedRuntime,
+  serve,
+  submit,
+  waitForTerminal,
+} from '../helpers/serve.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -80,10 +87,9 @@ interface ExecutionView {
 
 /** What the interpreter counted for a generation's execution, once it has ended. */
 async function endedExecution(runtime: ServedRuntime, id: string): Promise<ExecutionView> {
-  const control = await controlUrl(runtime);
   return waitFor(`execution ${id} to end`, async () => {
     const view = (await (
-      await fetch(`${control}/__local/executions/${id}`)
+      await adminRoute(runtime, `/__local/executions/${id}`)
     ).json()) as ExecutionView;
     return view.status === 'RUNNING' ? undefined : view;
   });
@@ -267,10 +273,9 @@ describe('the local runtime, every trigger end to end', () => {
   });
 
   it('schedule: a configured schedule fired makes a completed generation with source "schedule"', async () => {
-    const response = await fetch(
-      `${await controlUrl(runtime)}/__local/schedules/daily-sample/trigger`,
-      { method: 'POST' },
-    );
+    const response = await adminRoute(runtime, '/__local/schedules/daily-sample/trigger', {
+      method: 'POST',
+    });
     const { id } = (await response.json()) as { id: string };
 
     const record = await waitForTerminal(runtime, id);
@@ -328,15 +333,45 @@ describe('the local runtime, what each execution cost', () => {
       Date.parse(execution.startDate as string),
     );
     const all = (await (
-      await fetch(`${await controlUrl(runtime)}/__local/executions`)
+      await adminRoute(runtime, '/__local/executions')
     ).json()) as ExecutionView[];
     expect(all).toContainEqual(execution);
   });
 
   it('answers 404 for an execution it never ran', async () => {
-    const response = await fetch(`${await controlUrl(runtime)}/__local/executions/no-such-id`);
+    const response = await adminRoute(runtime, '/__local/executions/no-such-id');
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: { code: 'UNKNOWN_EXECUTION' } });
+  });
+
+  it('refuses its admin routes and the AWS APIs to an unsigned or wrongly signed caller', async () => {
+    const control = await controlUrl(runtime);
+    const unsigned = await fetch(`${control}/__local/executions`);
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.json()).toMatchObject({
+      __type: expect.stringMatching(/#MissingAuthenticationTokenException$/),
+    });
+    const wrongSecret = await signedFetch(`${control}/__local/executions`, {
+      credentials: { accessKeyId: runtime.endpoints.s3.accessKeyId, secretAccessKey: 'guessed' },
+    });
+    expect(await wrongSecret.json()).toMatchObject({
+      __type: expect.stringMatching(/#InvalidSignatureException$/),
+    });
+    // The provider key is never handed to a caller who cannot sign.
+    const secret = await fetch(control, {
+      method: 'POST',
+      headers: {
+        'x-amz-target': 'secretsmanager.GetSecretValue',
+        'content-type': 'application/x-amz-json-1.1',
+      },
+      body: JSON.stringify({ SecretId: 'anything' }),
+    });
+    expect(await secret.text()).not.toContain('SecretString');
+    const s3 = await fetch(
+      `${runtime.endpoints.s3.endpoint}/${runtime.endpoints.s3.inputBucket}/x`,
+    );
+    expect(s3.status).toBe(403);
+    expect(await s3.text()).toContain('<Code>AccessDenied</Code>');
   });
 });
 

@@ -12,22 +12,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  LOCAL_REGION,
-  type LocalStorage,
-  localCredentials,
-  startLocalStorage,
-} from '../../local/runtime/storage.ts';
+import { type AwsCredentials, adminCredentials } from '../../local/aws/identities.ts';
+import { LOCAL_REGION, type LocalStorage, startLocalStorage } from '../../local/runtime/storage.ts';
 
 const CHILD = join(import.meta.dirname, '..', 'helpers', 'storage-child.ts');
 const BUCKET = 'durabilitybucket';
 const MIB = 1024 * 1024;
 
-function client(endpoint: string): S3Client {
+function client(endpoint: string, credentials: AwsCredentials): S3Client {
   return new S3Client({
     endpoint,
     region: LOCAL_REGION,
-    credentials: localCredentials(),
+    credentials,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -75,7 +71,7 @@ describe('the local S3 server under SIGKILL', () => {
       child.kill('SIGKILL');
       await exited;
     });
-    const s3 = client(endpoint);
+    const s3 = client(endpoint, await adminCredentials(dataDir));
     cleanups.push(async () => s3.destroy());
 
     // Sizes from a few bytes to a few MiB, like images and prompt files.
@@ -104,7 +100,7 @@ describe('the local S3 server under SIGKILL', () => {
       template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
     });
     cleanups.push(async () => storage?.close());
-    const again = client(storage.s3Endpoint);
+    const again = client(storage.s3Endpoint, storage.credentials);
     cleanups.push(async () => again.destroy());
     const found = await Promise.all(
       objects.map(async ({ key, body }) => {

@@ -19,13 +19,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  LOCAL_REGION,
-  type LocalStorage,
-  localCredentials,
-  startLocalStorage,
-} from '../../local/runtime/storage.ts';
+import { NodeSha256 } from '../../local/aws/sigv4.ts';
+import { LOCAL_REGION, type LocalStorage, startLocalStorage } from '../../local/runtime/storage.ts';
 
 const BUCKET = 'storebucket';
 const MIB = 1024 * 1024;
@@ -45,7 +42,7 @@ describe('the local S3 server’s store', () => {
     s3 = new S3Client({
       endpoint: storage.s3Endpoint,
       region: LOCAL_REGION,
-      credentials: localCredentials(),
+      credentials: storage.credentials,
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -137,7 +134,7 @@ describe('the local S3 server’s store', () => {
       withChecksums = new S3Client({
         endpoint: storage.s3Endpoint,
         region: LOCAL_REGION,
-        credentials: localCredentials(),
+        credentials: storage.credentials,
         forcePathStyle: true,
       });
     });
@@ -195,16 +192,33 @@ describe('the local S3 server’s store', () => {
         data,
         Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${wrong}\r\n\r\n`),
       ]);
+      const target = new URL(`${storage.s3Endpoint}/${BUCKET}/${key}`);
+      // Signed as an SDK signs a streamed upload with a trailing checksum.
+      const signer = new SignatureV4({
+        credentials: storage.credentials,
+        region: LOCAL_REGION,
+        service: 's3',
+        sha256: NodeSha256,
+        uriEscapePath: false,
+      });
+      const { headers } = await signer.sign({
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: target.hostname,
+        port: Number(target.port),
+        path: target.pathname,
+        query: {},
+        headers: {
+          host: target.host,
+          'content-length': String(framed.length),
+          'content-encoding': 'aws-chunked',
+          'x-amz-decoded-content-length': String(data.length),
+          'x-amz-trailer': 'x-amz-checksum-crc32',
+          'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        },
+      });
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const outgoing = request(new URL(`${storage.s3Endpoint}/${BUCKET}/${key}`), {
-          method: 'PUT',
-          headers: {
-            'content-length': String(framed.length),
-            'content-encoding': 'aws-chunked',
-            'x-amz-decoded-content-length': String(data.length),
-            'x-amz-trailer': 'x-amz-checksum-crc32',
-          },
-        });
+        const outgoing = request(target, { method: 'PUT', headers });
         outgoing.once('response', (response) => {
           let text = '';
           response.on('data', (chunk: Buffer) => {

@@ -11,7 +11,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { type ServedRuntime, serve } from '../helpers/serve.ts';
+import { adminRoute, type ServedRuntime, serve } from '../helpers/serve.ts';
 
 const CAP = 10;
 /** The size of the bulk file: thousands of prompts, as users drop them. */
@@ -103,10 +103,7 @@ async function untilAllEnded(key: string, count: number, timeoutMs: number) {
 }
 
 async function redeliver(key: string): Promise<void> {
-  const { control } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
-    control: string;
-  };
-  const response = await fetch(`${control}/__local/s3/redeliver`, {
+  const response = await adminRoute(runtime, '/__local/s3/redeliver', {
     method: 'POST',
     body: JSON.stringify({ bucket: runtime.endpoints.s3.inputBucket, key }),
   });

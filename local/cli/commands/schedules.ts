@@ -1,3 +1,4 @@
+import { signedFetch } from '../../aws/signed-fetch.ts';
 import { commandArgs, UsageError } from '../args.ts';
 import { reasonOf } from '../client/api-client.ts';
 import { formatTable } from '../client/output.ts';
@@ -110,7 +111,15 @@ async function control(
   const base = local.runtime.control.replace(/\/+$/, '');
   let response: Response;
   try {
-    response = await fetch(`${base}${path}`, { method, signal: AbortSignal.timeout(30_000) });
+    // The admin routes take the administrator's signature (the credentials of endpoints.json).
+    response = await signedFetch(`${base}${path}`, {
+      method,
+      credentials: {
+        accessKeyId: local.endpoints.s3.accessKeyId,
+        secretAccessKey: local.endpoints.s3.secretAccessKey,
+      },
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (error) {
     throw new Error(`cannot reach the local runtime's control server ${base}: ${reasonOf(error)}`);
   }

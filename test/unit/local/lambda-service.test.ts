@@ -77,7 +77,7 @@ function localLambda(fn: Partial<LocalFunction> = {}, maxEnvironments = 4): Loca
     ...runtime,
     runtimeModules: join(dir, 'node_modules'),
     region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' },
+    credentials: () => ({ accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }),
     localEnvironment: () => ({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' }),
     maxEnvironments,
   });
