@@ -97,8 +97,11 @@ interface ResourcePolicy {
   readonly name: string;
   readonly attachedTo: Matcher;
   readonly statements: readonly Statement[];
-  /** Key and trust policies: identity policies count only where these let the account decide. */
-  readonly authoritative: boolean;
+  /**
+   * The actions for which identity policies count only where this policy lets the account
+   * decide: every action on a key (its key policy), assuming a role (its trust policy).
+   */
+  readonly authoritativeFor?: (action: string) => boolean;
 }
 
 interface Role {
@@ -231,7 +234,7 @@ export class PolicySet {
     );
     if (deny !== undefined) return decision('explicit-deny', deny);
 
-    const authoritative = attached.filter((policy) => policy.authoritative);
+    const authoritative = attached.filter((policy) => policy.authoritativeFor?.(action));
     // Where a key or trust policy is attached, the account's identities get only what it lets
     // the account have.
     const accountMayDecide = authoritative.every((policy) =>
@@ -275,7 +278,7 @@ export class PolicySet {
   ): RolePrincipal {
     const resource = this.#template.Resources[logicalId];
     if (resource?.Type !== type) {
-      throw new RoleNotFoundError(`${logicalId} is not a ${type} of the template`);
+      throw new RoleNotFoundError(`${logicalId} is not an ${type} of the template`);
     }
     const written = roleProperty(resource.Properties ?? {});
     if (written === undefined) throw new RoleNotFoundError(`${logicalId} has no role`);
@@ -500,7 +503,8 @@ class TemplateLoader {
       name: trust,
       attachedTo: (resource) => resource === arn,
       statements: this.#parse(properties.AssumeRolePolicyDocument, trust, 'trust'),
-      authoritative: true,
+      // sts:AssumeRole, sts:TagSession…: not reading the role (iam:GetRole) or passing it.
+      authoritativeFor: (action) => action.toLowerCase().startsWith('sts:'),
     });
   }
 
@@ -550,7 +554,6 @@ class TemplateLoader {
       // The bucket and its objects.
       attachedTo: (resource) => resource === bucketArn || resource.startsWith(`${bucketArn}/`),
       statements: this.#parse(properties.PolicyDocument, logicalId, 'resource'),
-      authoritative: false,
     });
   }
 
@@ -581,7 +584,6 @@ class TemplateLoader {
       name: logicalId,
       attachedTo: (resource) => arns.has(resource),
       statements: this.#parse(properties.PolicyDocument, logicalId, 'resource'),
-      authoritative: false,
     });
   }
 
@@ -629,7 +631,6 @@ class TemplateLoader {
       name: logicalId,
       attachedTo: (resource) => resource === functionArn,
       statements: parsePolicyDocument({ Statement: [statement] }, logicalId, 'resource'),
-      authoritative: false,
     });
   }
 
@@ -651,7 +652,6 @@ class TemplateLoader {
       name: logicalId,
       attachedTo: (resource) => resource === secretArn,
       statements: this.#parse(properties.ResourcePolicy, logicalId, 'resource'),
-      authoritative: false,
     });
   }
 
@@ -676,7 +676,7 @@ class TemplateLoader {
       name: logicalId,
       attachedTo: (resource) => resource === keyArn,
       statements: this.#parse(keyPolicy, logicalId, 'resource'),
-      authoritative: true,
+      authoritativeFor: () => true,
     });
   }
 

@@ -176,7 +176,9 @@ describe('roles', () => {
 
   it('refuses to name the role of what is not a function of the template', () => {
     expect(() => policies.roleForFunction('Missing')).toThrow(RoleNotFoundError);
-    expect(() => policies.roleForFunction('HandlerRole')).toThrow(/is not a AWS::Lambda::Function/);
+    expect(() => policies.roleForFunction('HandlerRole')).toThrow(
+      /HandlerRole is not an AWS::Lambda::Function of the template/,
+    );
     expect(() => policies.roleForStateMachine('Handler')).toThrow(RoleNotFoundError);
   });
 });
@@ -352,6 +354,12 @@ describe('the administrator', () => {
     ).toBe(true);
     expect(
       decide({ principal: ADMINISTRATOR, action: 'xray:PutTraceSegments', resource: '*' }).allowed,
+    ).toBe(true);
+  });
+
+  it('may read a role: its trust policy decides who assumes it, nothing else', () => {
+    expect(
+      decide({ principal: ADMINISTRATOR, action: 'iam:GetRole', resource: handler.arn }).allowed,
     ).toBe(true);
   });
 
