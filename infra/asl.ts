@@ -2,7 +2,8 @@
  * Turns the state machine of a synthesized CloudFormation template into concrete ASL: the
  * template's `DefinitionString` is an `Fn::Join` of `Ref` / `Fn::GetAtt` tokens, resolved here to
  * stable placeholder names and ARNs derived from the logical ids. The local runtime runs this very
- * definition, so what is tested is what is deployed.
+ * definition, so what is tested is what is deployed. The stack's IAM policies are resolved the
+ * same way, so the ARNs they name are the ones the local services answer to.
  */
 
 export interface CfnTemplate {
@@ -45,9 +46,44 @@ const ARN_SHAPES: Record<string, (name: string, region: string, account: string)
   'AWS::StepFunctions::StateMachine': (name, region, account) =>
     `arn:aws:states:${region}:${account}:stateMachine:${name}`,
   'AWS::SQS::Queue': (name, region, account) => `arn:aws:sqs:${region}:${account}:${name}`,
+  'AWS::SNS::Topic': (name, region, account) => `arn:aws:sns:${region}:${account}:${name}`,
+  'AWS::Events::Rule': (name, region, account) =>
+    `arn:aws:events:${region}:${account}:rule/${name}`,
+  // IAM is global: no region in its ARNs.
+  'AWS::IAM::Role': (name, _region, account) => `arn:aws:iam::${account}:role/${name}`,
+  'AWS::KMS::Key': (name, region, account) => `arn:aws:kms:${region}:${account}:key/${name}`,
+  // A log group's `Arn` attribute ends in `:*` (its streams), as CloudFormation answers it.
+  'AWS::Logs::LogGroup': (name, region, account) =>
+    `arn:aws:logs:${region}:${account}:log-group:${name}:*`,
 };
 
-/** Resolves the intrinsic functions a state machine definition uses. */
+/** Resource types whose `Ref` is their ARN (of the others: their name or id). */
+const REF_IS_ARN = new Set([
+  'AWS::SecretsManager::Secret',
+  'AWS::StepFunctions::StateMachine',
+  'AWS::SQS::Queue',
+  'AWS::SNS::Topic',
+]);
+
+/**
+ * The property that fixes the name of a resource of these types, when the template sets it.
+ * Tables, buckets, functions, queues and secrets keep their placeholder names whatever the
+ * template says: the local runtime creates them under those names.
+ */
+const FIXED_NAME_PROPERTY: Record<string, string> = {
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::Events::Rule': 'Name',
+  // `Ref` of a stage is its name (`v1`), which execute-api ARNs carry.
+  'AWS::ApiGateway::Stage': 'StageName',
+};
+
+/**
+ * Resolves the intrinsic functions a state machine definition and the stack's policies use:
+ * `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select` and `Fn::Split`. Any other refuses loudly.
+ */
 export function resolveIntrinsics(
   value: unknown,
   template: CfnTemplate,
@@ -77,11 +113,31 @@ export function resolveIntrinsics(
         }
         return parts.map((part) => String(resolve(part))).join(separator);
       }
+      if (key === 'Fn::Split') {
+        const [separator, source] = argument as [string, unknown];
+        const text = resolve(source);
+        if (typeof separator !== 'string' || typeof text !== 'string') {
+          throw new Error(`Fn::Split takes [separator, string], got ${JSON.stringify(argument)}`);
+        }
+        return text.split(separator);
+      }
+      if (key === 'Fn::Select') {
+        const [index, source] = argument as [unknown, unknown];
+        const list = resolve(source);
+        const position = Number(index);
+        if (!Array.isArray(list) || !Number.isInteger(position) || position < 0) {
+          throw new Error(`Fn::Select takes [index, [list]], got ${JSON.stringify(argument)}`);
+        }
+        if (position >= list.length) {
+          throw new Error(`Fn::Select index ${position} is beyond a list of ${list.length}`);
+        }
+        return list[position];
+      }
       // Anything else would pass through as an object and end up as "[object Object]" in a
       // joined string: refuse it, so a new intrinsic in the definition fails loudly here.
       if (key.startsWith('Fn::')) {
         throw new Error(
-          `${key} is not supported in a state machine definition (only Fn::Join, Ref and Fn::GetAtt)`,
+          `${key} is not supported (only Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split)`,
         );
       }
     }
@@ -91,17 +147,8 @@ export function resolveIntrinsics(
     if (name in pseudo) return pseudo[name] as string;
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Ref to unknown resource ${name}`);
-    // Ref of these resource types is their ARN; of the others, their name.
-    if (
-      [
-        'AWS::SecretsManager::Secret',
-        'AWS::StepFunctions::StateMachine',
-        'AWS::SQS::Queue',
-      ].includes(resource.Type)
-    ) {
-      return arnOf(name, resource);
-    }
-    return placeholderName(name, resource.Type);
+    if (REF_IS_ARN.has(resource.Type)) return arnOf(name, resource);
+    return nameOf(name, resource);
   };
   const getAtt = (argument: unknown): string => {
     const [name, attribute] = (typeof argument === 'string' ? argument.split('.') : argument) as [
@@ -110,20 +157,29 @@ export function resolveIntrinsics(
     ];
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Fn::GetAtt of unknown resource ${name}`);
-    if (attribute === 'Arn') return arnOf(name, resource);
-    if (attribute === 'Name' || attribute === 'QueueName') return nameOf(name, resource);
+    if (attribute === 'Arn' || attribute === 'TopicArn') return arnOf(name, resource);
+    if (['Name', 'QueueName', 'TopicName', 'KeyId'].includes(attribute)) {
+      return nameOf(name, resource);
+    }
     throw new Error(`Fn::GetAtt ${name}.${attribute} is not supported`);
   };
   const arnOf = (name: string, resource: CfnResource): string => {
     const shape = ARN_SHAPES[resource.Type];
     if (shape === undefined) throw new Error(`No ARN shape for ${resource.Type} (${name})`);
+    const bus = resource.Properties?.EventBusName;
+    if (resource.Type === 'AWS::Events::Rule' && bus !== undefined && resolve(bus) !== 'default') {
+      throw new Error(
+        `The ARN of ${name}, a rule on a bus other than the default, is not supported`,
+      );
+    }
     return shape(nameOf(name, resource), region, account);
   };
-  // A name fixed in the template (a state machine's, so far) is the resource's real name.
+  // A name fixed in the template is the resource's real name (resolved: it may be made of the
+  // stack's name).
   const nameOf = (name: string, resource: CfnResource): string => {
-    const fixed = (resource.Properties as { StateMachineName?: unknown } | undefined)
-      ?.StateMachineName;
-    return typeof fixed === 'string' ? fixed : placeholderName(name, resource.Type);
+    const property = FIXED_NAME_PROPERTY[resource.Type];
+    const fixed = property === undefined ? undefined : resource.Properties?.[property];
+    return fixed === undefined ? placeholderName(name, resource.Type) : String(resolve(fixed));
   };
   return resolve(value);
 }

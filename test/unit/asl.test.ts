@@ -18,6 +18,18 @@ const template: CfnTemplate = {
     SparkKey: { Type: 'AWS::SecretsManager::Secret' },
     Dlq: { Type: 'AWS::SQS::Queue' },
     Topic: { Type: 'AWS::SNS::Topic' },
+    FnRole: { Type: 'AWS::IAM::Role' },
+    NamedRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'spark-t2i-runner' } },
+    StackNamedRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: { RoleName: { 'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, 'runner']] } },
+    },
+    FnLogs: { Type: 'AWS::Logs::LogGroup' },
+    Sweep: { Type: 'AWS::Events::Rule' },
+    BusRule: { Type: 'AWS::Events::Rule', Properties: { EventBusName: { Ref: 'Bus' } } },
+    Key: { Type: 'AWS::KMS::Key' },
+    Stage: { Type: 'AWS::ApiGateway::Stage', Properties: { StageName: 'v1' } },
+    Api: { Type: 'AWS::ApiGateway::RestApi' },
     Machine: {
       Type: 'AWS::StepFunctions::StateMachine',
       Properties: {
@@ -57,6 +69,12 @@ describe('resolveIntrinsics', () => {
     ['the partition', 'AWS::Partition', 'aws'],
     ['the region', 'AWS::Region', 'us-east-1'],
     ['the account', 'AWS::AccountId', '000000000000'],
+    ['a topic, as its ARN', 'Topic', 'arn:aws:sns:us-east-1:000000000000:Topic'],
+    ['a role, as its name', 'FnRole', 'FnRole'],
+    ['a role whose name the template fixes', 'NamedRole', 'spark-t2i-runner'],
+    ['a role named after the stack', 'StackNamedRole', 'SparkT2i-runner'],
+    ['a key, as its id', 'Key', 'Key'],
+    ['a stage, as its name', 'Stage', 'v1'],
   ])('resolves Ref of %s', (_, name, expected) => {
     expect(resolveIntrinsics({ Ref: name }, template)).toBe(expected);
   });
@@ -75,6 +93,20 @@ describe('resolveIntrinsics', () => {
     ['a bus', 'Bus.Arn', 'arn:aws:events:eu-west-3:123456789012:event-bus/Bus'],
     ['a bucket', ['Images', 'Arn'], 'arn:aws:s3:::images'],
     ['a queue name', ['Dlq', 'QueueName'], 'Dlq'],
+    ['a role, with no region', ['FnRole', 'Arn'], 'arn:aws:iam::123456789012:role/FnRole'],
+    [
+      'a role whose name the template fixes',
+      ['NamedRole', 'Arn'],
+      'arn:aws:iam::123456789012:role/spark-t2i-runner',
+    ],
+    [
+      'a log group, with its streams',
+      ['FnLogs', 'Arn'],
+      'arn:aws:logs:eu-west-3:123456789012:log-group:FnLogs:*',
+    ],
+    ['a rule', ['Sweep', 'Arn'], 'arn:aws:events:eu-west-3:123456789012:rule/Sweep'],
+    ['a topic', ['Topic', 'TopicArn'], 'arn:aws:sns:eu-west-3:123456789012:Topic'],
+    ['a key', ['Key', 'Arn'], 'arn:aws:kms:eu-west-3:123456789012:key/Key'],
   ])('resolves Fn::GetAtt of %s in the region and account asked for', (_, argument, expected) => {
     expect(
       resolveIntrinsics({ 'Fn::GetAtt': argument }, template, {
@@ -104,9 +136,29 @@ describe('resolveIntrinsics', () => {
     });
   });
 
+  it('selects from a split, as CDK names an execution ARN after its state machine', () => {
+    const executions = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:aws:states:us-east-1:000000000000:execution:',
+          { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: 'Machine' }] }] },
+          ':*',
+        ],
+      ],
+    };
+    expect(resolveIntrinsics(executions, template)).toBe(
+      'arn:aws:states:us-east-1:000000000000:execution:Machine:*',
+    );
+  });
+
   it.each([
     [{ 'Fn::Sub': 'arn:aws:s3:::x' }, /Fn::Sub is not supported/],
-    [{ 'Fn::Join': ['', [{ 'Fn::Select': [0, ['a']] }]] }, /Fn::Select is not supported/],
+    [{ 'Fn::Join': ['', [{ 'Fn::If': ['C', 'a', 'b'] }]] }, /Fn::If is not supported/],
+    [{ 'Fn::Select': [3, ['a']] }, /Fn::Select index 3 is beyond a list of 1/],
+    [{ 'Fn::Select': [0, 'a'] }, /Fn::Select takes \[index, \[list\]\]/],
+    [{ 'Fn::Split': [':', ['a']] }, /Fn::Split takes \[separator, string\]/],
+    [{ 'Fn::GetAtt': ['BusRule', 'Arn'] }, /a rule on a bus other than the default/],
     [{ 'Fn::ImportValue': 'Shared-Bus' }, /Fn::ImportValue is not supported/],
     [{ 'Fn::Join': ['', 'not a list'] }, /Fn::Join takes \[separator, \[parts\]\]/],
     [{ Ref: 'Missing' }, /Ref to unknown resource Missing/],
@@ -115,7 +167,7 @@ describe('resolveIntrinsics', () => {
       { 'Fn::GetAtt': ['Generations', 'StreamArn'] },
       /Fn::GetAtt Generations.StreamArn is not supported/,
     ],
-    [{ 'Fn::GetAtt': ['Topic', 'Arn'] }, /No ARN shape for AWS::SNS::Topic \(Topic\)/],
+    [{ 'Fn::GetAtt': ['Api', 'Arn'] }, /No ARN shape for AWS::ApiGateway::RestApi \(Api\)/],
   ])('refuses what it cannot resolve with a clear error: %o', (value, message) => {
     expect(() => resolveIntrinsics(value, template)).toThrow(message);
   });
