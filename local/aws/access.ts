@@ -4,8 +4,8 @@
  * is the service's own error; an IAM refusal is also reported, with the role, action and
  * resource, so a missing grant is seen where it happens.
  */
-import type { AwsProtocol } from './errors.ts';
-import { type AwsRequestRefusedError, accessDenied } from './errors.ts';
+import type { IamPrincipal } from '../iam/policy-set.ts';
+import { type AwsProtocol, type AwsRequestRefusedError, accessDenied } from './errors.ts';
 import { type Caller, callerArn, type LocalIdentities } from './identities.ts';
 import { type SignedRequest, verifySignature } from './sigv4.ts';
 
@@ -25,7 +25,7 @@ export interface AccessDecision {
 }
 
 /** Decides IAM for one requested access; `undefined` when IAM is not enforced (`--iam off`). */
-export type AccessGate = (caller: Caller, access: RequestedAccess) => AccessDecision;
+export type AccessGate = (principal: IamPrincipal, access: RequestedAccess) => AccessDecision;
 
 export interface DeniedAccess {
   readonly caller: string;
@@ -39,6 +39,14 @@ export interface AccessOptions {
   readonly gate?: AccessGate | undefined;
   /** Called for each refusal by IAM (the runtime logs it). */
   readonly onDenied?: (denied: DeniedAccess) => void;
+  /** Called for every decision, allowed or not (the runtime's IAM audit, when asked for). */
+  readonly onDecision?: ((decided: AuditedAccess) => void) | undefined;
+}
+
+/** One decision of the gate, as the audit records it. */
+export interface AuditedAccess extends RequestedAccess {
+  readonly principal: IamPrincipal;
+  readonly allowed: boolean;
 }
 
 export type AccessResult =
@@ -64,14 +72,15 @@ export async function checkAccess(
 
 /** The first access the gate refuses, as the service's AccessDenied; undefined when all pass. */
 export function authorize(
-  options: Pick<AccessOptions, 'gate' | 'onDenied'>,
-  caller: Caller,
+  options: Pick<AccessOptions, 'gate' | 'onDenied' | 'onDecision'>,
+  caller: IamPrincipal,
   accesses: readonly RequestedAccess[],
   protocol: AwsProtocol,
 ): AwsRequestRefusedError | undefined {
   if (!options.gate) return undefined;
   for (const access of accesses) {
     const decision = options.gate(caller, access);
+    options.onDecision?.({ ...access, principal: caller, allowed: decision.allowed });
     if (decision.allowed) continue;
     const reason = decision.reason === 'explicit-deny' ? 'explicit-deny' : 'implicit-deny';
     const name = callerArn(caller);

@@ -4,12 +4,33 @@
  * `dynamodb:LeadingKeys` (the partition key values), `dynamodb:Attributes` (the top-level
  * attribute names the request names) and `dynamodb:ReturnValues`.
  */
+import type { CfnTemplate } from '../../infra/asl.ts';
+import { placeholderName } from '../../infra/asl.ts';
 import type { RequestedAccess } from './access.ts';
 
 /** Table name → the name of its partition key attribute (from the template's key schemas). */
 export type PartitionKeys = ReadonlyMap<string, string>;
 
 type Json = Record<string, unknown>;
+
+/** The partition key of each table of the template, by its local name. */
+export function partitionKeysOf(template: CfnTemplate): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (
+      resource.Type !== 'AWS::DynamoDB::Table' &&
+      resource.Type !== 'AWS::DynamoDB::GlobalTable'
+    ) {
+      continue;
+    }
+    const schema = resource.Properties?.KeySchema as
+      | Array<{ AttributeName: string; KeyType: string }>
+      | undefined;
+    const hash = schema?.find((element) => element.KeyType === 'HASH');
+    if (hash) keys.set(placeholderName(logicalId), hash.AttributeName);
+  }
+  return keys;
+}
 
 const ARN_PREFIX = 'arn:aws:dynamodb:us-east-1:000000000000:table/';
 
@@ -86,7 +107,6 @@ function itemAccess(operation: string, input: Json, partitionKeys: PartitionKeys
     : undefined;
   if (leading !== undefined) context['dynamodb:LeadingKeys'] = [leading];
   if (typeof input.ReturnValues === 'string') context['dynamodb:ReturnValues'] = input.ReturnValues;
-  if (typeof input.Select === 'string') context['dynamodb:Select'] = input.Select;
   return { action: `dynamodb:${operation}`, resource: `${ARN_PREFIX}${table}${index}`, context };
 }
 

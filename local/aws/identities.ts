@@ -7,7 +7,7 @@
  * function its role's session credentials.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface AwsCredentials {
@@ -87,6 +87,13 @@ export class LocalIdentities {
     return this.#byAccessKey.get(accessKeyId);
   }
 
+  /** A role as a caller, by its logical id. */
+  caller(logicalId: string): Extract<Caller, { kind: 'role' }> {
+    const caller = this.#byRole.get(logicalId)?.caller;
+    if (caller?.kind !== 'role') throw new Error(`No role ${logicalId}`);
+    return caller;
+  }
+
   /** The session credentials of a role, by its logical id. */
   forRole(logicalId: string): AwsCredentials {
     const identity = this.#byRole.get(logicalId);
@@ -95,15 +102,20 @@ export class LocalIdentities {
   }
 }
 
-/** How a caller is named in an AccessDenied message: the ARN AWS would print. */
-export function callerArn(caller: Caller, sessionName = 'local'): string {
+/** How a caller is named in an AccessDenied message: the ARN (or service) AWS would print. */
+export function callerArn(
+  caller: Caller | { readonly kind: 'service'; readonly service: string },
+  sessionName = 'local',
+): string {
   if (caller.kind === 'admin') return 'arn:aws:iam::000000000000:root';
+  if (caller.kind === 'service') return caller.service;
   return `arn:aws:sts::000000000000:assumed-role/${caller.roleName}/${sessionName}`;
 }
 
 /** The administrator's keys of a data dir, made (0600) at its first use. */
 export async function adminCredentials(dataDir: string): Promise<AwsCredentials> {
   const file = join(dataDir, ADMIN_FILE);
+  await mkdir(dataDir, { recursive: true });
   try {
     const stored = JSON.parse(await readFile(file, 'utf8')) as AwsCredentials;
     if (typeof stored.accessKeyId === 'string' && typeof stored.secretAccessKey === 'string') {

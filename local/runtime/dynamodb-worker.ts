@@ -16,9 +16,10 @@ import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
 import { type AccessGate, checkAccess } from '../aws/access.ts';
-import { dynamodbAccesses } from '../aws/dynamodb-requests.ts';
+import { dynamodbAccesses, partitionKeysOf } from '../aws/dynamodb-requests.ts';
 import { sendRefusal } from '../aws/errors.ts';
 import { LocalIdentities } from '../aws/identities.ts';
+import { iamGate } from '../iam/gate.ts';
 import type { DynamoDbWorkerData } from './storage.ts';
 
 /** DynamoDB's own limit on a request body. */
@@ -26,7 +27,8 @@ const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 const data = workerData as DynamoDbWorkerData;
 const identities = LocalIdentities.fromTable(data.identities);
-const gate: AccessGate | undefined = undefined;
+const gate: AccessGate | undefined = data.iam ? iamGate(data.iam.template) : undefined;
+const partitionKeys = data.iam ? partitionKeysOf(data.iam.template) : new Map<string, string>();
 const server = dynalite({
   path: data.path,
   createTableMs: 0,
@@ -54,10 +56,11 @@ server.on('request', async (request: IncomingMessage, response: ServerResponse) 
       identities,
       gate,
       onDenied: (denied) => parentPort?.postMessage({ denied }),
+      onDecision: data.audit ? (audited) => parentPort?.postMessage({ audited }) : undefined,
     },
     { method: request.method ?? 'POST', url: request.url ?? '/', headers: request.headers, body },
     'dynamodb',
-    () => dynamodbAccesses(operation, body),
+    () => dynamodbAccesses(operation, body, partitionKeys),
   );
   if (!result.ok) {
     sendRefusal(response, 'json', result.refusal);

@@ -24,7 +24,8 @@ import {
   ExecutionTimeoutError,
   StateMachine,
 } from 'aws-local-stepfunctions';
-import type { LocalLambda } from '../lambda/service.ts';
+import type { RequestedAccess } from '../aws/access.ts';
+import type { Invoker } from './invoke-access.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -161,8 +162,15 @@ interface AslState {
 export interface EngineOptions {
   readonly asl: Record<string, unknown>;
   readonly stateMachineArn: string;
-  readonly lambda: LocalLambda;
+  /** Invokes the state machine's functions (as its role). */
+  readonly lambda: Invoker;
+  /** Calls its direct DynamoDB integrations (signed as its role). */
   readonly dynamodb: DynamoDBClient;
+  /**
+   * Authorises an integration served in-process (EventBridge PutEvents) for the state machine's
+   * role: the refusal to raise, or undefined when allowed.
+   */
+  readonly authorizeIntegration?: (access: RequestedAccess) => Error | undefined;
   /** Where EventBridge events go (one JSON object a line). */
   readonly eventsFile: string;
   /** Every Wait and retry interval lasts this many times as long. @default 1 */
@@ -465,6 +473,17 @@ export class ExecutionEngine {
     if (resource === 'arn:aws:states:::events:putEvents') {
       return async (input) => {
         const entries = (input as { Entries: Array<Record<string, unknown>> }).Entries;
+        for (const bus of new Set(
+          entries.map((entry) => String(entry.EventBusName ?? 'default')),
+        )) {
+          const refusal = this.#options.authorizeIntegration?.({
+            action: 'events:PutEvents',
+            resource: bus.startsWith('arn:')
+              ? bus
+              : `arn:aws:events:us-east-1:000000000000:event-bus/${bus}`,
+          });
+          if (refusal) throw new TaskFailure('EventBridge.AccessDeniedException', refusal.message);
+        }
         const ids = await appendEvents(this.#options.eventsFile, entries);
         return { Entries: ids.map((EventId) => ({ EventId })), FailedEntryCount: 0 };
       };

@@ -7,7 +7,7 @@
  * local scheduler) and, unless a real provider is named, the Spark simulator.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,8 +19,10 @@ import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
 import type { DeniedAccess } from '../aws/access.ts';
+import { authorize } from '../aws/access.ts';
 import { LocalIdentities } from '../aws/identities.ts';
-import { stateMachineRole, templateRoles } from '../aws/template-roles.ts';
+import { roleNamedBy, stateMachineRole, templateRoles } from '../aws/template-roles.ts';
+import { iamGate } from '../iam/gate.ts';
 import {
   nodeForRuntime,
   provideRuntimeModules,
@@ -36,6 +38,7 @@ import {
   ExecutionEngine,
   type ExecutionRecord,
 } from './executions.ts';
+import { apiGatewaySource, type Invoker, invokerAs } from './invoke-access.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
 import {
   type Firing,
@@ -91,9 +94,22 @@ export interface LocalRuntimeOptions {
    * one laptop cannot. Beyond it an invocation waits for a free environment. @default 8
    */
   readonly maxEnvironments?: number;
+  /**
+   * `enforced`: every AWS call made locally is authorised against the synthesized policies, as
+   * on AWS; `off` only for debugging (not deploy-faithful). @default 'enforced'
+   */
+  readonly iam?: IamMode;
+  /**
+   * A file to which every IAM decision is appended as a JSON line (principal, action, resource,
+   * context, allowed): what the stack's grants are used for, and the grant-removal test's input.
+   * @default none
+   */
+  readonly iamAuditFile?: string;
   /** Progress lines for a person. @default none */
   readonly log?: (line: string) => void;
 }
+
+export type IamMode = 'enforced' | 'off';
 
 /** What `<data-dir>/endpoints.json` holds (design section 10); outside tools rely on it. */
 export interface Endpoints {
@@ -114,6 +130,8 @@ export interface Endpoints {
   readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
   /** How the functions run: their synthesized assets (in `assets`), or their sources. */
   readonly functions: { readonly mode: FunctionsMode; readonly assets: string };
+  /** Whether the local AWS endpoints authorise calls against the stack's IAM policies. */
+  readonly iam: IamMode;
 }
 
 export interface LocalRuntime {
@@ -171,7 +189,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log(
         `AccessDenied: ${denied.caller} may not ${denied.action} on ${denied.resource} (${denied.reason})`,
       );
-    const access: StorageAccess = { identities, onDenied };
+    const iam: IamMode = options.iam ?? 'enforced';
+    const audit = options.iamAuditFile
+      ? createWriteStream(options.iamAuditFile, { flags: 'a' })
+      : undefined;
+    if (audit) closers.push(() => new Promise((done) => audit.end(done)));
+    const access: StorageAccess = {
+      identities,
+      onDenied,
+      onDecision: audit && ((decided) => audit.write(`${JSON.stringify(decided)}\n`)),
+      ...(iam === 'enforced' && { gate: iamGate(template), iam: { template } }),
+    };
+    const stateMachineCaller = identities.caller(
+      stateMachineRole(template, app.stateMachineLogicalId),
+    );
     const storage = await startLocalStorage({ dataDir, template, host, access });
     closers.push(() => storage.close());
 
@@ -228,7 +259,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
       region: LOCAL_REGION,
-      credentials: identities.forRole(stateMachineRole(template, app.stateMachineLogicalId)),
+      credentials: identities.forRole(stateMachineCaller.logicalId),
     });
     closers.push(() => dynamodb.destroy());
     // The runtime's own reads and writes (API keys, carrying on the unfinished) are a person's.
@@ -248,8 +279,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const engine = new ExecutionEngine({
       asl: app.asl,
       stateMachineArn,
-      lambda,
+      lambda: invokerAs(lambda, access, stateMachineCaller),
       dynamodb,
+      authorizeIntegration: (integration) =>
+        authorize(access, stateMachineCaller, [integration], 'json'),
       eventsFile,
       timeScale,
       journal: {
@@ -263,6 +296,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Scheduler -> sfn:StartExecution with the firing's name: a repeated delivery is a no-op.
     const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
       const { name, input } = startExecutionOf(schedule, firing);
+      // Scheduler calls StartExecution as the schedule's role.
+      const scheduleRole = roleNamedBy(
+        (
+          template.Resources[schedule.arn.split('/').pop() as string]?.Properties?.Target as
+            | { RoleArn?: unknown }
+            | undefined
+        )?.RoleArn,
+      );
+      const refusal =
+        scheduleRole &&
+        authorize(
+          access,
+          identities.caller(scheduleRole),
+          [{ action: 'states:StartExecution', resource: stateMachineArn }],
+          'json',
+        );
+      if (refusal) throw refusal;
       try {
         engine.start(name, input);
       } catch (error) {
@@ -348,17 +398,39 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     s3Notifications = wireS3Notifications(
       template,
       storage,
-      lambda,
+      invokerAs(lambda, access, { kind: 'service', service: 's3.amazonaws.com' }, (event) => {
+        const bucket = (event as { Records?: Array<{ s3?: { bucket?: { name?: string } } }> })
+          .Records?.[0]?.s3?.bucket?.name;
+        return bucket && `arn:aws:s3:::${bucket}`;
+      }),
       deliveriesInFlight.journal,
       options.timeScale ?? 1,
       log,
     );
-    const rules = wireEventRules(template, engine, lambda, options.timeScale ?? 1, log);
+    const rules = wireEventRules(
+      template,
+      engine,
+      (ruleArn) =>
+        invokerAs(
+          lambda,
+          access,
+          { kind: 'service', service: 'events.amazonaws.com' },
+          () => ruleArn,
+        ),
+      options.timeScale ?? 1,
+      log,
+    );
     closers.push(() => rules.stop());
 
+    const apiGateway = invokerAs(
+      lambda,
+      access,
+      { kind: 'service', service: 'apigateway.amazonaws.com' },
+      apiGatewaySource(template),
+    );
     const gateway = await startApiGateway({
       model: restApiFromTemplate(template),
-      invoke: (functionLogicalId, event) => lambda.invoke(functionLogicalId, event),
+      invoke: (functionLogicalId, event) => apiGateway.invoke(functionLogicalId, event),
       host,
       port: options.port ?? 3000,
     });
@@ -404,6 +476,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         mode: app.mode,
         assets: app.assemblyDir ?? join(PROJECT_ROOT, 'functions'),
       },
+      iam,
     };
     await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     await writeFile(
@@ -571,7 +644,7 @@ async function registerOnce(store: ApiKeyStore, owner: string, key: string): Pro
 function wireS3Notifications(
   template: CfnTemplate,
   storage: { onS3Event(listener: (event: S3NotificationEvent) => void): void },
-  lambda: LocalLambda,
+  lambda: Invoker,
   journal: PendingJournal<S3Delivery>,
   timeScale: number,
   log: (line: string) => void,
@@ -671,7 +744,7 @@ function matches(
 
 /** Lambda's asynchronous invocation: two retries, about one and two minutes apart (scaled). */
 async function invokeAsync(
-  lambda: LocalLambda,
+  lambda: Invoker,
   functionArn: string,
   event: unknown,
   timeScale: number,
@@ -703,13 +776,17 @@ async function invokeAsync(
 function wireEventRules(
   template: CfnTemplate,
   engine: ExecutionEngine,
-  lambda: LocalLambda,
+  invokerFor: (ruleArn: string) => Invoker,
   timeScale: number,
   log: (line: string) => void,
 ): { startSchedules(): void; stop(): void } {
-  const rules = Object.values(template.Resources)
-    .filter((resource) => resource.Type === 'AWS::Events::Rule')
-    .map((resource) => resolveIntrinsics(resource.Properties, template) as EventRule)
+  const rules = Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::Events::Rule')
+    .map(([logicalId, resource]) => {
+      const rule = resolveIntrinsics(resource.Properties, template) as EventRule;
+      const arn = String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template));
+      return { ...rule, lambda: invokerFor(arn) };
+    })
     .filter((rule) => rule.State !== 'DISABLED');
   const lambdaTargets = (rule: EventRule) =>
     (rule.Targets ?? [])
@@ -721,7 +798,9 @@ function wireEventRules(
     const event = executionStatusChangeEvent(execution, engine.stateMachineArn);
     for (const rule of rules) {
       if (rule.EventPattern === undefined || !matchesPattern(rule.EventPattern, event)) continue;
-      for (const arn of lambdaTargets(rule)) void invokeAsync(lambda, arn, event, timeScale, log);
+      for (const arn of lambdaTargets(rule)) {
+        void invokeAsync(rule.lambda, arn, event, timeScale, log);
+      }
     }
   });
   const timers: NodeJS.Timeout[] = [];
@@ -743,7 +822,7 @@ function wireEventRules(
               resources: [],
               detail: {},
             };
-            void invokeAsync(lambda, arn, event, timeScale, log);
+            void invokeAsync(rule.lambda, arn, event, timeScale, log);
           }, everyMs);
           timer.unref();
           timers.push(timer);

@@ -23,7 +23,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
-import { type AccessGate, checkAccess, type DeniedAccess } from '../aws/access.ts';
+import {
+  type AccessGate,
+  type AuditedAccess,
+  checkAccess,
+  type DeniedAccess,
+} from '../aws/access.ts';
 import { sendRefusal } from '../aws/errors.ts';
 import { type AwsCredentials, LocalIdentities } from '../aws/identities.ts';
 import { s3Accesses } from '../aws/s3-requests.ts';
@@ -122,11 +127,13 @@ async function startDynamoDbWorker(
       host,
       identities: access.identities.table(),
       iam: access.iam,
+      audit: access.onDecision !== undefined,
     } satisfies DynamoDbWorkerData,
   });
   // The worker reports its IAM refusals; they are logged here, with the S3 endpoint's.
-  worker.on('message', (message: { denied?: DeniedAccess }) => {
+  worker.on('message', (message: { denied?: DeniedAccess; audited?: AuditedAccess }) => {
     if (message.denied) access.onDenied?.(message.denied);
+    if (message.audited) access.onDecision?.(message.audited);
   });
   const [ready] = (await Promise.race([
     once(worker, 'message'),
@@ -230,6 +237,8 @@ export interface StorageAccess {
   /** The S3 endpoint's gate, built by the runtime from the same template. */
   readonly gate?: AccessGate | undefined;
   readonly onDenied?: (denied: DeniedAccess) => void;
+  /** Every decision, for the IAM audit (the DynamoDB thread reports its own to it). */
+  readonly onDecision?: ((decided: AuditedAccess) => void) | undefined;
 }
 
 /** What the DynamoDB server's thread is started with. */
@@ -238,6 +247,8 @@ export interface DynamoDbWorkerData {
   readonly host: string;
   readonly identities: ReturnType<LocalIdentities['table']>;
   readonly iam?: { readonly template: CfnTemplate } | undefined;
+  /** Whether to report every decision (`{ audited }` messages). */
+  readonly audit: boolean;
 }
 
 /**

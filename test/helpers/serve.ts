@@ -31,6 +31,8 @@ export interface ServeOptions {
   /** Stack config (written to a file and passed with --config). */
   readonly config?: Record<string, unknown>;
   readonly env?: Record<string, string>;
+  /** Extra `serve` arguments (`--iam-audit FILE` …). */
+  readonly args?: readonly string[];
 }
 
 export interface ServedRuntime {
@@ -65,6 +67,7 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
     '--sim-latency-ms',
     String(options.simLatencyMs ?? 200),
   ];
+  if (options.args) args.push(...options.args);
   if (options.simFaults) args.push('--sim-faults', options.simFaults);
   if (options.simFaultSeed !== undefined)
     args.push('--sim-fault-seed', String(options.simFaultSeed));

@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const SCRIPT = `
 import { S3Client, PutObjectCommand, HeadObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: process.env.ACCESS_KEY_ID, secretAccessKey: process.env.SECRET_ACCESS_KEY } });
 const Bucket = process.env.BUCKET;
 const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'images/a b.png', Body: 'png bytes', ContentType: 'image/png', CacheControl: 'max-age=60', Metadata: { generation: 'g_1' } }));
 const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'images/a b.png' }));
@@ -66,7 +66,13 @@ describe('the SDK as bundled for the functions', () => {
     });
 
     const { stdout } = await run(process.execPath, ['--enable-source-maps', outfile], {
-      env: { ...process.env, S3_ENDPOINT: storage.s3Endpoint, BUCKET: storage.buckets[0] },
+      env: {
+        ...process.env,
+        S3_ENDPOINT: storage.s3Endpoint,
+        BUCKET: storage.buckets[0],
+        ACCESS_KEY_ID: storage.credentials.accessKeyId,
+        SECRET_ACCESS_KEY: storage.credentials.secretAccessKey,
+      },
       timeout: 60_000,
     });
     const answers = JSON.parse(stdout);

@@ -141,8 +141,9 @@ export async function findRunningRuntime(dataDir: string): Promise<LocalFiles | 
   }
   if (!isAlive(local.runtime.pid)) return undefined;
   try {
-    await fetch(`${local.endpoints.api.replace(/\/+$/, '')}/openapi.json`, {
-      signal: AbortSignal.timeout(2000),
+    // A route the gateway answers itself (no function is invoked, so no cold start to wait on).
+    await fetch(`${local.endpoints.api.replace(/\/+$/, '')}/__alive`, {
+      signal: AbortSignal.timeout(5000),
     }).then((response) => response.body?.cancel());
     return local;
   } catch {

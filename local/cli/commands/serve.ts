@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLocalRuntime } from '../../runtime/runtime.ts';
+import { type IamMode, startLocalRuntime } from '../../runtime/runtime.ts';
 import { parseFaultSpec } from '../../simulator/faults.ts';
 import { integerOption, UsageError, untilSignal } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -28,6 +28,10 @@ Options:
   --from-source            run the functions from their sources, not the bundles cdk synth builds:
                            a quicker start after an edit, but not what deploys (no minifier, no
                            exec wrapper); every run that proves something uses the bundles
+  --iam off                IAM not enforced on the local AWS endpoints (debugging only; the
+                           default, enforced, authorises every call against the stack's policies)
+  --iam-audit FILE         append every IAM decision to FILE as a JSON line (what each grant is
+                           used for)
   -h, --help               show this help
 
 Environment: SPARK_T2I_API_KEYS="owner:key,owner2:key2" registers these API keys; without it one
@@ -61,6 +65,8 @@ export const serveCommand: Command = {
         config: { type: 'string' },
         'from-source': { type: 'boolean', default: false },
         'max-environments': { type: 'string' },
+        iam: { type: 'string', default: 'enforced' },
+        'iam-audit': { type: 'string' },
       },
     });
     const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
@@ -92,6 +98,8 @@ export const serveCommand: Command = {
       ...(process.env.SPARK_T2I_API_KEYS && { apiKeys: process.env.SPARK_T2I_API_KEYS }),
       ...(values.config !== undefined && { configFile: values.config }),
       fromSource: values['from-source'],
+      iam: iamOption(values.iam),
+      ...(values['iam-audit'] !== undefined && { iamAuditFile: values['iam-audit'] }),
       maxEnvironments: integerOption('max-environments', values['max-environments'], 8, {
         min: 1,
       }),
@@ -121,6 +129,11 @@ export const serveCommand: Command = {
       endpoints.functions.mode === 'bundles'
         ? `Functions  the synthesized bundles, in ${endpoints.functions.assets}`
         : 'Functions  from source (--from-source: not what deploys)',
+    );
+    console.log(
+      endpoints.iam === 'enforced'
+        ? 'IAM        enforced: every AWS call is authorised against the stack’s policies'
+        : 'IAM        off (--iam off: not what deploys)',
     );
     if (runtime.resumed.length > 0)
       console.log(`Resumed    ${runtime.resumed.length} unfinished generation(s)`);
@@ -153,4 +166,9 @@ export const serveCommand: Command = {
 /** A path as one shell word, whatever it contains. */
 function shellQuoted(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+function iamOption(value: string | undefined): IamMode {
+  if (value === 'enforced' || value === 'off') return value;
+  throw new UsageError(`--iam takes enforced or off, not ${value}`);
 }
