@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
+  ContentHandling,
   EndpointType,
   GatewayResponse,
   type IAuthorizer,
@@ -210,6 +211,11 @@ export class GenerationApi extends Construct {
     this.restApi = new RestApi(this, 'RestApi', {
       description: 'spark-t2i: text-to-image generations',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Every request body reaches the function as the bytes the caller sent (base64), not as
+      // text API Gateway has decoded: a body that is not UTF-8 is the handler's to refuse (400),
+      // which it cannot tell once malformed bytes were replaced. The functions answer text
+      // (isBase64Encoded false), which API Gateway passes through unchanged.
+      binaryMediaTypes: ['*/*'],
       cloudWatchRole: true,
       deployOptions: {
         stageName: 'v1',
@@ -304,6 +310,8 @@ function answerOtherMethods(resource: IResource, allowed: string): void {
     'ANY',
     new MockIntegration({
       passthroughBehavior: PassthroughBehavior.NEVER,
+      // Every body is binary to this API (binaryMediaTypes */*): as text, the template applies.
+      contentHandling: ContentHandling.CONVERT_TO_TEXT,
       requestTemplates: { 'application/json': '{"statusCode": 405}' },
       integrationResponses: [
         {

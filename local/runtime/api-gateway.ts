@@ -77,6 +77,11 @@ export interface RestApiModel {
   readonly gatewayResponses: Readonly<Record<string, GatewayResponseModel>>;
   /** The stage's default method throttling (`/*`, `*`), if set. */
   readonly throttle?: StageThrottle;
+  /**
+   * `BinaryMediaTypes` of the API (e.g. `application/octet-stream`, or a wildcard for every
+   * type): a request body of a matching type reaches the function base64-encoded, as sent.
+   */
+  readonly binaryMediaTypes?: readonly string[];
 }
 
 interface Resource {
@@ -265,6 +270,8 @@ export function restApiFromTemplate(
         }
       : undefined;
 
+  const binaryMediaTypes = resources[apiId]?.Properties?.BinaryMediaTypes;
+
   return {
     restApiLogicalId: apiId,
     stage,
@@ -272,7 +279,31 @@ export function restApiFromTemplate(
     ...(authorizer && { authorizer }),
     gatewayResponses,
     ...(throttle && { throttle }),
+    ...(Array.isArray(binaryMediaTypes) && {
+      binaryMediaTypes: binaryMediaTypes.filter((type) => typeof type === 'string'),
+    }),
   };
+}
+
+/**
+ * Whether a request of this Content-Type is binary to the API: its media type matches one of
+ * the API's binary media types, where `*` stands for any type or subtype (the wildcard of both
+ * matches a request without a Content-Type too).
+ */
+export function isBinaryMediaType(
+  contentType: string | undefined,
+  binaryMediaTypes: readonly string[],
+): boolean {
+  const mediaType = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  const [type = '', subtype = ''] = mediaType.split('/', 2);
+  return binaryMediaTypes.some((pattern) => {
+    const [wantedType = '', wantedSubtype = ''] = pattern.toLowerCase().split('/', 2);
+    if (wantedType === '*' && wantedSubtype === '*') return true;
+    return (
+      (wantedType === '*' || wantedType === type) &&
+      (wantedSubtype === '*' || wantedSubtype === subtype)
+    );
+  });
 }
 
 function refOf(node: unknown): string | undefined {
@@ -610,6 +641,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
       info,
       route,
       body,
+      binary: isBinaryMediaType(headerValue(req, 'content-type'), model.binaryMediaTypes ?? []),
       stage: model.stage,
       requestTimeEpoch,
       authorizerContext,
@@ -831,6 +863,8 @@ interface ProxyEventInput {
   readonly info: RequestInfo;
   readonly route: ApiRoute;
   readonly body: Buffer;
+  /** The body's type is one of the API's binary media types: it goes as base64, whatever it is. */
+  readonly binary: boolean;
   readonly stage: string;
   readonly requestTimeEpoch: number;
   readonly authorizerContext: Record<string, unknown> | undefined;
@@ -872,6 +906,7 @@ function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
   let isBase64Encoded = false;
   if (input.body.byteLength > 0) {
     try {
+      if (input.binary) throw new Error('binary');
       body = utf8.decode(input.body);
     } catch {
       body = input.body.toString('base64');

@@ -42,6 +42,7 @@ import {
 import { CursorCodec, type PageKey } from './cursor.ts';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.ts';
 import type { IdempotentStart, IdempotentStarts, IdempotentSubmission } from './idempotency.ts';
+import { MAX_METADATA_DEPTH, valueNestsDeeperThan } from './json-limits.ts';
 import type { Presign } from './presign.ts';
 import {
   DEFAULT_METADATA_MAX_BYTES,
@@ -337,6 +338,10 @@ export class GenerationsApi {
         details: [{ code: ErrorCodes.API_INVALID_METADATA, message, field: 'metadata' }],
       });
     if (!isPlainObject(metadata)) throw invalid('metadata must be a JSON object');
+    // Before it is serialised: JSON.stringify recurses, and throws RangeError thousands deep.
+    if (valueNestsDeeperThan(metadata, MAX_METADATA_DEPTH)) {
+      throw invalid(`metadata nests objects and arrays deeper than ${MAX_METADATA_DEPTH} levels`);
+    }
     // Stored as this text, not as a DynamoDB map: any JSON object round-trips unchanged, whatever
     // its numbers (a map refuses integers past 2^53 and magnitudes outside 1e-130..1e126), its
     // depth (a map nests 32 levels at most) or its keys.

@@ -450,6 +450,16 @@ describe('the HTTP API', () => {
     }
   });
 
+  it('hands every request body to the functions as the bytes sent, so a handler sees malformed UTF-8', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    const any = Object.values(
+      template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
+    );
+    for (const method of any) {
+      expect(method.Properties.Integration.ContentHandling).toBe('CONVERT_TO_TEXT');
+    }
+  });
+
   it('answers the other methods of each resource with 405 and its Allow header, from API Gateway', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),

@@ -300,27 +300,61 @@ describe('the local gateway on the synthesized API', () => {
     expect(event.headers.AUTHORIZATION).toBe(`Bearer ${ALICE_KEY}`);
   });
 
-  it('sends a UTF-8 body as text and any other body as base64', async () => {
-    const text = await echoed(
-      await api('/generations', {
-        method: 'POST',
-        headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/json' },
-        body: '{"prompt":"un phare à l’aube"}',
-      }),
-    );
-    expect(text.body).toBe('{"prompt":"un phare à l’aube"}');
-    expect(text.isBase64Encoded).toBe(false);
+  it('sends every body as the bytes sent, base64-encoded: the API declares every type binary', async () => {
+    expect(model.binaryMediaTypes).toEqual(['*/*']);
+    for (const [contentType, bytes] of [
+      ['application/json', Buffer.from('{"prompt":"un phare à l’aube"}')],
+      ['application/json', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])],
+      ['application/octet-stream', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe])],
+      [undefined, Buffer.from('{"prompt":"no type"}')],
+    ] as const) {
+      const event = await echoed(
+        await api('/generations', {
+          method: 'POST',
+          headers: {
+            ...bearer(ALICE_KEY),
+            ...(contentType !== undefined && { 'Content-Type': contentType }),
+          },
+          body: bytes,
+        }),
+      );
+      expect(event.isBase64Encoded).toBe(true);
+      expect(Buffer.from(event.body ?? '', 'base64')).toEqual(bytes);
+    }
+  });
 
-    const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]);
-    const binary = await echoed(
-      await api('/generations', {
-        method: 'POST',
-        headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/octet-stream' },
-        body: bytes,
-      }),
-    );
-    expect(binary.isBase64Encoded).toBe(true);
-    expect(Buffer.from(binary.body ?? '', 'base64')).toEqual(bytes);
+  it('sends a UTF-8 body as text, and any other as base64, to an API without binary media types', async () => {
+    const textual = await startApiGateway({
+      model: { ...model, binaryMediaTypes: [] },
+      invoke: async (_id, event) =>
+        _id === model.authorizer?.functionLogicalId
+          ? authorizeToken(event as APIGatewayTokenAuthorizerEvent, {
+              resolve: async () => 'alice',
+            })
+          : { statusCode: 200, body: JSON.stringify(event) },
+      log: () => undefined,
+    });
+    try {
+      const send = async (bytes: Buffer) =>
+        (await (
+          await fetch(`${textual.url}/generations`, {
+            method: 'POST',
+            headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/json' },
+            body: bytes,
+          })
+        ).json()) as APIGatewayProxyEvent;
+      const text = await send(Buffer.from('{"prompt":"un phare à l’aube"}'));
+      expect(text).toMatchObject({
+        body: '{"prompt":"un phare à l’aube"}',
+        isBase64Encoded: false,
+      });
+      const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]);
+      const binary = await send(bytes);
+      expect(binary.isBase64Encoded).toBe(true);
+      expect(Buffer.from(binary.body ?? '', 'base64')).toEqual(bytes);
+    } finally {
+      await textual.close();
+    }
   });
 
   it('serves GET /openapi.json without calling the authorizer', async () => {
