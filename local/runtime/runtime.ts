@@ -13,6 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { PROJECT_ROOT } from '../../infra/project-root.ts';
+import { CURSOR_SECRET_ID_VARIABLE } from '../../shared/api/cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
@@ -28,6 +29,7 @@ import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
 import { LOCAL_KEY_FILE, provisionApiKeys } from './api-keys.ts';
 import { startControlPlane } from './control-plane.ts';
+import { provideCursorSecret } from './cursor-secret.ts';
 import {
   ExecutionAlreadyExistsError,
   ExecutionEngine,
@@ -252,10 +254,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resume: () => undefined,
     };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
+    const cursorSecretArn = functionEnvironment[CURSOR_SECRET_ID_VARIABLE];
+    const secrets = new Map<string, string>();
+    if (secretArn) secrets.set(secretArn, sparkKey);
+    if (cursorSecretArn) secrets.set(cursorSecretArn, await provideCursorSecret(dataDir));
     const control = await startControlPlane({
       engine,
       eventsFile,
-      secrets: new Map(secretArn ? [[secretArn, sparkKey]] : []),
+      secrets,
       host,
       admin: {
         listSchedules: () => scheduler.list(),

@@ -226,7 +226,15 @@ export class GenerationsApi {
     let startKey: PageKey | undefined;
     if (query.cursor !== undefined) {
       startKey = cursors.decode(owner, scope, query.cursor);
-      if (startKey === undefined || startKey[index.partitionKey] !== partition) {
+      // A cursor that verifies may still not be a position of this index (one signed with a
+      // leaked secret, or by an older version): DynamoDB answers a start key of another shape
+      // with a ValidationException, which would be a 500.
+      const keyNames = [GenerationsTableSchema.partitionKey, index.partitionKey, index.sortKey];
+      if (
+        startKey === undefined ||
+        startKey[index.partitionKey] !== partition ||
+        !isStartKeyOf(startKey, keyNames)
+      ) {
         throw new BadRequestError(
           ErrorCodes.API_INVALID_QUERY,
           'cursor is not valid for this query; use the nextCursor of the previous page unchanged',
@@ -703,6 +711,15 @@ function validationError(error: {
   details: readonly unknown[];
 }): BadRequestError {
   return new BadRequestError(error.code, error.message, { details: error.details });
+}
+
+/** Exactly the key attributes of the index (table key, index keys), each a non-empty string. */
+function isStartKeyOf(key: PageKey, names: readonly string[]): boolean {
+  const given = Object.keys(key);
+  return (
+    given.length === new Set(names).size &&
+    names.every((name) => typeof key[name] === 'string' && key[name] !== '')
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { REDACTED } from '#shared/observability/redaction.ts';
-import { apiEvent, lambdaContext } from './support.ts';
+import { apiEvent, lambdaContext, mockCursorSecret } from './support.ts';
 
 // As the deployed functions log: JSON lines on stdout, the event logged on request
 // (SPARK_T2I_FUNCTION_LOG_EVENT locally).
@@ -19,6 +19,7 @@ process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 
 const documents = mockClient(DynamoDBDocumentClient);
+mockCursorSecret();
 const { handler } = await import('../../../functions/list-generations/handler.ts');
 
 /** Each secret is distinct, so a leak names the form that let it through. */
