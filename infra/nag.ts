@@ -119,6 +119,11 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     'The provider API key is issued by the provider; it cannot be rotated by a Lambda. Rotate it at the provider and put the new value in the secret (README, Deploy).',
   );
   acknowledge(
+    api.cursorSecret,
+    'AwsSolutions::AwsSolutions-SMG4',
+    'It signs page cursors that live as long as a listing; rotating it would only invalidate cursors in use. Replace its value (a random string of at least 32 characters) to rotate by hand.',
+  );
+  acknowledge(
     triggers.deadLetterQueue,
     'AwsSolutions::AwsSolutions-SQS3',
     'This queue is itself the dead-letter queue of the prompt-file function and the schedules.',

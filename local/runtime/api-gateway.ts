@@ -11,6 +11,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { CfnTemplate } from '../../infra/asl.ts';
+import { SECURITY_HEADERS } from '../../shared/api/responses.ts';
+import { ErrorCodes } from '../../shared/errors/codes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -77,6 +79,11 @@ export interface RestApiModel {
   readonly gatewayResponses: Readonly<Record<string, GatewayResponseModel>>;
   /** The stage's default method throttling (`/*`, `*`), if set. */
   readonly throttle?: StageThrottle;
+  /**
+   * `BinaryMediaTypes` of the API (e.g. `application/octet-stream`, or a wildcard for every
+   * type): a request body of a matching type reaches the function base64-encoded, as sent.
+   */
+  readonly binaryMediaTypes?: readonly string[];
 }
 
 interface Resource {
@@ -265,6 +272,8 @@ export function restApiFromTemplate(
         }
       : undefined;
 
+  const binaryMediaTypes = resources[apiId]?.Properties?.BinaryMediaTypes;
+
   return {
     restApiLogicalId: apiId,
     stage,
@@ -272,7 +281,31 @@ export function restApiFromTemplate(
     ...(authorizer && { authorizer }),
     gatewayResponses,
     ...(throttle && { throttle }),
+    ...(Array.isArray(binaryMediaTypes) && {
+      binaryMediaTypes: binaryMediaTypes.filter((type) => typeof type === 'string'),
+    }),
   };
+}
+
+/**
+ * Whether a request of this Content-Type is binary to the API: its media type matches one of
+ * the API's binary media types, where `*` stands for any type or subtype (the wildcard of both
+ * matches a request without a Content-Type too).
+ */
+export function isBinaryMediaType(
+  contentType: string | undefined,
+  binaryMediaTypes: readonly string[],
+): boolean {
+  const mediaType = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  const [type = '', subtype = ''] = mediaType.split('/', 2);
+  return binaryMediaTypes.some((pattern) => {
+    const [wantedType = '', wantedSubtype = ''] = pattern.toLowerCase().split('/', 2);
+    if (wantedType === '*' && wantedSubtype === '*') return true;
+    return (
+      (wantedType === '*' || wantedType === type) &&
+      (wantedSubtype === '*' || wantedSubtype === subtype)
+    );
+  });
 }
 
 function refOf(node: unknown): string | undefined {
@@ -342,6 +375,17 @@ export interface ApiGatewayOptions {
   readonly maxBodyBytes?: number;
   /** API Gateway's integration timeout; 0 = none. @default 29000 */
   readonly integrationTimeoutMs?: number;
+  /**
+   * A request whose headers and body are not wholly received within this is cut (408, and the
+   * connection closed), as API Gateway's limits cut a client that trickles its request in.
+   * Tests shorten it. @default 30000
+   */
+  readonly requestReceiveTimeoutMs?: number;
+  /**
+   * Open connections at most; a connection past it is closed as soon as it is accepted, so a
+   * local client cannot take every socket of the runtime's process. @default 512
+   */
+  readonly maxConnections?: number;
   /** Apply the stage's throttling (`model.throttle`) as a token bucket. @default false */
   readonly enforceThrottling?: boolean;
   /** The clock of the authorizer cache and the throttle (tests). @default Date.now */
@@ -361,6 +405,29 @@ export interface LocalApiGateway {
   clearAuthorizerCache(): void;
   /** Stops listening and drops every connection, keep-alive ones included. */
   close(): Promise<void>;
+}
+
+/** How long a client has to send its whole request (API Gateway cuts slow clients too). */
+export const DEFAULT_REQUEST_RECEIVE_TIMEOUT_MS = 30_000;
+/** Open connections of the local API at most. */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+
+/** The raw 408 a client gets when its request was not wholly received in time. */
+function requestTimeoutAnswer(timeoutMs: number): string {
+  const body = JSON.stringify({
+    error: {
+      code: ErrorCodes.API_REQUEST_REFUSED,
+      message: `The request was not received whole within ${timeoutMs / 1000} s`,
+    },
+  });
+  const headers = [
+    'HTTP/1.1 408 Request Timeout',
+    'Content-Type: application/json',
+    ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`),
+    'Connection: close',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  return `${headers.join('\r\n')}\r\n\r\n${body}`;
 }
 
 /** API Gateway's account and API id in the ARNs it gives the authorizer. */
@@ -610,6 +677,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
       info,
       route,
       body,
+      binary: isBinaryMediaType(headerValue(req, 'content-type'), model.binaryMediaTypes ?? []),
       stage: model.stage,
       requestTimeEpoch,
       authorizerContext,
@@ -630,19 +698,35 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
     return reply;
   };
 
-  const server = createServer((req, res) => {
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    handle(req)
-      .catch((error: unknown) => {
-        log(`Local API Gateway error: ${functionErrorMessage(error)}`);
-        return renderGatewayResponse(model, Errors.internal, undefined);
-      })
-      .then((reply) => send(req, res, reply, log));
-  });
-  server.on('clientError', (_error, socket) => {
+  const receiveTimeoutMs = options.requestReceiveTimeoutMs ?? DEFAULT_REQUEST_RECEIVE_TIMEOUT_MS;
+  const server = createServer(
+    {
+      // Node's own limits: the whole request (headers and body), and the headers alone, each
+      // checked every `connectionsCheckingInterval`; its defaults (300 s, 60 s, every 30 s) held
+      // a trickling client for minutes.
+      requestTimeout: receiveTimeoutMs,
+      headersTimeout: receiveTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(receiveTimeoutMs / 4))),
+    },
+    (req, res) => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      handle(req)
+        .catch((error: unknown) => {
+          log(`Local API Gateway error: ${functionErrorMessage(error)}`);
+          return renderGatewayResponse(model, Errors.internal, undefined);
+        })
+        .then((reply) => send(req, res, reply, log));
+    },
+  );
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (socket.writable) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? requestTimeoutAnswer(receiveTimeoutMs)
+          : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
     }
     socket.destroy();
   });
@@ -831,6 +915,8 @@ interface ProxyEventInput {
   readonly info: RequestInfo;
   readonly route: ApiRoute;
   readonly body: Buffer;
+  /** The body's type is one of the API's binary media types: it goes as base64, whatever it is. */
+  readonly binary: boolean;
   readonly stage: string;
   readonly requestTimeEpoch: number;
   readonly authorizerContext: Record<string, unknown> | undefined;
@@ -872,6 +958,7 @@ function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
   let isBase64Encoded = false;
   if (input.body.byteLength > 0) {
     try {
+      if (input.binary) throw new Error('binary');
       body = utf8.decode(input.body);
     } catch {
       body = input.body.toString('base64');

@@ -7,13 +7,14 @@
  * local scheduler) and, unless a real provider is named, the Spark simulator.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 import { PROJECT_ROOT } from '../../infra/project-root.ts';
+import { CURSOR_SECRET_ID_VARIABLE } from '../../shared/api/cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
@@ -32,7 +33,9 @@ import { type FunctionCode, type LocalFunction, LocalLambda } from '../lambda/se
 import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
+import { LOCAL_KEY_FILE, provisionApiKeys } from './api-keys.ts';
 import { startControlPlane } from './control-plane.ts';
+import { provideCursorSecret } from './cursor-secret.ts';
 import {
   ExecutionAlreadyExistsError,
   ExecutionEngine,
@@ -161,7 +164,6 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
-const LOCAL_KEY_FILE = 'local-api-key';
 /** Each cold start costs about a quarter of a CPU-second here; 8 of a function keep up with the cap. */
 const DEFAULT_MAX_ENVIRONMENTS = 8;
 
@@ -325,10 +327,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resume: () => undefined,
     };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
+    const cursorSecretArn = functionEnvironment[CURSOR_SECRET_ID_VARIABLE];
+    const secrets = new Map<string, string>();
+    if (secretArn) secrets.set(secretArn, sparkKey);
+    if (cursorSecretArn) secrets.set(cursorSecretArn, await provideCursorSecret(dataDir));
     const control = await startControlPlane({
       engine,
       eventsFile,
-      secrets: new Map(secretArn ? [[secretArn, sparkKey]] : []),
+      secrets,
       access,
       host,
       admin: {
@@ -393,6 +399,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       new ApiKeyStore(documents, apiKeysTable),
       dataDir,
       options.apiKeys,
+      log,
     );
 
     s3Notifications = wireS3Notifications(
@@ -590,51 +597,6 @@ function bucketOf(template: CfnTemplate, prefix: string): string {
       logicalId.startsWith(prefix) && template.Resources[logicalId]?.Type === 'AWS::S3::Bucket',
   );
   return (id ?? prefix).toLowerCase();
-}
-
-/** Registers the configured keys, or makes (once) and reuses the local owner's key. */
-async function provisionApiKeys(
-  store: ApiKeyStore,
-  dataDir: string,
-  configured: string | undefined,
-): Promise<{ key: string; owner: string; created: boolean }> {
-  const keyFile = join(dataDir, LOCAL_KEY_FILE);
-  if (configured) {
-    const pairs = configured.split(',').map((pair) => {
-      const separator = pair.indexOf(':');
-      const owner = pair.slice(0, separator).trim();
-      const key = pair.slice(separator + 1).trim();
-      // A key is sent as `Authorization: Bearer <key>`: it cannot be empty or hold a space.
-      if (separator <= 0 || owner === '' || !/^\S+$/.test(key))
-        throw new Error('SPARK_T2I_API_KEYS must look like "owner:key,owner2:key2"');
-      return { owner, key };
-    });
-    for (const pair of pairs) await registerOnce(store, pair.owner, pair.key);
-    const first = pairs[0] as { owner: string; key: string };
-    await writeFile(keyFile, `${first.key}\n`, { mode: 0o600 });
-    return { ...first, created: false };
-  }
-  if (existsSync(keyFile)) {
-    const key = (await readFile(keyFile, 'utf8')).split('\n')[0]?.trim() ?? '';
-    const owner = await store.resolve(key);
-    if (owner) return { key, owner, created: false };
-  }
-  const created = await store.create('local');
-  await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
-  return { key: created.key, owner: created.owner, created: true };
-}
-
-async function registerOnce(store: ApiKeyStore, owner: string, key: string): Promise<void> {
-  try {
-    await store.register(owner, key);
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    if ((await store.resolve(key)) !== owner) {
-      throw new Error(
-        `An API key in SPARK_T2I_API_KEYS is registered to another owner than "${owner}"`,
-      );
-    }
-  }
 }
 
 /**

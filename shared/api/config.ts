@@ -3,11 +3,13 @@
  * malformed variable fails the function's start with its name). Each route reads only what it
  * uses, so the stack gives each function only its own variables and grants.
  */
+
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { dynamoDb } from '../aws/dynamodb.ts';
 import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
-import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import { ConfigurationError, EnvNames, envInt, readEnv } from '../config/env.ts';
 import * as z from '../zod.ts';
-import { defaultCursorSecret } from './cursor.ts';
+import { CURSOR_SECRET_ID_VARIABLE, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
 import { GenerationsApi } from './generations.ts';
 import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
 import { ApiKeyStore } from './keys.ts';
@@ -19,8 +21,8 @@ export const ApiEnv = {
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   metadataMaxBytes: 'METADATA_MAX_BYTES',
   presignedUrlTtlSeconds: 'PRESIGNED_URL_TTL_SECONDS',
-  /** Signs list cursors; defaults to a value derived from the generations table name. */
-  cursorSecret: 'CURSOR_SECRET',
+  /** The Secrets Manager secret (ARN or name) whose random value signs list cursors. */
+  cursorSecretId: CURSOR_SECRET_ID_VARIABLE,
 } as const;
 
 /** The routes configured here; POST /generations has its own module (`submit-config.ts`). */
@@ -43,10 +45,31 @@ export function apiKeyStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ApiKey
   return new ApiKeyStore(dynamoDb(), values[ApiEnv.apiKeysTable]);
 }
 
-/** The generations operations, configured for one route. */
+/**
+ * The secret list cursors are signed with, read from Secrets Manager through Powertools
+ * parameters. The list function reads it once, at cold start (`await` at its module's top), so
+ * no request waits for it; Powertools keeps it cached for {@link CURSOR_SECRET_CACHE_SECONDS}.
+ */
+export async function cursorSecretFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const values = readEnv({ [ApiEnv.cursorSecretId]: z.string().check(z.minLength(1)) }, env);
+  const id = values[ApiEnv.cursorSecretId];
+  const secret = await getSecret<string>(id, { maxAge: CURSOR_SECRET_CACHE_SECONDS });
+  if (typeof secret !== 'string' || secret.length < MIN_CURSOR_SECRET_LENGTH) {
+    throw new ConfigurationError(
+      `Secret ${id} (${ApiEnv.cursorSecretId}) holds no cursor secret of at least ${MIN_CURSOR_SECRET_LENGTH} characters`,
+    );
+  }
+  return secret;
+}
+
+/** How long Powertools keeps the cursor secret once read. */
+export const CURSOR_SECRET_CACHE_SECONDS = 3600;
+
+/** The generations operations, configured for one route (`list` takes its cursor secret). */
 export function generationsApiFromEnv(
   route: GenerationsRoute,
   env: NodeJS.ProcessEnv = process.env,
+  options: { readonly cursorSecret?: string } = {},
 ): GenerationsApi {
   const base = readEnv({ [EnvNames.generationsTable]: tableName }, env);
   const table = base[EnvNames.generationsTable];
@@ -60,17 +83,14 @@ export function generationsApiFromEnv(
       });
     }
     case 'list': {
-      const values = readEnv(
-        {
-          [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
-          [ApiEnv.cursorSecret]: z.optional(z.string().check(z.minLength(16))),
-        },
-        env,
-      );
+      const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
+      if (options.cursorSecret === undefined) {
+        throw new ConfigurationError('Listing needs the cursor secret (cursorSecretFromEnv)');
+      }
       return new GenerationsApi({
         ...common,
         presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
-        cursorSecret: values[ApiEnv.cursorSecret] ?? defaultCursorSecret(table),
+        cursorSecret: options.cursorSecret,
       });
     }
     case 'cancel': {

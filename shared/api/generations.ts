@@ -42,6 +42,7 @@ import {
 import { CursorCodec, type PageKey } from './cursor.ts';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.ts';
 import type { IdempotentStart, IdempotentStarts, IdempotentSubmission } from './idempotency.ts';
+import { MAX_METADATA_DEPTH, valueNestsDeeperThan } from './json-limits.ts';
 import type { Presign } from './presign.ts';
 import {
   DEFAULT_METADATA_MAX_BYTES,
@@ -225,7 +226,15 @@ export class GenerationsApi {
     let startKey: PageKey | undefined;
     if (query.cursor !== undefined) {
       startKey = cursors.decode(owner, scope, query.cursor);
-      if (startKey === undefined || startKey[index.partitionKey] !== partition) {
+      // A cursor that verifies may still not be a position of this index (one signed with a
+      // leaked secret, or by an older version): DynamoDB answers a start key of another shape
+      // with a ValidationException, which would be a 500.
+      const keyNames = [GenerationsTableSchema.partitionKey, index.partitionKey, index.sortKey];
+      if (
+        startKey === undefined ||
+        startKey[index.partitionKey] !== partition ||
+        !isStartKeyOf(startKey, keyNames)
+      ) {
         throw new BadRequestError(
           ErrorCodes.API_INVALID_QUERY,
           'cursor is not valid for this query; use the nextCursor of the previous page unchanged',
@@ -337,6 +346,10 @@ export class GenerationsApi {
         details: [{ code: ErrorCodes.API_INVALID_METADATA, message, field: 'metadata' }],
       });
     if (!isPlainObject(metadata)) throw invalid('metadata must be a JSON object');
+    // Before it is serialised: JSON.stringify recurses, and throws RangeError thousands deep.
+    if (valueNestsDeeperThan(metadata, MAX_METADATA_DEPTH)) {
+      throw invalid(`metadata nests objects and arrays deeper than ${MAX_METADATA_DEPTH} levels`);
+    }
     // Stored as this text, not as a DynamoDB map: any JSON object round-trips unchanged, whatever
     // its numbers (a map refuses integers past 2^53 and magnitudes outside 1e-130..1e126), its
     // depth (a map nests 32 levels at most) or its keys.
@@ -698,6 +711,15 @@ function validationError(error: {
   details: readonly unknown[];
 }): BadRequestError {
   return new BadRequestError(error.code, error.message, { details: error.details });
+}
+
+/** Exactly the key attributes of the index (table key, index keys), each a non-empty string. */
+function isStartKeyOf(key: PageKey, names: readonly string[]): boolean {
+  const given = Object.keys(key);
+  return (
+    given.length === new Set(names).size &&
+    names.every((name) => typeof key[name] === 'string' && key[name] !== '')
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

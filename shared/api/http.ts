@@ -12,6 +12,7 @@ import {
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from './errors.ts';
+import { MAX_BODY_DEPTH, stringsAreWellFormed, textNestsDeeperThan } from './json-limits.ts';
 import { idempotencyKeySchema } from './schemas.ts';
 
 /** Largest request body accepted, in bytes. */
@@ -40,8 +41,14 @@ export function headerOf(
 }
 
 /**
- * The body as parsed JSON: `application/json` only (415), at most {@link MAX_BODY_BYTES} (413),
- * and valid JSON (400 `090004004`).
+ * The body as parsed JSON, checked before anything parses, serialises or walks it. In this
+ * order, the first failure being the answer: at most {@link MAX_BODY_BYTES} (413), declared as
+ * UTF-8 JSON (415), valid UTF-8 (400 `090004014`; a leading byte-order mark is allowed and
+ * dropped), nested at most {@link MAX_BODY_DEPTH} levels (400 `090004015`), valid JSON (400
+ * `090004004`), and no string in it holding half of a surrogate pair (400 `090004014`).
+ *
+ * API Gateway delivers the JSON types as binary (the API's `binaryMediaTypes`), base64-encoded,
+ * so these are the bytes the caller sent; a body given as text is read as its UTF-8 encoding.
  */
 export function readJsonBody(event: ProxyEvent, maxBytes: number = MAX_BODY_BYTES): unknown {
   const raw = event.isBase64Encoded
@@ -50,35 +57,66 @@ export function readJsonBody(event: ProxyEvent, maxBytes: number = MAX_BODY_BYTE
   if (raw.byteLength > maxBytes) {
     throw new PayloadTooLargeError(`The request body is larger than ${maxBytes} bytes`);
   }
-  if (!isReadAsJson(headerOf(event, 'content-type'))) {
-    throw new UnsupportedMediaTypeError(
-      'The request body must be JSON, sent as Content-Type: application/json',
+  if (!isJsonMediaType(headerOf(event, 'content-type'))) {
+    throw new UnsupportedMediaTypeError();
+  }
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch (error) {
+    throw notUtf8('The request body is not valid UTF-8', error);
+  }
+  if (textNestsDeeperThan(text, MAX_BODY_DEPTH)) {
+    throw new BadRequestError(
+      ErrorCodes.API_BODY_TOO_DEEP,
+      `The request body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels`,
     );
   }
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch (error) {
     throw new BadRequestError(ErrorCodes.API_BODY_NOT_JSON, 'The request body is not valid JSON', {
       cause: error,
     });
   }
+  if (!stringsAreWellFormed(body)) {
+    throw notUtf8(
+      'A string in the request body escapes half of a surrogate pair (\\ud800-\\udfff)',
+    );
+  }
+  return body;
+}
+
+/** Strict: a malformed sequence throws rather than becoming U+FFFD. A leading BOM is dropped. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function notUtf8(message: string, cause?: unknown): BadRequestError {
+  return new BadRequestError(ErrorCodes.API_BODY_NOT_UTF8, message, {
+    details: [{ code: ErrorCodes.API_BODY_NOT_UTF8, message }],
+    ...(cause !== undefined && { cause }),
+  });
 }
 
 /**
- * Whether a body of this declared type is read as JSON: `application/json` and the `+json` types
- * (with parameters such as `charset=utf-8`), and also no type at all and `text/plain`, which is
- * what `fetch` and many clients send for a string body when the caller forgets the header. A
- * body declared as another format (a form, multipart, XML) is refused with 415 rather than
- * guessed at.
+ * Whether a body of this declared type is read: `application/json` and the `+json` types, with
+ * no charset or `charset=utf-8` (RFC 8259: JSON between systems is UTF-8). No type at all,
+ * `text/plain` (what `fetch` sends for a string body when the caller forgets the header), a
+ * form, multipart, XML or another charset are refused with 415 rather than guessed at: a body
+ * is read only as what it says it is.
  */
-export function isReadAsJson(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType.trim() === '') return true;
-  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-  return (
-    mediaType === 'application/json' ||
-    mediaType === 'text/plain' ||
-    /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(mediaType)
-  );
+export function isJsonMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const [type = '', ...parameters] = contentType.split(';');
+  const mediaType = type.trim().toLowerCase();
+  const isJson =
+    mediaType === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(mediaType);
+  if (!isJson) return false;
+  return parameters.every((parameter) => {
+    const [name = '', value = ''] = parameter.split('=', 2).map((part) => part.trim());
+    if (name.toLowerCase() !== 'charset') return true;
+    return /^"?utf-8"?$/i.test(value);
+  });
 }
 
 /** The `Idempotency-Key` header, if any; a malformed one is refused (400 `090004012`). */

@@ -119,6 +119,27 @@ export class ApiKeyStore {
   }
 
   /**
+   * What the table holds for a key, revoked or not (`resolve` answers only an active key's
+   * owner); `undefined` for an unknown or malformed one.
+   */
+  async find(key: string): Promise<{ owner: string; revokedAt?: string } | undefined> {
+    if (key.length === 0 || key.length > MAX_KEY_LENGTH) return undefined;
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { keyHash: hashApiKey(key) },
+        ConsistentRead: true,
+      }),
+    );
+    const item = Item as Partial<ApiKeyItem> | undefined;
+    if (item === undefined || typeof item.owner !== 'string') return undefined;
+    return {
+      owner: item.owner,
+      ...(typeof item.revokedAt === 'string' && { revokedAt: item.revokedAt }),
+    };
+  }
+
+  /**
    * Revokes a key by its hash. Answers whether a key was found. API Gateway may keep answering
    * from its authorizer cache for up to the cache TTL.
    */

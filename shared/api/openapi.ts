@@ -66,6 +66,8 @@ const VALIDATION_CODES: readonly ErrorCode[] = [
   ErrorCodes.REQUEST_NOT_OBJECT,
   ErrorCodes.UNKNOWN_FIELD,
   ErrorCodes.API_BODY_NOT_JSON,
+  ErrorCodes.API_BODY_NOT_UTF8,
+  ErrorCodes.API_BODY_TOO_DEEP,
   ErrorCodes.API_INVALID_METADATA,
   ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
 ];
@@ -177,7 +179,7 @@ export function buildOpenApiDocument(): OpenApiObject {
             {
               status: '415',
               codes: [ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
-              text: 'The body is not application/json.',
+              text: 'The body is not declared as UTF-8 JSON: `Content-Type: application/json` (or a `+json` type), with no charset or `charset=utf-8`.',
             },
             THROTTLED,
             INTERNAL,

@@ -11,6 +11,7 @@ import {
 } from '../generation/model.ts';
 import { generationRequestSchema, SEED_MAX } from '../request/schema.ts';
 import * as z from '../zod.ts';
+import { MAX_METADATA_DEPTH } from './json-limits.ts';
 
 /** Largest `metadata`, in bytes of its JSON, unless configured otherwise. */
 export const DEFAULT_METADATA_MAX_BYTES = 2048;
@@ -20,7 +21,7 @@ export const LIST_LIMIT_MAX = 100;
 const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
 
 export const metadataSchema = z.withMeta(z.record(z.string(), z.unknown()), {
-  description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers, nesting and keys); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
+  description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers and keys, nested at most ${MAX_METADATA_DEPTH} levels); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
 });
 
 /** POST /generations body: the generation request plus optional `metadata`. */

@@ -57,6 +57,8 @@ export const ErrorCodes = {
   API_THROTTLED: '090004011',
   API_INVALID_IDEMPOTENCY_KEY: '090004012',
   API_REQUEST_REFUSED: '090004013',
+  API_BODY_NOT_UTF8: '090004014',
+  API_BODY_TOO_DEEP: '090004015',
   API_INTERNAL_ERROR: '090004099',
   // Pipeline: prompt files.
   PROMPT_FILE_TOO_LARGE: '090005001',
@@ -125,15 +127,19 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090004004': 'The request body is not valid JSON (HTTP 400)',
   '090004005': 'The request body is too large (HTTP 413)',
   '090004006':
-    'The request body is declared as a format other than JSON, such as a form (HTTP 415)',
+    'The request body is not declared as UTF-8 JSON (Content-Type application/json or a +json type, charset utf-8 if any): no type, text/plain, a form, another charset (HTTP 415)',
   '090004007': 'The Idempotency-Key was used with a different body (HTTP 409)',
   '090004008': 'Invalid query parameter: status, limit or cursor (HTTP 400)',
   '090004009': 'The generation has already ended and cannot be cancelled (HTTP 409)',
-  '090004010': 'metadata must be a JSON object of at most 2 KB (HTTP 400)',
+  '090004010':
+    'metadata must be a JSON object of at most 2 KB, nested at most 63 levels (HTTP 400)',
   '090004011': 'Too many requests (HTTP 429)',
   '090004012': 'The Idempotency-Key header is malformed (HTTP 400)',
   '090004013':
     'The API gateway refused the request for a reason no other code names (its HTTP 4xx status)',
+  '090004014':
+    'The request body is not valid UTF-8, or a JSON string in it escapes half of a surrogate pair (HTTP 400)',
+  '090004015': 'The request body nests JSON objects and arrays deeper than 64 levels (HTTP 400)',
   '090004099': 'Internal error (HTTP 500); nothing about it is shown to callers',
   '090005001': 'The prompt file is larger than the configured limit',
   '090005002':

@@ -156,7 +156,7 @@ export async function processS3Event(
     } catch (error) {
       logger.error('Prompt file not finished; the event will be retried', {
         bucket: ref.bucket,
-        key: ref.key,
+        objectKey: ref.key,
         error,
       });
       failures.push(error);
@@ -187,7 +187,11 @@ export async function processPromptFile(
   const { bucket, key } = ref;
   const reason = ignoreReason(key);
   if (reason !== undefined) {
-    logger.warn('Object ignored by the prompt-file trigger', { bucket, key, reason });
+    logger.warn('Object ignored by the prompt-file trigger', {
+      bucket,
+      objectKey: key,
+      reason,
+    });
     return { status: 'ignored', bucket, key, reason };
   }
   const format = formatOf(key) ?? null;
@@ -375,7 +379,7 @@ async function writeReport(
   }
   logger.info('Prompt file processed', {
     bucket: built.bucket,
-    key: built.key,
+    objectKey: built.key,
     reportKey,
     summary: built.summary,
     error: built.error,

@@ -450,6 +450,32 @@ describe('the HTTP API', () => {
     }
   });
 
+  it('signs list cursors with a secret Secrets Manager generates at deploy, read by the list function only', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret', {
+      Properties: { GenerateSecretString: { PasswordLength: 64 } },
+    });
+    expect(Object.keys(secrets)).toHaveLength(1);
+    const secretId = Object.keys(secrets)[0] as string;
+    const readers = Object.entries(template.findResources('AWS::Lambda::Function'))
+      .filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes(secretId))
+      .map(([id, fn]) => [id, fn.Properties.Environment.Variables.CURSOR_SECRET_ID]);
+    expect(readers).toEqual([[expect.stringMatching(/^ApiListGenerations/), { Ref: secretId }]]);
+    const grants = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes(`"Ref":"${secretId}"`),
+    );
+    expect(grants.map(([id]) => id)).toEqual([expect.stringMatching(/^ApiListGenerations/)]);
+  });
+
+  it('hands every request body to the functions as the bytes sent, so a handler sees malformed UTF-8', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    const any = Object.values(
+      template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
+    );
+    for (const method of any) {
+      expect(method.Properties.Integration.ContentHandling).toBe('CONVERT_TO_TEXT');
+    }
+  });
+
   it('answers the other methods of each resource with 405 and its Allow header, from API Gateway', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),

@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { hostileBodies } from '../helpers/hostile-bodies.ts';
 import {
   type CallOptions,
   type DocOperation,
@@ -558,15 +559,54 @@ describe('POST /generations', () => {
     },
   );
 
-  it('reads a JSON body sent without a Content-Type (fetch then declares text/plain)', async () => {
+  it.each([
+    ['without a Content-Type (fetch then declares text/plain)', undefined],
+    ['as text/plain', 'text/plain'],
+  ])('refuses a JSON body sent %s with 415 and writes nothing', async (_name, contentType) => {
+    const before = await countGenerations(FUZZ);
     const response = await fetch(`${runtime.endpoints.api}/generations`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${FUZZ}` },
+      headers: {
+        authorization: `Bearer ${FUZZ}`,
+        ...(contentType !== undefined && { 'content-type': contentType }),
+      },
       body: JSON.stringify({ prompt: 'a body with no declared type' }),
     });
-    expect(response.status).toBe(202);
-    expect(((await response.json()) as { status: string }).status).toBe('queued');
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE,
+    );
+    expect(await countGenerations(FUZZ)).toBe(before);
   });
+
+  it('answers hostile bodies (nesting, encodings, sizes, types) with a coded 4xx, never a 5xx', async () => {
+    const refused = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(hostileBodies, async (hostile) => {
+        const answer = await rawRequest(`${runtime.endpoints.api}/generations`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${FUZZ}`,
+            ...(hostile.contentType !== undefined && { 'content-type': hostile.contentType }),
+          },
+          body: hostile.bytes,
+        });
+        const what = `${hostile.description}: ${answer.status} ${answer.text}`;
+        expect(answer.status, what).toBeLessThan(500);
+        const parsed = JSON.parse(answer.text) as { id?: string; error?: { code: string } };
+        if (hostile.expectedCodes.length === 0) {
+          expect(answer.status, what).toBe(202);
+          return;
+        }
+        expect(hostile.expectedCodes, what).toContain(parsed.error?.code);
+        refused.add(parsed.error?.code as string);
+      }),
+      // A sample: the in-process property (test/unit/api) runs many more.
+      { numRuns: 60, seed: 24 },
+    );
+    expect(refused).toContain(ErrorCodes.API_BODY_NOT_UTF8);
+    expect(refused).toContain(ErrorCodes.API_BODY_TOO_DEEP);
+  }, 60_000);
 
   it.each([
     ['PUT', '/generations', 'GET, POST'],

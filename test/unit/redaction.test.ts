@@ -37,6 +37,9 @@ describe('isSecretKey', () => {
     'privateKey',
     'cookie',
     'Set-Cookie',
+    'key',
+    'spark_key',
+    'sparkKey',
   ])('redacts the value of %s', (key) => {
     expect(isSecretKey(key)).toBe(true);
   });
@@ -49,7 +52,8 @@ describe('isSecretKey', () => {
     'output_tokens',
     'total_tokens',
     'sha256',
-    'key',
+    'objectKey',
+    'reportKey',
     'keyPrefix',
     'bucket',
     'sparkTaskId',
@@ -76,6 +80,12 @@ describe('scrubText', () => {
       'abcdef0123',
     ],
     ['a session token in a URL', '?X-Amz-Security-Token=IQoJb3JpZ2lu&x=1', 'IQoJb3JpZ2lu'],
+    ['an x-api-key header line', 'sent x-api-key: k3y-v4lue upstream', 'k3y-v4lue'],
+    ['an api_key query parameter', 'GET /generations?api_key=q-v4lue&limit=5', 'q-v4lue'],
+    ['a key query parameter', 'GET /?limit=5&key=q-v4lue', 'q-v4lue'],
+    ['a Token scheme', 'authorization=Token t0k3n-v4lue', 't0k3n-v4lue'],
+    ['a spark_key JSON member in a string', '{"prompt":"x","spark_key":"sp-v4lue"}', 'sp-v4lue'],
+    ['a secret after another name', 'failed: x-api-key: k3y-v4lue', 'k3y-v4lue'],
   ])('removes %s', (_name, text, secret) => {
     const scrubbed = scrubText(text);
     expect(scrubbed).not.toContain(secret);
@@ -85,6 +95,12 @@ describe('scrubText', () => {
   it('leaves ordinary text alone', () => {
     const text = 'Spark poll answered HTTP 503 (003001098: busy); task sk-7 mask_value 0123abcd';
     expect(scrubText(text)).toBe(text);
+  });
+
+  it('keeps the scheme and the names around a redacted value', () => {
+    expect(scrubText('a=1&api_key=v4lue&limit=5 authorization: Token abc; input_tokens: 12')).toBe(
+      `a=1&api_key=${REDACTED}&limit=5 authorization: Token ${REDACTED}; input_tokens: 12`,
+    );
   });
 });
 

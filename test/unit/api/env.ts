@@ -13,6 +13,9 @@ export const TABLES = {
 export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:generation`;
 export const EVENT_BUS_NAME = 'spark-t2i-bus';
 export const IMAGES_BUCKET = 'images-bucket';
+/** The cursor secret's id, and the random value a mocked Secrets Manager answers for it. */
+export const CURSOR_SECRET_ID = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:cursor-AbCdEf`;
+export const CURSOR_SECRET = 'Yq3vN8tR2wK7mP4sX9zB6cH1jL5dF0gA';
 
 /** Everything any API function reads, plus quiet Powertools and fixed AWS credentials. */
 export const API_ENV: Record<string, string> = {
@@ -30,6 +33,7 @@ export const API_ENV: Record<string, string> = {
   EVENT_BUS_NAME,
   METADATA_MAX_BYTES: '2048',
   PRESIGNED_URL_TTL_SECONDS: '900',
+  CURSOR_SECRET_ID,
 };
 
 Object.assign(process.env, API_ENV);

@@ -1,26 +1,32 @@
 import './env.ts';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   apiEvent,
   bodyOf,
+  CURSOR_SECRET,
+  CURSOR_SECRET_ID,
   completedRecord,
   EXPECTED_HEADERS,
   errorOf,
   lambdaContext,
+  mockCursorSecret,
   storedRecord,
   TABLES,
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CursorCodec, defaultCursorSecret } from '#shared/api/cursor.ts';
+import { CursorCodec } from '#shared/api/cursor.ts';
 import { generationPageSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
 const documents = mockClient(DynamoDBDocumentClient);
+const secrets = mockCursorSecret();
 
-// The function reads its configuration at cold start: support.ts has set it by now.
+// The function reads its configuration, and its cursor secret, at cold start.
 const { handler } = await import('../../../functions/list-generations/handler.ts');
+const secretReadsAtColdStart = secrets.commandCalls(GetSecretValueCommand).length;
 
 const listEvent = (query: Record<string, string> | null = null, owner: string | null = 'alice') =>
   apiEvent({ path: '/generations', query, owner });
@@ -255,7 +261,7 @@ describe('GET /generations cursors', () => {
 
   it("refuses a well-formed cursor that points into another owner's partition", async () => {
     // Prepare: signed with the right secret for alice, but holding bob's position.
-    const codec = new CursorCodec(defaultCursorSecret(TABLES.generations));
+    const codec = new CursorCodec(CURSOR_SECRET);
     const cursor = codec.encode('alice', '*', {
       id: 'gen-1',
       owner: 'bob',
@@ -278,7 +284,7 @@ describe('GET /generations cursors', () => {
     ['very long', 'a'.repeat(5000)],
     [
       'signed with another secret',
-      new CursorCodec('another-secret-of-some-length').encode('alice', '*', {
+      new CursorCodec('another-secret-of-some-length-32-chars').encode('alice', '*', {
         id: 'x',
         owner: 'alice',
         createdAt: 'y',
@@ -292,6 +298,59 @@ describe('GET /generations cursors', () => {
     expect(result.statusCode).toBe(400);
     expect(errorOf(result).code).toBe(ErrorCodes.API_INVALID_QUERY);
     expect(documents).not.toHaveReceivedAnyCommand();
+  });
+  it.each([
+    ['only the partition', { owner: 'alice' }],
+    ['no sort key', { id: 'gen-1', owner: 'alice' }],
+    ['an extra attribute', { id: 'gen-1', owner: 'alice', createdAt: 'x', status: 'queued' }],
+    ['an empty id', { id: '', owner: 'alice', createdAt: '2024-05-01T10:00:00.000Z' }],
+    ['the status index key on the owner index', { id: 'g', ownerStatus: 'alice', createdAt: 'x' }],
+  ])(
+    'answers 400 090004008, not a 500, for a cursor that verifies but holds a key with %s',
+    async (_name, key) => {
+      // Prepare: signed with the right secret, so only its shape is wrong.
+      const cursor = new CursorCodec(CURSOR_SECRET).encode('alice', '*', key);
+
+      // Act
+      const result = await handler(listEvent({ cursor }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(errorOf(result).code).toBe(ErrorCodes.API_INVALID_QUERY);
+      expect(documents).not.toHaveReceivedAnyCommand();
+    },
+  );
+});
+
+describe('the cursor secret', () => {
+  it('is read from Secrets Manager once, at cold start, and not again by requests', async () => {
+    // Prepare
+    documents.on(QueryCommand).resolves({ Items: records(1) });
+
+    // Act
+    for (let call = 0; call < 3; call++) await handler(listEvent(), lambdaContext());
+
+    // Assess
+    expect(secretReadsAtColdStart).toBe(1);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(secrets.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe(
+      CURSOR_SECRET_ID,
+    );
+  });
+
+  it('has no default: without CURSOR_SECRET_ID, or with a short secret, the function does not start', async () => {
+    // Prepare
+    const { cursorSecretFromEnv } = await import('#shared/api/config.ts');
+    const shortId = `${CURSOR_SECRET_ID}-short`;
+    secrets
+      .on(GetSecretValueCommand, { SecretId: shortId })
+      .resolves({ SecretString: 'x'.repeat(31) });
+
+    // Act, Assess
+    await expect(cursorSecretFromEnv({})).rejects.toThrow(/CURSOR_SECRET_ID/);
+    await expect(cursorSecretFromEnv({ CURSOR_SECRET_ID: shortId })).rejects.toThrow(
+      /at least 32 characters/,
+    );
   });
 });
 

@@ -25,6 +25,7 @@ import {
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { GenerationsApi } from '#shared/api/generations.ts';
 import { IN_PROGRESS_WAIT } from '#shared/api/idempotency.ts';
 import { generationAcceptedSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
@@ -201,9 +202,20 @@ describe('POST /generations', () => {
     ['multipart', { 'Content-Type': 'multipart/form-data; boundary=x' }],
     ['XML', { 'Content-Type': 'application/xml' }],
     ['a JSON look-alike', { 'Content-Type': 'application/jsonp' }],
+    ['absent', {}],
+    ['empty', { 'Content-Type': '' }],
+    [
+      'text/plain (what fetch sends for a string body)',
+      { 'Content-Type': 'text/plain;charset=UTF-8' },
+    ],
+    ['JSON in UTF-16', { 'Content-Type': 'application/json; charset=utf-16' }],
   ])('answers 415 090004006 when the content type is %s', async (_name, headers) => {
+    // Prepare
+    const event = submitEvent(validBody);
+    event.headers = { Host: 'api.example.com', ...headers };
+
     // Act
-    const result = await handler(submitEvent(validBody, { headers }), lambdaContext());
+    const result = await handler(event, lambdaContext());
 
     // Assess
     expect(result.statusCode).toBe(415);
@@ -213,13 +225,9 @@ describe('POST /generations', () => {
   });
 
   it.each([
-    ['no content type at all', {}],
-    [
-      'text/plain (what fetch sends for a string body)',
-      { 'Content-Type': 'text/plain;charset=UTF-8' },
-    ],
     ['a +json type', { 'Content-Type': 'application/vnd.api+json' }],
-    ['JSON with its charset, in capitals', { 'Content-Type': 'Application/JSON; charset=utf-8' }],
+    ['JSON with its charset, in capitals', { 'Content-Type': 'Application/JSON; charset=UTF-8' }],
+    ['JSON with a quoted charset', { 'Content-Type': 'application/json; charset="utf-8"' }],
   ])('reads the body as JSON when it is sent with %s', async (_name, headers) => {
     // Prepare
     const event = submitEvent(validBody, { headers });
@@ -227,6 +235,127 @@ describe('POST /generations', () => {
 
     // Act
     const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+  });
+
+  /** POST /generations with these bytes as the body, as API Gateway delivers a binary type. */
+  const bytesEvent = (bytes: Uint8Array) => {
+    const event = submitEvent('');
+    event.body = Buffer.from(bytes).toString('base64');
+    event.isBase64Encoded = true;
+    return event;
+  };
+  const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
+  const join = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+  const body = JSON.stringify(validBody);
+
+  it.each([
+    ['a lone continuation byte', join(utf8('{"prompt":"a'), Uint8Array.of(0x80), utf8('"}'))],
+    ['a truncated sequence', join(utf8('{"prompt":"a'), Uint8Array.of(0xe2, 0x82), utf8('"}'))],
+    ['an overlong encoding', join(utf8('{"prompt":"'), Uint8Array.of(0xc0, 0xaf), utf8('"}'))],
+    [
+      'an encoded surrogate',
+      join(utf8('{"prompt":"'), Uint8Array.of(0xed, 0xa0, 0x80), utf8('"}')),
+    ],
+    ['Latin-1 text', new Uint8Array(Buffer.from('{"prompt":"café"}', 'latin1'))],
+    [
+      'UTF-16 with its byte-order mark',
+      join(Uint8Array.of(0xff, 0xfe), new Uint8Array(Buffer.from(body, 'utf16le'))),
+    ],
+  ])('answers 400 090004014 for a body with %s', async (_name, bytes) => {
+    // Act
+    const result = await handler(bytesEvent(bytes), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(result.headers).toEqual(EXPECTED_HEADERS);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_NOT_UTF8);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it.each([
+    ['a lone high surrogate', '{"prompt":"a \\ud800 b"}'],
+    ['a lone low surrogate in metadata', '{"prompt":"a","metadata":{"k":"\\udc00"}}'],
+    ['a lone surrogate in a key', '{"prompt":"a","metadata":{"\\udbff":1}}'],
+  ])('answers 400 090004014 for JSON escaping %s', async (_name, text) => {
+    // Act
+    const result = await handler(submitEvent(text), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_NOT_UTF8);
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('reads a UTF-8 body that starts with a byte-order mark, and a surrogate pair escaped whole', async () => {
+    // Prepare
+    const text = '{"prompt":"a lighthouse \\ud83c\\udf05 at dawn"}';
+    const event = bytesEvent(join(Uint8Array.of(0xef, 0xbb, 0xbf), utf8(text)));
+
+    // Act
+    const result = await handler(event, lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item?.request.prompt).toBe('a lighthouse \u{1F305} at dawn');
+  });
+
+  it.each([
+    [
+      'metadata nested 5,000 deep',
+      `{"prompt":"x","metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`,
+    ],
+    ['a body of arrays nested 5,000 deep', `${'['.repeat(5000)}${']'.repeat(5000)}`],
+    [
+      'metadata one level past the limit',
+      `{"prompt":"x","metadata":${'{"a":'.repeat(64)}1${'}'.repeat(64)}}`,
+    ],
+  ])('answers 400 090004015 for %s, before anything serialises it', async (_name, text) => {
+    // Act
+    const result = await handler(
+      submitEvent(text, { headers: { 'Idempotency-Key': 'deep' } }),
+      lambdaContext(),
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(400);
+    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_TOO_DEEP);
+    expect(documents).not.toHaveReceivedAnyCommand();
+    expect(idempotencyDb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('refuses metadata nested 5,000 deep with 400 090004010 when it is given already parsed', async () => {
+    // Prepare: a caller of the domain code that did not come through readJsonBody.
+    let metadata: Record<string, unknown> = { leaf: 1 };
+    for (let level = 0; level < 5000; level++) metadata = { a: metadata };
+    const api = new GenerationsApi({
+      dynamoDb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      tableName: TABLES.generations,
+    });
+
+    // Act
+    const submitted = api.submit('alice', { prompt: 'x', metadata }, { requestId: 'r-1' });
+
+    // Assess
+    await expect(submitted).rejects.toMatchObject({
+      status: 400,
+      code: ErrorCodes.API_INVALID_METADATA,
+    });
+    expect(documents).not.toHaveReceivedAnyCommand();
+  });
+
+  it('accepts metadata nested as deep as the limit allows, and brackets inside strings', async () => {
+    // Prepare: the body at 64 levels, metadata at 63.
+    const metadata = `${'{"a":'.repeat(62)}{"s":"[[[{{{"}${'}'.repeat(62)}`;
+
+    // Act
+    const result = await handler(
+      submitEvent(`{"prompt":"x","metadata":${metadata}}`),
+      lambdaContext(),
+    );
 
     // Assess
     expect(result.statusCode).toBe(202);

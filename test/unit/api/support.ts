@@ -13,17 +13,33 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
   APIGatewayTokenAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import type { AwsClientStub } from 'aws-sdk-client-mock';
-import { ACCOUNT, IMAGES_BUCKET, REGION } from './env.ts';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { ACCOUNT, CURSOR_SECRET, CURSOR_SECRET_ID, IMAGES_BUCKET, REGION } from './env.ts';
+
+/**
+ * Secrets Manager holding the cursor secret, as the stack makes it: call before importing the
+ * list function, which reads it at cold start.
+ */
+export function mockCursorSecret(): AwsClientStub<SecretsManagerClient> {
+  const secrets = mockClient(SecretsManagerClient);
+  secrets.on(GetSecretValueCommand, { SecretId: CURSOR_SECRET_ID }).resolves({
+    ARN: CURSOR_SECRET_ID,
+    SecretString: CURSOR_SECRET,
+  });
+  return secrets;
+}
 
 export {
   ACCOUNT,
+  CURSOR_SECRET,
+  CURSOR_SECRET_ID,
   EVENT_BUS_NAME,
   IMAGES_BUCKET,
   REGION,

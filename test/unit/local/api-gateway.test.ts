@@ -300,27 +300,61 @@ describe('the local gateway on the synthesized API', () => {
     expect(event.headers.AUTHORIZATION).toBe(`Bearer ${ALICE_KEY}`);
   });
 
-  it('sends a UTF-8 body as text and any other body as base64', async () => {
-    const text = await echoed(
-      await api('/generations', {
-        method: 'POST',
-        headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/json' },
-        body: '{"prompt":"un phare à l’aube"}',
-      }),
-    );
-    expect(text.body).toBe('{"prompt":"un phare à l’aube"}');
-    expect(text.isBase64Encoded).toBe(false);
+  it('sends every body as the bytes sent, base64-encoded: the API declares every type binary', async () => {
+    expect(model.binaryMediaTypes).toEqual(['*/*']);
+    for (const [contentType, bytes] of [
+      ['application/json', Buffer.from('{"prompt":"un phare à l’aube"}')],
+      ['application/json', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])],
+      ['application/octet-stream', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe])],
+      [undefined, Buffer.from('{"prompt":"no type"}')],
+    ] as const) {
+      const event = await echoed(
+        await api('/generations', {
+          method: 'POST',
+          headers: {
+            ...bearer(ALICE_KEY),
+            ...(contentType !== undefined && { 'Content-Type': contentType }),
+          },
+          body: bytes,
+        }),
+      );
+      expect(event.isBase64Encoded).toBe(true);
+      expect(Buffer.from(event.body ?? '', 'base64')).toEqual(bytes);
+    }
+  });
 
-    const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]);
-    const binary = await echoed(
-      await api('/generations', {
-        method: 'POST',
-        headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/octet-stream' },
-        body: bytes,
-      }),
-    );
-    expect(binary.isBase64Encoded).toBe(true);
-    expect(Buffer.from(binary.body ?? '', 'base64')).toEqual(bytes);
+  it('sends a UTF-8 body as text, and any other as base64, to an API without binary media types', async () => {
+    const textual = await startApiGateway({
+      model: { ...model, binaryMediaTypes: [] },
+      invoke: async (_id, event) =>
+        _id === model.authorizer?.functionLogicalId
+          ? authorizeToken(event as APIGatewayTokenAuthorizerEvent, {
+              resolve: async () => 'alice',
+            })
+          : { statusCode: 200, body: JSON.stringify(event) },
+      log: () => undefined,
+    });
+    try {
+      const send = async (bytes: Buffer) =>
+        (await (
+          await fetch(`${textual.url}/generations`, {
+            method: 'POST',
+            headers: { ...bearer(ALICE_KEY), 'Content-Type': 'application/json' },
+            body: bytes,
+          })
+        ).json()) as APIGatewayProxyEvent;
+      const text = await send(Buffer.from('{"prompt":"un phare à l’aube"}'));
+      expect(text).toMatchObject({
+        body: '{"prompt":"un phare à l’aube"}',
+        isBase64Encoded: false,
+      });
+      const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]);
+      const binary = await send(bytes);
+      expect(binary.isBase64Encoded).toBe(true);
+      expect(Buffer.from(binary.body ?? '', 'base64')).toEqual(bytes);
+    } finally {
+      await textual.close();
+    }
   });
 
   it('serves GET /openapi.json without calling the authorizer', async () => {
@@ -835,6 +869,123 @@ describe('the local gateway on hand-written models', () => {
 });
 
 /** Sends raw bytes and returns everything the server answers before closing. */
+describe('slow clients and open connections', () => {
+  const lambda = fakeLambda();
+  /** Short here; 30 s by default, so the test does not wait for the real limit. */
+  const RECEIVE_MS = 300;
+  let gateway: LocalApiGateway;
+
+  beforeAll(async () => {
+    gateway = await startApiGateway({
+      model,
+      invoke: lambda.invoke,
+      requestReceiveTimeoutMs: RECEIVE_MS,
+      maxConnections: 4,
+      log: () => undefined,
+    });
+  });
+  afterAll(() => gateway.close());
+  beforeEach(() => lambda.reset());
+
+  /** Writes `parts` over a raw socket, `gapMs` apart; answers what came back and when it closed. */
+  function slowClient(parts: readonly string[], gapMs: number) {
+    return new Promise<{ answer: string; closedAfterMs: number }>((resolve, reject) => {
+      const started = Date.now();
+      const chunks: Buffer[] = [];
+      const socket = connect(gateway.port, '127.0.0.1');
+      let next = 0;
+      const timer = setInterval(() => {
+        if (next < parts.length && socket.writable) socket.write(parts[next++] as string);
+      }, gapMs);
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({
+          answer: Buffer.concat(chunks).toString('utf8'),
+          closedAfterMs: Date.now() - started,
+        });
+      });
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the gateway never cut the slow request'));
+      }, 5000);
+    });
+  }
+
+  it('cuts a request whose headers are not wholly received in time, with 408 in the error shape', async () => {
+    // Act: one header line every 100 ms, never the blank line that ends them.
+    const { answer, closedAfterMs } = await slowClient(
+      ['GET /generations HTTP/1.1\r\n', 'Host: localhost\r\n', ...Array(40).fill('X-Slow: 1\r\n')],
+      100,
+    );
+
+    // Assess
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(answer).toContain(ErrorCodes.API_REQUEST_REFUSED);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(RECEIVE_MS - 50);
+    expect(closedAfterMs).toBeLessThan(2000);
+    expect(lambda.calls).toHaveLength(0);
+  });
+
+  it('cuts a request whose body is not wholly received in time, before any function runs', async () => {
+    // Act: the headers at once, then the body a byte at a time.
+    const head = `POST /generations HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${ALICE_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`;
+    const { answer, closedAfterMs } = await slowClient([head, ...Array(100).fill('x')], 50);
+
+    // Assess
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(closedAfterMs).toBeLessThan(2000);
+    expect(lambda.calls).toHaveLength(0);
+  });
+
+  it('does not cut a request received in time whose function takes longer than that', async () => {
+    // Prepare
+    lambda.behaviours.set(functionId('ApiListGenerations'), async () => {
+      await new Promise((resolve) => setTimeout(resolve, RECEIVE_MS * 3));
+      return { statusCode: 200, body: '{"items":[]}' };
+    });
+
+    // Act
+    const response = await fetch(`${gateway.url}/generations`, { headers: bearer(ALICE_KEY) });
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ items: [] });
+  });
+
+  it('holds at most maxConnections open: one more is closed at once, and a freed place is taken again', async () => {
+    // Prepare: four idle connections, the cap.
+    const open = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<ReturnType<typeof connect>>((resolve) => {
+            const socket = connect(gateway.port, '127.0.0.1', () => resolve(socket));
+            socket.on('error', () => undefined);
+          }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // Act
+    const refused = await rawRequest(
+      gateway.port,
+      'GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+    ).catch(() => '');
+    for (const socket of open) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const served = await rawRequest(
+      gateway.port,
+      'GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+    );
+
+    // Assess
+    expect(refused).toBe('');
+    expect(served).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
+
 function rawRequest(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
