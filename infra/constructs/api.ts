@@ -134,9 +134,11 @@ export class GenerationApi extends Construct {
         METADATA_MAX_BYTES: String(props.metadataMaxBytes),
       },
     });
+    // A put records the generation; a keyed retry reads the one an earlier attempt recorded
+    // (`#carryOn`); an update marks one whose workflow could not start.
     allow(
       this.submitFunction,
-      ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [props.generationsTable.tableArn],
     );
     allow(

@@ -69,9 +69,17 @@ export class Reconciler extends Construct {
       ['dynamodb:Query'],
       [`${props.generationsTable.tableArn}/index/${GenerationsTableSchema.unfinishedIndex.name}`],
     );
+    // Frees slots and hands them over (shared/generation/slots.ts): a waiter it takes off the
+    // queue while the slots are full after all goes back with a put (`requeue`).
     allow(
       this.function,
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+      ],
       [props.slotsTable.tableArn],
     );
     allow(this.function, ['states:SendTaskSuccess'], [stateMachineArn]);
