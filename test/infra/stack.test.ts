@@ -683,6 +683,45 @@ describe('observability', () => {
     }
   });
 
+  it('encrypts the alarm topic with a rotated key of its own, which CloudWatch may use for this account only', () => {
+    const [topic, ...others] = Object.values(template.findResources('AWS::SNS::Topic'));
+    expect(others).toEqual([]);
+    const keyRef = topic?.Properties.KmsMasterKeyId as { 'Fn::GetAtt'?: [string, string] };
+    const key = template.findResources('AWS::KMS::Key')[keyRef['Fn::GetAtt']?.[0] ?? ''];
+    expect(key?.Properties.EnableKeyRotation).toBe(true);
+    expect(key?.Properties.KeyPolicy.Statement).toContainEqual({
+      Sid: 'CloudWatchAlarmsPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+  });
+
+  it('lets CloudWatch publish to the alarm topic for this account only, and refuses plain HTTP', () => {
+    const topic = logicalIdStartingWith('AWS::SNS::Topic', 'ObservabilityAlarms');
+    const [policy, ...others] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(others).toEqual([]);
+    expect(policy?.Properties.Topics).toEqual([{ Ref: topic }]);
+    const statements = policy?.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toContainEqual({
+      Sid: 'CloudWatchAlarmsPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topic },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+  });
+
   it('alarms on failing executions, function errors and throttles, and API 5xx', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     const metrics = alarms.flatMap((alarm) =>
