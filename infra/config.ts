@@ -9,6 +9,13 @@ import { resolve } from 'node:path';
 import * as z from 'zod';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
+/**
+ * The longest a pre-signed image URL can be promised to work: it is signed with the credentials of
+ * a Lambda role's session, which live 12 hours at most, and a URL dies with the credentials that
+ * signed it (S3 checks the session, not only the URL's own expiry).
+ */
+export const MAX_PRESIGNED_URL_TTL_SECONDS = 12 * 60 * 60;
+
 const scheduleSchema = z.strictObject({
   /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */
   name: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'letters, digits, - and _ only, 1-48 long'),
@@ -118,7 +125,19 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
       throttleBurstLimit: z.int().positive().default(100),
-      presignedUrlTtlSeconds: z.int().min(1).max(604_800).default(3600),
+      /**
+       * Lifetime of the pre-signed image URLs in answers. They are signed with the API function's
+       * role session credentials, and a URL stops working when those expire, whatever it says:
+       * capped at the 12 hours such a session lives (docs/decisions.md D22).
+       */
+      presignedUrlTtlSeconds: z
+        .int()
+        .min(1)
+        .max(
+          MAX_PRESIGNED_URL_TTL_SECONDS,
+          `at most ${MAX_PRESIGNED_URL_TTL_SECONDS} (12 h): image URLs are signed with a Lambda role's session credentials, and die when they expire`,
+        )
+        .default(3600),
       /** How long API Gateway caches an authorizer answer for a key. */
       authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
     })

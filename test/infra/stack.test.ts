@@ -873,6 +873,17 @@ describe('stack configuration', () => {
     expect(() => loadWithContext({ 'spark-t2i': value })).toThrow(message);
   });
 
+  it("caps the image URLs' lifetime at the 12 h of the session credentials that sign them, saying why", () => {
+    expect(
+      parseStackConfig({ api: { presignedUrlTtlSeconds: 43_200 } }).api.presignedUrlTtlSeconds,
+    ).toBe(43_200);
+    for (const ttl of [43_201, 604_800]) {
+      expect(() => parseStackConfig({ api: { presignedUrlTtlSeconds: ttl } })).toThrow(
+        /api\.presignedUrlTtlSeconds: at most 43200 \(12 h\): image URLs are signed with a Lambda role's session credentials/,
+      );
+    }
+  });
+
   it('still validates a context string against the schema', () => {
     expect(() => loadWithContext({ 'spark-t2i': '{"maxConcurrentTasks":0}' })).toThrow(
       /maxConcurrentTasks/,
