@@ -114,6 +114,21 @@ export const stackConfigSchema = z.strictObject({
     .min(60)
     .max(7 * 86_400)
     .default(86_400),
+  /**
+   * Concurrency reserved for two functions, taken from the account's Lambda concurrency quota
+   * (Lambda keeps 100 of it unreserved, so the defaults need a quota of at least 107); 0 = no
+   * reservation, for accounts whose quota is lower (docs/operations.md, §1).
+   */
+  reservedConcurrency: z
+    .strictObject({
+      /**
+       * Prompt files read at once: bounds their StartExecution rate together, 25 a second each.
+       */
+      promptFile: z.int().min(0).max(1000).default(5),
+      /** Reconciler runs at once: an ended execution need not wait behind a sweep. */
+      reconciler: z.int().min(0).max(1000).default(2),
+    })
+    .prefault({}),
   /** How often the reconciler sweeps for slots and records left behind by dead executions. */
   reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */

@@ -110,6 +110,7 @@ export class SparkT2iStack extends Stack {
       promptFileMaxBytes: config.limits.promptFileMaxBytes,
       promptFileMaxLines: config.limits.promptFileMaxLines,
       promptFileStartsPerSecond: config.limits.promptFileStartsPerSecond,
+      promptFileReservedConcurrency: config.reservedConcurrency.promptFile,
       schedules: config.schedules,
     });
     this.reconciler = new Reconciler(this, 'Reconciler', {
@@ -120,6 +121,7 @@ export class SparkT2iStack extends Stack {
       maxExecution: this.workflow.stateMachineTimeout,
       eventBus,
       every: Duration.minutes(config.reconcileEveryMinutes),
+      reservedConcurrency: config.reservedConcurrency.reconciler,
       deadLetterQueue: this.triggers.deadLetterQueue,
     });
     new Observability(this, 'Observability', {

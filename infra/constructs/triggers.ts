@@ -23,7 +23,7 @@ import {
 } from '../../shared/generation/model.ts';
 import type { ScheduleConfig } from '../config.ts';
 import { allow } from './grants.ts';
-import { PipelineFunction } from './pipeline-function.ts';
+import { PipelineFunction, reservation } from './pipeline-function.ts';
 
 export interface TriggersProps {
   readonly inputBucket: IBucket;
@@ -35,6 +35,11 @@ export interface TriggersProps {
   readonly promptFileMaxBytes: number;
   readonly promptFileMaxLines: number;
   readonly promptFileStartsPerSecond: number;
+  /**
+   * Prompt-file invocations reserved, out of the account's concurrency; 0 = no reservation.
+   * @default 0
+   */
+  readonly promptFileReservedConcurrency?: number;
   /** Validated schedules (each request checked by the shared schema when the config was read). */
   readonly schedules: readonly ScheduleConfig[];
 }
@@ -120,8 +125,10 @@ export class Triggers extends Construct {
       // runs short. A retry is cheap (idempotent names).
       timeout: Duration.minutes(15),
       memorySize: 512,
-      // Bounded, so a burst of files cannot exceed the Step Functions StartExecution rate.
-      reservedConcurrentExecutions: 5,
+      // Bounded (5 by default, the stack config), so a burst of files cannot exceed the Step
+      // Functions StartExecution rate; unreserved, a burst is paced by StartExecution's
+      // throttling, which the starter retries.
+      reservedConcurrentExecutions: reservation(props.promptFileReservedConcurrency),
       environment: {
         [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
         DEFAULT_OWNER: props.defaultOwner,
