@@ -135,6 +135,7 @@ export class SparkT2iStack extends Stack {
         ReleaseSlot: this.steps.releaseSlot,
         Reconciler: this.reconciler.function,
         PromptFile: this.triggers.promptFileFunction,
+        ScheduleFiring: this.triggers.scheduleFiringFunction,
         ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
       },
       retriedByWorkflow: ['CreateTask', 'PollTask', 'CopyImages'],

@@ -28,19 +28,15 @@ import { parseFaultSpec } from '../simulator/faults.ts';
 import { type RunningSimulator, startSimulator } from '../simulator/server.ts';
 import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
 import { startControlPlane } from './control-plane.ts';
-import {
-  ExecutionAlreadyExistsError,
-  ExecutionEngine,
-  type ExecutionRecord,
-} from './executions.ts';
+import { ExecutionEngine, type ExecutionRecord } from './executions.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
 import {
   type Firing,
   firingAt,
+  firingInput,
   firingNow,
   type LocalSchedule,
   schedulesFromTemplate,
-  startExecutionOf,
   startScheduler,
 } from './scheduler.ts';
 import {
@@ -238,15 +234,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => engine.abortAll());
 
     const schedules = schedulesFromTemplate(template);
-    // Scheduler -> sfn:StartExecution with the firing's name: a repeated delivery is a no-op.
+    // Scheduler -> the schedule-firing function, which starts the execution named from the
+    // firing's scheduled time: a repeated delivery meets the same generation.
     const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
-      const { name, input } = startExecutionOf(schedule, firing);
-      try {
-        engine.start(name, input);
-      } catch (error) {
-        if (!(error instanceof ExecutionAlreadyExistsError)) throw error;
-      }
-      return { id: name };
+      const answer = await lambda.invoke(schedule.functionArn, firingInput(schedule, firing));
+      return { id: (answer as { id: string }).id };
     };
     let s3Notifications: ReturnType<typeof wireS3Notifications> = {
       redeliver: () => ({ delivered: 0 }),
@@ -311,7 +303,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const triggerSchedule = async (name: string) => fireSchedule(scheduleNamed(name), firingNow());
     const fireScheduleAt = async (name: string, scheduledTime: Date) => {
       const schedule = scheduleNamed(name);
-      return fireSchedule(schedule, firingAt(schedule, scheduledTime));
+      return fireSchedule(schedule, firingAt(scheduledTime));
     };
 
     const apiKeysTable = functionEnvironment[API_KEYS_TABLE_VARIABLE] as string;

@@ -106,6 +106,21 @@ const releaseCalls = slotCalls({
   'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
 });
 
+/**
+ * Not our code: Lambda sends an asynchronous event that failed for good to the function's
+ * on-failure destination with the function's role (infra/constructs/triggers.ts); CDK's grant
+ * adds the two reads.
+ */
+const deadLetters: Call[] = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'].map(
+  (action) => ({
+    action,
+    resource: () => ({
+      'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'TriggersDeadLetters'), 'Arn'],
+    }),
+    code: "Lambda's on-failure destination",
+  }),
+);
+
 const presign: Call = {
   action: 's3:GetObject',
   resource: objectsArn('StorageImages', '/images/*'),
@@ -303,15 +318,15 @@ const CALLS: Record<string, readonly Call[]> = {
       resource: stateMachine,
       code: 'shared/prompt-files/starter.ts startGeneration',
     },
-    // Not our code: Lambda sends an event that failed for good to the on-failure destination
-    // with the function's role (infra/constructs/triggers.ts); CDK's grant adds the two reads.
-    ...['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'].map((action) => ({
-      action,
-      resource: () => ({
-        'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'TriggersDeadLetters'), 'Arn'],
-      }),
-      code: "Lambda's on-failure destination",
-    })),
+    ...deadLetters,
+  ],
+  TriggersScheduleFiringRole: [
+    {
+      action: 'states:StartExecution',
+      resource: stateMachine,
+      code: 'shared/generation/schedule-firing.ts startScheduleFiring (startGeneration)',
+    },
+    ...deadLetters,
   ],
   ReconcilerFunctionRole: [
     {

@@ -59,24 +59,13 @@ function statementsOfRole(roleLogicalIdPrefix: string): Statement[] {
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actions = (statement: Statement) => [statement.Action].flat();
-/** The StartExecution request a schedule sends, its state machine reference left unresolved. */
-const startExecutionOf = (expression: string): Record<string, unknown> => {
+/** The input a schedule hands the schedule-firing function (a plain JSON string: no tokens). */
+const firingEventOf = (expression: string): Record<string, unknown> => {
   const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule')).find(
     (resource) => resource.Properties.ScheduleExpression === expression,
   );
   if (!schedule) throw new Error(`no schedule ${expression}`);
-  const [, parts] = schedule.Properties.Target.Input['Fn::Join'] as [string, unknown[]];
-  const refs: unknown[] = [];
-  const text = parts
-    .map((part) => (typeof part === 'string' ? part : `@@${refs.push(part) - 1}@@`))
-    .join('');
-  const parsed = JSON.parse(text) as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.entries(parsed).map(([key, value]) => {
-      const ref = typeof value === 'string' ? /^@@(\d+)@@$/.exec(value) : null;
-      return [key, ref ? refs[Number(ref[1])] : value];
-    }),
-  );
+  return JSON.parse(schedule.Properties.Target.Input as string) as Record<string, unknown>;
 };
 const logicalIdStartingWith = (type: string, prefix: string): string => {
   const id = Object.keys(template.findResources(type)).find((key) => key.startsWith(prefix));
@@ -603,28 +592,20 @@ describe('triggers', () => {
     ]);
   });
 
-  it('creates one schedule per config entry, starting the state machine with its validated request', () => {
+  it('creates one schedule per config entry, firing the schedule-firing function with its validated request', () => {
     const found = Object.values(template.findResources('AWS::Scheduler::Schedule'));
     expect(found).toHaveLength(2);
+    const firing = logicalIdStartingWith('AWS::Lambda::Function', 'TriggersScheduleFiring');
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
       Target: {
-        Arn: {
-          'Fn::Join': [
-            '',
-            ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:sfn:startExecution'],
-          ],
-        },
+        Arn: { 'Fn::GetAtt': [firing, 'Arn'] },
         DeadLetterConfig: { Arn: Match.anyValue() },
         RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
       },
     });
-    const request = startExecutionOf('cron(0 6 * * ? *)');
-    expect(request.StateMachineArn).toEqual({
-      Ref: expect.stringMatching(/^WorkflowStateMachine/),
-    });
-    expect(JSON.parse(request.Input as string)).toEqual({
+    expect(firingEventOf('cron(0 6 * * ? *)').input).toEqual({
       request: { prompt: 'a product shot', use_pre_llm: true, seed: -1, width: 1328, height: 1328 },
       source: 'schedule',
       sourceRef: 'schedule:daily-catalogue',
@@ -632,24 +613,42 @@ describe('triggers', () => {
     });
   });
 
-  it("names each firing's execution by Scheduler's firing id, so a repeated delivery starts nothing twice", () => {
-    expect(startExecutionOf('cron(0 6 * * ? *)').Name).toBe(
-      's_daily-catalogue_<aws.scheduler.execution-id>',
-    );
-    expect(startExecutionOf('rate(1 hour)').Name).toBe('s_hourly_<aws.scheduler.execution-id>');
+  it('hands each firing its scheduled time, which Scheduler keeps across retries, and never its per-attempt execution id', () => {
+    for (const [expression, name] of [
+      ['cron(0 6 * * ? *)', 'daily-catalogue'],
+      ['rate(1 hour)', 'hourly'],
+    ]) {
+      const event = firingEventOf(expression as string);
+      expect(event).toMatchObject({
+        schedule: name,
+        scheduledTime: '<aws.scheduler.scheduled-time>',
+      });
+      expect(JSON.stringify(event)).not.toContain('<aws.scheduler.execution-id>');
+      expect(JSON.stringify(event)).not.toContain('<aws.scheduler.attempt-number>');
+    }
   });
 
-  it('lets the schedules start executions of the state machine, nothing else', () => {
+  it('lets the schedules invoke the schedule-firing function, nothing else, and that function start executions', () => {
+    const firing = logicalIdStartingWith('AWS::Lambda::Function', 'TriggersScheduleFiring');
     const roleArn = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0]?.Properties
       .Target.RoleArn as { 'Fn::GetAtt': [string, string] };
     const statements = statementsOfRole(roleArn['Fn::GetAtt'][0]);
     expect(statements.filter((statement) => !actions(statement)[0]?.startsWith('sqs:'))).toEqual([
       {
-        Action: 'states:StartExecution',
+        Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: { Ref: expect.stringMatching(/^WorkflowStateMachine/) },
+        Resource: [
+          { 'Fn::GetAtt': [firing, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [firing, 'Arn'] }, ':*']] },
+        ],
       },
     ]);
+    expect(statementsOfRole('TriggersScheduleFiringRole')).toContainEqual(
+      expect.objectContaining({
+        Action: 'states:StartExecution',
+        Resource: { Ref: expect.stringMatching(/^WorkflowStateMachine/) },
+      }),
+    );
   });
 
   it('fails synth with the code and the name of a schedule whose request is invalid', () => {
@@ -815,7 +814,7 @@ describe('function error alarms', () => {
 
   it('page on any error of every other function', () => {
     const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
-    expect(direct).toHaveLength(11);
+    expect(direct).toHaveLength(12);
     for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
   });
 });
