@@ -525,7 +525,13 @@ export class GenerationWorkflow extends Construct {
 
     this.stateMachineName = props.stateMachineName;
     this.stateMachineTimeout = props.maxQueue.plus(props.maxElapsed).plus(Duration.minutes(15));
+    // Under /aws/vendedlogs/: Step Functions delivers logs as a vended log source, which adds a
+    // statement for its log group to the account's CloudWatch Logs resource policy, a policy of
+    // 5,120 characters at most. Under this prefix one statement covers every such group, so a
+    // machine (or a stack) more cannot exhaust it and fail to deploy. Named after the machine,
+    // itself named after the stack: two stacks never share it.
     this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });

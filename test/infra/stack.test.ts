@@ -682,6 +682,20 @@ describe('observability', () => {
     }
   });
 
+  it('logs the state machine to a log group under /aws/vendedlogs/, named after the stack', () => {
+    const group = logicalIdStartingWith('AWS::Logs::LogGroup', 'WorkflowLogs');
+    expect(template.findResources('AWS::Logs::LogGroup')[group]?.Properties.LogGroupName).toBe(
+      '/aws/vendedlogs/states/SparkT2i-generation',
+    );
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: {
+        Destinations: [
+          { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [group, 'Arn'] } } },
+        ],
+      },
+    });
+  });
+
   it('encrypts the alarm topic with a rotated key of its own, which CloudWatch may use for this account only', () => {
     const [topic, ...others] = Object.values(template.findResources('AWS::SNS::Topic'));
     expect(others).toEqual([]);
