@@ -35,8 +35,11 @@ export const stackConfigSchema = z.strictObject({
       baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.spark.example.com'),
       createPath: z.string().startsWith('/').default('/v1/images/generations'),
       taskPath: z.string().startsWith('/').includes('{id}').default('/v1/tasks/{id}'),
-      /** Name of the Secrets Manager secret holding the provider API key (a plain string). */
-      apiKeySecretName: z.string().min(1).default('spark-t2i/spark-api-key'),
+      /**
+       * Name of the Secrets Manager secret holding the provider API key (a plain string).
+       * @default `<stack name>/spark-api-key`, so two stacks of one account never share it
+       */
+      apiKeySecretName: z.string().min(1).optional(),
       requestTimeoutMs: z.int().min(1000).max(60_000).default(10_000),
     })
     .prefault({}),
@@ -216,6 +219,25 @@ export function parseStackConfig(input: unknown): StackConfig {
     return { ...schedule, request: result.request };
   });
   return { ...parsed.data, schedules };
+}
+
+/** The stack's name when the `stackName` context key gives none. */
+export const DEFAULT_STACK_NAME = 'SparkT2i';
+
+/**
+ * The stack's name: the `stackName` context key (`cdk deploy -c stackName=SparkT2i-staging`), or
+ * `SparkT2i`. Every physical name the stack sets is derived from it, so stacks of other names
+ * can live in the same account and region. A CloudFormation stack name, short enough that the
+ * state machine's name (`<stack>-generation`) stays within Step Functions' 80 characters.
+ */
+export function loadStackName(readContext: (key: string) => unknown): string {
+  const value = readContext('stackName') ?? DEFAULT_STACK_NAME;
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,68}$/.test(value)) {
+    throw new StackConfigError(
+      `Invalid stackName ${JSON.stringify(value)}: a letter, then letters, digits and -, 69 characters at most`,
+    );
+  }
+  return value;
 }
 
 /**

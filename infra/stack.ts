@@ -44,8 +44,11 @@ export class SparkT2iStack extends Stack {
       inputRetentionDays: config.retention.inputDays,
       removalPolicy: props.removalPolicy,
     });
+    // Every physical name the stack sets is derived from its own name: a second stack in the
+    // account (another stage, a replacement) never collides with this one.
+    const apiKeySecretName = config.spark.apiKeySecretName ?? `${this.stackName}/spark-api-key`;
     const sparkApiKey = new Secret(this, 'SparkApiKey', {
-      secretName: config.spark.apiKeySecretName,
+      secretName: apiKeySecretName,
       description:
         'Spark Text to Image 3.0 API key (a plain string). Set it after the first deploy.',
     });
@@ -149,7 +152,7 @@ export class SparkT2iStack extends Stack {
     new CfnOutput(this, 'ImagesBucketName', { value: this.storage.imagesBucket.bucketName });
     new CfnOutput(this, 'ApiKeysTableName', { value: this.storage.apiKeysTable.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
-    new CfnOutput(this, 'SparkApiKeySecretName', { value: config.spark.apiKeySecretName });
+    new CfnOutput(this, 'SparkApiKeySecretName', { value: apiKeySecretName });
     new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
   }
 }

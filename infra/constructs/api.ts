@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -210,6 +210,8 @@ export class GenerationApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.restApi = new RestApi(this, 'RestApi', {
+      // Names need not be unique, but two stacks' APIs should be told apart in the console.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'spark-t2i: text-to-image generations',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       cloudWatchRole: true,

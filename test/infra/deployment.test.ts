@@ -6,7 +6,12 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { parseStackConfig, type StackConfigInput } from '../../infra/config.ts';
+import {
+  loadStackName,
+  parseStackConfig,
+  StackConfigError,
+  type StackConfigInput,
+} from '../../infra/config.ts';
 import { SparkT2iStack } from '../../infra/stack.ts';
 
 function templateOf(config: StackConfigInput = {}, stackName = 'SparkT2i'): Template {
@@ -49,5 +54,69 @@ describe('reserved concurrency', () => {
       TriggersPromptFile: 20,
       ReconcilerFunction: 2,
     });
+  });
+});
+
+/** Properties that set a resource's physical name, which its account and region share. */
+const PHYSICAL_NAMES: Record<string, string> = {
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::SecretsManager::Secret': 'Name',
+  'AWS::Events::EventBus': 'Name',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::DynamoDB::GlobalTable': 'TableName',
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::KMS::Alias': 'AliasName',
+  'AWS::Scheduler::Schedule': 'Name',
+  'AWS::ApiGateway::RestApi': 'Name',
+};
+
+/** Every physical name the template sets itself (those CloudFormation generates are unique). */
+function physicalNames(template: Template): string[] {
+  const resources = template.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown> }
+  >;
+  return Object.values(resources).flatMap((resource) => {
+    const property = PHYSICAL_NAMES[resource.Type];
+    const value = property === undefined ? undefined : resource.Properties?.[property];
+    return value === undefined ? [] : [`${resource.Type} ${JSON.stringify(value)}`];
+  });
+}
+
+describe('two stacks in one account and region', () => {
+  it('share no physical name: each is derived from its stack name', () => {
+    const production = physicalNames(templateOf({}, 'SparkT2i'));
+    const staging = physicalNames(templateOf({}, 'SparkT2i-staging'));
+
+    expect(production.length).toBeGreaterThan(0);
+    expect(production.filter((name) => staging.includes(name))).toEqual([]);
+    expect(staging).toEqual(
+      expect.arrayContaining([
+        'AWS::StepFunctions::StateMachine "SparkT2i-staging-generation"',
+        'AWS::SecretsManager::Secret "SparkT2i-staging/spark-api-key"',
+        'AWS::Logs::LogGroup "/aws/vendedlogs/states/SparkT2i-staging-generation"',
+        'AWS::ApiGateway::RestApi "SparkT2i-staging-api"',
+      ]),
+    );
+  });
+
+  it('keep a secret name the config gives', () => {
+    expect(
+      physicalNames(templateOf({ spark: { apiKeySecretName: 'shared/spark-key' } })),
+    ).toContain('AWS::SecretsManager::Secret "shared/spark-key"');
+  });
+
+  it('take their name from the stackName context key, refusing one no stack can have', () => {
+    expect(loadStackName(() => undefined)).toBe('SparkT2i');
+    expect(loadStackName((key) => (key === 'stackName' ? 'SparkT2i-staging' : undefined))).toBe(
+      'SparkT2i-staging',
+    );
+    for (const bad of ['1st', 'spark_t2i', 'a'.repeat(70), 42]) {
+      expect(() => loadStackName(() => bad)).toThrow(StackConfigError);
+    }
   });
 });
