@@ -45,6 +45,7 @@ import {
   EVENTBRIDGE_TRANSIENT_ERRORS,
   LAMBDA_SERVICE_ERRORS,
   LAMBDA_TIMED_OUT,
+  LAMBDA_UNKNOWN,
   SDK_TRANSIENT_ERRORS,
   type ServiceErrorName,
 } from './service-errors.ts';
@@ -74,10 +75,11 @@ export const StateNames = {
 } as const;
 
 /**
- * Lambda's timeout and the AWS SDK's throttling met inside the slot functions (DynamoDB, Step
- * Functions): every slot step is idempotent, so trying it again is always safe.
+ * Lambda's timeout (by either of the names it can arrive under) and the AWS SDK's throttling met
+ * inside the slot functions (DynamoDB, Step Functions): every slot step is idempotent, so trying
+ * it again is always safe.
  */
-const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, ...SDK_TRANSIENT_ERRORS] as const;
+const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, LAMBDA_UNKNOWN, ...SDK_TRANSIENT_ERRORS] as const;
 
 /** A class that `new` can make: not an abstract one. */
 type Concrete<Instance> = new (...args: never) => Instance;
