@@ -9,6 +9,13 @@ import { resolve } from 'node:path';
 import * as z from 'zod';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
+/**
+ * The longest a pre-signed image URL can be promised to work: it is signed with the credentials of
+ * a Lambda role's session, which live 12 hours at most, and a URL dies with the credentials that
+ * signed it (S3 checks the session, not only the URL's own expiry).
+ */
+export const MAX_PRESIGNED_URL_TTL_SECONDS = 12 * 60 * 60;
+
 const scheduleSchema = z.strictObject({
   /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */
   name: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'letters, digits, - and _ only, 1-48 long'),
@@ -28,8 +35,11 @@ export const stackConfigSchema = z.strictObject({
       baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.spark.example.com'),
       createPath: z.string().startsWith('/').default('/v1/images/generations'),
       taskPath: z.string().startsWith('/').includes('{id}').default('/v1/tasks/{id}'),
-      /** Name of the Secrets Manager secret holding the provider API key (a plain string). */
-      apiKeySecretName: z.string().min(1).default('spark-t2i/spark-api-key'),
+      /**
+       * Name of the Secrets Manager secret holding the provider API key (a plain string).
+       * @default `<stack name>/spark-api-key`, so two stacks of one account never share it
+       */
+      apiKeySecretName: z.string().min(1).optional(),
       requestTimeoutMs: z.int().min(1000).max(60_000).default(10_000),
     })
     .prefault({}),
@@ -107,6 +117,21 @@ export const stackConfigSchema = z.strictObject({
     .min(60)
     .max(7 * 86_400)
     .default(86_400),
+  /**
+   * Concurrency reserved for two functions, taken from the account's Lambda concurrency quota
+   * (Lambda keeps 100 of it unreserved, so the defaults need a quota of at least 107); 0 = no
+   * reservation, for accounts whose quota is lower (docs/operations.md, §1).
+   */
+  reservedConcurrency: z
+    .strictObject({
+      /**
+       * Prompt files read at once: bounds their StartExecution rate together, 25 a second each.
+       */
+      promptFile: z.int().min(0).max(1000).default(5),
+      /** Reconciler runs at once: an ended execution need not wait behind a sweep. */
+      reconciler: z.int().min(0).max(1000).default(2),
+    })
+    .prefault({}),
   /** How often the reconciler sweeps for slots and records left behind by dead executions. */
   reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */
@@ -118,7 +143,19 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
       throttleBurstLimit: z.int().positive().default(100),
-      presignedUrlTtlSeconds: z.int().min(1).max(604_800).default(3600),
+      /**
+       * Lifetime of the pre-signed image URLs in answers. They are signed with the API function's
+       * role session credentials, and a URL stops working when those expire, whatever it says:
+       * capped at the 12 hours such a session lives (docs/decisions.md D27).
+       */
+      presignedUrlTtlSeconds: z
+        .int()
+        .min(1)
+        .max(
+          MAX_PRESIGNED_URL_TTL_SECONDS,
+          `at most ${MAX_PRESIGNED_URL_TTL_SECONDS} (12 h): image URLs are signed with a Lambda role's session credentials, and die when they expire`,
+        )
+        .default(3600),
       /** How long API Gateway caches an authorizer answer for a key. */
       authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
     })
@@ -182,6 +219,25 @@ export function parseStackConfig(input: unknown): StackConfig {
     return { ...schedule, request: result.request };
   });
   return { ...parsed.data, schedules };
+}
+
+/** The stack's name when the `stackName` context key gives none. */
+export const DEFAULT_STACK_NAME = 'SparkT2i';
+
+/**
+ * The stack's name: the `stackName` context key (`cdk deploy -c stackName=SparkT2i-staging`), or
+ * `SparkT2i`. Every physical name the stack sets is derived from it, so stacks of other names
+ * can live in the same account and region. A CloudFormation stack name, short enough that the
+ * state machine's name (`<stack>-generation`) stays within Step Functions' 80 characters.
+ */
+export function loadStackName(readContext: (key: string) => unknown): string {
+  const value = readContext('stackName') ?? DEFAULT_STACK_NAME;
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,68}$/.test(value)) {
+    throw new StackConfigError(
+      `Invalid stackName ${JSON.stringify(value)}: a letter, then letters, digits and -, 69 characters at most`,
+    );
+  }
+  return value;
 }
 
 /**

@@ -108,11 +108,23 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     'Executions are named by generation id: StopExecution is allowed on the executions of this one state machine.',
   );
 
-  acknowledge(
-    triggers.promptFileFunction,
-    'Serverless::Serverless-LambdaDLQ',
-    'Its asynchronous failures go to an SQS on-failure destination (the dead-letter queue), which records the event with the error, unlike a plain DLQ.',
-  );
+  for (const fn of [triggers.promptFileFunction, triggers.scheduleFiringFunction]) {
+    acknowledge(
+      fn,
+      'Serverless::Serverless-LambdaDLQ',
+      'Its asynchronous failures go to an SQS on-failure destination (the dead-letter queue), which records the event with the error, unlike a plain DLQ.',
+    );
+  }
+  // The role the schedules' Lambda targets share (aws-scheduler-targets makes one per stack).
+  for (const node of stack.node.children.filter((child) =>
+    child.node.id.startsWith('SchedulerRoleForTarget'),
+  )) {
+    acknowledge(
+      node,
+      wildcard(`<${logicalId(triggers.scheduleFiringFunction)}.Arn>:*`),
+      'Schedules invoke the schedule-firing function; CDK grants its versions and aliases (ARN:*) with it. No other function is named.',
+    );
+  }
   acknowledge(
     stack.node.findChild('SparkApiKey'),
     'AwsSolutions::AwsSolutions-SMG4',

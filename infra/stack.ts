@@ -44,8 +44,11 @@ export class SparkT2iStack extends Stack {
       inputRetentionDays: config.retention.inputDays,
       removalPolicy: props.removalPolicy,
     });
+    // Every physical name the stack sets is derived from its own name: a second stack in the
+    // account (another stage, a replacement) never collides with this one.
+    const apiKeySecretName = config.spark.apiKeySecretName ?? `${this.stackName}/spark-api-key`;
     const sparkApiKey = new Secret(this, 'SparkApiKey', {
-      secretName: config.spark.apiKeySecretName,
+      secretName: apiKeySecretName,
       description:
         'Spark Text to Image 3.0 API key (a plain string). Set it after the first deploy.',
     });
@@ -110,6 +113,7 @@ export class SparkT2iStack extends Stack {
       promptFileMaxBytes: config.limits.promptFileMaxBytes,
       promptFileMaxLines: config.limits.promptFileMaxLines,
       promptFileStartsPerSecond: config.limits.promptFileStartsPerSecond,
+      promptFileReservedConcurrency: config.reservedConcurrency.promptFile,
       schedules: config.schedules,
     });
     this.reconciler = new Reconciler(this, 'Reconciler', {
@@ -120,6 +124,7 @@ export class SparkT2iStack extends Stack {
       maxExecution: this.workflow.stateMachineTimeout,
       eventBus,
       every: Duration.minutes(config.reconcileEveryMinutes),
+      reservedConcurrency: config.reservedConcurrency.reconciler,
       deadLetterQueue: this.triggers.deadLetterQueue,
     });
     new Observability(this, 'Observability', {
@@ -133,6 +138,7 @@ export class SparkT2iStack extends Stack {
         ReleaseSlot: this.steps.releaseSlot,
         Reconciler: this.reconciler.function,
         PromptFile: this.triggers.promptFileFunction,
+        ScheduleFiring: this.triggers.scheduleFiringFunction,
         ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
       },
       retriedByWorkflow: ['CreateTask', 'PollTask', 'CopyImages'],
@@ -146,7 +152,7 @@ export class SparkT2iStack extends Stack {
     new CfnOutput(this, 'ImagesBucketName', { value: this.storage.imagesBucket.bucketName });
     new CfnOutput(this, 'ApiKeysTableName', { value: this.storage.apiKeysTable.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
-    new CfnOutput(this, 'SparkApiKeySecretName', { value: config.spark.apiKeySecretName });
+    new CfnOutput(this, 'SparkApiKeySecretName', { value: apiKeySecretName });
     new CfnOutput(this, 'EventBusName', { value: eventBus.eventBusName });
   }
 }

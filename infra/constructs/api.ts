@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -139,9 +139,11 @@ export class GenerationApi extends Construct {
         METADATA_MAX_BYTES: String(props.metadataMaxBytes),
       },
     });
+    // A put records the generation; a keyed retry reads the one an earlier attempt recorded
+    // (`#carryOn`); an update marks one whose workflow could not start.
     allow(
       this.submitFunction,
-      ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [props.generationsTable.tableArn],
     );
     allow(
@@ -223,6 +225,8 @@ export class GenerationApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.restApi = new RestApi(this, 'RestApi', {
+      // Names need not be unique, but two stacks' APIs should be told apart in the console.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'spark-t2i: text-to-image generations',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       // Every request body reaches the function as the bytes the caller sent (base64), not as

@@ -43,7 +43,7 @@ export interface PipelineFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
-  /** @default undefined (unreserved) */
+  /** Out of the account's concurrency (a quota). @default undefined (unreserved) */
   readonly reservedConcurrentExecutions?: number;
   /**
    * AWS SDK packages the function imports only on first use, on some paths (`shared/aws/lazy.ts`,
@@ -96,6 +96,14 @@ function checkNodeOptions(id: string, nodeOptions: readonly string[]): void {
       );
     }
   }
+}
+
+/**
+ * A function's reserved concurrency from a setting where 0 means none: to Lambda, a reservation
+ * of 0 is a function that never runs.
+ */
+export function reservation(reserved: number | undefined): number | undefined {
+  return reserved === undefined || reserved === 0 ? undefined : reserved;
 }
 
 /** The script that bundles one function (`infra/bundle-function.ts`). */

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { EnvNames } from '../../shared/config/env.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { allow } from './grants.ts';
-import { PipelineFunction } from './pipeline-function.ts';
+import { PipelineFunction, reservation } from './pipeline-function.ts';
 
 export interface ReconcilerProps {
   readonly generationsTable: ITableV2;
@@ -18,6 +18,11 @@ export interface ReconcilerProps {
   /** The longest an execution can run (the machine's timeout). */
   readonly maxExecution: Duration;
   readonly eventBus: IEventBus;
+  /**
+   * Invocations reserved for it, out of the account's concurrency; 0 = no reservation.
+   * @default 0
+   */
+  readonly reservedConcurrency?: number;
   /** How often to sweep. @default 5 minutes */
   readonly every?: Duration;
   /** Where events the function could not handle after retries go. */
@@ -43,12 +48,12 @@ export class Reconciler extends Construct {
       entryPoint: 'reconciler',
       description: 'Frees provider slots and ends records left behind by dead executions',
       timeout: Duration.minutes(5),
-      // Two at a time: an execution-ended event need not wait behind a running sweep. What they
-      // write cannot undo each other (a record only moves forward, a slot is given back by its
-      // holder's id, which is idempotent); more would only race for the same slots, and a
-      // burst of ended executions (a provider outage) queues instead of taking the account's
-      // concurrency.
-      reservedConcurrentExecutions: 2,
+      // Two at a time by default (the stack config): an execution-ended event need not wait
+      // behind a running sweep. What they write cannot undo each other (a record only moves
+      // forward, a slot is given back by its holder's id, which is idempotent); more would only
+      // race for the same slots, and a burst of ended executions (a provider outage) queues
+      // instead of taking the account's concurrency. Unreserved, that is all it loses.
+      reservedConcurrentExecutions: reservation(props.reservedConcurrency),
       environment: {
         [EnvNames.generationsTable]: props.generationsTable.tableName,
         [EnvNames.slotsTable]: props.slotsTable.tableName,
@@ -69,9 +74,17 @@ export class Reconciler extends Construct {
       ['dynamodb:Query'],
       [`${props.generationsTable.tableArn}/index/${GenerationsTableSchema.unfinishedIndex.name}`],
     );
+    // Frees slots and hands them over (shared/generation/slots.ts): a waiter it takes off the
+    // queue while the slots are full after all goes back with a put (`requeue`).
     allow(
       this.function,
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+      ],
       [props.slotsTable.tableArn],
     );
     allow(this.function, ['states:SendTaskSuccess'], [stateMachineArn]);

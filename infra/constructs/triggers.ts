@@ -1,6 +1,5 @@
 import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { S3EventSourceV2 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -10,20 +9,20 @@ import {
   ScheduleExpression,
   ScheduleTargetInput,
 } from 'aws-cdk-lib/aws-scheduler';
-import { Universal } from 'aws-cdk-lib/aws-scheduler-targets';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { API_KEYS_BY_OWNER_INDEX, API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { EnvNames } from '../../shared/config/env.ts';
+import { type WorkflowInput, workflowInputSchema } from '../../shared/generation/model.ts';
 import {
-  generationIdSchema,
-  type WorkflowInput,
-  workflowInputSchema,
-} from '../../shared/generation/model.ts';
+  firingGenerationId,
+  type ScheduleFiring,
+} from '../../shared/generation/schedule-firing.ts';
 import type { ScheduleConfig } from '../config.ts';
 import { allow } from './grants.ts';
-import { PipelineFunction } from './pipeline-function.ts';
+import { PipelineFunction, reservation } from './pipeline-function.ts';
 
 export interface TriggersProps {
   readonly inputBucket: IBucket;
@@ -35,6 +34,11 @@ export interface TriggersProps {
   readonly promptFileMaxBytes: number;
   readonly promptFileMaxLines: number;
   readonly promptFileStartsPerSecond: number;
+  /**
+   * Prompt-file invocations reserved, out of the account's concurrency; 0 = no reservation.
+   * @default 0
+   */
+  readonly promptFileReservedConcurrency?: number;
   /** Validated schedules (each request checked by the shared schema when the config was read). */
   readonly schedules: readonly ScheduleConfig[];
 }
@@ -53,53 +57,35 @@ export function scheduleInput(schedule: ScheduleConfig, owner: string): Workflow
 }
 
 /**
- * Scheduler's id of one firing (`<aws.scheduler.execution-id>`): it identifies the invocation,
- * while `<aws.scheduler.attempt-number>` counts Scheduler's attempts at it, so every retry and
- * every repeated delivery of one firing carries the same id. (The scheduled time is stable too,
- * but it holds `:`, which an execution name may not.)
+ * What a schedule's target hands the schedule-firing function: its name and workflow input, and
+ * the firing's scheduled time (`<aws.scheduler.scheduled-time>`), the one value Scheduler keeps
+ * the same across every delivery and retry of a firing. The function names the execution from it
+ * (shared/generation/schedule-firing.ts).
  */
-export const FIRING_ID = ContextAttribute.executionId;
-
-/** Room left for the firing id in an 80-character execution name. */
-const SCHEDULE_NAME_IN_ID = 40;
-
-/**
- * The execution name, and so the generation id, of a schedule's firing: `s_<schedule>_<firing
- * id>`. Step Functions starts a name once (the same name and input while it runs answers the
- * running execution; afterwards it is ExecutionAlreadyExists), so a firing delivered twice
- * makes one generation.
- */
-export function scheduleExecutionName(scheduleName: string, firingId: string = FIRING_ID): string {
-  return `s_${scheduleName.slice(0, SCHEDULE_NAME_IN_ID)}_${firingId}`;
-}
-
-/** The `sfn:StartExecution` request Scheduler sends for a schedule (a universal target). */
-export function scheduleStartExecution(
+export function scheduleFiringEvent(
   schedule: ScheduleConfig,
   owner: string,
-  stateMachineArn: string,
-): { StateMachineArn: string; Name: string; Input: string } {
-  // A firing id as long as a UUID must still leave a valid generation id.
-  const longest = scheduleExecutionName(schedule.name, 'f'.repeat(36));
-  if (!generationIdSchema.safeParse(longest).success) {
-    throw new Error(`Schedule "${schedule.name}" cannot name its executions (${longest})`);
-  }
+): Omit<ScheduleFiring, 'scheduledTime'> & { scheduledTime: string } {
+  // The longest scheduled time must still leave a valid generation id (fails synth otherwise).
+  firingGenerationId(schedule.name, '2030-01-01T00:00:00.000Z');
   return {
-    StateMachineArn: stateMachineArn,
-    Name: scheduleExecutionName(schedule.name),
-    Input: JSON.stringify(scheduleInput(schedule, owner)),
+    schedule: schedule.name,
+    scheduledTime: ContextAttribute.scheduledTime,
+    input: scheduleInput(schedule, owner),
   };
 }
 
 /**
  * The two non-HTTP ways in: prompt files uploaded under `prompts/` (S3 -> prompt-file function,
- * one execution per valid line) and schedules (EventBridge Scheduler -> StartExecution on the
- * state machine itself, no function in between, each firing naming its execution). Both are
- * delivered at least once and both name their executions, so a repeat starts nothing twice.
- * Deliveries that fail for good go to a dead-letter queue instead of being lost.
+ * one execution per valid line) and schedules (EventBridge Scheduler -> schedule-firing function,
+ * which starts the execution named from the firing's scheduled time). Both are delivered at least
+ * once and both name their executions, so a repeat starts nothing twice. Deliveries that fail for
+ * good go to a dead-letter queue instead of being lost.
  */
 export class Triggers extends Construct {
   public readonly promptFileFunction: PipelineFunction;
+  /** Starts the generation of a schedule's firing (there is one whatever the schedules). */
+  public readonly scheduleFiringFunction: PipelineFunction;
   public readonly schedules: readonly Schedule[];
   /** Prompt-file events and schedule firings that could not be delivered. */
   public readonly deadLetterQueue: Queue;
@@ -120,8 +106,10 @@ export class Triggers extends Construct {
       // runs short. A retry is cheap (idempotent names).
       timeout: Duration.minutes(15),
       memorySize: 512,
-      // Bounded, so a burst of files cannot exceed the Step Functions StartExecution rate.
-      reservedConcurrentExecutions: 5,
+      // Bounded (5 by default, the stack config), so a burst of files cannot exceed the Step
+      // Functions StartExecution rate; unreserved, a burst is paced by StartExecution's
+      // throttling, which the starter retries.
+      reservedConcurrentExecutions: reservation(props.promptFileReservedConcurrency),
       environment: {
         [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
         DEFAULT_OWNER: props.defaultOwner,
@@ -160,6 +148,21 @@ export class Triggers extends Construct {
       }),
     );
 
+    this.scheduleFiringFunction = new PipelineFunction(this, 'ScheduleFiring', {
+      entryPoint: 'schedule-firing',
+      description: "Starts the generation of a schedule's firing, named from its scheduled time",
+      timeout: Duration.seconds(30),
+      memorySize: 128,
+      environment: { [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn },
+    });
+    props.stateMachine.grantStartExecution(this.scheduleFiringFunction);
+    // Scheduler invokes it asynchronously: an invocation that still fails after Lambda's retries
+    // goes to the dead-letter queue with its error, as an undeliverable firing does.
+    this.scheduleFiringFunction.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+    });
+
     this.schedules = props.schedules.map(
       (schedule) =>
         new Schedule(this, `Schedule-${schedule.name}`, {
@@ -169,23 +172,10 @@ export class Triggers extends Construct {
             TimeZone.of(schedule.timeZone),
           ),
           enabled: schedule.enabled,
-          // A universal target rather than the templated one: only it can name the execution.
-          target: new Universal({
-            service: 'sfn',
-            action: 'startExecution',
+          target: new LambdaInvoke(this.scheduleFiringFunction, {
             input: ScheduleTargetInput.fromObject(
-              scheduleStartExecution(
-                schedule,
-                props.defaultOwner,
-                props.stateMachine.stateMachineArn,
-              ),
+              scheduleFiringEvent(schedule, props.defaultOwner),
             ),
-            policyStatements: [
-              new PolicyStatement({
-                actions: ['states:StartExecution'],
-                resources: [props.stateMachine.stateMachineArn],
-              }),
-            ],
             deadLetterQueue: this.deadLetterQueue,
             maxEventAge: Duration.hours(1),
             retryAttempts: 10,

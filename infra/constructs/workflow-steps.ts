@@ -83,9 +83,10 @@ export class WorkflowSteps extends Construct {
       [EnvNames.slotsTable]: props.slotsTable.tableName,
       [EnvNames.maxConcurrentTasks]: String(props.maxConcurrentTasks),
     };
-    // Taking, giving back and handing over slots: the semaphore and queue items, and waking the
-    // executions that wait for one.
-    const grantSlots = (fn: PipelineFunction) => {
+    // Taking or giving back slots (the semaphore and queue items of shared/generation/slots.ts),
+    // and waking the executions that wait for one. Giving back also hands freed slots over, which
+    // reads the queue in order; taking one never does.
+    const grantSlots = (fn: PipelineFunction, use: 'acquire' | 'release') => {
       allow(
         fn,
         [
@@ -93,12 +94,15 @@ export class WorkflowSteps extends Construct {
           'dynamodb:UpdateItem',
           'dynamodb:PutItem',
           'dynamodb:DeleteItem',
-          'dynamodb:Query',
+          ...(use === 'release' ? ['dynamodb:Query'] : []),
         ],
         [props.slotsTable.tableArn],
       );
       allow(fn, ['states:SendTaskSuccess'], [props.stateMachineArn]);
     };
+    // The provider key: read, never described or listed.
+    const grantApiKeyRead = (fn: PipelineFunction) =>
+      allow(fn, ['secretsmanager:GetSecretValue'], [spark.apiKeySecret.secretArn]);
 
     // A function that gives a slot back or queues for one wakes a waiting execution only when one
     // waits: Step Functions is imported on first use (shared/aws/lazy.ts).
@@ -122,7 +126,7 @@ export class WorkflowSteps extends Construct {
       ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [props.generationsTable.tableArn],
     );
-    spark.apiKeySecret.grantRead(this.createTask);
+    grantApiKeyRead(this.createTask);
 
     this.pollTask = new PipelineFunction(this, 'PollTask', {
       entryPoint: 'poll-task',
@@ -147,8 +151,8 @@ export class WorkflowSteps extends Construct {
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...POLL_COUNT_ATTRIBUTES] },
       StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
     });
-    spark.apiKeySecret.grantRead(this.pollTask);
-    grantSlots(this.pollTask);
+    grantApiKeyRead(this.pollTask);
+    grantSlots(this.pollTask, 'release');
 
     this.copyImages = new PipelineFunction(this, 'CopyImages', {
       entryPoint: 'copy-images',
@@ -194,7 +198,7 @@ export class WorkflowSteps extends Construct {
       memorySize: 128,
       environment: slotsEnv,
     });
-    grantSlots(this.acquireSlot);
+    grantSlots(this.acquireSlot, 'acquire');
     this.releaseSlot = new PipelineFunction(this, 'ReleaseSlot', {
       entryPoint: 'release-slot',
       sdkOnFirstUse: wakesOnFirstUse,
@@ -203,6 +207,6 @@ export class WorkflowSteps extends Construct {
       memorySize: 128,
       environment: slotsEnv,
     });
-    grantSlots(this.releaseSlot);
+    grantSlots(this.releaseSlot, 'release');
   }
 }

@@ -45,6 +45,7 @@ import {
   EVENTBRIDGE_TRANSIENT_ERRORS,
   LAMBDA_SERVICE_ERRORS,
   LAMBDA_TIMED_OUT,
+  LAMBDA_UNKNOWN,
   SDK_TRANSIENT_ERRORS,
   type ServiceErrorName,
 } from './service-errors.ts';
@@ -74,10 +75,11 @@ export const StateNames = {
 } as const;
 
 /**
- * Lambda's timeout and the AWS SDK's throttling met inside the slot functions (DynamoDB, Step
- * Functions): every slot step is idempotent, so trying it again is always safe.
+ * Lambda's timeout (by either of the names it can arrive under) and the AWS SDK's throttling met
+ * inside the slot functions (DynamoDB, Step Functions): every slot step is idempotent, so trying
+ * it again is always safe.
  */
-const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, ...SDK_TRANSIENT_ERRORS] as const;
+const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, LAMBDA_UNKNOWN, ...SDK_TRANSIENT_ERRORS] as const;
 
 /** A class that `new` can make: not an abstract one. */
 type Concrete<Instance> = new (...args: never) => Instance;
@@ -525,7 +527,13 @@ export class GenerationWorkflow extends Construct {
 
     this.stateMachineName = props.stateMachineName;
     this.stateMachineTimeout = props.maxQueue.plus(props.maxElapsed).plus(Duration.minutes(15));
+    // Under /aws/vendedlogs/: Step Functions delivers logs as a vended log source, which adds a
+    // statement for its log group to the account's CloudWatch Logs resource policy, a policy of
+    // 5,120 characters at most. Under this prefix one statement covers every such group, so a
+    // machine (or a stack) more cannot exhaust it and fail to deploy. Named after the machine,
+    // itself named after the stack: two stacks never share it.
     this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });

@@ -36,20 +36,16 @@ import { restApiFromTemplate, startApiGateway } from './api-gateway.ts';
 import { LOCAL_KEY_FILE, provisionApiKeys } from './api-keys.ts';
 import { startControlPlane } from './control-plane.ts';
 import { provideCursorSecret } from './cursor-secret.ts';
-import {
-  ExecutionAlreadyExistsError,
-  ExecutionEngine,
-  type ExecutionRecord,
-} from './executions.ts';
+import { ExecutionEngine, type ExecutionRecord } from './executions.ts';
 import { apiGatewaySource, type Invoker, invokerAs } from './invoke-access.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
 import {
   type Firing,
   firingAt,
+  firingInput,
   firingNow,
   type LocalSchedule,
   schedulesFromTemplate,
-  startExecutionOf,
   startScheduler,
 } from './scheduler.ts';
 import {
@@ -295,10 +291,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     closers.push(() => engine.abortAll());
 
     const schedules = schedulesFromTemplate(template);
-    // Scheduler -> sfn:StartExecution with the firing's name: a repeated delivery is a no-op.
+    // Scheduler -> the schedule-firing function, which starts the execution named from the
+    // firing's scheduled time: a repeated delivery meets the same generation.
     const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
-      const { name, input } = startExecutionOf(schedule, firing);
-      // Scheduler calls StartExecution as the schedule's role.
+      // Scheduler invokes its target as the schedule's role (its `Target.RoleArn`).
       const scheduleRole = roleNamedBy(
         (
           template.Resources[schedule.arn.split('/').pop() as string]?.Properties?.Target as
@@ -306,21 +302,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             | undefined
         )?.RoleArn,
       );
-      const refusal =
-        scheduleRole &&
-        authorize(
-          access,
-          identities.caller(scheduleRole),
-          [{ action: 'states:StartExecution', resource: stateMachineArn }],
-          'json',
-        );
-      if (refusal) throw refusal;
-      try {
-        engine.start(name, input);
-      } catch (error) {
-        if (!(error instanceof ExecutionAlreadyExistsError)) throw error;
-      }
-      return { id: name };
+      const invoker = scheduleRole
+        ? invokerAs(lambda, access, identities.caller(scheduleRole))
+        : lambda;
+      const answer = await invoker.invoke(schedule.functionArn, firingInput(schedule, firing));
+      return { id: (answer as { id: string }).id };
     };
     let s3Notifications: ReturnType<typeof wireS3Notifications> = {
       redeliver: () => ({ delivered: 0 }),
@@ -390,7 +376,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const triggerSchedule = async (name: string) => fireSchedule(scheduleNamed(name), firingNow());
     const fireScheduleAt = async (name: string, scheduledTime: Date) => {
       const schedule = scheduleNamed(name);
-      return fireSchedule(schedule, firingAt(schedule, scheduledTime));
+      return fireSchedule(schedule, firingAt(scheduledTime));
     };
 
     const apiKeysTable = functionEnvironment[API_KEYS_TABLE_VARIABLE] as string;

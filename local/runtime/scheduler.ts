@@ -1,10 +1,11 @@
 /**
  * EventBridge Scheduler, locally: the template's schedules fire on their expressions (in their
  * time zones) and can be fired on demand (`spark-t2i schedules trigger NAME`). Each schedule's
- * target is the `sfn:StartExecution` request the template gives it, context attributes and all;
- * a firing fills them in as Scheduler does, so it names its execution the same way.
+ * target is the schedule-firing function with the input the template gives it, context
+ * attributes and all; a firing fills them in as Scheduler does, and the function names the
+ * execution from the scheduled time, as on AWS (shared/generation/schedule-firing.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
 import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 
@@ -13,52 +14,57 @@ export interface LocalSchedule {
   readonly expression: string;
   readonly timeZone: string;
   readonly enabled: boolean;
-  /** StartExecution's `Name`, Scheduler's context attributes still in it. */
-  readonly executionName: string;
-  /** StartExecution's `Input` (a JSON string), context attributes still in it. */
+  /** The function the schedule invokes (the schedule-firing function). */
+  readonly functionArn: string;
+  /** The invocation's input (a JSON string), context attributes still in it. */
   readonly input: string;
   readonly arn: string;
 }
 
 /** One firing of a schedule: what Scheduler's context attributes stand for. */
 export interface Firing {
+  /**
+   * `<aws.scheduler.scheduled-time>`: the same for every delivery and retry of the firing, and
+   * what its generation is named from.
+   */
   readonly scheduledTime: Date;
-  /** `<aws.scheduler.execution-id>`: the same for every delivery of this firing. */
-  readonly executionId: string;
+  /** Whole seconds, as Scheduler writes a scheduled time; a firing on demand keeps milliseconds. */
+  readonly wholeSeconds: boolean;
+}
+
+/** The firing of a schedule at a scheduled time (its expression's), delivered however often. */
+export function firingAt(scheduledTime: Date): Firing {
+  return { scheduledTime, wholeSeconds: true };
 }
 
 /**
- * The firing of a schedule at a scheduled time. Its id is derived from the schedule's name and
- * that time, so the same firing delivered twice names the same execution (Scheduler's own id is
- * likewise the same across its retries of one firing).
+ * A firing on demand: now, to the millisecond, so triggering twice in one second is two firings
+ * (Scheduler has no such thing; a one-off `at()` schedule is its nearest).
  */
-export function firingAt(schedule: Pick<LocalSchedule, 'name'>, scheduledTime: Date): Firing {
-  const executionId = createHash('sha256')
-    .update(`${schedule.name}\n${schedulerTime(scheduledTime)}`)
-    .digest('hex')
-    .slice(0, 16);
-  return { scheduledTime, executionId };
-}
-
-/** A firing on demand: now, and a new firing every time. */
 export function firingNow(now: Date = new Date()): Firing {
-  return { scheduledTime: now, executionId: randomBytes(8).toString('hex') };
+  return { scheduledTime: now, wholeSeconds: false };
 }
 
-/** The StartExecution request of a firing, context attributes replaced as Scheduler does. */
-export function startExecutionOf(
-  schedule: LocalSchedule,
-  firing: Firing,
-): { name: string; input: string } {
+/**
+ * The input of a firing's invocation, context attributes replaced as Scheduler does:
+ * `<aws.scheduler.execution-id>` is new at each attempted invocation (AWS documents it so), and
+ * so nothing may be named from it.
+ */
+export function firingInput(schedule: LocalSchedule, firing: Firing): unknown {
   const values: Record<string, string> = {
     '<aws.scheduler.schedule-arn>': schedule.arn,
-    '<aws.scheduler.scheduled-time>': schedulerTime(firing.scheduledTime),
-    '<aws.scheduler.execution-id>': firing.executionId,
+    '<aws.scheduler.scheduled-time>': firing.wholeSeconds
+      ? schedulerTime(firing.scheduledTime)
+      : firing.scheduledTime.toISOString(),
+    '<aws.scheduler.execution-id>': randomBytes(8).toString('hex'),
     '<aws.scheduler.attempt-number>': '1',
   };
-  const fill = (text: string) =>
-    text.replace(/<aws\.scheduler\.[a-z-]+>/g, (attribute) => values[attribute] ?? attribute);
-  return { name: fill(schedule.executionName), input: fill(schedule.input) };
+  return JSON.parse(
+    schedule.input.replace(
+      /<aws\.scheduler\.[a-z-]+>/g,
+      (attribute) => values[attribute] ?? attribute,
+    ),
+  );
 }
 
 /** Scheduler's time format: `2022-03-22T18:59:43Z`, whole seconds. */
@@ -113,10 +119,7 @@ export function nextFireTime(
   throw new ScheduleExpressionError(`Not an EventBridge Scheduler expression: ${expression}`);
 }
 
-/**
- * Each `AWS::Scheduler::Schedule` of the template whose target starts an execution, named by
- * its workflow input's `schedule:<name>`.
- */
+/** Each `AWS::Scheduler::Schedule` of the template, named as its target's input names it. */
 export function schedulesFromTemplate(template: CfnTemplate): LocalSchedule[] {
   return Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::Scheduler::Schedule')
@@ -128,25 +131,18 @@ export function schedulesFromTemplate(template: CfnTemplate): LocalSchedule[] {
         Target: { Arn: unknown; Input?: unknown };
       };
       // Only the target's ARN and input matter here (its role and queue have no local meaning).
-      const targetArn = String(resolveIntrinsics(properties.Target.Arn, template));
-      if (!targetArn.endsWith(':scheduler:::aws-sdk:sfn:startExecution')) {
-        throw new Error(`Schedule ${logicalId} does not target sfn:startExecution`);
+      const functionArn = String(resolveIntrinsics(properties.Target.Arn, template));
+      if (!/^arn:aws:lambda:[^:]*:[^:]*:function:/.test(functionArn)) {
+        throw new Error(`Schedule ${logicalId} does not target a function (${functionArn})`);
       }
-      const request = JSON.parse(
-        String(resolveIntrinsics(properties.Target.Input ?? '{}', template)),
-      ) as { Name?: string; Input?: string };
-      const input = request.Input ?? '{}';
-      const sourceRef = (JSON.parse(input) as { sourceRef?: unknown }).sourceRef;
-      const name =
-        typeof sourceRef === 'string' && sourceRef.startsWith('schedule:')
-          ? sourceRef.slice('schedule:'.length)
-          : logicalId;
+      const input = String(resolveIntrinsics(properties.Target.Input ?? '{}', template));
+      const schedule = (JSON.parse(input) as { schedule?: unknown }).schedule;
       return {
-        name,
+        name: typeof schedule === 'string' ? schedule : logicalId,
         expression: properties.ScheduleExpression,
         timeZone: properties.ScheduleExpressionTimezone ?? 'UTC',
         enabled: properties.State !== 'DISABLED',
-        executionName: request.Name ?? '<aws.scheduler.execution-id>',
+        functionArn,
         input,
         arn: `arn:aws:scheduler:us-east-1:000000000000:schedule/default/${logicalId}`,
       };
@@ -184,7 +180,7 @@ export function startScheduler(
   let stopped = false;
 
   const run = (schedule: LocalSchedule, scheduledTime: Date) =>
-    fire(schedule, firingAt(schedule, scheduledTime)).catch((error: unknown) =>
+    fire(schedule, firingAt(scheduledTime)).catch((error: unknown) =>
       options.onError?.(error, schedule),
     );
 

@@ -26,7 +26,6 @@ export const CODE_BY_ERROR_NAME: Readonly<Record<string, ErrorCode>> = {
   ImageUrlExpiredError: ErrorCodes.IMAGE_URL_EXPIRED,
   ImageTooLargeError: ErrorCodes.IMAGE_TOO_LARGE,
   NotAnImageError: ErrorCodes.IMAGE_NOT_AN_IMAGE,
-  GenerationTimedOutError: ErrorCodes.GENERATION_TIMED_OUT,
   'States.Timeout': ErrorCodes.GENERATION_TIMED_OUT,
 };
 

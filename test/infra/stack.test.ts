@@ -59,24 +59,13 @@ function statementsOfRole(roleLogicalIdPrefix: string): Statement[] {
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actions = (statement: Statement) => [statement.Action].flat();
-/** The StartExecution request a schedule sends, its state machine reference left unresolved. */
-const startExecutionOf = (expression: string): Record<string, unknown> => {
+/** The input a schedule hands the schedule-firing function (a plain JSON string: no tokens). */
+const firingEventOf = (expression: string): Record<string, unknown> => {
   const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule')).find(
     (resource) => resource.Properties.ScheduleExpression === expression,
   );
   if (!schedule) throw new Error(`no schedule ${expression}`);
-  const [, parts] = schedule.Properties.Target.Input['Fn::Join'] as [string, unknown[]];
-  const refs: unknown[] = [];
-  const text = parts
-    .map((part) => (typeof part === 'string' ? part : `@@${refs.push(part) - 1}@@`))
-    .join('');
-  const parsed = JSON.parse(text) as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.entries(parsed).map(([key, value]) => {
-      const ref = typeof value === 'string' ? /^@@(\d+)@@$/.exec(value) : null;
-      return [key, ref ? refs[Number(ref[1])] : value];
-    }),
-  );
+  return JSON.parse(schedule.Properties.Target.Input as string) as Record<string, unknown>;
 };
 const logicalIdStartingWith = (type: string, prefix: string): string => {
   const id = Object.keys(template.findResources(type)).find((key) => key.startsWith(prefix));
@@ -301,7 +290,7 @@ describe('least-privilege IAM', () => {
     expect(statements).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
-          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Action: 'secretsmanager:GetSecretValue',
           Resource: { Ref: expect.stringMatching(/^SparkApiKey/) },
         }),
         expect.objectContaining({
@@ -318,9 +307,7 @@ describe('least-privilege IAM', () => {
     const statements = statementsOfRole('StepsPollTaskRole').filter((s) => !isTracingOrLogging(s));
     expect(statements).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({
-          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        }),
+        expect.objectContaining({ Action: 'secretsmanager:GetSecretValue' }),
         expect.objectContaining({
           Action: 'dynamodb:UpdateItem',
           Resource: { 'Fn::GetAtt': [table, 'Arn'] },
@@ -345,9 +332,12 @@ describe('least-privilege IAM', () => {
     expect(statements).toHaveLength(5);
   });
 
-  it.each(['StepsAcquireSlotRole', 'StepsReleaseSlotRole'])(
+  it.each([
+    ['StepsAcquireSlotRole', []],
+    ['StepsReleaseSlotRole', ['dynamodb:Query']],
+  ])(
     'lets %s use the slots table and wake executions of this state machine only',
-    (role) => {
+    (role, handsOver) => {
       const slots = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageSlots');
       const statements = statementsOfRole(role).filter((s) => !isTracingOrLogging(s));
       expect(statements).toHaveLength(2);
@@ -357,7 +347,7 @@ describe('least-privilege IAM', () => {
           'dynamodb:UpdateItem',
           'dynamodb:PutItem',
           'dynamodb:DeleteItem',
-          'dynamodb:Query',
+          ...handsOver,
         ],
         Resource: { 'Fn::GetAtt': [slots, 'Arn'] },
       });
@@ -628,28 +618,20 @@ describe('triggers', () => {
     ]);
   });
 
-  it('creates one schedule per config entry, starting the state machine with its validated request', () => {
+  it('creates one schedule per config entry, firing the schedule-firing function with its validated request', () => {
     const found = Object.values(template.findResources('AWS::Scheduler::Schedule'));
     expect(found).toHaveLength(2);
+    const firing = logicalIdStartingWith('AWS::Lambda::Function', 'TriggersScheduleFiring');
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
       Target: {
-        Arn: {
-          'Fn::Join': [
-            '',
-            ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:sfn:startExecution'],
-          ],
-        },
+        Arn: { 'Fn::GetAtt': [firing, 'Arn'] },
         DeadLetterConfig: { Arn: Match.anyValue() },
         RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
       },
     });
-    const request = startExecutionOf('cron(0 6 * * ? *)');
-    expect(request.StateMachineArn).toEqual({
-      Ref: expect.stringMatching(/^WorkflowStateMachine/),
-    });
-    expect(JSON.parse(request.Input as string)).toEqual({
+    expect(firingEventOf('cron(0 6 * * ? *)').input).toEqual({
       request: { prompt: 'a product shot', use_pre_llm: true, seed: -1, width: 1328, height: 1328 },
       source: 'schedule',
       sourceRef: 'schedule:daily-catalogue',
@@ -657,24 +639,42 @@ describe('triggers', () => {
     });
   });
 
-  it("names each firing's execution by Scheduler's firing id, so a repeated delivery starts nothing twice", () => {
-    expect(startExecutionOf('cron(0 6 * * ? *)').Name).toBe(
-      's_daily-catalogue_<aws.scheduler.execution-id>',
-    );
-    expect(startExecutionOf('rate(1 hour)').Name).toBe('s_hourly_<aws.scheduler.execution-id>');
+  it('hands each firing its scheduled time, which Scheduler keeps across retries, and never its per-attempt execution id', () => {
+    for (const [expression, name] of [
+      ['cron(0 6 * * ? *)', 'daily-catalogue'],
+      ['rate(1 hour)', 'hourly'],
+    ]) {
+      const event = firingEventOf(expression as string);
+      expect(event).toMatchObject({
+        schedule: name,
+        scheduledTime: '<aws.scheduler.scheduled-time>',
+      });
+      expect(JSON.stringify(event)).not.toContain('<aws.scheduler.execution-id>');
+      expect(JSON.stringify(event)).not.toContain('<aws.scheduler.attempt-number>');
+    }
   });
 
-  it('lets the schedules start executions of the state machine, nothing else', () => {
+  it('lets the schedules invoke the schedule-firing function, nothing else, and that function start executions', () => {
+    const firing = logicalIdStartingWith('AWS::Lambda::Function', 'TriggersScheduleFiring');
     const roleArn = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0]?.Properties
       .Target.RoleArn as { 'Fn::GetAtt': [string, string] };
     const statements = statementsOfRole(roleArn['Fn::GetAtt'][0]);
     expect(statements.filter((statement) => !actions(statement)[0]?.startsWith('sqs:'))).toEqual([
       {
-        Action: 'states:StartExecution',
+        Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: { Ref: expect.stringMatching(/^WorkflowStateMachine/) },
+        Resource: [
+          { 'Fn::GetAtt': [firing, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [firing, 'Arn'] }, ':*']] },
+        ],
       },
     ]);
+    expect(statementsOfRole('TriggersScheduleFiringRole')).toContainEqual(
+      expect.objectContaining({
+        Action: 'states:StartExecution',
+        Resource: { Ref: expect.stringMatching(/^WorkflowStateMachine/) },
+      }),
+    );
   });
 
   it('fails synth with the code and the name of a schedule whose request is invalid', () => {
@@ -706,6 +706,59 @@ describe('observability', () => {
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
       expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
     }
+  });
+
+  it('logs the state machine to a log group under /aws/vendedlogs/, named after the stack', () => {
+    const group = logicalIdStartingWith('AWS::Logs::LogGroup', 'WorkflowLogs');
+    expect(template.findResources('AWS::Logs::LogGroup')[group]?.Properties.LogGroupName).toBe(
+      '/aws/vendedlogs/states/SparkT2i-generation',
+    );
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: {
+        Destinations: [
+          { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [group, 'Arn'] } } },
+        ],
+      },
+    });
+  });
+
+  it('encrypts the alarm topic with a rotated key of its own, which CloudWatch may use for this account only', () => {
+    const [topic, ...others] = Object.values(template.findResources('AWS::SNS::Topic'));
+    expect(others).toEqual([]);
+    const keyRef = topic?.Properties.KmsMasterKeyId as { 'Fn::GetAtt'?: [string, string] };
+    const key = template.findResources('AWS::KMS::Key')[keyRef['Fn::GetAtt']?.[0] ?? ''];
+    expect(key?.Properties.EnableKeyRotation).toBe(true);
+    expect(key?.Properties.KeyPolicy.Statement).toContainEqual({
+      Sid: 'CloudWatchAlarmsPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+  });
+
+  it('lets CloudWatch publish to the alarm topic for this account only, and refuses plain HTTP', () => {
+    const topic = logicalIdStartingWith('AWS::SNS::Topic', 'ObservabilityAlarms');
+    const [policy, ...others] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(others).toEqual([]);
+    expect(policy?.Properties.Topics).toEqual([{ Ref: topic }]);
+    const statements = policy?.Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toContainEqual({
+      Sid: 'CloudWatchAlarmsPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topic },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
   });
 
   it('alarms on failing executions, function errors and throttles, and API 5xx', () => {
@@ -801,7 +854,7 @@ describe('function error alarms', () => {
 
   it('page on any error of every other function', () => {
     const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
-    expect(direct).toHaveLength(11);
+    expect(direct).toHaveLength(12);
     for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
   });
 });
@@ -857,6 +910,17 @@ describe('stack configuration', () => {
   ])('refuses a context string that is %s with a clear StackConfigError', (_, value, message) => {
     expect(() => loadWithContext({ 'spark-t2i': value })).toThrow(StackConfigError);
     expect(() => loadWithContext({ 'spark-t2i': value })).toThrow(message);
+  });
+
+  it("caps the image URLs' lifetime at the 12 h of the session credentials that sign them, saying why", () => {
+    expect(
+      parseStackConfig({ api: { presignedUrlTtlSeconds: 43_200 } }).api.presignedUrlTtlSeconds,
+    ).toBe(43_200);
+    for (const ttl of [43_201, 604_800]) {
+      expect(() => parseStackConfig({ api: { presignedUrlTtlSeconds: ttl } })).toThrow(
+        /api\.presignedUrlTtlSeconds: at most 43200 \(12 h\): image URLs are signed with a Lambda role's session credentials/,
+      );
+    }
   });
 
   it('still validates a context string against the schema', () => {

@@ -209,6 +209,25 @@ describe('the generation state machine, as synthesized', () => {
     expect(state(StateNames.useInternalFailure).Next).toBe(StateNames.releaseSlot);
   });
 
+  it.each([
+    // Names AWS documents (docs/decisions.md D20 names the pages): DynamoDB's errors without an
+    // SDK class of their own (its throttling among them), and PutEvents' failed entries.
+    ['arn:aws:states:::dynamodb:updateItem', 'DynamoDB.AmazonDynamoDBException'],
+    ['arn:aws:states:::events:putEvents', 'EventBridge.FailedEntry'],
+  ])('retries every %s task on %s, the name its throttling arrives under', (resource, name) => {
+    const tasks = Object.values(asl.States).filter((candidate) => candidate.Resource === resource);
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const task of tasks) {
+      expect(task.Retry?.flatMap((retry) => retry.ErrorEquals)).toContain(name);
+      // Names no Step Functions error carries: error codes where it reports SDK class names.
+      expect(task.Retry?.flatMap((retry) => retry.ErrorEquals)).not.toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/\.(ThrottlingException|RequestLimitExceeded)$/),
+        ]),
+      );
+    }
+  });
+
   it('leaves a record that is already terminal alone (cancelled meanwhile)', () => {
     const onConflict = state(StateNames.recordSuccess).Catch?.[0];
     expect(onConflict).toMatchObject({

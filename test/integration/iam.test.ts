@@ -141,7 +141,8 @@ describe('IAM enforced by the local runtime', () => {
     ['TriggersPromptFile', 'states:StartExecution'],
     ['state machine', 'lambda:InvokeFunction'],
     ['state machine', 'dynamodb:UpdateItem'],
-    ['scheduler', 'states:StartExecution'],
+    ['TriggersScheduleFiring', 'states:StartExecution'],
+    ['scheduler', 'lambda:InvokeFunction'],
   ])('removing the grant of %s for %s refuses a call the run made', (owner, action) => {
     const role = roleOf(template, owner);
     const used = audit.filter(

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { classifyFailure } from '#shared/generation/failures.ts';
+import * as GenerationErrors from '#shared/generation/errors.ts';
+import { CODE_BY_ERROR_NAME, classifyFailure } from '#shared/generation/failures.ts';
+import * as ImageErrors from '#shared/images/errors.ts';
+import * as SparkErrors from '#shared/spark/errors.ts';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: ['at secret/internal.ts:1'] });
@@ -56,4 +59,31 @@ describe('classifyFailure', () => {
     expect(failure.message).not.toContain('/var/task');
     expect(failure.message).not.toContain('undefined');
   });
+});
+
+describe('the names classifyFailure knows', () => {
+  /** The `name` of every concrete error class the workflow's functions can throw. */
+  const thrown = new Set(
+    [GenerationErrors, ImageErrors, SparkErrors].flatMap((module) =>
+      Object.values(module)
+        .filter(
+          (value): value is new (message: string, options: object) => Error =>
+            typeof value === 'function' && value.prototype instanceof Error,
+        )
+        .flatMap((ErrorClass) => {
+          try {
+            return [new ErrorClass('message', {}).name];
+          } catch {
+            return []; // abstract, or another constructor shape
+          }
+        }),
+    ),
+  );
+
+  it.each(Object.keys(CODE_BY_ERROR_NAME).filter((name) => !name.startsWith('States.')))(
+    'include %s, which an error class of the functions is named',
+    (name) => {
+      expect(thrown).toContain(name);
+    },
+  );
 });

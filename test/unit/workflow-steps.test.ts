@@ -954,7 +954,6 @@ describe('ClassifyFailure, every error it knows', () => {
     ['ImageUrlExpiredError', ErrorCodes.IMAGE_URL_EXPIRED],
     ['ImageTooLargeError', ErrorCodes.IMAGE_TOO_LARGE],
     ['NotAnImageError', ErrorCodes.IMAGE_NOT_AN_IMAGE],
-    ['GenerationTimedOutError', ErrorCodes.GENERATION_TIMED_OUT],
   ];
 
   it('is given a row below for every error name with a fixed code', () => {
