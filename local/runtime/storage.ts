@@ -20,7 +20,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
-import { AtomicFilesystemStore, sweepPartialWrites } from './s3-store.ts';
+import { serveKeysAsNames } from './s3-requests.ts';
+import { AtomicFilesystemStore, migrateLegacyLayout, sweepPartialWrites } from './s3-store.ts';
 
 /**
  * s3rver's fixed credentials; the local runtime's clients sign with them. A new object on every
@@ -64,6 +65,8 @@ export async function startLocalStorage(options: {
   const s3Directory = join(options.dataDir, 's3');
   // What a killed server was writing when it died was never answered: dropped.
   await sweepPartialWrites(s3Directory);
+  // Objects stored under their keys as paths, by an earlier version, move under their keys' hashes.
+  await migrateLegacyLayout(s3Directory);
   const s3 = new S3rver({
     address: host,
     port: 0,
@@ -71,8 +74,11 @@ export async function startLocalStorage(options: {
     directory: s3Directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  // An answered PUT is whole on disk, and a cut-short one leaves nothing (see s3-store.ts).
-  s3.store = s3.context.store = new AtomicFilesystemStore(s3Directory);
+  // An answered PUT is whole on disk, a cut-short one leaves nothing, and a key is a name, never
+  // a path (see s3-store.ts and s3-requests.ts).
+  const store = new AtomicFilesystemStore(s3Directory);
+  s3.store = s3.context.store = store;
+  serveKeysAsNames(s3, store);
   const address = (await s3.run()) as AddressInfo;
   const s3Endpoint = `http://${host}:${address.port}`;
 
