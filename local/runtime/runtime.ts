@@ -18,6 +18,7 @@ import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
+import { decodeEventKey } from '../../shared/prompt-files/keys.ts';
 import {
   nodeForRuntime,
   provideRuntimeModules,
@@ -576,7 +577,8 @@ function wireS3Notifications(
   const deliver = (record: S3NotificationEvent['Records'][number]): number => {
     const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
     const eventName = `s3:${String(record.eventName)}`;
-    const key = decodeURIComponent(s3.object.key.replace(/\+/g, ' '));
+    // Decoded once, as S3 encoded it, for the filter rules (which name keys as they are).
+    const key = decodeEventKey(s3.object.key);
     latest.set(`${s3.bucket.name}/${key}`, record);
     let delivered = 0;
     for (const notification of notifications) {

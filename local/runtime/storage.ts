@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
+import { asS3SendsIt } from './s3-events.ts';
 import { serveKeysAsNames } from './s3-requests.ts';
 import { AtomicFilesystemStore, migrateLegacyLayout, sweepPartialWrites } from './s3-store.ts';
 
@@ -33,7 +34,7 @@ export function localCredentials(): { accessKeyId: string; secretAccessKey: stri
 }
 export const LOCAL_REGION = 'us-east-1';
 
-/** An S3 notification record as s3rver emits it (the shape S3 sends to Lambda). */
+/** S3 notification records, in the shape S3 sends to Lambda (the key URL-encoded). */
 export interface S3NotificationEvent {
   readonly Records: ReadonlyArray<Record<string, unknown>>;
 }
@@ -45,7 +46,7 @@ export interface LocalStorage {
   readonly buckets: readonly string[];
   /** Requests the local DynamoDB has served since it started, by operation (`PutItem` …). */
   dynamodbRequests(): Promise<Record<string, number>>;
-  /** Called for every object created or removed, with the S3-shaped event. */
+  /** Called for every object created or removed, with the event as S3 sends it. */
   onS3Event(listener: (event: S3NotificationEvent) => void): void;
   close(): Promise<void>;
 }
@@ -90,7 +91,7 @@ export async function startLocalStorage(options: {
     buckets,
     dynamodbRequests: () => dynamo.requests(),
     onS3Event(listener) {
-      s3.on('event', listener);
+      s3.on('event', (event: S3NotificationEvent) => listener(asS3SendsIt(event)));
     },
     async close() {
       await Promise.allSettled([s3.close(), dynamo.close()]);

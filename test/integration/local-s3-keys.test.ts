@@ -1,8 +1,9 @@
 /**
  * Object keys are names, never paths, in the local S3 server: every key S3 accepts (any UTF-8 up
  * to 1,024 bytes, `../` and all) round-trips through the SDK — put, head, get, copy, multipart
- * upload, list (in S3's order, with prefix, delimiter, continuation and start-after), delete — and
- * nothing is written outside the store's directory, whatever the key.
+ * upload, list (in S3's order, with prefix, delimiter, continuation and start-after), delete, and
+ * the event notification (its key URL-encoded as S3 sends it, decoded once) — and nothing is
+ * written outside the store's directory, whatever the key.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -29,6 +30,7 @@ import {
 import fc from 'fast-check';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEventKey } from '#shared/prompt-files/keys.ts';
 import {
   LOCAL_REGION,
   type LocalStorage,
@@ -112,11 +114,23 @@ describe('object keys in the local S3 server', () => {
   let storage: LocalStorage;
   let s3: S3Client;
 
+  const events: Array<{ bucket: string; name: string; key: string }> = [];
+
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-keys-'));
     storage = await startLocalStorage({
       dataDir,
       template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
+    });
+    storage.onS3Event((event) => {
+      for (const record of event.Records) {
+        const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
+        events.push({
+          bucket: s3.bucket.name,
+          name: String(record.eventName),
+          key: s3.object.key,
+        });
+      }
     });
     s3 = new S3Client({
       endpoint: storage.s3Endpoint,
@@ -183,6 +197,11 @@ describe('object keys in the local S3 server', () => {
             Metadata: { source: 'property' },
           }),
         );
+        // The event S3 sends for it: the key URL-encoded once, as S3 encodes it.
+        const event = events.findLast((record) => record.bucket === BUCKET);
+        expect(event?.name).toBe('ObjectCreated:Put');
+        expect(event?.key).toMatch(/^[A-Za-z0-9*._/+%-]+$/);
+        expect(decodeEventKey(event?.key ?? '')).toBe(key);
         const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
         expect(head.ContentLength).toBe(bytes(body));
         expect(head.Metadata).toEqual({ source: 'property' });
