@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -35,6 +35,7 @@ import {
   type ExecutionRecord,
 } from './executions.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
+import { keepPrivate, makePrivateDirectory, writePrivateFile } from './private-files.ts';
 import {
   type Firing,
   firingAt,
@@ -149,7 +150,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const dataDir = resolve(options.dataDir ?? '.spark-t2i');
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => undefined);
-  await mkdir(dataDir, { recursive: true });
+  // It holds the local credentials and keys: the user's alone when the runtime makes it.
+  await makePrivateDirectory(dataDir);
   const closers: Array<() => Promise<unknown> | unknown> = [];
   const close = async () => {
     for (const closer of closers.reverse()) await Promise.resolve(closer()).catch(() => undefined);
@@ -383,8 +385,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         assets: app.assemblyDir ?? join(PROJECT_ROOT, 'functions'),
       },
     };
-    await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
-    await writeFile(
+    // Both are the user's alone: the one holds the S3 credentials, the other the URL of the
+    // control plane, which starts generations for any owner.
+    await writePrivateFile(
+      join(dataDir, 'endpoints.json'),
+      `${JSON.stringify(endpoints, null, 2)}\n`,
+    );
+    await writePrivateFile(
       join(dataDir, 'runtime.json'),
       `${JSON.stringify(
         {
@@ -516,16 +523,19 @@ async function provisionApiKeys(
     });
     for (const pair of pairs) await registerOnce(store, pair.owner, pair.key);
     const first = pairs[0] as { owner: string; key: string };
-    await writeFile(keyFile, `${first.key}\n`, { mode: 0o600 });
+    await writePrivateFile(keyFile, `${first.key}\n`);
     return { ...first, created: false };
   }
   if (existsSync(keyFile)) {
     const key = (await readFile(keyFile, 'utf8')).split('\n')[0]?.trim() ?? '';
     const owner = await store.resolve(key);
-    if (owner) return { key, owner, created: false };
+    if (owner) {
+      await keepPrivate(keyFile);
+      return { key, owner, created: false };
+    }
   }
   const created = await store.create('local');
-  await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
+  await writePrivateFile(keyFile, `${created.key}\n`);
   return { key: created.key, owner: created.owner, created: true };
 }
 
