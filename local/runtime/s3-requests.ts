@@ -9,13 +9,15 @@
  * - The copy source. s3rver reads `x-amz-copy-source` with `decodeURI`, which leaves `%2B`, `%3F`,
  *   `%23`, `%24` … encoded, so a copy of `a+b` looks for `a%2Bb`. The header is decoded as S3
  *   does and handed on in the form s3rver's `decodeURI` reads back exactly.
- * - ListObjectsV2, answered here. s3rver builds the continuation token from the page's last key
- *   only (a page ending in a common prefix lists that prefix again on the next page, and one
- *   holding only prefixes fails), counts only keys in `KeyCount`, cannot read back a token whose
- *   key holds a line break, and ignores `encoding-type=url`.
+ * - Listings (ListObjectsV2 and ListObjects), answered here from the store's. s3rver builds the
+ *   continuation token (and `NextMarker`) from the page's last key only (a page ending in a
+ *   common prefix lists that prefix again on the next page, and one holding only prefixes
+ *   fails), counts only keys in `KeyCount`, cannot read back a token whose key holds a line
+ *   break, and ignores `encoding-type=url`.
  */
 
 import type S3rver from 's3rver';
+import { METHODS } from 's3rver/lib/controllers/bucket.js';
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import S3Error from 's3rver/lib/models/error.js';
 import type { AtomicFilesystemStore } from './s3-store.ts';
@@ -51,8 +53,8 @@ export function serveKeysAsNames(server: S3rver, store: AtomicFilesystemStore): 
       if (copySource !== undefined) ctx.headers['x-amz-copy-source'] = readCopySource(copySource);
       return next();
     }
-    if (ctx.method === 'GET' && single(ctx.query['list-type']) === '2') {
-      return listObjectsV2(ctx, store, bucket);
+    if (ctx.method === 'GET' && !Object.keys(ctx.query).some((name) => METHODS.includes(name))) {
+      return listObjects(ctx, store, bucket);
     }
     return next();
   });
@@ -85,7 +87,8 @@ function readCopySource(header: string): string {
   return `/${encodeURI(source.slice(0, slash))}/${encodeURI(source.slice(slash + 1))}`;
 }
 
-async function listObjectsV2(
+/** ListObjectsV2 (`list-type=2`: start-after, continuation tokens) or ListObjects (`marker`). */
+async function listObjects(
   ctx: S3Context,
   store: AtomicFilesystemStore,
   bucket: string,
@@ -106,8 +109,9 @@ async function listObjectsV2(
   const maxKeys = readMaxKeys(parameter('max-keys'));
   const prefix = parameter('prefix') ?? '';
   const delimiter = parameter('delimiter') ?? '';
-  const startAfter = parameter('start-after');
-  const continuationToken = parameter('continuation-token');
+  const version2 = parameter('list-type') === '2';
+  const startAfter = parameter(version2 ? 'start-after' : 'marker');
+  const continuationToken = version2 ? parameter('continuation-token') : undefined;
   const listing =
     maxKeys === 0
       ? { objects: [], commonPrefixes: [], isTruncated: false, lastEntry: undefined }
@@ -121,19 +125,27 @@ async function listObjectsV2(
           maxKeys: Math.min(maxKeys, MAX_KEYS_CAP),
         });
   const encode = encodingType === 'url' ? s3UrlEncode : (text: string) => text;
-  const fetchOwner = parameter('fetch-owner') === 'true';
+  // Version 1 always names the owner; version 2 when asked.
+  const fetchOwner = !version2 || parameter('fetch-owner') === 'true';
+  const next = listing.isTruncated ? listing.lastEntry : undefined;
   ctx.body = {
     ListBucketResult: {
       '@': { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' },
       Name: bucket,
       Prefix: encode(prefix),
-      StartAfter: startAfter === undefined ? undefined : encode(startAfter),
-      ContinuationToken: continuationToken,
-      NextContinuationToken:
-        listing.isTruncated && listing.lastEntry !== undefined
-          ? continuationTokenAfter(bucket, listing.lastEntry)
-          : undefined,
-      KeyCount: listing.objects.length + listing.commonPrefixes.length,
+      ...(version2
+        ? {
+            StartAfter: startAfter === undefined ? undefined : encode(startAfter),
+            ContinuationToken: continuationToken,
+            NextContinuationToken:
+              next === undefined ? undefined : continuationTokenAfter(bucket, next),
+            KeyCount: listing.objects.length + listing.commonPrefixes.length,
+          }
+        : {
+            Marker: encode(startAfter ?? ''),
+            // Given only with a delimiter, as S3 does (without one, the last key is the marker).
+            NextMarker: next === undefined || delimiter === '' ? undefined : encode(next),
+          }),
       MaxKeys: maxKeys,
       Delimiter: delimiter === '' ? undefined : encode(delimiter),
       EncodingType: encodingType,

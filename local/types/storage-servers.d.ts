@@ -127,3 +127,8 @@ declare module 's3rver/lib/models/account.js' {
   /** The one account s3rver knows, which owns every object. */
   export const DUMMY_ACCOUNT: { readonly id: string; readonly displayName: string };
 }
+
+declare module 's3rver/lib/controllers/bucket.js' {
+  /** The query parameters that name a bucket's subresource (`cors`, `uploads`, `versions` …). */
+  export const METHODS: readonly string[];
+}
