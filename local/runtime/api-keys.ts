@@ -8,10 +8,11 @@
  * the owner, rather than failing or letting the key in again.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { ApiKeyStore } from '../../shared/api/keys.ts';
+import { keepPrivate, writePrivateFile } from './private-files.ts';
 
 /** The file in the data dir holding the key the CLI and `serve`'s examples use. */
 export const LOCAL_KEY_FILE = 'local-api-key';
@@ -54,16 +55,19 @@ export async function provisionApiKeys(
       );
     }
     const chosen = active[0] ?? (pairs[0] as { owner: string; key: string });
-    await writeFile(keyFile, `${chosen.key}\n`, { mode: 0o600 });
+    await writePrivateFile(keyFile, `${chosen.key}\n`);
     return { ...chosen, created: false };
   }
   if (existsSync(keyFile)) {
     const key = (await readFile(keyFile, 'utf8')).split('\n')[0]?.trim() ?? '';
     const owner = await store.resolve(key);
-    if (owner) return { key, owner, created: false };
+    if (owner) {
+      await keepPrivate(keyFile);
+      return { key, owner, created: false };
+    }
   }
   const created = await store.create('local');
-  await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
+  await writePrivateFile(keyFile, `${created.key}\n`);
   return { key: created.key, owner: created.owner, created: true };
 }
 

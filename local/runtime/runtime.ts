@@ -8,7 +8,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +18,7 @@ import { API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
 import { ApiKeyStore } from '../../shared/api/keys.ts';
 import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
 import { ACTIVE_STATUSES, type GenerationRecord } from '../../shared/generation/model.ts';
+import { decodeEventKey } from '../../shared/prompt-files/keys.ts';
 import type { DeniedAccess } from '../aws/access.ts';
 import { authorize } from '../aws/access.ts';
 import { LocalIdentities } from '../aws/identities.ts';
@@ -39,6 +39,7 @@ import { provideCursorSecret } from './cursor-secret.ts';
 import { ExecutionEngine, type ExecutionRecord } from './executions.ts';
 import { apiGatewaySource, type Invoker, invokerAs } from './invoke-access.ts';
 import { PendingJournal, type PendingWork } from './journal.ts';
+import { makePrivateDirectory, writePrivateFile } from './private-files.ts';
 import {
   type Firing,
   firingAt,
@@ -167,7 +168,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const dataDir = resolve(options.dataDir ?? '.spark-t2i');
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => undefined);
-  await mkdir(dataDir, { recursive: true });
+  // It holds the local credentials and keys: the user's alone when the runtime makes it.
+  await makePrivateDirectory(dataDir);
   const closers: Array<() => Promise<unknown> | unknown> = [];
   const close = async () => {
     for (const closer of closers.reverse()) await Promise.resolve(closer()).catch(() => undefined);
@@ -471,8 +473,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       iam,
     };
-    await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
-    await writeFile(
+    // Both are the user's alone: the one holds the S3 credentials, the other the URL of the
+    // control plane, which starts generations for any owner.
+    await writePrivateFile(
+      join(dataDir, 'endpoints.json'),
+      `${JSON.stringify(endpoints, null, 2)}\n`,
+    );
+    await writePrivateFile(
       join(dataDir, 'runtime.json'),
       `${JSON.stringify(
         {
@@ -620,7 +627,8 @@ function wireS3Notifications(
   const deliver = (record: S3NotificationEvent['Records'][number]): number => {
     const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
     const eventName = `s3:${String(record.eventName)}`;
-    const key = decodeURIComponent(s3.object.key.replace(/\+/g, ' '));
+    // Decoded once, as S3 encoded it, for the filter rules (which name keys as they are).
+    const key = decodeEventKey(s3.object.key);
     latest.set(`${s3.bucket.name}/${key}`, record);
     let delivered = 0;
     for (const notification of notifications) {

@@ -33,11 +33,13 @@ import { sendRefusal } from '../aws/errors.ts';
 import { type AwsCredentials, LocalIdentities } from '../aws/identities.ts';
 import { s3Accesses } from '../aws/s3-requests.ts';
 import { splitTarget } from '../aws/sigv4.ts';
-import { AtomicFilesystemStore, sweepPartialWrites } from './s3-store.ts';
+import { asS3SendsIt } from './s3-events.ts';
+import { serveKeysAsNames } from './s3-requests.ts';
+import { AtomicFilesystemStore, migrateLegacyLayout, sweepPartialWrites } from './s3-store.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 
-/** An S3 notification record as s3rver emits it (the shape S3 sends to Lambda). */
+/** S3 notification records, in the shape S3 sends to Lambda (the key URL-encoded). */
 export interface S3NotificationEvent {
   readonly Records: ReadonlyArray<Record<string, unknown>>;
 }
@@ -51,7 +53,7 @@ export interface LocalStorage {
   readonly buckets: readonly string[];
   /** Requests the local DynamoDB has served since it started, by operation (`PutItem` …). */
   dynamodbRequests(): Promise<Record<string, number>>;
-  /** Called for every object created or removed, with the S3-shaped event. */
+  /** Called for every object created or removed, with the event as S3 sends it. */
   onS3Event(listener: (event: S3NotificationEvent) => void): void;
   close(): Promise<void>;
 }
@@ -79,6 +81,8 @@ export async function startLocalStorage(options: {
   const s3Directory = join(options.dataDir, 's3');
   // What a killed server was writing when it died was never answered: dropped.
   await sweepPartialWrites(s3Directory);
+  // Objects stored under their keys as paths, by an earlier version, move under their keys' hashes.
+  await migrateLegacyLayout(s3Directory);
   const s3 = new S3rver({
     address: host,
     port: 0,
@@ -86,8 +90,11 @@ export async function startLocalStorage(options: {
     directory: s3Directory,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
-  // An answered PUT is whole on disk, and a cut-short one leaves nothing (see s3-store.ts).
-  s3.store = s3.context.store = new AtomicFilesystemStore(s3Directory);
+  // An answered PUT is whole on disk, a cut-short one leaves nothing, and a key is a name, never
+  // a path (see s3-store.ts and s3-requests.ts).
+  const store = new AtomicFilesystemStore(s3Directory);
+  s3.store = s3.context.store = store;
+  serveKeysAsNames(s3, store);
   await s3.configureBuckets();
   const s3Server = createServer(s3Front(access, s3.callback()));
   s3Server.listen(0, host);
@@ -103,7 +110,7 @@ export async function startLocalStorage(options: {
     buckets,
     dynamodbRequests: () => dynamo.requests(),
     onS3Event(listener) {
-      s3.on('event', listener);
+      s3.on('event', (event: S3NotificationEvent) => listener(asS3SendsIt(event)));
     },
     async close() {
       s3Server.closeAllConnections();

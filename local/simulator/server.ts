@@ -946,7 +946,8 @@ function safeDecode(text: string): string | undefined {
  */
 async function loadSecret(dataDir: string | undefined): Promise<Buffer> {
   if (dataDir === undefined) return randomBytes(32);
-  await mkdir(dataDir, { recursive: true });
+  // The secret signs image URLs: its directory is the user's alone when made here.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, SECRET_FILE);
   try {
     return Buffer.from((await readFile(path, 'utf8')).trim(), 'hex');

@@ -25,8 +25,12 @@ declare module 's3rver' {
     resetOnClose?: boolean;
     configureBuckets?: Array<{ name: string; configs: unknown[] }>;
   }
+  /** A Koa middleware, as s3rver's app runs them (its router's carries `router`). */
+  type Middleware = ((...args: never[]) => unknown) & { router?: unknown };
   export default class S3rver extends EventEmitter {
     constructor(options?: S3rverOptions);
+    /** Koa's middleware, in the order they run (composed when the server starts). */
+    readonly middleware: Middleware[];
     /** The store the server was made with; its request handlers read `context.store`. */
     store: unknown;
     readonly context: { store: unknown };
@@ -52,8 +56,34 @@ declare module 's3rver/lib/stores/filesystem.js' {
   }
   export default class FilesystemStore {
     constructor(rootDirectory: string);
+    /** A key from its path under the bucket (a no-op but on Windows). */
+    static decodeKeyPath(keyPath: string): string;
     readonly rootDirectory: string;
+    getBucketPath(bucket: string): string;
+    getBucket(bucket: string): Promise<{ name: string; creationDate: Date } | null>;
+    deleteBucket(bucket: string): Promise<void>;
+    reset(): void;
     getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    listObjects(
+      bucket: string,
+      options: { delimiter?: string; startAfter?: string; prefix?: string; maxKeys?: number },
+    ): Promise<{
+      objects: import('s3rver/lib/models/object.js').default[];
+      commonPrefixes: string[];
+      isTruncated: boolean;
+    }>;
+    deleteObject(bucket: string, key: string): Promise<void>;
+    initiateUpload(
+      bucket: string,
+      key: string,
+      uploadId: string,
+      metadata: Record<string, unknown>,
+    ): Promise<void>;
+    putObjectMultipart(
+      bucket: string,
+      uploadId: string,
+      parts: ReadonlyArray<{ readonly number: number; readonly etag: string }>,
+    ): Promise<{ size: number; md5: string }>;
     getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
     putMetadata(
       bucket: string,
@@ -85,4 +115,26 @@ declare module 's3rver/lib/models/error.js' {
     readonly code: string;
     readonly status: number;
   }
+}
+
+declare module 's3rver/lib/models/object.js' {
+  /** An object as s3rver hands it around: its metadata holds `etag`, `last-modified`, … */
+  export default class S3Object {
+    constructor(bucket: string, key: string, content: unknown, metadata: Record<string, unknown>);
+    readonly bucket: string;
+    readonly key: string;
+    readonly metadata: Record<string, unknown>;
+    readonly size: number;
+    readonly lastModifiedDate: Date;
+  }
+}
+
+declare module 's3rver/lib/models/account.js' {
+  /** The one account s3rver knows, which owns every object. */
+  export const DUMMY_ACCOUNT: { readonly id: string; readonly displayName: string };
+}
+
+declare module 's3rver/lib/controllers/bucket.js' {
+  /** The query parameters that name a bucket's subresource (`cors`, `uploads`, `versions` …). */
+  export const METHODS: readonly string[];
 }

@@ -241,6 +241,32 @@ describe('prompt files on the local runtime', () => {
     expect(await generationsOf(key)).toEqual([]);
   });
 
+  // S3 sends an event's key URL-encoded (a space as `+`); the function decodes it exactly once,
+  // so each of these is read, generated and reported under its own key.
+  it.each([
+    ['a plus sign', 'prompts/variants/a+b.txt'],
+    ['a space', 'prompts/variants/two words.txt'],
+    ['a percent sign', 'prompts/variants/100%.txt'],
+    ['an encoded slash', 'prompts/variants/..%2fescape.txt'],
+    ['encoded escapes', 'prompts/variants/%2B%20%25.txt'],
+    ['unicode', 'prompts/variants/ünïcödé 灯 😀.txt'],
+  ])(
+    'generates and reports a file whose key holds %s under that key',
+    async (_name, key) => {
+      await upload(key, 'a red kite\na blue heron\n');
+      const answer = await report(key);
+      expect(answer.error).toBeUndefined();
+      expect(answer.summary).toEqual({ lines: 2, accepted: 2, rejected: 0, skipped: 0 });
+      const items = await untilAllEnded(key, 2, 60_000);
+      expect(items.map((item) => item.sourceRef).sort()).toEqual([
+        `s3://${runtime.endpoints.s3.inputBucket}/${key}#1`,
+        `s3://${runtime.endpoints.s3.inputBucket}/${key}#2`,
+      ]);
+      expect(items.map((item) => item.status)).toEqual(['completed', 'completed']);
+    },
+    90_000,
+  );
+
   it('refuses a folder whose owner has no API key, and starts nothing', async () => {
     const key = 'prompts/nobody/a.txt';
     await upload(key, 'a red kite\n');
