@@ -180,7 +180,8 @@ export class GenerationApi extends Construct {
         [CURSOR_SECRET_ID_VARIABLE]: this.cursorSecret.secretArn,
       },
     });
-    this.cursorSecret.grantRead(this.listFunction);
+    // Its value only: the role needs no DescribeSecret (grantRead would add it).
+    allow(this.listFunction, ['secretsmanager:GetSecretValue'], [this.cursorSecret.secretArn]);
     allow(
       this.listFunction,
       ['dynamodb:Query'],

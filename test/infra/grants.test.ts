@@ -242,6 +242,11 @@ const CALLS: Record<string, readonly Call[]> = {
       code: 'shared/api/generations.ts list',
     })),
     presign,
+    {
+      action: 'secretsmanager:GetSecretValue',
+      resource: () => ({ Ref: logicalId('AWS::SecretsManager::Secret', 'ApiCursorSecret') }),
+      code: 'shared/api/config.ts getSecret (the cursor secret)',
+    },
   ],
   ApiCancelGenerationRole: [
     {

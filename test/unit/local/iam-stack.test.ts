@@ -286,8 +286,11 @@ describe("the scheduler's role", () => {
     );
   });
 
-  it('may start executions of the state machine, and do nothing else with it', () => {
-    expect(decide(scheduler, 'states:StartExecution', stateMachineArn()).allowed).toBe(true);
+  it('may invoke the schedule-firing function, and nothing else', () => {
+    expect(
+      decide(scheduler, 'lambda:InvokeFunction', lambda('TriggersScheduleFiring')).allowed,
+    ).toBe(true);
+    expect(decide(scheduler, 'states:StartExecution', stateMachineArn()).allowed).toBe(false);
     expect(decide(scheduler, 'states:StopExecution', execution('s_nightly_1')).allowed).toBe(false);
     expect(decide(scheduler, 'lambda:InvokeFunction', lambda('ApiSubmitGeneration')).allowed).toBe(
       false,
