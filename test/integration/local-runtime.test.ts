@@ -143,6 +143,7 @@ describe('the local runtime, every trigger end to end', () => {
       },
       spark: { baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), simulated: true },
       functions: { mode: 'bundles', assets: expect.any(String) },
+      iam: 'enforced',
     });
   });
 

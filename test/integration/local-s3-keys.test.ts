@@ -29,10 +29,13 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEventKey } from '#shared/prompt-files/keys.ts';
+import type { AwsCredentials } from '../../local/aws/identities.ts';
+import { NodeSha256 } from '../../local/aws/sigv4.ts';
 import { LOCAL_REGION, type LocalStorage, startLocalStorage } from '../../local/runtime/storage.ts';
 
 const BUCKET = 'keysbucket';
@@ -66,10 +69,31 @@ const anyKey: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** A PUT whose path is sent exactly as given. */
-function putAtRawPath(endpoint: string, path: string): Promise<{ status: number; text: string }> {
-  const { hostname, port } = new URL(endpoint);
+/** A PUT of `x` at a path sent exactly as written, signed by the administrator as an SDK signs. */
+async function putAtRawPath(
+  endpoint: string,
+  path: string,
+  credentials: AwsCredentials,
+): Promise<{ status: number; text: string }> {
+  const { hostname, port, host } = new URL(endpoint);
+  const signer = new SignatureV4({
+    credentials,
+    region: LOCAL_REGION,
+    service: 's3',
+    sha256: NodeSha256,
+    uriEscapePath: false,
+  });
+  const { headers } = await signer.sign({
+    method: 'PUT',
+    protocol: 'http:',
+    hostname,
+    port: Number(port),
+    path,
+    query: {},
+    headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '1' },
+  });
   return new Promise((resolve, reject) => {
-    const outgoing = request({ host: hostname, port, path, method: 'PUT' }, (answer) => {
+    const outgoing = request({ host: hostname, port, path, method: 'PUT', headers }, (answer) => {
       let text = '';
       answer.on('data', (chunk: Buffer) => {
         text += chunk.toString();
@@ -381,7 +405,7 @@ describe('object keys in the local S3 server', () => {
     ).rejects.toMatchObject({ name: 'KeyTooLongError' });
     // Sent as written: a URL parser would resolve the dot segments before they left.
     for (const path of [`/%2E%2E/${BUCKET}/x`, `/../${BUCKET}/x`, '/./x']) {
-      const answer = await putAtRawPath(storage.s3Endpoint, path);
+      const answer = await putAtRawPath(storage.s3Endpoint, path, storage.credentials);
       expect(answer.status).toBe(400);
       expect(answer.text).toContain('<Code>InvalidBucketName</Code>');
     }
