@@ -179,6 +179,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let runtime = await serve(serveOptions(0));
   const dataDir = runtime.dataDir;
   const killTimes: number[] = [];
+  // IAM refusals logged by each runtime, counted before a kill loses its output.
+  let accessDenied = 0;
+  const countDenied = () => (runtime.output().match(/AccessDenied/g) ?? []).length;
   let httpRetries = 0;
   let reUploads = 0;
   const counts = { terminal: 0, total: 0 };
@@ -194,6 +197,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(`kill ${index + 1}/${restarts} at ${counts.terminal}/${options.n} terminal`);
       killTimes.push(Date.now());
       await runtime.kill();
+      accessDenied += countDenied();
       runtime = await serve({ ...serveOptions(index + 1), dataDir });
       // S3 delivers an event until its function succeeds; a kill loses the local runtime's
       // in-memory invocation, so files whose report is missing are delivered again (same bytes,
@@ -291,6 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       httpRetries,
       reUploads,
       started,
+      accessDenied: accessDenied + countDenied(),
     });
   } finally {
     await runtime.stop();
@@ -483,6 +488,8 @@ interface CheckInput {
   readonly httpRetries: number;
   readonly reUploads: number;
   readonly started: number;
+  /** `AccessDenied` lines the runtimes logged (IAM refusals), killed runtimes' included. */
+  readonly accessDenied: number;
 }
 
 const ANSWER_FAULTS: readonly FaultKind[] = [
@@ -555,6 +562,9 @@ async function check(input: CheckInput): Promise<ChaosReport> {
     `${input.n} (${Math.ceil(input.n / 2)} HTTP, ${input.n - Math.ceil(input.n / 2)} in ${input.files} prompt files)`,
   );
   figure('restarts (SIGKILL)', input.killTimes.length);
+  // Every call is authorised against the stack's IAM: one the stack needs and lacks is a defect.
+  figure('AccessDenied logged (IAM refusals)', input.accessDenied, input.accessDenied === 0);
+  if (input.accessDenied > 0) violations.push(`${input.accessDenied} AccessDenied logged`);
   figure('wall time', `${Math.round((Date.now() - input.started) / 1000)} s`);
 
   // Faults: every kind injected, together on at least 30 % of provider calls.
