@@ -11,6 +11,7 @@ export type AwsProtocol = 's3' | 'json';
 /** The ways a request's authentication can fail, before any policy is read. */
 export type AuthFailureKind =
   | 'missing'
+  | 'unsupported'
   | 'malformed'
   | 'unknown-key'
   | 'bad-token'
@@ -61,6 +62,11 @@ export function accessDenied(
 
 const S3_AUTH_REFUSALS: Record<AuthFailureKind, readonly [string, number, string]> = {
   missing: ['AccessDenied', 403, 'Access Denied'],
+  unsupported: [
+    'InvalidRequest',
+    400,
+    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+  ],
   malformed: ['AuthorizationHeaderMalformed', 400, 'The authorization header is malformed.'],
   'unknown-key': [
     'InvalidAccessKeyId',
@@ -84,6 +90,11 @@ const S3_AUTH_REFUSALS: Record<AuthFailureKind, readonly [string, number, string
 
 const JSON_AUTH_REFUSALS: Record<AuthFailureKind, readonly [string, number, string]> = {
   missing: ['MissingAuthenticationTokenException', 400, 'Request is missing Authentication Token'],
+  unsupported: [
+    'IncompleteSignatureException',
+    400,
+    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+  ],
   malformed: ['IncompleteSignatureException', 400, 'The request signature is incomplete.'],
   'unknown-key': [
     'UnrecognizedClientException',

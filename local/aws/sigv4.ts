@@ -62,6 +62,7 @@ export async function verifySignature(
   const { path, query } = splitTarget(request.url);
   const presented = presentedSignature(request.headers, query);
   if (presented === 'missing') return refuse('missing');
+  if (presented === 'unsupported') return refuse('unsupported');
   if (typeof presented === 'string') return refuse('malformed', presented);
 
   const identity = identities.byAccessKey(presented.accessKeyId);
@@ -153,9 +154,14 @@ export async function verifySignature(
 function presentedSignature(
   headers: IncomingHttpHeaders,
   query: Record<string, string | string[]>,
-): Presented | 'missing' | string {
+): Presented | 'missing' | 'unsupported' | string {
   const authorization = headers.authorization;
   const inQuery = 'X-Amz-Algorithm' in query;
+  // Signature Version 2 (S3's old `AWS key:signature` and `?AWSAccessKeyId=&Signature=`): S3
+  // has refused it for buckets made since 2020, as here.
+  if (authorization?.startsWith('AWS ') || ('Signature' in query && 'AWSAccessKeyId' in query)) {
+    return 'unsupported';
+  }
   if (authorization === undefined && !inQuery) return 'missing';
   if (authorization !== undefined && inQuery) {
     return 'Only one auth mechanism allowed: the Authorization header or the X-Amz-Algorithm query parameter.';

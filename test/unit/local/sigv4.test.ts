@@ -138,6 +138,13 @@ describe('SigV4 verification', () => {
     });
     const later = await verifySignature(request, 's3', identities, Date.now() + 61_000);
     expect(later.ok ? 'accepted' : later.refusal.message).toBe('Request has expired');
+    // Signature Version 2, as aws-cli v1 presigns by default: refused as S3 refuses it today.
+    const v2 = await verifySignature(
+      { method: 'GET', url: '/images/a?AWSAccessKeyId=AKIA&Signature=x&Expires=1', headers: {} },
+      's3',
+      identities,
+    );
+    expect(v2.ok ? 'accepted' : v2.refusal.code).toBe('InvalidRequest');
     const tampered = {
       ...request,
       url: request.url.replace(/X-Amz-Signature=[0-9a-f]{4}/, 'X-Amz-Signature=0000'),
