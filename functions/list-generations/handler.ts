@@ -7,13 +7,21 @@ import { listQueryOf, ownerOf } from '#shared/api/http.ts';
 import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
 import { lambdaHandler } from '#shared/observability/handler.ts';
 
-// Read once, at cold start: no request waits for Secrets Manager.
-const generations = generationsApiFromEnv('list', process.env, {
-  cursorSecret: await cursorSecretFromEnv(),
-});
+// Read once per environment, by its first request (importing the module calls nothing, so it
+// loads anywhere); a failed read is tried again by the next request instead of being kept.
+let generations: ReturnType<typeof listApi> | undefined;
+function listApi() {
+  return cursorSecretFromEnv().then((cursorSecret) =>
+    generationsApiFromEnv('list', process.env, { cursorSecret }),
+  );
+}
 
 export const handler = lambdaHandler(async (event: APIGatewayProxyEvent) => {
-  const page = await generations.list(ownerOf(event), listQueryOf(event));
+  generations ??= listApi().catch((error: unknown) => {
+    generations = undefined;
+    throw error;
+  });
+  const page = await (await generations).list(ownerOf(event), listQueryOf(event));
   return jsonResponse(200, page);
 })
   .use(httpHeaderNormalizer())

@@ -47,8 +47,8 @@ export function apiKeyStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ApiKey
 
 /**
  * The secret list cursors are signed with, read from Secrets Manager through Powertools
- * parameters. The list function reads it once, at cold start (`await` at its module's top), so
- * no request waits for it; Powertools keeps it cached for {@link CURSOR_SECRET_CACHE_SECONDS}.
+ * parameters. The list function reads it once per environment, on its first request (its module's
+ * import calls nothing); Powertools keeps it cached for {@link CURSOR_SECRET_CACHE_SECONDS}.
  */
 export async function cursorSecretFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const values = readEnv({ [ApiEnv.cursorSecretId]: z.string().check(z.minLength(1)) }, env);

@@ -26,7 +26,7 @@ const secrets = mockCursorSecret();
 
 // The function reads its configuration, and its cursor secret, at cold start.
 const { handler } = await import('../../../functions/list-generations/handler.ts');
-const secretReadsAtColdStart = secrets.commandCalls(GetSecretValueCommand).length;
+const secretReadsAtImport = secrets.commandCalls(GetSecretValueCommand).length;
 
 const listEvent = (query: Record<string, string> | null = null, owner: string | null = 'alice') =>
   apiEvent({ path: '/generations', query, owner });
@@ -323,7 +323,7 @@ describe('GET /generations cursors', () => {
 });
 
 describe('the cursor secret', () => {
-  it('is read from Secrets Manager once, at cold start, and not again by requests', async () => {
+  it('is read from Secrets Manager once, by the first request, and not again', async () => {
     // Prepare
     documents.on(QueryCommand).resolves({ Items: records(1) });
 
@@ -331,7 +331,8 @@ describe('the cursor secret', () => {
     for (let call = 0; call < 3; call++) await handler(listEvent(), lambdaContext());
 
     // Assess
-    expect(secretReadsAtColdStart).toBe(1);
+    // Importing the module called nothing: it loads anywhere (the benchmarks import each bundle).
+    expect(secretReadsAtImport).toBe(0);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(secrets.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe(
       CURSOR_SECRET_ID,
