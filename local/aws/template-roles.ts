@@ -27,3 +27,11 @@ export function stateMachineRole(template: CfnTemplate, logicalId: string): stri
   if (!role) throw new Error(`The state machine ${logicalId} names no role`);
   return role;
 }
+
+/** The role a schedule's target is called with (its `Target.RoleArn`), by logical id. */
+export function scheduleRole(template: CfnTemplate, scheduleLogicalId: string): string | undefined {
+  const target = template.Resources[scheduleLogicalId]?.Properties?.Target as
+    | { RoleArn?: unknown }
+    | undefined;
+  return roleNamedBy(target?.RoleArn);
+}

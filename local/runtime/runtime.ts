@@ -22,7 +22,7 @@ import { decodeEventKey } from '../../shared/prompt-files/keys.ts';
 import type { DeniedAccess } from '../aws/access.ts';
 import { authorize } from '../aws/access.ts';
 import { LocalIdentities } from '../aws/identities.ts';
-import { roleNamedBy, stateMachineRole, templateRoles } from '../aws/template-roles.ts';
+import { scheduleRole, stateMachineRole, templateRoles } from '../aws/template-roles.ts';
 import { iamGate } from '../iam/gate.ts';
 import {
   nodeForRuntime,
@@ -297,16 +297,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // firing's scheduled time: a repeated delivery meets the same generation.
     const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
       // Scheduler invokes its target as the schedule's role (its `Target.RoleArn`).
-      const scheduleRole = roleNamedBy(
-        (
-          template.Resources[schedule.arn.split('/').pop() as string]?.Properties?.Target as
-            | { RoleArn?: unknown }
-            | undefined
-        )?.RoleArn,
-      );
-      const invoker = scheduleRole
-        ? invokerAs(lambda, access, identities.caller(scheduleRole))
-        : lambda;
+      const role = scheduleRole(template, schedule.arn.split('/').pop() as string);
+      const invoker = role ? invokerAs(lambda, access, identities.caller(role)) : lambda;
       const answer = await invoker.invoke(schedule.functionArn, firingInput(schedule, firing));
       return { id: (answer as { id: string }).id };
     };

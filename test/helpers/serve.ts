@@ -191,6 +191,21 @@ export interface GenerationView {
   readonly [key: string]: unknown;
 }
 
+/** Calls `probe` every 100 ms until it answers a value (a throw counts as no answer yet). */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** Polls GET /generations/{id} until the generation is terminal. */
 export async function waitForTerminal(
   runtime: ServedRuntime,

@@ -26,26 +26,13 @@ import {
   type ServedRuntime,
   serve,
   submit,
+  waitFor,
   waitForTerminal,
 } from '../helpers/serve.ts';
 
 let runtime: ServedRuntime;
 let audit: AuditedAccess[];
 let template: CfnTemplate;
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('IAM enforced by the local runtime', () => {
   beforeAll(async () => {
@@ -78,19 +65,20 @@ describe('IAM enforced by the local runtime', () => {
         Body: 'a red kite\na blue kite\n',
       }),
     );
-    await waitFor('the prompt file report', async () => {
-      try {
-        await runtime.s3().send(
-          new GetObjectCommand({
-            Bucket: runtime.endpoints.s3.inputBucket,
-            Key: 'reports/prompts/local/iam.txt.json',
-          }),
-        );
-        return true;
-      } catch {
-        return undefined;
-      }
-    });
+    await waitFor(
+      'the prompt file report',
+      () =>
+        runtime
+          .s3()
+          .send(
+            new GetObjectCommand({
+              Bucket: runtime.endpoints.s3.inputBucket,
+              Key: 'reports/prompts/local/iam.txt.json',
+            }),
+          )
+          .then(() => true),
+      60_000,
+    );
     const fired = await adminRoute(runtime, '/__local/schedules/daily-sample/trigger', {
       method: 'POST',
     });

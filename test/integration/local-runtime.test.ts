@@ -21,6 +21,7 @@ import {
   type ServedRuntime,
   serve,
   submit,
+  waitFor,
   waitForTerminal,
 } from '../helpers/serve.ts';
 
@@ -100,20 +101,6 @@ async function simulatorStats(runtime: ServedRuntime) {
     tasksCreated: number;
     requests: { create: number; poll: number; image: number };
   };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('the local runtime, every trigger end to end', () => {
