@@ -104,17 +104,9 @@ export class ApiKeyStore {
 
   /** The owner of an active key; `undefined` for an unknown, revoked or malformed one. */
   async resolve(key: string): Promise<string | undefined> {
-    if (key.length === 0 || key.length > MAX_KEY_LENGTH) return undefined;
-    const { Item } = await this.#client.send(
-      new GetCommand({
-        TableName: this.#tableName,
-        Key: { keyHash: hashApiKey(key) },
-        ConsistentRead: true,
-      }),
-    );
-    const item = Item as Partial<ApiKeyItem> | undefined;
-    if (item === undefined || item.revokedAt) return undefined;
-    const owner = ownerSchema.safeParse(item.owner);
+    const found = await this.find(key);
+    if (found === undefined || found.revokedAt !== undefined) return undefined;
+    const owner = ownerSchema.safeParse(found.owner);
     return owner.success ? owner.data : undefined;
   }
 
@@ -135,7 +127,7 @@ export class ApiKeyStore {
     if (item === undefined || typeof item.owner !== 'string') return undefined;
     return {
       owner: item.owner,
-      ...(typeof item.revokedAt === 'string' && { revokedAt: item.revokedAt }),
+      ...(item.revokedAt && { revokedAt: String(item.revokedAt) }),
     };
   }
 

@@ -29,14 +29,13 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEventKey } from '#shared/prompt-files/keys.ts';
 import type { AwsCredentials } from '../../local/aws/identities.ts';
-import { NodeSha256 } from '../../local/aws/sigv4.ts';
 import { LOCAL_REGION, type LocalStorage, startLocalStorage } from '../../local/runtime/storage.ts';
+import { signedS3Headers } from '../helpers/s3-signing.ts';
 
 const BUCKET = 'keysbucket';
 const MAX_KEY_BYTES = 1024;
@@ -75,22 +74,12 @@ async function putAtRawPath(
   path: string,
   credentials: AwsCredentials,
 ): Promise<{ status: number; text: string }> {
-  const { hostname, port, host } = new URL(endpoint);
-  const signer = new SignatureV4({
-    credentials,
-    region: LOCAL_REGION,
-    service: 's3',
-    sha256: NodeSha256,
-    uriEscapePath: false,
-  });
-  const { headers } = await signer.sign({
+  const { hostname, port } = new URL(endpoint);
+  const headers = await signedS3Headers(endpoint, {
     method: 'PUT',
-    protocol: 'http:',
-    hostname,
-    port: Number(port),
     path,
-    query: {},
-    headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '1' },
+    credentials,
+    headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '1' },
   });
   return new Promise((resolve, reject) => {
     const outgoing = request({ host: hostname, port, path, method: 'PUT', headers }, (answer) => {

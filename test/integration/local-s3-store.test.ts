@@ -19,10 +19,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeSha256 } from '../../local/aws/sigv4.ts';
 import { LOCAL_REGION, type LocalStorage, startLocalStorage } from '../../local/runtime/storage.ts';
+import { signedS3Headers } from '../helpers/s3-signing.ts';
 
 const BUCKET = 'storebucket';
 const MIB = 1024 * 1024;
@@ -194,22 +193,11 @@ describe('the local S3 server’s store', () => {
       ]);
       const target = new URL(`${storage.s3Endpoint}/${BUCKET}/${key}`);
       // Signed as an SDK signs a streamed upload with a trailing checksum.
-      const signer = new SignatureV4({
-        credentials: storage.credentials,
-        region: LOCAL_REGION,
-        service: 's3',
-        sha256: NodeSha256,
-        uriEscapePath: false,
-      });
-      const { headers } = await signer.sign({
+      const headers = await signedS3Headers(storage.s3Endpoint, {
         method: 'PUT',
-        protocol: 'http:',
-        hostname: target.hostname,
-        port: Number(target.port),
         path: target.pathname,
-        query: {},
+        credentials: storage.credentials,
         headers: {
-          host: target.host,
           'content-length': String(framed.length),
           'content-encoding': 'aws-chunked',
           'x-amz-decoded-content-length': String(data.length),
