@@ -12,6 +12,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ErrorCodes } from '../errors/codes.ts';
 import type { SparkClient, TaskImage, TaskSnapshot } from '../spark/client.ts';
+import { SparkThrottledError } from '../spark/errors.ts';
 import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
 import { type GenerationError, isTerminal } from './model.ts';
 import {
@@ -153,15 +154,25 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
     lastStatus = snapshot.status;
     return snapshot.state === 'pending' ? { done: false } : { done: true, value: snapshot };
   };
-  const { value: snapshot, checks } = await checkWithRechecks(
-    check,
-    {
-      windowMs: firstPoll ? deps.policy.recheckSeconds * 1000 : 0,
-      intervalMs: deps.policy.recheckIntervalMs,
-      reserveMs: deps.reserveMs ?? 0,
-    },
-    clock,
-  );
+  let checked: { value?: FinishedSnapshot; checks: number };
+  try {
+    checked = await checkWithRechecks(
+      check,
+      {
+        windowMs: firstPoll ? deps.policy.recheckSeconds * 1000 : 0,
+        intervalMs: deps.policy.recheckIntervalMs,
+        reserveMs: deps.reserveMs ?? 0,
+      },
+      clock,
+    );
+  } catch (error) {
+    const retryAfterSeconds = throttledFor(error);
+    if (retryAfterSeconds === undefined) throw error;
+    // The provider said when to ask again: the Wait state waits that long (it costs nothing),
+    // rather than the workflow's Retry asking again sooner and being refused again.
+    return throttledPoll(input, base, retryAfterSeconds, deps);
+  }
+  const { value: snapshot, checks } = checked;
   const now = (deps.now ?? (() => new Date()))();
   if (snapshot?.state !== 'completed') await recordPolls(input.id, polls, now, deps);
   if (snapshot?.state === 'failed') {
@@ -189,13 +200,49 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
   }
   const elapsedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
   if (pollBudgetExhausted(deps.policy, polls, elapsedSeconds)) {
-    const failure = {
-      code: ErrorCodes.GENERATION_TIMED_OUT,
-      message: `The provider task was still ${lastStatus} after ${polls} polls and ${Math.round(elapsedSeconds)} s`,
-    };
-    return { ...base, state: 'failed', nextWaitSeconds: 0, failure };
+    return timedOut(base, lastStatus, elapsedSeconds);
   }
   return { ...base, state: 'pending', nextWaitSeconds: nextWaitSeconds(deps.policy, polls) };
+}
+
+/** The generation fails with the timeout code: the poll budget is spent. */
+function timedOut(
+  base: Pick<TaskState, 'sparkTaskId' | 'polls' | 'createdAt'>,
+  lastStatus: string,
+  elapsedSeconds: number,
+): TaskState {
+  const failure = {
+    code: ErrorCodes.GENERATION_TIMED_OUT,
+    message: `The provider task was still ${lastStatus} after ${base.polls} polls and ${Math.round(elapsedSeconds)} s`,
+  };
+  return { ...base, state: 'failed', nextWaitSeconds: 0, failure };
+}
+
+/** The provider's `Retry-After` of a throttled request, or undefined for any other error. */
+function throttledFor(error: unknown): number | undefined {
+  return error instanceof SparkThrottledError ? error.retryAfterSeconds : undefined;
+}
+
+/**
+ * A poll the provider throttled with `Retry-After`: still pending, with the next poll no sooner
+ * than the provider asked (nor sooner than the usual interval), and never past the poll budget —
+ * a wait beyond it is cut to what is left, and the next poll then ends the generation.
+ */
+async function throttledPoll(
+  input: PollTaskInput,
+  base: Pick<TaskState, 'sparkTaskId' | 'polls' | 'createdAt'>,
+  retryAfterSeconds: number,
+  deps: PollTaskDeps,
+): Promise<TaskState> {
+  const now = (deps.now ?? (() => new Date()))();
+  await recordPolls(input.id, base.polls, now, deps);
+  const elapsedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
+  if (pollBudgetExhausted(deps.policy, base.polls, elapsedSeconds)) {
+    return timedOut(base, 'throttled', elapsedSeconds);
+  }
+  const left = Math.max(1, Math.ceil(deps.policy.maxElapsedSeconds - elapsedSeconds));
+  const wanted = Math.max(retryAfterSeconds, nextWaitSeconds(deps.policy, base.polls));
+  return { ...base, state: 'pending', nextWaitSeconds: Math.min(wanted, left) };
 }
 
 /** Writes the poll count to the record; progress shown to readers never fails a generation. */

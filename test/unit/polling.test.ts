@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   type CheckResult,
   checkWithRechecks,
@@ -15,7 +16,7 @@ import type { DurationStats } from '#shared/generation/polling-stats.ts';
 import { createTaskStep, pollTaskStep, type TaskState } from '#shared/generation/steps.ts';
 import type { GenerationStore } from '#shared/generation/store.ts';
 import type { SparkClient, TaskSnapshot } from '#shared/spark/client.ts';
-import { SparkServerError } from '#shared/spark/errors.ts';
+import { SparkServerError, SparkThrottledError } from '#shared/spark/errors.ts';
 
 const policy: PollingPolicy = {
   expectedGenerationSeconds: 10,
@@ -366,6 +367,79 @@ describe('the poll step', () => {
 
     expect(answer.state).toBe('completed');
     expect(warn).toHaveBeenCalledWith('Could not record the provider duration', expect.any(Error));
+  });
+});
+
+describe('a poll the provider throttles', () => {
+  const startedAtMs = Date.parse('2026-11-24T10:00:00.000Z');
+  const task: TaskState = { sparkTaskId: 'task-1', state: 'pending', polls: 2, nextWaitSeconds: 2 };
+  const input = { id: 'gen-1', task, startedAt: new Date(startedAtMs).toISOString() };
+  const throttling = (retryAfterSeconds?: number) => {
+    const getTask = vi.fn(async (): Promise<TaskSnapshot> => {
+      throw new SparkThrottledError('Spark getTask answered HTTP 429', {
+        operation: 'getTask',
+        httpStatus: 429,
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+      });
+    });
+    return { getTask } as unknown as SparkClient;
+  };
+  const at = (elapsedMs: number) => () => new Date(startedAtMs + elapsedMs);
+
+  it('waits as long as its Retry-After asks before the next poll, counting the poll', async () => {
+    const written: number[] = [];
+    const answer = await pollTaskStep(input, {
+      spark: throttling(17),
+      policy,
+      now: at(20_000),
+      recordPolls: async (_id, polls) => {
+        written.push(polls);
+      },
+    });
+
+    expect(answer).toEqual({
+      sparkTaskId: 'task-1',
+      state: 'pending',
+      polls: 3,
+      nextWaitSeconds: 17,
+    });
+    expect(written).toEqual([3]);
+  });
+
+  it('never polls sooner than the usual interval when Retry-After is shorter', async () => {
+    const answer = await pollTaskStep(input, { spark: throttling(0), policy, now: at(20_000) });
+
+    expect(answer).toMatchObject({ state: 'pending', nextWaitSeconds: nextWaitSeconds(policy, 3) });
+  });
+
+  it('cuts a wait past the poll budget to what is left of it', async () => {
+    const elapsedMs = (policy.maxElapsedSeconds - 40) * 1000;
+    const answer = await pollTaskStep(input, {
+      spark: throttling(3600),
+      policy,
+      now: at(elapsedMs),
+    });
+
+    expect(answer).toMatchObject({ state: 'pending', nextWaitSeconds: 40 });
+  });
+
+  it('fails the generation with the timeout code once the poll budget is spent', async () => {
+    const answer = await pollTaskStep(
+      { ...input, task: { ...task, polls: policy.maxPolls - 1 } },
+      { spark: throttling(5), policy, now: at(20_000) },
+    );
+
+    expect(answer).toMatchObject({
+      state: 'failed',
+      polls: policy.maxPolls,
+      failure: { code: ErrorCodes.GENERATION_TIMED_OUT },
+    });
+  });
+
+  it('throws a 429 without Retry-After, for the workflow to retry with backoff', async () => {
+    await expect(
+      pollTaskStep(input, { spark: throttling(), policy, now: at(20_000) }),
+    ).rejects.toBeInstanceOf(SparkThrottledError);
   });
 });
 
