@@ -376,8 +376,8 @@ describe('a poll the provider throttles', () => {
   const input = { id: 'gen-1', task, startedAt: new Date(startedAtMs).toISOString() };
   const throttling = (retryAfterSeconds?: number) => {
     const getTask = vi.fn(async (): Promise<TaskSnapshot> => {
-      throw new SparkThrottledError('Spark getTask answered HTTP 429', {
-        operation: 'getTask',
+      throw new SparkThrottledError('Spark poll answered HTTP 429', {
+        operation: 'poll',
         httpStatus: 429,
         ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
       });
