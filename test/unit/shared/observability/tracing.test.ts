@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe('a function’s SDK client in Lambda', () => {
   it('sends the invocation’s trace header with its requests', async () => {
-    const { dynamoDb } = await import('../../shared/aws/dynamodb.ts');
+    const { dynamoDb } = await import('../../../../shared/aws/dynamodb.ts');
 
     await dynamoDb().send(new GetCommand({ TableName: 'generations', Key: { pk: 'g1' } }));
 

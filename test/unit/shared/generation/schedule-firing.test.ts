@@ -11,7 +11,7 @@ import {
   ScheduleFiringError,
   startScheduleFiring,
 } from '#shared/generation/schedule-firing.ts';
-import { awsError, STATE_MACHINE_ARN } from './prompt-files/helpers.ts';
+import { awsError, STATE_MACHINE_ARN } from '../prompt-files/helpers.ts';
 
 const sfn = new SFNClient({ region: 'us-east-1' });
 const sfnMock = mockClient(sfn);

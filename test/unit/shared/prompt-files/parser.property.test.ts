@@ -15,7 +15,7 @@ import {
   type PromptFileItem,
   parsePromptFile,
 } from '#shared/prompt-files/parser.ts';
-import { chunked } from '../prompt-files/helpers.ts';
+import { chunked } from './helpers.ts';
 
 const DOCUMENTED = new Set<string>(Object.values(ErrorCodes));
 const DEEP = 100_000;

@@ -30,7 +30,7 @@ describe('the error code table', () => {
   });
 
   it('is documented, current, in docs/error-codes.md (run "npm run docs:codes" after a change)', async () => {
-    const doc = await readFile(new URL('../../docs/error-codes.md', import.meta.url), 'utf8');
+    const doc = await readFile(new URL('../../../../docs/error-codes.md', import.meta.url), 'utf8');
     expect(doc).toContain(renderErrorCodeTable());
   });
 });

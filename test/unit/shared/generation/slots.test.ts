@@ -9,7 +9,7 @@ import {
   TokenExpiredError,
   type WakeWaiter,
 } from '#shared/generation/slots.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../helpers/dynamodb.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
 
 let dynamodb: LocalDynamoDb;
 let tables = 0;

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionBuildOptions } from '../../infra/constructs/bundling.ts';
+import { functionBuildOptions } from '../../../../infra/constructs/bundling.ts';
 
-const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 const EXPORTED_CLASS = /^export (abstract )?class (\w+) extends \w+/gm;
 /** Reading a class's name at run time: what a minifier changes. */
 const NAME_FROM_CLASS =

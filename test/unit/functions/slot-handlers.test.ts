@@ -56,9 +56,9 @@ beforeAll(async () => {
     EVENT_BUS_NAME: 'bus',
     MAX_EXECUTION_SECONDS: '3600',
   });
-  ({ handler: acquire } = (await import('../../functions/acquire-slot/handler.ts')) as never);
-  ({ handler: release } = (await import('../../functions/release-slot/handler.ts')) as never);
-  ({ handler: reconcile } = (await import('../../functions/reconciler/handler.ts')) as never);
+  ({ handler: acquire } = (await import('../../../functions/acquire-slot/handler.ts')) as never);
+  ({ handler: release } = (await import('../../../functions/release-slot/handler.ts')) as never);
+  ({ handler: reconcile } = (await import('../../../functions/reconciler/handler.ts')) as never);
 });
 
 beforeEach(() => {

@@ -11,14 +11,14 @@ import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sd
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { batchCommand } from '../../../local/cli/commands/batch.ts';
-import { generateCommand } from '../../../local/cli/commands/generate.ts';
-import { keysCommand } from '../../../local/cli/commands/keys.ts';
-import { listCommand } from '../../../local/cli/commands/list.ts';
-import { schedulesCommand } from '../../../local/cli/commands/schedules.ts';
-import { statusCommand } from '../../../local/cli/commands/status.ts';
-import { main } from '../../../local/cli/main.ts';
-import { hashApiKey } from '../../../shared/api/keys.ts';
+import { batchCommand } from '../../../../local/cli/commands/batch.ts';
+import { generateCommand } from '../../../../local/cli/commands/generate.ts';
+import { keysCommand } from '../../../../local/cli/commands/keys.ts';
+import { listCommand } from '../../../../local/cli/commands/list.ts';
+import { schedulesCommand } from '../../../../local/cli/commands/schedules.ts';
+import { statusCommand } from '../../../../local/cli/commands/status.ts';
+import { main } from '../../../../local/cli/main.ts';
+import { hashApiKey } from '../../../../shared/api/keys.ts';
 import { API_KEY, type FakeApi, PNG_BYTES, startFakeApi } from './fake-api.ts';
 
 let api: FakeApi;

@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from './helpers.ts';
+import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from '../shared/prompt-files/helpers.ts';
 
 const s3Mock = mockClient(S3Client);
 const dynamoMock = mockClient(DynamoDBClient);

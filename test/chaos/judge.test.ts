@@ -14,7 +14,7 @@ import {
   failedAnswer,
   longestFailureRun,
   storedImageProblem,
-} from '../chaos/suite.ts';
+} from './suite.ts';
 
 const entry = (
   request: JournalEntry['request'],
