@@ -61,13 +61,32 @@ export interface CreateTaskDeps {
 }
 
 /**
+ * What CreateTask answers when the provider refused to create the task for now and said, with
+ * `Retry-After`, when to ask again: the state machine waits that long and runs CreateTask again.
+ */
+export interface ThrottledCreate {
+  readonly state: 'throttled';
+  /** Seconds the Wait state waits before CreateTask runs again. */
+  readonly nextWaitSeconds: number;
+}
+
+export interface CreateTaskInput {
+  readonly id: string;
+  /**
+   * The execution's start (`$$.Execution.StartTime`): a throttled create is asked again only while
+   * the generation is within its elapsed-time bound. Without it, throttling is always thrown.
+   */
+  readonly startedAt?: string;
+}
+
+/**
  * Creates the provider task, unless this generation already has one (a retried step, or a
  * restarted workflow): the task id is recorded before this step returns, so nothing is paid twice.
  */
 export async function createTaskStep(
-  input: { id: string },
+  input: CreateTaskInput,
   deps: CreateTaskDeps,
-): Promise<TaskState> {
+): Promise<TaskState | ThrottledCreate> {
   const record = await deps.store.get(input.id);
   if (record === undefined) {
     throw new GenerationNotFoundError(`Generation ${input.id} has no record`);
@@ -85,10 +104,37 @@ export async function createTaskStep(
     ...(createdAt && { createdAt: createdAt.toISOString() }),
   });
   if (record.sparkTaskId) return pending(record.sparkTaskId);
-  const task = await deps.spark.createTask(record.request);
+  let task: Awaited<ReturnType<SparkClient['createTask']>>;
+  try {
+    task = await deps.spark.createTask(record.request);
+  } catch (error) {
+    const throttled = throttledCreate(error, input, deps);
+    if (throttled === undefined) throw error;
+    return throttled;
+  }
   const createdAt = (deps.now ?? (() => new Date()))();
   await deps.store.recordTaskCreated(record, task.taskId, createdAt);
   return pending(task.taskId, createdAt);
+}
+
+/**
+ * A create the provider throttled with `Retry-After`, answered as a wait of at least that long
+ * (and of the polling interval, so the loop stays far below the history limit), or undefined —
+ * then the error is thrown for the workflow's Retry — for any other error, a 429 without
+ * `Retry-After`, or a wait that would end past the generation's elapsed-time bound.
+ */
+function throttledCreate(
+  error: unknown,
+  input: CreateTaskInput,
+  deps: CreateTaskDeps,
+): ThrottledCreate | undefined {
+  const retryAfterSeconds = throttledFor(error);
+  if (retryAfterSeconds === undefined || input.startedAt === undefined) return undefined;
+  const wait = Math.max(retryAfterSeconds, deps.policy.intervalSeconds, 1);
+  const now = (deps.now ?? (() => new Date()))();
+  const elapsedSeconds = (now.getTime() - Date.parse(input.startedAt)) / 1000;
+  if (!(elapsedSeconds + wait < deps.policy.maxElapsedSeconds)) return undefined;
+  return { state: 'throttled', nextWaitSeconds: Math.ceil(wait) };
 }
 
 /** The learned durations, or none when learning is off or they cannot be read. */

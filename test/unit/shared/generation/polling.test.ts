@@ -571,4 +571,56 @@ describe('the create step', () => {
     expect(answer.nextWaitSeconds).toBe(8);
     expect(warn).toHaveBeenCalledOnce();
   });
+
+  describe('when the provider throttles the create', () => {
+    const throttling = (retryAfterSeconds?: number) =>
+      ({
+        createTask: async () => {
+          throw new SparkThrottledError('Spark create answered HTTP 429', {
+            operation: 'create',
+            httpStatus: 429,
+            ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+          });
+        },
+      }) as unknown as SparkClient;
+    const startedAt = '2026-11-24T10:00:00.000Z';
+
+    it('asks the state machine to wait as long as Retry-After says, recording nothing', async () => {
+      const recordTaskCreated = vi.fn();
+      const answer = await createTaskStep(
+        { id: 'gen-1', startedAt },
+        {
+          store: { get: async () => record, recordTaskCreated } as unknown as GenerationStore,
+          spark: throttling(12),
+          policy,
+          now,
+        },
+      );
+
+      expect(answer).toEqual({ state: 'throttled', nextWaitSeconds: 12 });
+      expect(recordTaskCreated).not.toHaveBeenCalled();
+    });
+
+    it('waits at least the polling interval, however short Retry-After is', async () => {
+      const answer = await createTaskStep(
+        { id: 'gen-1', startedAt },
+        { store, spark: throttling(0), policy, now },
+      );
+
+      expect(answer).toEqual({ state: 'throttled', nextWaitSeconds: policy.intervalSeconds });
+    });
+
+    it.each([
+      ['without Retry-After', throttling(), startedAt],
+      ['with a wait past the elapsed-time bound', throttling(policy.maxElapsedSeconds), startedAt],
+      ['without the execution start', throttling(5), undefined],
+    ])('throws the 429 %s, for the workflow to retry with backoff', async (_, spark, at) => {
+      await expect(
+        createTaskStep(
+          { id: 'gen-1', ...(at && { startedAt: at }) },
+          { store, spark, policy, now },
+        ),
+      ).rejects.toBeInstanceOf(SparkThrottledError);
+    });
+  });
 });
