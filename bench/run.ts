@@ -37,17 +37,21 @@ for (const name of args.only) {
   const machine = describeMachine();
   const started = new Date();
   log(`${scenario.name}: start (${args.quick ? 'quick' : 'full'}, load ${machine.loadAverage1m})`);
+  // What every result says of its run, whether the scenario ran or failed.
+  const run = () => ({
+    scenario: scenario.name,
+    title: scenario.title,
+    mode: args.quick ? ('quick' as const) : ('full' as const),
+    command,
+    date: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    machine,
+  });
   let result: ScenarioResult;
   try {
     const findings = await scenario.run({ quick: args.quick, command, cacheDir, log });
     result = {
-      scenario: scenario.name,
-      title: scenario.title,
-      mode: args.quick ? 'quick' : 'full',
-      command,
-      date: started.toISOString(),
-      durationSeconds: (Date.now() - started.getTime()) / 1000,
-      machine,
+      ...run(),
       parameters: findings.parameters,
       figures: [...findings.figures],
       targets: [...findings.targets],
@@ -58,13 +62,7 @@ for (const name of args.only) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     log(`${scenario.name}: failed: ${error instanceof Error ? error.stack : message}`);
     result = {
-      scenario: scenario.name,
-      title: scenario.title,
-      mode: args.quick ? 'quick' : 'full',
-      command,
-      date: started.toISOString(),
-      durationSeconds: (Date.now() - started.getTime()) / 1000,
-      machine,
+      ...run(),
       parameters: {},
       figures: [],
       targets: scenario.targetNames.map((target) => ({

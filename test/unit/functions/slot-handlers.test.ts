@@ -123,15 +123,19 @@ describe('AcquireSlot', () => {
 });
 
 describe('ReleaseSlot', () => {
-  it('gives the slot back, leaves the queue, and wakes the oldest waiter', async () => {
+  /** Every slot is free whenever the hand-over looks, and one execution waits for a slot. */
+  function everySlotFreeWithOneWaiter(): void {
     dynamo.on(UpdateCommand).resolves({});
     dynamo.on(DeleteCommand).resolves({});
-    // Every slot is free whenever the hand-over looks.
     dynamo.on(GetCommand).resolves({});
     dynamo
       .on(QueryCommand)
       .resolvesOnce({ Items: [{ pk: 'waiter', ...waiter }] })
       .resolves({ Items: [] });
+  }
+
+  it('gives the slot back, leaves the queue, and wakes the oldest waiter', async () => {
+    everySlotFreeWithOneWaiter();
 
     expect(await release({ id: 'gen-1', queuedAt: '2026-12-01T09:59:00.000Z' }, context)).toEqual({
       woken: 1,
@@ -149,14 +153,7 @@ describe('ReleaseSlot', () => {
   });
 
   it('gives back the slot it just granted to a waiter whose execution stopped waiting', async () => {
-    dynamo.on(UpdateCommand).resolves({});
-    dynamo.on(DeleteCommand).resolves({});
-    // Every slot is free whenever the hand-over looks.
-    dynamo.on(GetCommand).resolves({});
-    dynamo
-      .on(QueryCommand)
-      .resolvesOnce({ Items: [{ pk: 'waiter', ...waiter }] })
-      .resolves({ Items: [] });
+    everySlotFreeWithOneWaiter();
     sfn
       .on(SendTaskSuccessCommand)
       .rejects(new TaskTimedOut({ message: 'timed out', $metadata: {} }));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { CODE_BY_ERROR_NAME } from '#shared/generation/failures.ts';
+import { DOCUMENTED_CODES } from '../../shared/generation/documented-codes.ts';
 import { caughtAs, classifyFailure, context } from './support.ts';
 
 describe('ClassifyFailure', () => {
@@ -17,20 +18,7 @@ describe('ClassifyFailure', () => {
 });
 
 describe('ClassifyFailure, every error it knows', () => {
-  const fixed: Array<[string, string]> = [
-    ['SparkThrottledError', ErrorCodes.PROVIDER_THROTTLED],
-    ['SparkServerError', ErrorCodes.HTTP_ERROR_RESPONSE],
-    ['SparkTimeoutError', ErrorCodes.PROVIDER_TIMEOUT],
-    ['SparkNetworkError', ErrorCodes.PROVIDER_UNREACHABLE],
-    ['SparkResponseParseError', ErrorCodes.RESULT_PARSING_ERROR],
-    ['SparkAuthError', ErrorCodes.PROVIDER_UNAUTHORIZED],
-    ['ImageDownloadError', ErrorCodes.IMAGE_DOWNLOAD_FAILED],
-    ['ImageTruncatedError', ErrorCodes.IMAGE_TRUNCATED],
-    ['ImageUrlRefusedError', ErrorCodes.IMAGE_URL_REFUSED],
-    ['ImageUrlExpiredError', ErrorCodes.IMAGE_URL_EXPIRED],
-    ['ImageTooLargeError', ErrorCodes.IMAGE_TOO_LARGE],
-    ['NotAnImageError', ErrorCodes.IMAGE_NOT_AN_IMAGE],
-  ];
+  const fixed = DOCUMENTED_CODES;
 
   it('is given a row below for every error name with a fixed code', () => {
     expect(Object.keys(CODE_BY_ERROR_NAME).sort()).toEqual(

@@ -4,25 +4,13 @@ import * as GenerationErrors from '#shared/generation/errors.ts';
 import { CODE_BY_ERROR_NAME, classifyFailure } from '#shared/generation/failures.ts';
 import * as ImageErrors from '#shared/images/errors.ts';
 import * as SparkErrors from '#shared/spark/errors.ts';
+import { DOCUMENTED_CODES } from './documented-codes.ts';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: ['at secret/internal.ts:1'] });
 
 describe('classifyFailure', () => {
-  it.each([
-    ['SparkThrottledError', ErrorCodes.PROVIDER_THROTTLED],
-    ['SparkServerError', ErrorCodes.HTTP_ERROR_RESPONSE],
-    ['SparkTimeoutError', ErrorCodes.PROVIDER_TIMEOUT],
-    ['SparkNetworkError', ErrorCodes.PROVIDER_UNREACHABLE],
-    ['SparkResponseParseError', ErrorCodes.RESULT_PARSING_ERROR],
-    ['SparkAuthError', ErrorCodes.PROVIDER_UNAUTHORIZED],
-    ['ImageDownloadError', ErrorCodes.IMAGE_DOWNLOAD_FAILED],
-    ['ImageTruncatedError', ErrorCodes.IMAGE_TRUNCATED],
-    ['ImageUrlRefusedError', ErrorCodes.IMAGE_URL_REFUSED],
-    ['ImageUrlExpiredError', ErrorCodes.IMAGE_URL_EXPIRED],
-    ['ImageTooLargeError', ErrorCodes.IMAGE_TOO_LARGE],
-    ['NotAnImageError', ErrorCodes.IMAGE_NOT_AN_IMAGE],
-  ])('gives %s its documented code and message', (name, code) => {
+  it.each(DOCUMENTED_CODES)('gives %s its documented code and message', (name, code) => {
     expect(classifyFailure({ Error: name, Cause: lambdaCause(name, 'what happened') })).toEqual({
       code,
       message: 'what happened',

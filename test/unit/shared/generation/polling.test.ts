@@ -456,9 +456,12 @@ describe('the poll count in the record', () => {
     return { written, recordPolls };
   }
 
-  it('is written by a poll that finds the task still running', async () => {
+  it.each([
+    ['finds the task still running', createdAtMs + 60_000, 'pending'],
+    ['sees the task complete, as it learns the duration', createdAtMs, 'completed'],
+  ])('is written by a poll that %s', async (_, doneAtMs, state) => {
     const { clock, at } = fakeClock(createdAtMs + 20_000);
-    const { spark } = fakeSpark(at, createdAtMs + 60_000);
+    const { spark } = fakeSpark(at, doneAtMs);
     const { written, recordPolls } = recorder();
 
     const answer = await pollTaskStep(input, {
@@ -469,7 +472,7 @@ describe('the poll count in the record', () => {
       recordPolls,
     });
 
-    expect(answer).toMatchObject({ state: 'pending', polls: 3 });
+    expect(answer).toMatchObject({ state, polls: 3 });
     expect(written).toEqual([['gen-1', 3]]);
   });
 
@@ -485,23 +488,6 @@ describe('the poll count in the record', () => {
 
     expect(answer).toMatchObject({ state: 'failed', polls: policy.maxPolls });
     expect(written).toEqual([['gen-1', policy.maxPolls]]);
-  });
-
-  it('is written by the poll that sees the task complete, as it learns the duration', async () => {
-    const { clock, at } = fakeClock(createdAtMs + 20_000);
-    const { spark } = fakeSpark(at, createdAtMs);
-    const { written, recordPolls } = recorder();
-
-    const answer = await pollTaskStep(input, {
-      spark,
-      policy,
-      clock,
-      now: () => new Date(at()),
-      recordPolls,
-    });
-
-    expect(answer).toMatchObject({ state: 'completed', polls: 3 });
-    expect(written).toEqual([['gen-1', 3]]);
   });
 
   it('never fails the generation when it cannot be written', async () => {
