@@ -119,6 +119,18 @@ describe('POST /generations', () => {
     expect(idempotencyDb).not.toHaveReceivedAnyCommand();
   });
 
+  it('writes the record with its expiry, 90 days after its creation in epoch seconds', async () => {
+    // Act
+    const result = await handler(submitEvent(validBody), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
+    expect(item.expiresAt).toBe(
+      Math.floor(Date.parse(String(item.createdAt)) / 1000) + 90 * 86_400,
+    );
+  });
+
   it('applies the request defaults and trims the prompt', async () => {
     // Act
     const result = await handler(submitEvent({ prompt: '  a cat  ' }), lambdaContext());
