@@ -8,8 +8,8 @@
  * FAILED, TIMED_OUT or ABORTED (prompt), and a periodic sweep (for anything the events missed).
  * Both give back slots held by executions that are no longer running, fail their records with
  * `090003008`, and hand freed slots to waiting generations. The sweep also publishes the events
- * the outbox still owes (outbox.ts); an execution's end gives a record the workflow wrote its
- * expiry (the state machine cannot compute epoch seconds).
+ * the outbox still owes (outbox.ts); an execution that ended failed gives the record the
+ * workflow failed its expiry (the state machine cannot compute epoch seconds).
  */
 import { ErrorCodes } from '../errors/codes.ts';
 import { EVENT_FAILED, type PublishEvent } from './events.ts';
@@ -59,10 +59,7 @@ export async function reconcileEndedExecution(
   event: ExecutionEnded,
   deps: ReconcilerDeps,
 ): Promise<ReconcileReport> {
-  if (!ENDED_WITHOUT_OUTCOME.has(event.status)) {
-    if (event.status === 'SUCCEEDED') await stampExpiry(event.name, deps);
-    return { released: 0, failed: 0, woken: 0 };
-  }
+  if (!ENDED_WITHOUT_OUTCOME.has(event.status)) return { released: 0, failed: 0, woken: 0 };
   await deps.slots.release(event.name);
   const failed = await failIfUnfinished(event.name, event.status, deps);
   if (!failed) await stampExpiry(event.name, deps);
@@ -99,7 +96,7 @@ export async function sweep(deps: ReconcilerDeps): Promise<ReconcileReport> {
   return { released, failed, woken };
 }
 
-/** A terminal record the workflow wrote has no expiry yet: it gets it when its execution ends. */
+/** A record the workflow ended has no expiry yet: it gets it when its execution has ended. */
 async function stampExpiry(id: string, deps: ReconcilerDeps): Promise<void> {
   const record = await deps.store.read(id);
   if (record === undefined || !isTerminal(record.status) || record.expiresAt !== undefined) return;

@@ -222,28 +222,28 @@ describe('record retention', () => {
     expect(expiresAtOf(CREATED_AT, 90)).toBe(Date.parse(CREATED_AT) / 1000 + 90 * DAY);
   });
 
-  it('gives a record the workflow completed its expiry when its execution succeeds', async () => {
+  it('gives a record the workflow failed its expiry when its execution ends failed', async () => {
     // Prepare
     const { name, repository, put, publish } = await table(30);
     await dynamodb.createTable(`${name}-slots`, { pk: 'HASH', sk: 'RANGE' });
-    await put({ id: 'done', status: 'completed', unfinished: undefined });
-    await put({ id: 'api', status: 'completed', unfinished: undefined, expiresAt: 123 });
+    await put({ id: 'failed', status: 'failed', unfinished: undefined });
+    await put({ id: 'api', status: 'failed', unfinished: undefined, expiresAt: 123 });
     const deps = {
       store: repository,
       slots: new ProviderSlots(dynamodb.documents, `${name}-slots`, 2),
       wake: async () => undefined,
       now: () => NOW,
       maxExecutionSeconds: 3600,
-      executionStatus: async (): Promise<ExecutionStatus> => 'SUCCEEDED',
+      executionStatus: async (): Promise<ExecutionStatus> => 'FAILED',
       publish,
     };
 
     // Act
-    await reconcileEndedExecution({ name: 'done', status: 'SUCCEEDED' }, deps);
-    await reconcileEndedExecution({ name: 'api', status: 'SUCCEEDED' }, deps);
+    await reconcileEndedExecution({ name: 'failed', status: 'FAILED' }, deps);
+    await reconcileEndedExecution({ name: 'api', status: 'FAILED' }, deps);
 
-    // Assess: its own expiry is kept.
-    expect((await repository.get('done'))?.expiresAt).toBe(expiresAtOf(CREATED_AT, 30));
+    // Assess: a record's own expiry is kept.
+    expect((await repository.get('failed'))?.expiresAt).toBe(expiresAtOf(CREATED_AT, 30));
     expect((await repository.get('api'))?.expiresAt).toBe(123);
   });
 });
