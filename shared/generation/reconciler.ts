@@ -12,7 +12,7 @@
  * workflow failed its expiry (the state machine cannot compute epoch seconds).
  */
 import { ErrorCodes } from '../errors/codes.ts';
-import { EVENT_FAILED, type PublishEvent } from './events.ts';
+import type { PublishEvent } from './events.ts';
 import { type GenerationRecord, isTerminal } from './model.ts';
 import { publishOverdue, publishOwed } from './outbox.ts';
 import type { GenerationRepository } from './repository.ts';
@@ -116,7 +116,7 @@ async function failIfUnfinished(
     message: `The workflow execution ended (${executionStatus}) without recording an outcome`,
   };
   const now = (deps.now ?? (() => new Date()))();
-  const failed = await deps.store.recordFailure(record, error, now, EVENT_FAILED);
+  const failed = await deps.store.recordFailure(record, error, now);
   if (failed === undefined) return false;
   await publishOwed(failed, { repository: deps.store, publish: deps.publish });
   return true;

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ErrorCodes } from '../errors/codes.ts';
 import { GenerationAlreadyFinishedError } from './errors.ts';
+import { EVENT_CANCELLED, EVENT_FAILED } from './events.ts';
 import {
   type GenerationError,
   type GenerationRecord,
@@ -201,10 +202,9 @@ export class GenerationRepository {
     record: GenerationRecord,
     error: GenerationError,
     now: Date,
-    detailType: string,
   ): Promise<OwingRecord | undefined> {
     const at = now.toISOString();
-    const pendingEvent: PendingEvent = { detailType, at };
+    const pendingEvent: PendingEvent = { detailType: EVENT_FAILED, at };
     const failed = await this.#transition(
       record.id,
       Transitions.failedWithEvent,
@@ -229,10 +229,9 @@ export class GenerationRepository {
     record: Pick<StoredRecord, 'id' | 'createdAt'>,
     error: GenerationError,
     now: Date,
-    detailType: string,
   ): Promise<OwingRecord | undefined> {
     const at = now.toISOString();
-    const pendingEvent: PendingEvent = { detailType, at };
+    const pendingEvent: PendingEvent = { detailType: EVENT_CANCELLED, at };
     const cancelled = await this.#transition(
       record.id,
       Transitions.cancelled,

@@ -81,7 +81,6 @@ describe('the outbox', () => {
       { id: 'gen-1', createdAt: CREATED_AT },
       error,
       NOW,
-      EVENT_CANCELLED,
     );
 
     // Assess
@@ -106,7 +105,6 @@ describe('the outbox', () => {
       (await repository.get('gen-1')) as GenerationRecord,
       { code: '090003008', message: 'died' },
       NOW,
-      EVENT_FAILED,
     );
 
     // Assess
@@ -122,7 +120,6 @@ describe('the outbox', () => {
       (await repository.get('gen-1')) as GenerationRecord,
       { code: '090003008', message: 'died' },
       NOW,
-      EVENT_FAILED,
     );
     if (record === undefined) throw new Error('not failed');
 

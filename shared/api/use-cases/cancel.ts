@@ -5,7 +5,7 @@
  * published. 409 once the generation has ended.
  */
 import { ErrorCodes } from '../../errors/codes.ts';
-import { EVENT_CANCELLED, type PublishEvent } from '../../generation/events.ts';
+import type { PublishEvent } from '../../generation/events.ts';
 import type { WorkflowExecutions } from '../../generation/executions.ts';
 import { type GenerationError, type GenerationStatus, isTerminal } from '../../generation/model.ts';
 import { publishOwed } from '../../generation/outbox.ts';
@@ -36,13 +36,7 @@ export function cancelGeneration(deps: CancelGenerationDeps): CancelGeneration {
   return async (owner, id) => {
     const record = await readOwned(deps.repository, owner, id);
     if (isTerminal(record.status)) throw notCancellable(record.status);
-    const cancelled = await deps.repository.cancel(
-      owner,
-      record,
-      CANCELLED,
-      deps.now(),
-      EVENT_CANCELLED,
-    );
+    const cancelled = await deps.repository.cancel(owner, record, CANCELLED, deps.now());
     if (cancelled === undefined) {
       const current = await deps.repository.read(id);
       throw notCancellable(current?.status ?? 'completed');
