@@ -1,18 +1,12 @@
 /** DELETE /generations/{id}: cancels a generation that has not ended and answers its record. */
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { generationsApiFromEnv } from '#shared/api/config.ts';
-import { httpErrorHandler } from '#shared/api/errors.ts';
+import { cancelGenerationFromEnv } from '#shared/api/config.ts';
 import { ownerOf, pathParameterOf } from '#shared/api/http.ts';
-import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
-import { lambdaHandler } from '#shared/observability/handler.ts';
+import { httpHandler } from '#shared/api/http-handler.ts';
+import { jsonResponse } from '#shared/api/responses.ts';
 
-const generations = generationsApiFromEnv('cancel');
+const cancelGeneration = cancelGenerationFromEnv();
 
-export const handler = lambdaHandler(async (event: APIGatewayProxyEvent) => {
-  const generation = await generations.cancel(ownerOf(event), pathParameterOf(event, 'id'));
+export const handler = httpHandler(async (event) => {
+  const generation = await cancelGeneration(ownerOf(event), pathParameterOf(event, 'id'));
   return jsonResponse(200, generation);
-})
-  .use(httpHeaderNormalizer())
-  .use(securityHeaders())
-  .use(httpErrorHandler());
+});

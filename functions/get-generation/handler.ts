@@ -1,18 +1,12 @@
 /** GET /generations/{id}: the owner's generation, with pre-signed image URLs. */
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { generationsApiFromEnv } from '#shared/api/config.ts';
-import { httpErrorHandler } from '#shared/api/errors.ts';
+import { getGenerationFromEnv } from '#shared/api/config.ts';
 import { ownerOf, pathParameterOf } from '#shared/api/http.ts';
-import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
-import { lambdaHandler } from '#shared/observability/handler.ts';
+import { httpHandler } from '#shared/api/http-handler.ts';
+import { jsonResponse } from '#shared/api/responses.ts';
 
-const generations = generationsApiFromEnv('get');
+const getGeneration = getGenerationFromEnv();
 
-export const handler = lambdaHandler(async (event: APIGatewayProxyEvent) => {
-  const generation = await generations.get(ownerOf(event), pathParameterOf(event, 'id'));
+export const handler = httpHandler(async (event) => {
+  const generation = await getGeneration(ownerOf(event), pathParameterOf(event, 'id'));
   return jsonResponse(200, generation);
-})
-  .use(httpHeaderNormalizer())
-  .use(securityHeaders())
-  .use(httpErrorHandler());
+});

@@ -11,6 +11,10 @@ import {
 import { Construct } from 'constructs';
 import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+import {
+  DEFAULT_RECORD_RETENTION_DAYS,
+  RECORD_RETENTION_DAYS_VARIABLE,
+} from '../../shared/generation/retention.ts';
 import { SlotsTableSchema } from '../../shared/generation/slots.ts';
 
 export interface StorageProps {
@@ -18,6 +22,11 @@ export interface StorageProps {
   readonly imagesInfrequentAccessDays?: number;
   /** Reports and prompt files expire after this many days; 0 = never. @default 90 */
   readonly inputRetentionDays?: number;
+  /**
+   * Generation records are deleted by DynamoDB's TTL this many days after their creation (the
+   * `expiresAt` every writer sets). @default 90
+   */
+  readonly recordRetentionDays?: number;
   /** Removal policy of buckets and tables. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -42,9 +51,21 @@ export class Storage extends Construct {
    * waiting executions' task tokens.
    */
   public readonly slotsTable: TableV2;
+  /**
+   * Days a generation record is kept; the functions that write records get it as
+   * {@link recordRetentionEnvironment}.
+   */
+  public readonly recordRetentionDays: number;
 
   constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
+    const retentionDays = props.recordRetentionDays ?? DEFAULT_RECORD_RETENTION_DAYS;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) {
+      throw new Error(
+        `recordRetentionDays must be a whole number of days, at least 1 (got ${retentionDays})`,
+      );
+    }
+    this.recordRetentionDays = retentionDays;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
 
@@ -159,4 +180,12 @@ export class Storage extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }
+}
+
+/**
+ * The variable that gives a function writing generation records their retention (submit, cancel,
+ * the reconciler); without it they keep records {@link DEFAULT_RECORD_RETENTION_DAYS} days.
+ */
+export function recordRetentionEnvironment(storage: Storage): Record<string, string> {
+  return { [RECORD_RETENTION_DAYS_VARIABLE]: String(storage.recordRetentionDays) };
 }

@@ -1,3 +1,11 @@
+/**
+ * The Standard "generation" state machine, written in JSONPath so the local interpreter runs
+ * exactly what is deployed. It reads top-down: record the generation queued, take a provider
+ * slot, create the task, wait and poll until it ends, copy the images, record the outcome and
+ * publish it. The pieces live beside it (./workflow/): the retry catalogue, the record writes
+ * (built from shared/generation/transitions.ts), the publish states (from the event catalogue)
+ * and the failure path every task catches into.
+ */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
@@ -6,16 +14,10 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
   Condition,
-  CustomState,
   DefinitionBody,
-  Fail,
   IntegrationPattern,
-  JitterType,
   JsonPath,
   LogLevel,
-  Pass,
-  type RetryProps,
-  type State,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -24,31 +26,25 @@ import {
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import {
-  DynamoAttributeValue,
-  DynamoUpdateItem,
-  EventBridgePutEvents,
-  LambdaInvoke,
-} from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ErrorCodes } from '../../shared/errors/codes.ts';
-import type * as GenerationErrors from '../../shared/generation/errors.ts';
-import { EVENT_COMPLETED, EVENT_FAILED, EVENT_SOURCE } from '../../shared/generation/events.ts';
-import { UNFINISHED } from '../../shared/generation/model.ts';
-import type * as ImageErrors from '../../shared/images/errors.ts';
-import type * as SparkErrors from '../../shared/spark/errors.ts';
-import { RETRYABLE_SPARK_ERRORS } from '../../shared/spark/errors.ts';
+import { EVENT_COMPLETED } from '../../shared/generation/events.ts';
 import { allow } from './grants.ts';
+import { CONDITION_FAILED } from './service-errors.ts';
+import { FailureStateNames, failurePath, releaseSlotThen } from './workflow/failure-path.ts';
+import { publishCompletedTask } from './workflow/publish-tasks.ts';
 import {
-  CONDITION_FAILED,
-  DYNAMODB_TRANSIENT_ERRORS,
-  EVENTBRIDGE_TRANSIENT_ERRORS,
-  LAMBDA_SERVICE_ERRORS,
-  LAMBDA_TIMED_OUT,
-  LAMBDA_UNKNOWN,
-  SDK_TRANSIENT_ERRORS,
-  type ServiceErrorName,
-} from './service-errors.ts';
+  ExecutionPaths,
+  keepEventTask,
+  recordQueuedTask,
+  recordSuccessTask,
+} from './workflow/record-tasks.ts';
+import {
+  ANY_ERROR,
+  errorNames,
+  type ProviderRetryProps,
+  retryCatalogue,
+} from './workflow/retries.ts';
 
 /** Names of the states, shared with the local runtime and the tests. */
 export const StateNames = {
@@ -61,50 +57,12 @@ export const StateNames = {
   copyImages: 'CopyImages',
   recordSuccess: 'RecordSuccess',
   publishCompleted: 'PublishCompleted',
-  useTaskFailure: 'UseTaskFailure',
-  classifyFailure: 'ClassifyFailure',
-  useInternalFailure: 'UseInternalFailure',
-  useSlotWaitFailure: 'UseSlotWaitFailure',
-  releaseSlot: 'ReleaseSlot',
+  keepCompletedEvent: 'KeepCompletedEvent',
   releaseCancelledSlot: 'ReleaseCancelledSlot',
-  recordFailure: 'RecordFailure',
-  publishFailed: 'PublishFailed',
-  generationFailed: 'GenerationFailed',
   alreadyFinished: 'AlreadyFinished',
   eventNotPublished: 'EventNotPublished',
+  ...FailureStateNames,
 } as const;
-
-/**
- * Lambda's timeout (by either of the names it can arrive under) and the AWS SDK's throttling met
- * inside the slot functions (DynamoDB, Step Functions): every slot step is idempotent, so trying
- * it again is always safe.
- */
-const SLOT_TRANSIENT_ERRORS = [LAMBDA_TIMED_OUT, LAMBDA_UNKNOWN, ...SDK_TRANSIENT_ERRORS] as const;
-
-/** A class that `new` can make: not an abstract one. */
-type Concrete<Instance> = new (...args: never) => Instance;
-/** The `name` of each concrete error class a module exports (an abstract class names nothing). */
-type ErrorNamesOf<Module> = {
-  [Export in keyof Module]: Module[Export] extends Concrete<infer Instance extends Error>
-    ? Instance['name']
-    : never;
-}[keyof Module];
-
-/**
- * What a Retry or Catch may name: Step Functions' own errors, a service's (`service-errors.ts`),
- * or one the workflow's functions throw, by the literal name its class sets. A misspelt or
- * unknown name fails the type check; test/infra/error-routing.test.ts checks that each state's
- * function bundle carries the names of ours (docs/decisions.md D20).
- */
-type RoutedErrorName =
-  | `States.${string}`
-  | ServiceErrorName
-  | ErrorNamesOf<typeof GenerationErrors>
-  | ErrorNamesOf<typeof ImageErrors>
-  | ErrorNamesOf<typeof SparkErrors>;
-
-/** The names a Retry or Catch matches, each checked against {@link RoutedErrorName}. */
-const errorNames = (...names: readonly RoutedErrorName[]): string[] => [...names];
 
 export interface GenerationWorkflowProps {
   /** Takes a provider slot or queues the execution's task token (concurrency cap). */
@@ -125,17 +83,13 @@ export interface GenerationWorkflowProps {
   readonly stateMachineName: string;
   readonly logRetention: RetentionDays;
   /** Retry of throttled and failing provider calls. @default 2 s, x2, 5 attempts, 30 s cap */
-  readonly providerRetry?: Pick<
-    RetryProps,
-    'interval' | 'maxAttempts' | 'backoffRate' | 'maxDelay'
-  >;
+  readonly providerRetry?: ProviderRetryProps;
 }
 
 /**
- * The Standard "generation" state machine (design section 7), written in JSONPath so the local
- * interpreter runs exactly what is deployed. Every task has an explicit Retry (transient errors
- * only, exponential backoff with full jitter) and a Catch that ends in the failure record, so
- * every execution leaves its record terminal.
+ * The Standard "generation" state machine (design section 7). Every task has an explicit Retry
+ * (transient errors only, exponential backoff with full jitter) and a Catch that ends in the
+ * failure record, so every execution leaves its record terminal.
  */
 export class GenerationWorkflow extends Construct {
   public readonly stateMachine: StateMachine;
@@ -147,243 +101,76 @@ export class GenerationWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: GenerationWorkflowProps) {
     super(scope, id);
-    const table = props.generationsTable;
-    const generationId = JsonPath.stringAt('$$.Execution.Name');
-    const now = JsonPath.stringAt('$$.State.EnteredTime');
-    const owner = JsonPath.stringAt('$.owner');
-    // A waiting execution's place in the slot queue: when it started.
-    const queuedAt = JsonPath.stringAt('$$.Execution.StartTime');
-    const providerRetry: RetryProps = {
-      interval: Duration.seconds(2),
-      maxAttempts: 5,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      ...props.providerRetry,
-      jitterStrategy: JitterType.FULL,
-    };
-    const transientRetry: RetryProps = {
-      interval: Duration.seconds(1),
-      maxAttempts: 4,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(20),
-      jitterStrategy: JitterType.FULL,
-    };
+    const retries = retryCatalogue(props.providerRetry);
+    const records = { table: props.generationsTable, retries };
+    const { generationId } = ExecutionPaths;
 
-    /**
-     * Gives the generation's provider slot back (a no-op when it holds none), then goes on to
-     * `next` whatever happens: a release that fails is left to the reconciler rather than
-     * blocking what follows.
-     */
-    const releaseSlotThen = (name: string, next: State) =>
-      new LambdaInvoke(this, name, {
-        lambdaFunction: props.releaseSlot,
-        payload: TaskInput.fromObject({ id: generationId, queuedAt }),
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        resultPath: JsonPath.DISCARD,
-        taskTimeout: Timeout.duration(Duration.seconds(60)),
-      })
-        .addRetry({
-          errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
-          ...transientRetry,
-        })
-        .addCatch(next, { errors: errorNames('States.ALL'), resultPath: '$.releaseError' })
-        .next(next);
-
-    // Failure path: classify what was caught, record it, tell the world, fail the execution.
-    const generationFailed = new Fail(this, StateNames.generationFailed, {
-      errorPath: JsonPath.stringAt('$.failure.code'),
-      causePath: JsonPath.stringAt('$.failure.message'),
+    // Where a path can end early: the failure path, and a record found terminal already.
+    const failures = failurePath(this, {
+      ...records,
+      eventBus: props.eventBus,
+      releaseSlot: props.releaseSlot,
+      classifyFailure: props.classifyFailure,
+      maxQueue: props.maxQueue,
     });
-    const publishFailed = new EventBridgePutEvents(this, StateNames.publishFailed, {
-      entries: [
-        {
-          eventBus: props.eventBus,
-          source: EVENT_SOURCE,
-          detailType: EVENT_FAILED,
-          detail: TaskInput.fromObject({
-            id: generationId,
-            owner,
-            status: 'failed',
-            source: JsonPath.stringAt('$.source'),
-            sourceRef: JsonPath.stringAt('$.sourceRef'),
-            error: JsonPath.objectAt('$.failure'),
-          }),
-        },
-      ],
-      resultPath: JsonPath.DISCARD,
-    })
-      .addRetry({ errors: errorNames(...EVENTBRIDGE_TRANSIENT_ERRORS), ...transientRetry })
-      .addCatch(generationFailed, { errors: errorNames('States.ALL'), resultPath: '$.eventError' });
-    publishFailed.next(generationFailed);
-
-    const recordFailure = new DynamoUpdateItem(this, StateNames.recordFailure, {
-      table,
-      key: { id: DynamoAttributeValue.fromString(generationId) },
-      updateExpression:
-        'SET #status = :failed, ownerStatus = :ownerStatus, #error = :error, updatedAt = :now, completedAt = :now REMOVE unfinished',
-      conditionExpression: '#status IN (:queued, :running)',
-      expressionAttributeNames: { '#status': 'status', '#error': 'error' },
-      expressionAttributeValues: {
-        ':failed': DynamoAttributeValue.fromString('failed'),
-        ':queued': DynamoAttributeValue.fromString('queued'),
-        ':running': DynamoAttributeValue.fromString('running'),
-        ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#failed', owner)),
-        ':error': DynamoAttributeValue.fromMap({
-          code: DynamoAttributeValue.fromString(JsonPath.stringAt('$.failure.code')),
-          message: DynamoAttributeValue.fromString(JsonPath.stringAt('$.failure.message')),
-        }),
-        ':now': DynamoAttributeValue.fromString(now),
-      },
-      resultPath: JsonPath.DISCARD,
-    })
-      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
-      // Already terminal (cancelled meanwhile): nothing to record, and no second event.
-      .addCatch(generationFailed, {
-        errors: errorNames('States.ALL'),
-        resultPath: '$.recordError',
-      });
-    recordFailure.next(publishFailed);
-
-    // Every failure gives the provider slot back before recording (a no-op when none is held). A
-    // release that fails is left to the reconciler rather than blocking the record.
-    const releaseSlot = releaseSlotThen(StateNames.releaseSlot, recordFailure);
-
-    const useInternalFailure = new Pass(this, StateNames.useInternalFailure, {
-      parameters: {
-        code: ErrorCodes.INTERNAL_ERROR,
-        message: 'Internal pipeline error (the failure could not be classified)',
-      },
-      resultPath: '$.failure',
-    }).next(releaseSlot);
-    const useSlotWaitFailure = new Pass(this, StateNames.useSlotWaitFailure, {
-      comment: 'No provider slot became free within the queueing bound.',
-      parameters: {
-        code: ErrorCodes.SLOT_WAIT_EXCEEDED,
-        message: `No provider slot became free within ${props.maxQueue.toSeconds()} s`,
-      },
-      resultPath: '$.failure',
-    }).next(releaseSlot);
-    const classifyFailure = new LambdaInvoke(this, StateNames.classifyFailure, {
-      lambdaFunction: props.classifyFailure,
-      payload: TaskInput.fromObject({
-        Error: JsonPath.stringAt('$.error.Error'),
-        Cause: JsonPath.stringAt('$.error.Cause'),
-      }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: '$.failure',
-      taskTimeout: Timeout.duration(Duration.seconds(30)),
-    })
-      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
-      .addCatch(useInternalFailure, {
-        errors: errorNames('States.ALL'),
-        resultPath: '$.classifyError',
-      });
-    classifyFailure.next(releaseSlot);
-    const onError = { errors: errorNames('States.ALL'), resultPath: '$.error' };
-
-    // Success path.
+    const { classifyFailure, onError } = failures;
     const alreadyFinished = new Succeed(this, StateNames.alreadyFinished, {
       comment: 'The record was already terminal (cancelled); nothing is overwritten.',
     });
     // Cancelled while holding a slot: give it back before ending.
-    const releaseCancelledSlot = releaseSlotThen(StateNames.releaseCancelledSlot, alreadyFinished);
-    const eventNotPublished = new Succeed(this, StateNames.eventNotPublished, {
-      comment: 'The record is completed; only the event could not be published.',
-    });
-    const publishCompleted = new EventBridgePutEvents(this, StateNames.publishCompleted, {
-      entries: [
-        {
-          eventBus: props.eventBus,
-          source: EVENT_SOURCE,
-          detailType: EVENT_COMPLETED,
-          detail: TaskInput.fromObject({
-            id: generationId,
-            owner,
-            status: 'completed',
-            source: JsonPath.stringAt('$.source'),
-            sourceRef: JsonPath.stringAt('$.sourceRef'),
-            images: JsonPath.listAt('$.stored.images'),
-            costUsd: JsonPath.objectAt('$.task.costUsd'),
-          }),
-        },
-      ],
-      resultPath: JsonPath.DISCARD,
-    })
-      .addRetry({ errors: errorNames(...EVENTBRIDGE_TRANSIENT_ERRORS), ...transientRetry })
-      .addCatch(eventNotPublished, {
-        errors: errorNames('States.ALL'),
-        resultPath: '$.eventError',
-      });
+    const releaseCancelledSlot = releaseSlotThen(
+      this,
+      StateNames.releaseCancelledSlot,
+      { releaseSlot: props.releaseSlot, retries },
+      alreadyFinished,
+    );
 
-    // A CustomState: the success write takes DynamoDB JSON straight from the steps' results
-    // (images, usage, cost), which the typed task's value helpers cannot express.
-    const recordSuccess = new CustomState(this, StateNames.recordSuccess, {
-      stateJson: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::dynamodb:updateItem',
-        Parameters: {
-          TableName: table.tableName,
-          Key: { id: { 'S.$': '$$.Execution.Name' } },
-          UpdateExpression:
-            'SET #status = :completed, ownerStatus = :ownerStatus, images = :images, #usage = :usage, costUsd = :costUsd, polls = :polls, updatedAt = :now, completedAt = :now REMOVE unfinished',
-          ConditionExpression: '#status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#status': 'status', '#usage': 'usage' },
-          ExpressionAttributeValues: {
-            ':completed': { S: 'completed' },
-            ':queued': { S: 'queued' },
-            ':running': { S: 'running' },
-            ':ownerStatus': { 'S.$': "States.Format('{}#completed', $.owner)" },
-            ':images': { 'L.$': '$.stored.dynamoImages' },
-            ':usage.$': '$.task.attributes.usage',
-            ':costUsd.$': '$.task.attributes.costUsd',
-            ':polls': { 'N.$': "States.Format('{}', $.task.polls)" },
-            ':now': { 'S.$': '$$.State.EnteredTime' },
-          },
-        },
-        ResultPath: null,
-      },
-    })
-      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
-      .addCatch(alreadyFinished, {
-        errors: errorNames(CONDITION_FAILED),
-        resultPath: '$.recordError',
-      })
+    // 1. Record the generation queued (prompt files and schedules create the record here).
+    const recordQueued = recordQueuedTask(this, StateNames.recordQueued, records)
+      .addCatch(alreadyFinished, { errors: errorNames(CONDITION_FAILED), resultPath: '$.error' })
       .addCatch(classifyFailure, onError);
-    recordSuccess.next(publishCompleted);
 
-    const copyImages = new LambdaInvoke(this, StateNames.copyImages, {
-      lambdaFunction: props.copyImages,
+    // 2. The concurrency cap: a slot is granted at once when one is free; otherwise the execution
+    // waits (no polling, no transitions) until a finishing generation hands it its slot.
+    const acquireSlot = new LambdaInvoke(this, StateNames.acquireSlot, {
+      lambdaFunction: props.acquireSlot,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      retryOnServiceExceptions: false,
       payload: TaskInput.fromObject({
         id: generationId,
-        owner,
-        request: JsonPath.objectAt('$.request'),
-        images: JsonPath.listAt('$.task.images'),
+        token: JsonPath.taskToken,
+        queuedAt: ExecutionPaths.queuedAt,
       }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: '$.stored',
-      taskTimeout: Timeout.duration(Duration.minutes(6)),
+      resultPath: '$.slot',
+      taskTimeout: Timeout.duration(props.maxQueue),
     })
-      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
-      .addRetry({
-        errors: errorNames('ImageDownloadError', 'ImageTruncatedError'),
-        interval: Duration.seconds(2),
-        maxAttempts: 3,
-        backoffRate: 2,
-        maxDelay: Duration.seconds(10),
-        jitterStrategy: JitterType.FULL,
+      .addRetry(retries.slotFunction)
+      .addCatch(failures.useSlotWaitFailure, {
+        errors: errorNames('States.Timeout'),
+        resultPath: '$.error',
       })
       .addCatch(classifyFailure, onError);
-    copyImages.next(recordSuccess);
 
-    const useTaskFailure = new Pass(this, StateNames.useTaskFailure, {
-      comment: 'The provider ended the task as failed, or polling ran past its bounds.',
-      inputPath: '$.task.failure',
-      resultPath: '$.failure',
-    }).next(releaseSlot);
+    // 3. Create the provider task (recorded on the record before anything else can fail).
+    const createTask = new LambdaInvoke(this, StateNames.createTask, {
+      lambdaFunction: props.createTask,
+      payload: TaskInput.fromObject({ id: generationId }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.task',
+      taskTimeout: Timeout.duration(Duration.minutes(2)),
+    })
+      .addRetry(retries.lambdaService)
+      // Not SparkResponseParseError: a create answer we could not read may still have made a
+      // task, and creating again would pay twice.
+      .addRetry(retries.provider)
+      .addCatch(releaseCancelledSlot, {
+        errors: errorNames('GenerationAlreadyFinishedError'),
+        resultPath: '$.error',
+      })
+      .addCatch(classifyFailure, onError);
 
+    // 4. Wait the time the last poll asked for, poll, and go on by the task's state.
     const waitForTask = new Wait(this, StateNames.waitForTask, {
       time: WaitTime.secondsPath('$.task.nextWaitSeconds'),
     });
@@ -401,129 +188,67 @@ export class GenerationWorkflow extends Construct {
       taskTimeout: Timeout.duration(Duration.minutes(2)),
     })
       // Polling is idempotent, and so is the slot release the poll that sees the end makes.
-      .addRetry({
-        errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
-        ...transientRetry,
-      })
-      .addRetry({ errors: errorNames(...RETRYABLE_SPARK_ERRORS), ...providerRetry })
+      .addRetry(retries.slotFunction)
+      .addRetry(retries.provider)
       // A garbled answer is usually transient, but only worth a few more tries.
-      .addRetry({
-        errors: errorNames('SparkResponseParseError'),
-        interval: Duration.seconds(2),
-        maxAttempts: 3,
-        backoffRate: 2,
-        maxDelay: Duration.seconds(10),
-        jitterStrategy: JitterType.FULL,
-      })
+      .addRetry(retries.garbledPoll)
       .addCatch(classifyFailure, onError);
-    const isTaskDone = new Choice(this, StateNames.isTaskDone)
-      .when(Condition.stringEquals('$.task.state', 'completed'), copyImages)
-      .when(Condition.stringEquals('$.task.state', 'failed'), useTaskFailure)
-      .otherwise(waitForTask);
-    waitForTask.next(pollTask);
-    pollTask.next(isTaskDone);
+    const isTaskDone = new Choice(this, StateNames.isTaskDone);
 
-    const createTask = new LambdaInvoke(this, StateNames.createTask, {
-      lambdaFunction: props.createTask,
-      payload: TaskInput.fromObject({ id: generationId }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath: '$.task',
-      taskTimeout: Timeout.duration(Duration.minutes(2)),
-    })
-      .addRetry({ errors: errorNames(...LAMBDA_SERVICE_ERRORS), ...transientRetry })
-      // Not SparkResponseParseError: a create answer we could not read may still have made a
-      // task, and creating again would pay twice.
-      .addRetry({ errors: errorNames(...RETRYABLE_SPARK_ERRORS), ...providerRetry })
-      .addCatch(releaseCancelledSlot, {
-        errors: errorNames('GenerationAlreadyFinishedError'),
-        resultPath: '$.error',
-      })
-      .addCatch(classifyFailure, onError);
-    createTask.next(waitForTask);
-
-    // The concurrency cap: a slot is granted at once when one is free; otherwise the execution
-    // waits (no polling, no transitions) until a finishing generation hands it its slot.
-    const acquireSlot = new LambdaInvoke(this, StateNames.acquireSlot, {
-      lambdaFunction: props.acquireSlot,
-      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      retryOnServiceExceptions: false,
+    // 5. Copy the images into the bucket.
+    const copyImages = new LambdaInvoke(this, StateNames.copyImages, {
+      lambdaFunction: props.copyImages,
       payload: TaskInput.fromObject({
         id: generationId,
-        token: JsonPath.taskToken,
-        queuedAt,
+        owner: ExecutionPaths.owner,
+        request: JsonPath.objectAt('$.request'),
+        images: JsonPath.listAt('$.task.images'),
       }),
-      resultPath: '$.slot',
-      taskTimeout: Timeout.duration(props.maxQueue),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.stored',
+      taskTimeout: Timeout.duration(Duration.minutes(6)),
     })
-      .addRetry({
-        errors: errorNames(...LAMBDA_SERVICE_ERRORS, ...SLOT_TRANSIENT_ERRORS),
-        ...transientRetry,
-      })
-      .addCatch(useSlotWaitFailure, { errors: errorNames('States.Timeout'), resultPath: '$.error' })
+      .addRetry(retries.lambdaService)
+      .addRetry(retries.imageDownload)
       .addCatch(classifyFailure, onError);
-    acquireSlot.next(createTask);
 
-    // The record exists already for HTTP (the API writes it before answering 202); prompt files
-    // and schedules start here. Either way it is left queued with its request and owner.
-    const recordQueued = new DynamoUpdateItem(this, StateNames.recordQueued, {
-      table,
-      key: { id: DynamoAttributeValue.fromString(generationId) },
-      updateExpression: [
-        'SET #status = if_not_exists(#status, :queued)',
-        '#owner = if_not_exists(#owner, :owner)',
-        'ownerStatus = if_not_exists(ownerStatus, :ownerStatus)',
-        '#request = if_not_exists(#request, :request)',
-        '#source = if_not_exists(#source, :source)',
-        'sourceRef = if_not_exists(sourceRef, :sourceRef)',
-        'polls = if_not_exists(polls, :zero)',
-        'images = if_not_exists(images, :noImages)',
-        'createdAt = if_not_exists(createdAt, :now)',
-        'unfinished = :unfinished',
-        'updatedAt = :now',
-      ].join(', '),
-      // Running is allowed too: a generation carried on after a restart (or redriven) starts here
-      // again, and CreateTask then finds its recorded task instead of paying for another.
-      conditionExpression: 'attribute_not_exists(id) OR #status IN (:queued, :running)',
-      expressionAttributeNames: {
-        '#status': 'status',
-        '#owner': 'owner',
-        '#request': 'request',
-        '#source': 'source',
-      },
-      expressionAttributeValues: {
-        ':queued': DynamoAttributeValue.fromString('queued'),
-        ':running': DynamoAttributeValue.fromString('running'),
-        ':owner': DynamoAttributeValue.fromString(owner),
-        ':ownerStatus': DynamoAttributeValue.fromString(JsonPath.format('{}#queued', owner)),
-        ':unfinished': DynamoAttributeValue.fromString(UNFINISHED),
-        ':request': DynamoAttributeValue.fromMap({
-          prompt: DynamoAttributeValue.fromString(JsonPath.stringAt('$.request.prompt')),
-          use_pre_llm: DynamoAttributeValue.booleanFromJsonPath(
-            JsonPath.stringAt('$.request.use_pre_llm'),
-          ),
-          seed: DynamoAttributeValue.numberFromString(
-            JsonPath.format('{}', JsonPath.stringAt('$.request.seed')),
-          ),
-          width: DynamoAttributeValue.numberFromString(
-            JsonPath.format('{}', JsonPath.stringAt('$.request.width')),
-          ),
-          height: DynamoAttributeValue.numberFromString(
-            JsonPath.format('{}', JsonPath.stringAt('$.request.height')),
-          ),
-        }),
-        ':source': DynamoAttributeValue.fromString(JsonPath.stringAt('$.source')),
-        ':sourceRef': DynamoAttributeValue.fromString(JsonPath.stringAt('$.sourceRef')),
-        ':zero': DynamoAttributeValue.fromNumber(0),
-        ':noImages': DynamoAttributeValue.fromList([]),
-        ':now': DynamoAttributeValue.fromString(now),
-      },
-      resultPath: JsonPath.DISCARD,
-    })
-      .addRetry({ errors: errorNames(...DYNAMODB_TRANSIENT_ERRORS), ...transientRetry })
-      .addCatch(alreadyFinished, { errors: errorNames(CONDITION_FAILED), resultPath: '$.error' })
+    // 6. Record the success (a record cancelled meanwhile stays cancelled), then publish it. An
+    // event PutEvents could not publish stays on the record for the reconciler to publish.
+    const recordSuccess = recordSuccessTask(this, StateNames.recordSuccess, records)
+      .addCatch(alreadyFinished, {
+        errors: errorNames(CONDITION_FAILED),
+        resultPath: '$.recordError',
+      })
       .addCatch(classifyFailure, onError);
+    const eventNotPublished = new Succeed(this, StateNames.eventNotPublished, {
+      comment: 'The record is completed; it keeps the event for the reconciler to publish.',
+    });
+    const keepCompletedEvent = keepEventTask(
+      this,
+      StateNames.keepCompletedEvent,
+      records,
+      'completed',
+      EVENT_COMPLETED,
+    ).addCatch(eventNotPublished, { errors: ANY_ERROR, resultPath: '$.keepEventError' });
+    const publishCompleted = publishCompletedTask(this, StateNames.publishCompleted, {
+      eventBus: props.eventBus,
+      retries,
+    }).addCatch(keepCompletedEvent, { errors: ANY_ERROR, resultPath: '$.eventError' });
+
+    // The main line, top-down.
     recordQueued.next(acquireSlot);
+    acquireSlot.next(createTask);
+    createTask.next(waitForTask);
+    waitForTask.next(pollTask);
+    pollTask.next(isTaskDone);
+    isTaskDone
+      .when(Condition.stringEquals('$.task.state', 'completed'), copyImages)
+      .when(Condition.stringEquals('$.task.state', 'failed'), failures.useTaskFailure)
+      .otherwise(waitForTask);
+    copyImages.next(recordSuccess);
+    recordSuccess.next(publishCompleted);
+    keepCompletedEvent.next(eventNotPublished);
 
     this.stateMachineName = props.stateMachineName;
     this.stateMachineTimeout = props.maxQueue.plus(props.maxElapsed).plus(Duration.minutes(15));
@@ -550,6 +275,6 @@ export class GenerationWorkflow extends Construct {
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
     });
     // The CustomState success write is not granted by CDK; the typed tasks grant their own.
-    allow(this.stateMachine, ['dynamodb:UpdateItem'], [table.tableArn]);
+    allow(this.stateMachine, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn]);
   }
 }

@@ -1,19 +1,29 @@
 /**
  * Configuration of the API functions, read once at cold start and validated (a missing or
- * malformed variable fails the function's start with its name). Each route reads only what it
- * uses, so the stack gives each function only its own variables and grants.
+ * malformed variable fails the function's start with its name). Each route has its own factory
+ * that reads only what its use case needs, so the stack gives each function only its own
+ * variables and grants.
  */
 
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { dynamoDb } from '../aws/dynamodb.ts';
 import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
 import { ConfigurationError, EnvNames, envInt, readEnv } from '../config/env.ts';
+import { stepFunctionsExecutions } from '../generation/executions.ts';
+import { eventBridgePublisher } from '../generation/publisher.ts';
+import { GenerationRepository } from '../generation/repository.ts';
+import {
+  DEFAULT_RECORD_RETENTION_DAYS,
+  RECORD_RETENTION_DAYS_VARIABLE,
+} from '../generation/retention.ts';
 import * as z from '../zod.ts';
-import { CURSOR_SECRET_ID_VARIABLE, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
-import { GenerationsApi } from './generations.ts';
+import { CURSOR_SECRET_ID_VARIABLE, CursorCodec, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
 import { ApiKeyStore } from './keys.ts';
-import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, s3Presigner } from './presign.ts';
+import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, type Presign, s3Presigner } from './presign.ts';
+import { type CancelGeneration, cancelGeneration } from './use-cases/cancel.ts';
+import { type GetGeneration, getGeneration } from './use-cases/get.ts';
+import { type ListGenerations, listGenerations } from './use-cases/list.ts';
 
 /** Variables of the API functions (beyond the shared `EnvNames`). */
 export const ApiEnv = {
@@ -23,10 +33,9 @@ export const ApiEnv = {
   presignedUrlTtlSeconds: 'PRESIGNED_URL_TTL_SECONDS',
   /** The Secrets Manager secret (ARN or name) whose random value signs list cursors. */
   cursorSecretId: CURSOR_SECRET_ID_VARIABLE,
+  /** Days a generation record is kept (its `expiresAt`). @default 90 */
+  recordRetentionDays: RECORD_RETENTION_DAYS_VARIABLE,
 } as const;
-
-/** The routes configured here; POST /generations has its own module (`submit-config.ts`). */
-export type GenerationsRoute = 'get' | 'list' | 'cancel';
 
 export const tableName = z.string().check(z.minLength(1));
 export const stateMachineArn = z
@@ -37,6 +46,10 @@ export const stateMachineArn = z
 const presignTtl = z.pipe(
   envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS),
   z.int().check(z.gte(1), z.lte(604_800)),
+);
+const retentionDays = z.pipe(
+  envInt(DEFAULT_RECORD_RETENTION_DAYS),
+  z.int().check(z.gte(1), z.lte(36_500)),
 );
 
 /** The API key store of the authorizer (`API_KEYS_TABLE`). */
@@ -65,51 +78,61 @@ export async function cursorSecretFromEnv(env: NodeJS.ProcessEnv = process.env):
 /** How long Powertools keeps the cursor secret once read. */
 export const CURSOR_SECRET_CACHE_SECONDS = 3600;
 
-/** The generations operations, configured for one route (`list` takes its cursor secret). */
-export function generationsApiFromEnv(
-  route: GenerationsRoute,
+/** The generations repository, with the records' retention. */
+export function generationRepositoryFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  options: { readonly cursorSecret?: string } = {},
-): GenerationsApi {
-  const base = readEnv({ [EnvNames.generationsTable]: tableName }, env);
-  const table = base[EnvNames.generationsTable];
-  const common = { dynamoDb: dynamoDb(), tableName: table };
-  switch (route) {
-    case 'get': {
-      const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
-      return new GenerationsApi({
-        ...common,
-        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
-      });
-    }
-    case 'list': {
-      const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
-      if (options.cursorSecret === undefined) {
-        throw new ConfigurationError('Listing needs the cursor secret (cursorSecretFromEnv)');
-      }
-      return new GenerationsApi({
-        ...common,
-        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
-        cursorSecret: options.cursorSecret,
-      });
-    }
-    case 'cancel': {
-      const values = readEnv(
-        {
-          [ApiEnv.presignedUrlTtlSeconds]: presignTtl,
-          [EnvNames.stateMachineArn]: stateMachineArn,
-          [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
-        },
-        env,
-      );
-      return new GenerationsApi({
-        ...common,
-        presign: s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]),
-        stepFunctions: lazyStepFunctions,
-        stateMachineArn: values[EnvNames.stateMachineArn],
-        eventBridge: lazyEventBridge,
-        eventBusName: values[EnvNames.eventBusName],
-      });
-    }
-  }
+): GenerationRepository {
+  const values = readEnv(
+    {
+      [EnvNames.generationsTable]: tableName,
+      [RECORD_RETENTION_DAYS_VARIABLE]: retentionDays,
+    },
+    env,
+  );
+  return new GenerationRepository(dynamoDb(), values[EnvNames.generationsTable], {
+    retentionDays: values[RECORD_RETENTION_DAYS_VARIABLE],
+  });
+}
+
+function presignerFromEnv(env: NodeJS.ProcessEnv): Presign {
+  const values = readEnv({ [ApiEnv.presignedUrlTtlSeconds]: presignTtl }, env);
+  return s3Presigner(lazyS3, values[ApiEnv.presignedUrlTtlSeconds]);
+}
+
+/** GET /generations/{id}. */
+export function getGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): GetGeneration {
+  return getGeneration({
+    repository: generationRepositoryFromEnv(env),
+    presign: presignerFromEnv(env),
+  });
+}
+
+/** GET /generations, with the cursor secret `cursorSecretFromEnv` read. */
+export function listGenerationsFromEnv(
+  cursorSecret: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ListGenerations {
+  return listGenerations({
+    repository: generationRepositoryFromEnv(env),
+    presign: presignerFromEnv(env),
+    cursors: new CursorCodec(cursorSecret),
+  });
+}
+
+/** DELETE /generations/{id}. */
+export function cancelGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): CancelGeneration {
+  const values = readEnv(
+    {
+      [EnvNames.stateMachineArn]: stateMachineArn,
+      [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
+    },
+    env,
+  );
+  return cancelGeneration({
+    repository: generationRepositoryFromEnv(env),
+    presign: presignerFromEnv(env),
+    executions: stepFunctionsExecutions(lazyStepFunctions, values[EnvNames.stateMachineArn]),
+    publish: eventBridgePublisher(lazyEventBridge, values[EnvNames.eventBusName]),
+    now: () => new Date(),
+  });
 }

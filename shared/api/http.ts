@@ -140,7 +140,7 @@ export function pathParameterOf(
   return event.pathParameters?.[name] ?? '';
 }
 
-/** The list query (`status`, `limit`, `cursor`) as given; {@link GenerationsApi.list} checks it. */
+/** The list query (`status`, `limit`, `cursor`) as given; the list use case (use-cases/list.ts) checks it. */
 export function listQueryOf(event: Pick<APIGatewayProxyEvent, 'queryStringParameters'>): {
   status?: string;
   limit?: string;

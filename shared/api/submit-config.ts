@@ -3,20 +3,21 @@
  * because only this route uses `Idempotency-Key` support, and the bundles of the others should
  * not carry Powertools idempotency and its JMESPath engine.
  */
-import { dynamoDb } from '../aws/dynamodb.ts';
+
+import { randomUUID } from 'node:crypto';
 import { lazyStepFunctions } from '../aws/lazy.ts';
 import { EnvNames, envInt, readEnv } from '../config/env.ts';
+import { stepFunctionsExecutions } from '../generation/executions.ts';
 import * as z from '../zod.ts';
-import { ApiEnv, stateMachineArn, tableName } from './config.ts';
-import { GenerationsApi } from './generations.ts';
+import { ApiEnv, generationRepositoryFromEnv, stateMachineArn, tableName } from './config.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
 import { DEFAULT_METADATA_MAX_BYTES } from './schemas.ts';
+import { type SubmitGeneration, submitGeneration } from './use-cases/submit.ts';
 
-/** The generations operations, configured for POST /generations. */
-export function submitApiFromEnv(env: NodeJS.ProcessEnv = process.env): GenerationsApi {
+/** POST /generations. */
+export function submitGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): SubmitGeneration {
   const values = readEnv(
     {
-      [EnvNames.generationsTable]: tableName,
       [EnvNames.stateMachineArn]: stateMachineArn,
       [ApiEnv.idempotencyTable]: tableName,
       [ApiEnv.metadataMaxBytes]: z.pipe(
@@ -26,14 +27,14 @@ export function submitApiFromEnv(env: NodeJS.ProcessEnv = process.env): Generati
     },
     env,
   );
-  return new GenerationsApi({
-    dynamoDb: dynamoDb(),
-    tableName: values[EnvNames.generationsTable],
-    stepFunctions: lazyStepFunctions,
-    stateMachineArn: values[EnvNames.stateMachineArn],
+  return submitGeneration({
+    repository: generationRepositoryFromEnv(env),
+    executions: stepFunctionsExecutions(lazyStepFunctions, values[EnvNames.stateMachineArn]),
     metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
     idempotency: idempotentStarts({
       persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]),
     }),
+    now: () => new Date(),
+    newId: randomUUID,
   });
 }

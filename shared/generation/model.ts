@@ -89,12 +89,25 @@ export interface GenerationRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly completedAt?: string;
-  /** Present only while the record is not terminal (the sparse unfinished index). */
-  readonly unfinished?: typeof UNFINISHED;
+  /**
+   * The record's partition of the sparse unfinished index: `unfinished` while it is not terminal,
+   * `outbox` while it owes an event (`pendingEvent`); absent otherwise.
+   */
+  readonly unfinished?: typeof UNFINISHED | typeof OUTBOX;
+  /** The event a transition made due and nobody has published yet (the outbox). */
+  readonly pendingEvent?: { readonly detailType: string; readonly at: string };
+  /** When DynamoDB may delete the record (epoch seconds, the table's TTL attribute). */
+  readonly expiresAt?: number;
 }
 
 /** The value of `unfinished` on every record not yet terminal (the index's one partition). */
 export const UNFINISHED = 'unfinished';
+
+/**
+ * The partition of the same index holding terminal records that owe an event: the outbox the
+ * reconciler's sweep republishes from (shared/generation/outbox.ts).
+ */
+export const OUTBOX = 'outbox';
 
 /** The sort key of the owner/status index: one partition per owner and status. */
 export function ownerStatusKey(owner: string, status: GenerationStatus): string {

@@ -7,12 +7,16 @@
  * It runs on two triggers: each "Execution Status Change" event of an execution that ended
  * FAILED, TIMED_OUT or ABORTED (prompt), and a periodic sweep (for anything the events missed).
  * Both give back slots held by executions that are no longer running, fail their records with
- * `090003008`, and hand freed slots to waiting generations.
+ * `090003008`, and hand freed slots to waiting generations. The sweep also publishes the events
+ * the outbox still owes (outbox.ts); an execution that ended failed gives the record the
+ * workflow failed its expiry (the state machine cannot compute epoch seconds).
  */
 import { ErrorCodes } from '../errors/codes.ts';
-import { type GenerationError, type GenerationRecord, isTerminal } from './model.ts';
+import type { PublishEvent } from './events.ts';
+import { type GenerationRecord, isTerminal } from './model.ts';
+import { publishOverdue, publishOwed } from './outbox.ts';
+import type { GenerationRepository } from './repository.ts';
 import { handOverFreeSlots, type SlotDeps } from './slots.ts';
-import type { GenerationStore } from './store.ts';
 
 export type ExecutionStatus =
   | 'RUNNING'
@@ -24,11 +28,11 @@ export type ExecutionStatus =
   | 'MISSING';
 
 export interface ReconcilerDeps extends SlotDeps {
-  readonly store: GenerationStore;
+  readonly store: GenerationRepository;
   /** The status of the execution named after a generation (`MISSING` when there is none). */
   readonly executionStatus: (generationId: string) => Promise<ExecutionStatus>;
-  /** Tells the world a generation failed (the workflow's "Generation Failed" event). */
-  readonly publishFailed: (record: GenerationRecord, error: GenerationError) => Promise<void>;
+  /** Publishes the events records owe ("Generation Failed" for the records it fails). */
+  readonly publish: PublishEvent;
   /** The longest an execution can run (the machine's timeout), in seconds. */
   readonly maxExecutionSeconds: number;
 }
@@ -58,6 +62,7 @@ export async function reconcileEndedExecution(
   if (!ENDED_WITHOUT_OUTCOME.has(event.status)) return { released: 0, failed: 0, woken: 0 };
   await deps.slots.release(event.name);
   const failed = await failIfUnfinished(event.name, event.status, deps);
+  if (!failed) await stampExpiry(event.name, deps);
   const { woken } = await handOverFreeSlots(deps);
   return { released: 1, failed: failed ? 1 : 0, woken };
 }
@@ -86,8 +91,16 @@ export async function sweep(deps: ReconcilerDeps): Promise<ReconcileReport> {
     if (await failIfUnfinished(record.id, status, deps, record)) failed++;
     await deps.slots.release(record.id);
   }
+  await publishOverdue({ repository: deps.store, publish: deps.publish }, now);
   const { woken } = await handOverFreeSlots(deps);
   return { released, failed, woken };
+}
+
+/** A record the workflow ended has no expiry yet: it gets it when its execution has ended. */
+async function stampExpiry(id: string, deps: ReconcilerDeps): Promise<void> {
+  const record = await deps.store.read(id);
+  if (record === undefined || !isTerminal(record.status) || record.expiresAt !== undefined) return;
+  await deps.store.stampExpiry(record);
 }
 
 async function failIfUnfinished(
@@ -102,7 +115,9 @@ async function failIfUnfinished(
     code: ErrorCodes.EXECUTION_DIED,
     message: `The workflow execution ended (${executionStatus}) without recording an outcome`,
   };
-  const ended = await deps.store.recordFailure(record, error, (deps.now ?? (() => new Date()))());
-  if (ended) await deps.publishFailed(record, error);
-  return ended;
+  const now = (deps.now ?? (() => new Date()))();
+  const failed = await deps.store.recordFailure(record, error, now);
+  if (failed === undefined) return false;
+  await publishOwed(failed, { repository: deps.store, publish: deps.publish });
+  return true;
 }

@@ -204,17 +204,17 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'dynamodb:PutItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts #start',
+      code: 'shared/generation/repository.ts create (use-cases/submit.ts)',
     },
     {
       action: 'dynamodb:GetItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts #carryOn (an Idempotency-Key retry)',
+      code: 'shared/generation/repository.ts read (use-cases/submit.ts carryOn, an Idempotency-Key retry)',
     },
     {
       action: 'dynamodb:UpdateItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts #markNotStarted',
+      code: 'shared/generation/repository.ts markNotStarted',
     },
     ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].map((operation) => ({
       action: `dynamodb:${operation}`,
@@ -224,14 +224,14 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'states:StartExecution',
       resource: stateMachine,
-      code: 'shared/api/generations.ts #startWorkflow',
+      code: 'shared/generation/executions.ts start',
     },
   ],
   ApiGetGenerationRole: [
     {
       action: 'dynamodb:GetItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts #read',
+      code: 'shared/generation/repository.ts read (use-cases/get.ts readOwned)',
     },
     presign,
   ],
@@ -239,7 +239,7 @@ const CALLS: Record<string, readonly Call[]> = {
     ...['byOwner', 'byOwnerStatus'].map((index) => ({
       action: 'dynamodb:Query',
       resource: indexArn(GENERATIONS, index),
-      code: 'shared/api/generations.ts list',
+      code: 'shared/generation/repository.ts pageByOwner',
     })),
     presign,
     {
@@ -252,12 +252,12 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'dynamodb:GetItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts #readOwned',
+      code: 'shared/generation/repository.ts read (use-cases/get.ts readOwned)',
     },
     {
       action: 'dynamodb:UpdateItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/api/generations.ts cancel',
+      code: 'shared/generation/repository.ts cancel, eventPublished (the outbox)',
     },
     {
       action: 'states:StopExecution',
@@ -287,12 +287,12 @@ const CALLS: Record<string, readonly Call[]> = {
           ],
         ],
       }),
-      code: 'shared/api/generations.ts #stopExecution',
+      code: 'shared/generation/executions.ts stop',
     },
     {
       action: 'events:PutEvents',
       resource: eventBus,
-      code: 'shared/api/generations.ts #publishCancelled',
+      code: 'shared/generation/publisher.ts eventBridgePublisher',
     },
     presign,
   ],
@@ -337,17 +337,17 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'dynamodb:GetItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/generation/store.ts get',
+      code: 'shared/generation/repository.ts get, read',
     },
     {
       action: 'dynamodb:UpdateItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/generation/store.ts recordFailure',
+      code: 'shared/generation/repository.ts recordFailure, eventPublished, stampExpiry',
     },
     {
       action: 'dynamodb:Query',
       resource: indexArn(GENERATIONS, 'unfinished'),
-      code: 'shared/generation/store.ts unfinishedCreatedBefore',
+      code: 'shared/generation/repository.ts unfinishedCreatedBefore, owingEvents',
     },
     // shared/generation/reconciler.ts: release, holders, and handOverFreeSlots.
     ...slotCalls({
@@ -365,7 +365,7 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'events:PutEvents',
       resource: eventBus,
-      code: 'functions/reconciler/handler.ts publishFailed',
+      code: 'shared/generation/publisher.ts eventBridgePublisher (the outbox)',
     },
   ],
 };

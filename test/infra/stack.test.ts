@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig, parseStackConfig, StackConfigError } from '../../infra/config.ts';
+import { recordRetentionEnvironment, Storage } from '../../infra/constructs/storage.ts';
 import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { synthesizeStack, type ValidationReport } from '../helpers/stack.ts';
 
@@ -926,6 +927,23 @@ describe('stack configuration', () => {
   it('still validates a context string against the schema', () => {
     expect(() => loadWithContext({ 'spark-t2i': '{"maxConcurrentTasks":0}' })).toThrow(
       /maxConcurrentTasks/,
+    );
+  });
+});
+
+describe('the retention of generation records', () => {
+  it('defaults to 90 days, handed to the functions that write records as RECORD_RETENTION_DAYS', () => {
+    // GIVEN / WHEN
+    const storage = new Storage(new Stack(), 'Storage');
+
+    // THEN
+    expect(storage.recordRetentionDays).toBe(90);
+    expect(recordRetentionEnvironment(storage)).toEqual({ RECORD_RETENTION_DAYS: '90' });
+  });
+
+  it.each([0, -1, 1.5])('refuses a retention of %s days', (days) => {
+    expect(() => new Storage(new Stack(), 'Storage', { recordRetentionDays: days })).toThrow(
+      /recordRetentionDays must be a whole number of days/,
     );
   });
 });

@@ -1,5 +1,7 @@
 import validateAsl from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_COMPLETED, EVENT_FAILED, EVENT_SOURCE } from '#shared/generation/events.ts';
+import { Transitions } from '#shared/generation/transitions.ts';
 import { RETRYABLE_SPARK_ERRORS } from '#shared/spark/errors.ts';
 import { StateNames } from '../../infra/constructs/workflow.ts';
 import { type AslDefinition, type AslState, synthesizeStack } from '../helpers/stack.ts';
@@ -262,4 +264,56 @@ describe('the generation state machine, as synthesized', () => {
       },
     });
   });
+
+  it.each([
+    [StateNames.recordQueued, Transitions.queued],
+    [StateNames.recordSuccess, Transitions.succeeded],
+    [StateNames.recordFailure, Transitions.failed],
+    [StateNames.keepCompletedEvent, Transitions.eventOwed('completed')],
+    [StateNames.keepFailedEvent, Transitions.eventOwed('failed')],
+  ])('builds %s from its transition in shared/generation/transitions.ts', (name, transition) => {
+    const parameters = state(name).Parameters as Record<string, unknown>;
+    expect(parameters.UpdateExpression).toBe(transition.updateExpression);
+    expect(parameters.ConditionExpression).toBe(transition.conditionExpression);
+    expect(parameters.ExpressionAttributeNames).toEqual(transition.attributeNames);
+    for (const [placeholder, value] of Object.entries(transition.fixedValues)) {
+      expect(parameters.ExpressionAttributeValues).toHaveProperty([placeholder], { S: value });
+    }
+  });
+
+  it.each([
+    [
+      StateNames.publishCompleted,
+      EVENT_COMPLETED,
+      StateNames.keepCompletedEvent,
+      StateNames.eventNotPublished,
+    ],
+    [
+      StateNames.publishFailed,
+      EVENT_FAILED,
+      StateNames.keepFailedEvent,
+      StateNames.generationFailed,
+    ],
+  ])(
+    'publishes %s from the event catalogue, and keeps an unpublished event on the record',
+    (name, detailType, keep, end) => {
+      const entry = (state(name).Parameters as { Entries: Array<Record<string, unknown>> })
+        .Entries[0];
+      expect(entry).toMatchObject({ Source: EVENT_SOURCE, DetailType: detailType });
+      expect(state(name).Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], Next: keep, ResultPath: '$.eventError' },
+      ]);
+      expect(state(keep)).toMatchObject({
+        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Next: end,
+        Parameters: {
+          ExpressionAttributeValues: {
+            ':event': {
+              M: { detailType: { S: detailType }, at: { 'S.$': '$$.State.EnteredTime' } },
+            },
+          },
+        },
+      });
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_FAILED, type FailedDetail } from '#shared/generation/events.ts';
 import {
   type GenerationError,
   type GenerationRecord,
@@ -58,8 +59,10 @@ async function setup(statuses: Record<string, ExecutionStatus>, capacity = 2): P
     now: () => NOW,
     maxExecutionSeconds: 3600,
     executionStatus: async (id) => statuses[id] ?? 'MISSING',
-    publishFailed: async (record, error) => {
-      published.push({ id: record.id, error });
+    publish: async (event) => {
+      if (event.detailType !== EVENT_FAILED) throw new Error(`unexpected ${event.detailType}`);
+      const { id, error } = event.detail as FailedDetail;
+      published.push({ id, error });
     },
   };
   return {

@@ -25,10 +25,11 @@ import {
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { GenerationsApi } from '#shared/api/generations.ts';
 import { IN_PROGRESS_WAIT } from '#shared/api/idempotency.ts';
-import { generationAcceptedSchema } from '#shared/api/schemas.ts';
+import { DEFAULT_METADATA_MAX_BYTES, generationAcceptedSchema } from '#shared/api/schemas.ts';
+import { submitGeneration } from '#shared/api/use-cases/submit.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { GenerationRepository } from '#shared/generation/repository.ts';
 
 const documents = mockClient(DynamoDBDocumentClient);
 const stepFunctions = mockClient(SFNClient);
@@ -102,6 +103,7 @@ describe('POST /generations', () => {
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
         unfinished: 'unfinished',
+        expiresAt: expect.any(Number),
       },
     });
     const start = stepFunctions.commandCalls(StartExecutionCommand)[0]?.args[0].input;
@@ -115,6 +117,18 @@ describe('POST /generations', () => {
       owner: 'alice',
     });
     expect(idempotencyDb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('writes the record with its expiry, 90 days after its creation in epoch seconds', async () => {
+    // Act
+    const result = await handler(submitEvent(validBody), lambdaContext());
+
+    // Assess
+    expect(result.statusCode).toBe(202);
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
+    expect(item.expiresAt).toBe(
+      Math.floor(Date.parse(String(item.createdAt)) / 1000) + 90 * 86_400,
+    );
   });
 
   it('applies the request defaults and trims the prompt', async () => {
@@ -331,13 +345,20 @@ describe('POST /generations', () => {
     // Prepare: a caller of the domain code that did not come through readJsonBody.
     let metadata: Record<string, unknown> = { leaf: 1 };
     for (let level = 0; level < 5000; level++) metadata = { a: metadata };
-    const api = new GenerationsApi({
-      dynamoDb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-      tableName: TABLES.generations,
+    const submit = submitGeneration({
+      repository: new GenerationRepository(
+        DynamoDBDocumentClient.from(new DynamoDBClient({})),
+        TABLES.generations,
+      ),
+      executions: { start: async () => undefined },
+      metadataMaxBytes: DEFAULT_METADATA_MAX_BYTES,
+      idempotency: (start) => start,
+      now: () => new Date(),
+      newId: () => 'gen-1',
     });
 
     // Act
-    const submitted = api.submit('alice', { prompt: 'x', metadata }, { requestId: 'r-1' });
+    const submitted = submit('alice', { prompt: 'x', metadata }, { requestId: 'r-1' });
 
     // Assess
     await expect(submitted).rejects.toMatchObject({

@@ -1,0 +1,68 @@
+/**
+ * DELETE /generations/{id}: cancels a generation that has not ended. The record is cancelled by a
+ * conditional write (a generation that completes meanwhile stays completed) that also makes the
+ * "Generation Cancelled" event due (the outbox); then the execution is stopped and the event
+ * published. 409 once the generation has ended.
+ */
+import { ErrorCodes } from '../../errors/codes.ts';
+import type { PublishEvent } from '../../generation/events.ts';
+import type { WorkflowExecutions } from '../../generation/executions.ts';
+import { type GenerationError, type GenerationStatus, isTerminal } from '../../generation/model.ts';
+import { publishOwed } from '../../generation/outbox.ts';
+import type { GenerationRepository } from '../../generation/repository.ts';
+import { logger } from '../../observability/powertools.ts';
+import { ConflictError } from '../errors.ts';
+import type { Presign } from '../presign.ts';
+import type { GenerationView } from '../schemas.ts';
+import { readOwned } from './get.ts';
+import { toApiView } from './view.ts';
+
+export interface CancelGenerationDeps {
+  readonly repository: GenerationRepository;
+  readonly presign: Presign;
+  readonly executions: Pick<WorkflowExecutions, 'stop'>;
+  readonly publish: PublishEvent;
+  readonly now: () => Date;
+}
+
+export type CancelGeneration = (owner: string, id: string) => Promise<GenerationView>;
+
+const CANCELLED: GenerationError = {
+  code: ErrorCodes.GENERATION_CANCELLED,
+  message: 'The generation was cancelled by its owner',
+};
+
+export function cancelGeneration(deps: CancelGenerationDeps): CancelGeneration {
+  return async (owner, id) => {
+    const record = await readOwned(deps.repository, owner, id);
+    if (isTerminal(record.status)) throw notCancellable(record.status);
+    const cancelled = await deps.repository.cancel(owner, record, CANCELLED, deps.now());
+    if (cancelled === undefined) {
+      const current = await deps.repository.read(id);
+      throw notCancellable(current?.status ?? 'completed');
+    }
+    await stopExecution(deps, id);
+    await publishOwed(cancelled, deps);
+    return toApiView(cancelled, deps.presign);
+  };
+}
+
+async function stopExecution(deps: CancelGenerationDeps, id: string): Promise<void> {
+  try {
+    await deps.executions.stop(id, CANCELLED.code, CANCELLED.message);
+  } catch (error) {
+    // Logged, not answered: the record is cancelled, and the workflow's conditional writes will
+    // not overwrite it.
+    logger.error('Could not stop the execution of a cancelled generation', {
+      generationId: id,
+      error: error as Error,
+    });
+  }
+}
+
+function notCancellable(status: GenerationStatus): ConflictError {
+  return new ConflictError(
+    ErrorCodes.API_NOT_CANCELLABLE,
+    `The generation is already ${status} and cannot be cancelled`,
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * A record as the API shows it: pre-signed image URLs, and no empty `usage` or `costUsd` (the
+ * workflow stores them as NULL when the provider gave none). Internal attributes (the index
+ * partitions, the outbox, the expiry) never reach a caller.
+ */
+import type { StoredRecord } from '../../generation/repository.ts';
+import { isPlainObject } from '../../json.ts';
+import { logger } from '../../observability/powertools.ts';
+import type { Presign } from '../presign.ts';
+import type { GenerationView } from '../schemas.ts';
+
+export async function toApiView(record: StoredRecord, presign: Presign): Promise<GenerationView> {
+  const images = await Promise.all(
+    (record.images ?? []).map(async (image) => ({
+      url: await presign({ bucket: image.bucket, key: image.key }),
+      bucket: image.bucket,
+      key: image.key,
+      size: Number(image.size),
+      sha256: image.sha256,
+      contentType: image.contentType,
+      width: Number(image.width),
+      height: Number(image.height),
+    })),
+  );
+  const { request } = record;
+  const usage = record.usage;
+  const costUsd = record.costUsd;
+  const metadata = metadataOf(record);
+  return {
+    id: record.id,
+    status: record.status,
+    request: {
+      prompt: request.prompt,
+      use_pre_llm: request.use_pre_llm,
+      seed: Number(request.seed),
+      width: Number(request.width),
+      height: Number(request.height),
+    },
+    source: record.source,
+    ...(record.sourceRef !== undefined && { sourceRef: record.sourceRef }),
+    ...(record.sparkTaskId !== undefined && { sparkTaskId: record.sparkTaskId }),
+    polls: Number(record.polls ?? 0),
+    images,
+    ...(isPlainObject(usage) &&
+      Object.keys(usage).length > 0 && { usage: usage as GenerationView['usage'] }),
+    ...(costUsd !== undefined &&
+      costUsd !== null &&
+      Number.isFinite(Number(costUsd)) && {
+        costUsd: Number(costUsd),
+      }),
+    ...(record.error !== undefined &&
+      record.error !== null && {
+        error: { code: record.error.code, message: record.error.message },
+      }),
+    ...(metadata !== undefined && { metadata }),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...(record.completedAt !== undefined && { completedAt: record.completedAt }),
+  };
+}
+
+/** The caller's `metadata` back from its stored JSON text (or a map, in older records). */
+function metadataOf(record: StoredRecord): Record<string, unknown> | undefined {
+  const stored = record.metadata;
+  if (typeof stored !== 'string') return isPlainObject(stored) ? stored : undefined;
+  try {
+    const parsed: unknown = JSON.parse(stored);
+    if (isPlainObject(parsed)) return parsed;
+  } catch (error) {
+    logger.error('A generation holds metadata that is not JSON', {
+      generationId: record.id,
+      error: error as Error,
+    });
+    return undefined;
+  }
+  logger.error('A generation holds metadata that is not a JSON object', {
+    generationId: record.id,
+  });
+  return undefined;
+}

@@ -1,0 +1,366 @@
+/**
+ * The generations table: every read and write of a generation record. Status transitions are
+ * sent only from here, each as its definition in transitions.ts says (the workflow's DynamoDB
+ * tasks are built from the same definitions), so records only move forward and a terminal record
+ * is never overwritten.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ErrorCodes } from '../errors/codes.ts';
+import { GenerationAlreadyFinishedError } from './errors.ts';
+import { EVENT_CANCELLED, EVENT_FAILED } from './events.ts';
+import {
+  type GenerationError,
+  type GenerationRecord,
+  type GenerationStatus,
+  GenerationsTableSchema,
+  OUTBOX,
+  ownerStatusKey,
+  UNFINISHED,
+} from './model.ts';
+import { DEFAULT_RECORD_RETENTION_DAYS, expiresAtOf } from './retention.ts';
+import { type PendingEvent, type TransitionDefinition, Transitions } from './transitions.ts';
+
+/**
+ * A record as DynamoDB gives it back: `usage` and `costUsd` may be NULL, and `metadata` is the
+ * JSON text of the caller's object (a map in records written before it was stored as text).
+ */
+export type StoredRecord = Omit<GenerationRecord, 'usage' | 'costUsd' | 'error' | 'metadata'> & {
+  readonly ownerStatus?: string;
+  readonly usage?: GenerationRecord['usage'] | null;
+  readonly costUsd?: number | null;
+  readonly error?: GenerationError | null;
+  readonly metadata?: string | Record<string, unknown>;
+};
+
+/** A record that owes an event (the outbox). */
+export type OwingRecord = StoredRecord & { readonly pendingEvent: PendingEvent };
+
+/** The error of a record whose workflow the API could not start. */
+export const NOT_STARTED_ERROR: GenerationError = {
+  code: ErrorCodes.API_INTERNAL_ERROR,
+  message: 'The generation could not be started; please submit it again',
+};
+
+/** One page of an owner's records, newest first. */
+export interface OwnerPageQuery {
+  readonly owner: string;
+  readonly status?: GenerationStatus;
+  readonly limit: number;
+  readonly startKey?: Record<string, string>;
+}
+
+export interface OwnerPage {
+  readonly items: StoredRecord[];
+  readonly lastEvaluatedKey?: Record<string, string>;
+}
+
+export interface RepositoryOptions {
+  /** Days a record is kept (its `expiresAt`). @default 90 */
+  readonly retentionDays?: number;
+}
+
+// Kept in a module without SDK imports, so steps that never touch the table do not load it.
+export { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
+
+export class GenerationRepository {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #retentionDays: number;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string, options: RepositoryOptions = {}) {
+    this.#client = client;
+    this.#tableName = tableName;
+    this.#retentionDays = options.retentionDays ?? DEFAULT_RECORD_RETENTION_DAYS;
+  }
+
+  /** The `expiresAt` of a record created at `createdAt`. */
+  expiresAtOf(createdAt: string): number {
+    return expiresAtOf(createdAt, this.#retentionDays);
+  }
+
+  async get(id: string): Promise<GenerationRecord | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: { id }, ConsistentRead: true }),
+    );
+    return Item as GenerationRecord | undefined;
+  }
+
+  /** The same read, typed as stored (the API's view reads NULLs and older shapes). */
+  async read(id: string): Promise<StoredRecord | undefined> {
+    return (await this.get(id)) as StoredRecord | undefined;
+  }
+
+  /**
+   * Writes a new queued record. With `replaceNotStarted`, a record of the same id whose workflow
+   * never started (marked so) is written afresh. Answers false when the id is taken.
+   */
+  async create(record: StoredRecord, options: { replaceNotStarted: boolean }): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: record,
+          ConditionExpression: options.replaceNotStarted
+            ? 'attribute_not_exists(id) OR (#status = :failed AND #error.#message = :notStarted)'
+            : 'attribute_not_exists(id)',
+          ...(options.replaceNotStarted && {
+            ExpressionAttributeNames: {
+              '#status': 'status',
+              '#error': 'error',
+              '#message': 'message',
+            },
+            ExpressionAttributeValues: {
+              ':failed': 'failed',
+              ':notStarted': NOT_STARTED_ERROR.message,
+            },
+          }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (options.replaceNotStarted && error instanceof ConditionalCheckFailedException) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A page of an owner's records, newest first, optionally of one status: a Query on the owner
+   * (or owner#status) index, never a Scan. Asks one item more than the page, so the caller can
+   * tell whether another page exists.
+   */
+  async pageByOwner(query: OwnerPageQuery): Promise<OwnerPage> {
+    const index = ownerIndexOf(query.status);
+    const { Items = [], LastEvaluatedKey } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': index.partitionKey },
+        ExpressionAttributeValues: { ':pk': ownerPartitionOf(query.owner, query.status) },
+        ScanIndexForward: false,
+        Limit: query.limit + 1,
+        ...(query.startKey && { ExclusiveStartKey: query.startKey }),
+      }),
+    );
+    return {
+      items: Items as StoredRecord[],
+      ...(LastEvaluatedKey !== undefined && {
+        lastEvaluatedKey: LastEvaluatedKey as Record<string, string>,
+      }),
+    };
+  }
+
+  /**
+   * Records the provider task the moment it exists, and marks the generation running. Done before
+   * anything else can fail, so a retried CreateTask finds the task instead of paying for another.
+   */
+  async recordTaskCreated(record: GenerationRecord, sparkTaskId: string, now: Date): Promise<void> {
+    try {
+      await this.#send(record.id, Transitions.taskCreated, {
+        ':task': sparkTaskId,
+        ':ownerStatus': ownerStatusKey(record.owner, 'running'),
+        ':now': now.toISOString(),
+      });
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new GenerationAlreadyFinishedError(
+          `Generation ${record.id} ended or got a task while its task ${sparkTaskId} was being created`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Records how many polls a running generation has had, so its record shows progress while the
+   * task runs and how many it took when it fails. Never moves the count back (a retried poll) and
+   * never touches a record that has ended (cancelled meanwhile): those writes are skipped.
+   */
+  async recordPolls(id: string, polls: number, now: Date): Promise<void> {
+    await this.#transition(id, Transitions.pollsCounted, {
+      ':polls': polls,
+      ':now': now.toISOString(),
+    });
+  }
+
+  /**
+   * Ends a generation as failed unless it has ended already, owing the "Generation Failed" event
+   * (the outbox); answers the failed record, or undefined when it had ended already. Used by the
+   * reconciler for executions that died outside the workflow's own failure path.
+   */
+  async recordFailure(
+    record: GenerationRecord,
+    error: GenerationError,
+    now: Date,
+  ): Promise<OwingRecord | undefined> {
+    const at = now.toISOString();
+    const pendingEvent: PendingEvent = { detailType: EVENT_FAILED, at };
+    const failed = await this.#transition(
+      record.id,
+      Transitions.failedWithEvent,
+      {
+        ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
+        ':error': error,
+        ':now': at,
+        ':expiresAt': this.expiresAtOf(record.createdAt),
+        ':event': pendingEvent,
+      },
+      true,
+    );
+    return failed && { ...failed, pendingEvent };
+  }
+
+  /**
+   * Cancels an owner's generation that has not ended, owing the "Generation Cancelled" event;
+   * answers the cancelled record, or undefined when it is not the owner's or has ended.
+   */
+  async cancel(
+    owner: string,
+    record: Pick<StoredRecord, 'id' | 'createdAt'>,
+    error: GenerationError,
+    now: Date,
+  ): Promise<OwingRecord | undefined> {
+    const at = now.toISOString();
+    const pendingEvent: PendingEvent = { detailType: EVENT_CANCELLED, at };
+    const cancelled = await this.#transition(
+      record.id,
+      Transitions.cancelled,
+      {
+        ':owner': owner,
+        ':ownerStatus': ownerStatusKey(owner, 'cancelled'),
+        ':error': error,
+        ':now': at,
+        // Kept when the record has one already (the API's, from its creation).
+        ':expiresAt': this.expiresAtOf(record.createdAt),
+        ':event': pendingEvent,
+      },
+      true,
+    );
+    // The event as written, whatever the answer echoes: the publisher clears exactly this one.
+    return cancelled && { ...cancelled, pendingEvent };
+  }
+
+  /** Marks a queued record failed because its workflow could not be started. */
+  async markNotStarted(record: StoredRecord, now: Date): Promise<void> {
+    await this.#transition(record.id, Transitions.notStarted, {
+      ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
+      ':error': NOT_STARTED_ERROR,
+      ':now': now.toISOString(),
+    });
+  }
+
+  /** Takes a published event off its record (a no-op when it was taken off already). */
+  async eventPublished(record: OwingRecord): Promise<void> {
+    await this.#transition(record.id, Transitions.eventPublished, {
+      ':detailType': record.pendingEvent.detailType,
+      ':at': record.pendingEvent.at,
+      ':expiresAt': this.expiresAtOf(record.createdAt),
+    });
+  }
+
+  /** Gives a terminal record without one its `expiresAt`; answers whether it did. */
+  async stampExpiry(record: StoredRecord): Promise<boolean> {
+    const moved = await this.#transition(record.id, Transitions.expiryStamped, {
+      ':expiresAt': this.expiresAtOf(record.createdAt),
+    });
+    return moved !== undefined;
+  }
+
+  /**
+   * Generations not yet terminal that were created before `createdBefore`, oldest first: a paged
+   * Query of the sparse unfinished index, which holds only those records.
+   */
+  unfinishedCreatedBefore(createdBefore: Date): AsyncGenerator<GenerationRecord> {
+    return this.#indexPartition(UNFINISHED, createdBefore) as AsyncGenerator<GenerationRecord>;
+  }
+
+  /** Terminal records that still owe an event (the outbox partition of the same index). */
+  owingEvents(): AsyncGenerator<OwingRecord> {
+    return this.#indexPartition(OUTBOX) as AsyncGenerator<OwingRecord>;
+  }
+
+  async *#indexPartition(partition: string, createdBefore?: Date): AsyncGenerator<StoredRecord> {
+    const index = GenerationsTableSchema.unfinishedIndex;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: index.name,
+          KeyConditionExpression:
+            createdBefore === undefined
+              ? '#unfinished = :unfinished'
+              : '#unfinished = :unfinished AND createdAt < :before',
+          ExpressionAttributeNames: { '#unfinished': index.partitionKey },
+          ExpressionAttributeValues: {
+            ':unfinished': partition,
+            ...(createdBefore !== undefined && { ':before': createdBefore.toISOString() }),
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) yield item as StoredRecord;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /**
+   * Sends one transition; answers the record after it (when asked for) or `{}`, and undefined
+   * when its condition did not hold.
+   */
+  async #transition(
+    id: string,
+    definition: TransitionDefinition,
+    values: Readonly<Record<string, unknown>>,
+    returnRecord = false,
+  ): Promise<StoredRecord | undefined> {
+    try {
+      return await this.#send(id, definition, values, returnRecord);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async #send(
+    id: string,
+    definition: TransitionDefinition,
+    values: Readonly<Record<string, unknown>>,
+    returnRecord = false,
+  ): Promise<StoredRecord> {
+    const { Attributes } = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { id },
+        UpdateExpression: definition.updateExpression,
+        ConditionExpression: definition.conditionExpression,
+        ExpressionAttributeNames: { ...definition.attributeNames },
+        ExpressionAttributeValues: { ...definition.fixedValues, ...values },
+        ...(returnRecord && { ReturnValues: 'ALL_NEW' as const }),
+      }),
+    );
+    return (Attributes ?? {}) as StoredRecord;
+  }
+}
+
+/** The index an owner's page is read from: by owner, or by owner and status. */
+export function ownerIndexOf(status: GenerationStatus | undefined) {
+  return status === undefined
+    ? GenerationsTableSchema.byOwnerIndex
+    : GenerationsTableSchema.byOwnerStatusIndex;
+}
+
+/** The partition of that index holding the owner's records (of that status). */
+export function ownerPartitionOf(owner: string, status: GenerationStatus | undefined): string {
+  return status === undefined ? owner : ownerStatusKey(owner, status);
+}
