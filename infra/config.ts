@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { ownerName, PollingSettings, SparkSettings } from '../shared/contracts/environment.ts';
+import { configShapeOf } from '../shared/contracts/setting.ts';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
 /**
@@ -30,48 +32,22 @@ const scheduleSchema = z.strictObject({
 });
 
 export const stackConfigSchema = z.strictObject({
+  /** The provider's endpoint; each key is a setting of `SparkSettings` (shared/contracts). */
   spark: z
     .strictObject({
-      baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.spark.example.com'),
-      createPath: z.string().startsWith('/').default('/v1/images/generations'),
-      taskPath: z.string().startsWith('/').includes('{id}').default('/v1/tasks/{id}'),
+      ...configShapeOf(SparkSettings),
       /**
        * Name of the Secrets Manager secret holding the provider API key (a plain string).
        * @default `<stack name>/spark-api-key`, so two stacks of one account never share it
        */
       apiKeySecretName: z.string().min(1).optional(),
-      requestTimeoutMs: z.int().min(1000).max(60_000).default(10_000),
     })
     .prefault({}),
-  polling: z
-    .strictObject({
-      /** Expected provider generation time: the first poll is made about then. */
-      expectedGenerationSeconds: z.int().min(1).max(3600).default(10),
-      /** Interval between polls after the first. */
-      intervalSeconds: z.int().min(1).max(300).default(2),
-      /** The interval grows by this factor each poll, up to maxIntervalSeconds. */
-      backoffRate: z.number().min(1).max(4).default(1.5),
-      maxIntervalSeconds: z.int().min(1).max(900).default(30),
-      /** Past this many polls, or this much time, the generation fails with a timeout code. */
-      maxPolls: z.int().min(1).max(2000).default(120),
-      maxElapsedSeconds: z.int().min(10).max(86_400).default(1800),
-      /**
-       * The first poll is made at this percentile of the provider durations learned from recent
-       * generations (expectedGenerationSeconds until there are enough of them).
-       */
-      firstPollPercentile: z.number().min(0).max(100).default(5),
-      /** Recent provider durations kept to learn from; 0 turns learning off. */
-      learnedSamples: z.int().min(0).max(200).default(32),
-      /**
-       * How long the first poll keeps re-checking in-process before handing back to the Wait
-       * state; 0 = one check per poll. Bounded well below the poll function's timeout, which
-       * also stops re-checks while one more provider request still fits.
-       */
-      recheckSeconds: z.number().min(0).max(10).default(8),
-      /** Pause between those re-checks. */
-      recheckIntervalMs: z.int().min(100).max(5000).default(500),
-    })
-    .prefault({}),
+  /**
+   * Adaptive polling: each key is a setting of `PollingSettings` (shared/contracts), which
+   * declares its bounds, its default and the variable that carries it to the functions.
+   */
+  polling: z.strictObject(configShapeOf(PollingSettings)).prefault({}),
   limits: z
     .strictObject({
       maxImageBytes: z
@@ -135,10 +111,7 @@ export const stackConfigSchema = z.strictObject({
   /** How often the reconciler sweeps for slots and records left behind by dead executions. */
   reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */
-  defaultOwner: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .default('default'),
+  defaultOwner: z._default(ownerName, 'default'),
   api: z
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
