@@ -29,6 +29,7 @@ function declaredSettings(): Array<{ path: string; env: string; setting: object 
 }
 
 const customPolling: Settings<typeof Contracts.PollingSettings> = {
+  ...readSettings(Contracts.PollingSettings, {}),
   expectedGenerationSeconds: 7,
   intervalSeconds: 3,
   backoffRate: 2.5,
