@@ -7,16 +7,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { ownerName, PollingSettings, SparkSettings } from '../shared/contracts/environment.ts';
+import {
+  ApiSettings,
+  ImageCopySettings,
+  PollingSettings,
+  PromptFileSettings,
+  SlotSettings,
+  SparkSettings,
+} from '../shared/contracts/environment.ts';
 import { configShapeOf } from '../shared/contracts/setting.ts';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
-/**
- * The longest a pre-signed image URL can be promised to work: it is signed with the credentials of
- * a Lambda role's session, which live 12 hours at most, and a URL dies with the credentials that
- * signed it (S3 checks the session, not only the URL's own expiry).
- */
-export const MAX_PRESIGNED_URL_TTL_SECONDS = 12 * 60 * 60;
+export { MAX_PRESIGNED_URL_TTL_SECONDS } from '../shared/contracts/environment.ts';
 
 const scheduleSchema = z.strictObject({
   /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */
@@ -48,45 +50,20 @@ export const stackConfigSchema = z.strictObject({
    * declares its bounds, its default and the variable that carries it to the functions.
    */
   polling: z.strictObject(configShapeOf(PollingSettings)).prefault({}),
+  /** Limits, each a setting of the function that applies it (shared/contracts). */
   limits: z
     .strictObject({
-      maxImageBytes: z
-        .int()
-        .min(1024)
-        .default(50 * 1024 * 1024),
-      promptFileMaxBytes: z
-        .int()
-        .min(1024)
-        .default(50 * 1024 * 1024),
-      promptFileMaxLines: z.int().min(1).default(50_000),
-      /**
-       * Generations a prompt file starts a second (each file, faster only when its invocation's
-       * time runs short): a share of the account's StartExecution quota.
-       */
-      promptFileStartsPerSecond: z.int().min(1).max(1000).default(25),
-      metadataMaxBytes: z.int().min(0).max(16_384).default(2048),
+      maxImageBytes: ImageCopySettings.maxImageBytes.config,
+      promptFileMaxBytes: PromptFileSettings.maxBytes.config,
+      promptFileMaxLines: PromptFileSettings.maxLines.config,
+      promptFileStartsPerSecond: PromptFileSettings.startsPerSecond.config,
+      metadataMaxBytes: ApiSettings.metadataMaxBytes.config,
     })
     .prefault({}),
-  images: z
-    .strictObject({
-      /**
-       * Host names the provider's image URLs may point at (their subdomains too), e.g. the
-       * provider's CDN. Empty: any public host (the address checks apply either way).
-       */
-      allowedHosts: z
-        .array(
-          z
-            .string()
-            .regex(
-              /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i,
-              'must be a host name such as cdn.example.com',
-            ),
-        )
-        .default([]),
-    })
-    .prefault({}),
+  /** Where the provider's image URLs may point. */
+  images: z.strictObject({ allowedHosts: ImageCopySettings.allowedHosts.config }).prefault({}),
   /** Spark tasks in flight at once across all triggers. */
-  maxConcurrentTasks: z.int().min(1).max(1000).default(10),
+  maxConcurrentTasks: SlotSettings.maxConcurrentTasks.config,
   /** The longest a generation may wait for a slot under that cap before it fails (`090003011`). */
   maxQueueSeconds: z
     .int()
@@ -111,7 +88,7 @@ export const stackConfigSchema = z.strictObject({
   /** How often the reconciler sweeps for slots and records left behind by dead executions. */
   reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */
-  defaultOwner: z._default(ownerName, 'default'),
+  defaultOwner: PromptFileSettings.defaultOwner.config,
   api: z
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
@@ -121,14 +98,7 @@ export const stackConfigSchema = z.strictObject({
        * role session credentials, and a URL stops working when those expire, whatever it says:
        * capped at the 12 hours such a session lives (docs/decisions.md D27).
        */
-      presignedUrlTtlSeconds: z
-        .int()
-        .min(1)
-        .max(
-          MAX_PRESIGNED_URL_TTL_SECONDS,
-          `at most ${MAX_PRESIGNED_URL_TTL_SECONDS} (12 h): image URLs are signed with a Lambda role's session credentials, and die when they expire`,
-        )
-        .default(3600),
+      presignedUrlTtlSeconds: ApiSettings.presignedUrlTtlSeconds.config,
       /** How long API Gateway caches an authorizer answer for a key. */
       authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
     })

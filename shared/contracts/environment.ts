@@ -8,7 +8,9 @@
  */
 import * as z from '../zod.ts';
 import {
+  commaList,
   declare,
+  envInt,
   envPositiveInt,
   int,
   list,
@@ -120,15 +122,42 @@ export type PollingValues = Settings<typeof PollingSettings>;
 /** The provider-wide concurrency cap (`shared/generation/slots.ts`): its table and its size. */
 export const SlotSettings = /* @__PURE__ */ declare(() => ({
   slotsTable: resource('SLOTS_TABLE'),
-  maxConcurrentTasks: int('MAX_CONCURRENT_TASKS'),
+  /** Spark tasks in flight at once across all triggers (the stack config's `maxConcurrentTasks`). */
+  maxConcurrentTasks: setting({
+    env: 'MAX_CONCURRENT_TASKS',
+    read: envInt(),
+    config: z._default(z.int().check(z.gte(1), z.lte(1000)), 10),
+  }),
 }));
 
 /** The image copy's limits and URL policy (CopyImages; its bucket is `Resources.imagesBucket`). */
 export const ImageCopySettings = /* @__PURE__ */ declare(() => ({
-  maxImageBytes: int('MAX_IMAGE_BYTES', 50 * 1024 * 1024),
+  /** Largest image copied (the stack config's `limits.maxImageBytes`). */
+  maxImageBytes: int('MAX_IMAGE_BYTES', 50 * 1024 * 1024, z.int().check(z.gte(1024))),
   downloadTimeoutMs: int('IMAGE_DOWNLOAD_TIMEOUT_MS', 60_000),
-  /** Host names image URLs may point at (their subdomains too); empty = any public host. */
-  allowedHosts: list('IMAGE_ALLOWED_HOSTS'),
+  /**
+   * Host names the provider's image URLs may point at (their subdomains too), e.g. the
+   * provider's CDN (the stack config's `images.allowedHosts`). Empty: any public host (the
+   * address checks apply either way).
+   */
+  allowedHosts: setting({
+    env: 'IMAGE_ALLOWED_HOSTS',
+    read: commaList,
+    write: (hosts: string[]) => hosts.join(','),
+    config: z._default(
+      z.array(
+        z
+          .string()
+          .check(
+            z.regex(
+              /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i,
+              'must be a host name such as cdn.example.com',
+            ),
+          ),
+      ),
+      [],
+    ),
+  }),
 }));
 
 /**
@@ -154,22 +183,35 @@ export const DEFAULT_PROMPT_FILE_STARTS_PER_SECOND = 25;
 /** The prompt-file trigger (`functions/prompt-file`). */
 export const PromptFileSettings = /* @__PURE__ */ declare(() => ({
   stateMachineArn: Resources.stateMachineArn,
-  /** Owner of files directly under `prompts/` (`local` in the local runtime). Required. */
-  defaultOwner: setting({ env: 'DEFAULT_OWNER', read: ownerName }),
-  /** File size limit in bytes. */
+  /**
+   * Owner of files directly under `prompts/`, and of schedules (the stack config's
+   * `defaultOwner`; `local` in the local runtime). Required.
+   */
+  defaultOwner: setting({
+    env: 'DEFAULT_OWNER',
+    read: ownerName,
+    config: z._default(ownerName, 'default'),
+  }),
+  /** File size limit in bytes (the stack config's `limits.promptFileMaxBytes`). */
   maxBytes: setting({
     env: 'PROMPT_FILE_MAX_BYTES',
     read: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_BYTES),
+    config: z._default(z.int().check(z.gte(1024)), DEFAULT_PROMPT_FILE_MAX_BYTES),
   }),
-  /** Line limit. */
+  /** Line limit (the stack config's `limits.promptFileMaxLines`). */
   maxLines: setting({
     env: 'PROMPT_FILE_MAX_LINES',
     read: envPositiveInt(DEFAULT_PROMPT_FILE_MAX_LINES),
+    config: z._default(z.int().check(z.gte(1)), DEFAULT_PROMPT_FILE_MAX_LINES),
   }),
-  /** Generations started a second, per file, unless the time left needs more. */
+  /**
+   * Generations a file starts a second (each file, faster only when its invocation's time runs
+   * short): a share of the account's StartExecution quota (`limits.promptFileStartsPerSecond`).
+   */
   startsPerSecond: setting({
     env: 'PROMPT_FILE_STARTS_PER_SECOND',
     read: envPositiveInt(DEFAULT_PROMPT_FILE_STARTS_PER_SECOND),
+    config: z._default(z.int().check(z.gte(1), z.lte(1000)), DEFAULT_PROMPT_FILE_STARTS_PER_SECOND),
   }),
   /** The API keys table, to check that a folder's owner has a key. */
   apiKeysTable: Resources.apiKeysTable,
@@ -180,12 +222,42 @@ export const ScheduleFiringSettings = /* @__PURE__ */ declare(() => ({
   stateMachineArn: Resources.stateMachineArn,
 }));
 
+/**
+ * The longest a pre-signed image URL can be promised to work: it is signed with the credentials of
+ * a Lambda role's session, which live 12 hours at most, and a URL dies with the credentials that
+ * signed it (S3 checks the session, not only the URL's own expiry).
+ */
+export const MAX_PRESIGNED_URL_TTL_SECONDS = 12 * 60 * 60;
+
 /** The API's own settings (`shared/api/config.ts` reads them), besides its resources. */
 export const ApiSettings = /* @__PURE__ */ declare(() => ({
-  /** Lifetime of the pre-signed image URLs in answers. */
-  presignedUrlTtlSeconds: int('PRESIGNED_URL_TTL_SECONDS', 3600),
-  /** Largest `metadata` object of a submitted generation, in bytes of JSON. */
-  metadataMaxBytes: int('METADATA_MAX_BYTES', 2048),
+  /**
+   * Lifetime of the pre-signed image URLs in answers (the stack config's
+   * `api.presignedUrlTtlSeconds`). Capped at the 12 hours a signing session lives
+   * (docs/decisions.md D27); a function takes up to S3's 7 days.
+   */
+  presignedUrlTtlSeconds: setting({
+    env: 'PRESIGNED_URL_TTL_SECONDS',
+    read: z.pipe(envInt(3600), z.int().check(z.gte(1), z.lte(604_800))),
+    config: z._default(
+      z
+        .int()
+        .check(
+          z.gte(1),
+          z.lte(
+            MAX_PRESIGNED_URL_TTL_SECONDS,
+            `at most ${MAX_PRESIGNED_URL_TTL_SECONDS} (12 h): image URLs are signed with a Lambda role's session credentials, and die when they expire`,
+          ),
+        ),
+      3600,
+    ),
+  }),
+  /** Largest `metadata` object of a submitted generation, in bytes of JSON (`limits.metadataMaxBytes`). */
+  metadataMaxBytes: setting({
+    env: 'METADATA_MAX_BYTES',
+    read: z.pipe(envInt(2048), z.int().check(z.gte(0))),
+    config: z._default(z.int().check(z.gte(0), z.lte(16_384)), 2048),
+  }),
 }));
 
 /** What each API route's function is given (the routes' readers are in `shared/api/`). */

@@ -60,14 +60,26 @@ describe('the settings contracts', () => {
     expect(readSettings(Contracts.PollingSettings, environment)).toEqual(customPolling);
   });
 
-  it("give the stack config's polling and spark sections the functions' own defaults", () => {
+  it('give each key of the stack config the default its function reads when the variable is unset', () => {
+    const configured = declaredSettings().flatMap(({ path, setting }) => {
+      const { config, read } = setting as { config?: z.ZodMiniType; read: z.ZodMiniType };
+      const unset = read.safeParse(undefined);
+      // An optional variable (the Spark paths) leaves the default to the code it configures.
+      return config === undefined || !unset.success || unset.data === undefined
+        ? []
+        : [{ path, config: config.parse(undefined), function: unset.data }];
+    });
+
+    expect(configured.length).toBeGreaterThanOrEqual(18);
+    for (const { path, config, function: fromFunction } of configured) {
+      expect({ path, value: config }).toEqual({ path, value: fromFunction });
+    }
+  });
+
+  it("make the stack config's polling section of exactly the polling settings", () => {
     const polling = z.strictObject(configShapeOf(Contracts.PollingSettings)).parse({});
-    const spark = z.strictObject(configShapeOf(Contracts.SparkSettings)).parse({});
 
     expect(polling).toEqual(readSettings(Contracts.PollingSettings, {}));
-    expect(spark.requestTimeoutMs).toBe(
-      readSettings({ timeout: Contracts.SparkSettings.requestTimeoutMs }, {}).timeout,
-    );
   });
 
   it('fail a read with a ConfigurationError naming each bad variable', () => {
