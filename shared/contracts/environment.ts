@@ -1,10 +1,10 @@
 /**
  * Every environment variable the stack gives its functions, each declared once (`setting.ts`),
  * grouped by the code that reads it. The stack writes a function's environment from the groups
- * it needs (`environmentOf`), the stack config takes the schema of the `spark` and `polling`
- * sections from here (`configShapeOf`), and each function reads its groups once, at cold start
- * (`readSettings`). A new setting is declared here, in its group, and used where it matters;
- * nothing else changes (docs/decisions.md D29-B).
+ * it needs (`environmentOf`), the stack config takes the schema of each key that reaches a
+ * function from here (`config`; whole sections by `configShapeOf`), and each function reads its
+ * groups once, at cold start (`readSettings`). A new setting is declared here, in its group, and
+ * used where it matters; nothing else changes (docs/decisions.md D29-B).
  */
 import * as z from '../zod.ts';
 import {
