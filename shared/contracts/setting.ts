@@ -8,6 +8,7 @@
  */
 import * as z from '../zod.ts';
 
+/** A function's configuration is missing or malformed; the message names each variable. */
 export class ConfigurationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
