@@ -7,14 +7,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import {
+  ApiSettings,
+  ImageCopySettings,
+  PollingSettings,
+  PromptFileSettings,
+  SlotSettings,
+  SparkSettings,
+} from '../shared/contracts/environment.ts';
+import { configShapeOf } from '../shared/contracts/setting.ts';
 import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
 
-/**
- * The longest a pre-signed image URL can be promised to work: it is signed with the credentials of
- * a Lambda role's session, which live 12 hours at most, and a URL dies with the credentials that
- * signed it (S3 checks the session, not only the URL's own expiry).
- */
-export const MAX_PRESIGNED_URL_TTL_SECONDS = 12 * 60 * 60;
+export { MAX_PRESIGNED_URL_TTL_SECONDS } from '../shared/contracts/environment.ts';
 
 const scheduleSchema = z.strictObject({
   /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */
@@ -30,87 +34,36 @@ const scheduleSchema = z.strictObject({
 });
 
 export const stackConfigSchema = z.strictObject({
+  /** The provider's endpoint; each key is a setting of `SparkSettings` (shared/contracts). */
   spark: z
     .strictObject({
-      baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.spark.example.com'),
-      createPath: z.string().startsWith('/').default('/v1/images/generations'),
-      taskPath: z.string().startsWith('/').includes('{id}').default('/v1/tasks/{id}'),
+      ...configShapeOf(SparkSettings),
       /**
        * Name of the Secrets Manager secret holding the provider API key (a plain string).
        * @default `<stack name>/spark-api-key`, so two stacks of one account never share it
        */
       apiKeySecretName: z.string().min(1).optional(),
-      requestTimeoutMs: z.int().min(1000).max(60_000).default(10_000),
     })
     .prefault({}),
-  polling: z
-    .strictObject({
-      /** Expected provider generation time: the first poll is made about then. */
-      expectedGenerationSeconds: z.int().min(1).max(3600).default(10),
-      /** Interval between polls after the first. */
-      intervalSeconds: z.int().min(1).max(300).default(2),
-      /** The interval grows by this factor each poll, up to maxIntervalSeconds. */
-      backoffRate: z.number().min(1).max(4).default(1.5),
-      maxIntervalSeconds: z.int().min(1).max(900).default(30),
-      /** Past this many polls, or this much time, the generation fails with a timeout code. */
-      maxPolls: z.int().min(1).max(2000).default(120),
-      maxElapsedSeconds: z.int().min(10).max(86_400).default(1800),
-      /**
-       * The first poll is made at this percentile of the provider durations learned from recent
-       * generations (expectedGenerationSeconds until there are enough of them).
-       */
-      firstPollPercentile: z.number().min(0).max(100).default(5),
-      /** Recent provider durations kept to learn from; 0 turns learning off. */
-      learnedSamples: z.int().min(0).max(200).default(32),
-      /**
-       * How long the first poll keeps re-checking in-process before handing back to the Wait
-       * state; 0 = one check per poll. Bounded well below the poll function's timeout, which
-       * also stops re-checks while one more provider request still fits.
-       */
-      recheckSeconds: z.number().min(0).max(10).default(8),
-      /** Pause between those re-checks. */
-      recheckIntervalMs: z.int().min(100).max(5000).default(500),
-    })
-    .prefault({}),
+  /**
+   * Adaptive polling: each key is a setting of `PollingSettings` (shared/contracts), which
+   * declares its bounds, its default and the variable that carries it to the functions.
+   */
+  polling: z.strictObject(configShapeOf(PollingSettings)).prefault({}),
+  /** Limits, each a setting of the function that applies it (shared/contracts). */
   limits: z
     .strictObject({
-      maxImageBytes: z
-        .int()
-        .min(1024)
-        .default(50 * 1024 * 1024),
-      promptFileMaxBytes: z
-        .int()
-        .min(1024)
-        .default(50 * 1024 * 1024),
-      promptFileMaxLines: z.int().min(1).default(50_000),
-      /**
-       * Generations a prompt file starts a second (each file, faster only when its invocation's
-       * time runs short): a share of the account's StartExecution quota.
-       */
-      promptFileStartsPerSecond: z.int().min(1).max(1000).default(25),
-      metadataMaxBytes: z.int().min(0).max(16_384).default(2048),
+      maxImageBytes: ImageCopySettings.maxImageBytes.config,
+      promptFileMaxBytes: PromptFileSettings.maxBytes.config,
+      promptFileMaxLines: PromptFileSettings.maxLines.config,
+      promptFileStartsPerSecond: PromptFileSettings.startsPerSecond.config,
+      metadataMaxBytes: ApiSettings.metadataMaxBytes.config,
     })
     .prefault({}),
-  images: z
-    .strictObject({
-      /**
-       * Host names the provider's image URLs may point at (their subdomains too), e.g. the
-       * provider's CDN. Empty: any public host (the address checks apply either way).
-       */
-      allowedHosts: z
-        .array(
-          z
-            .string()
-            .regex(
-              /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i,
-              'must be a host name such as cdn.example.com',
-            ),
-        )
-        .default([]),
-    })
-    .prefault({}),
+  /** Where the provider's image URLs may point. */
+  images: z.strictObject({ allowedHosts: ImageCopySettings.allowedHosts.config }).prefault({}),
   /** Spark tasks in flight at once across all triggers. */
-  maxConcurrentTasks: z.int().min(1).max(1000).default(10),
+  maxConcurrentTasks: SlotSettings.maxConcurrentTasks.config,
   /** The longest a generation may wait for a slot under that cap before it fails (`090003011`). */
   maxQueueSeconds: z
     .int()
@@ -135,10 +88,7 @@ export const stackConfigSchema = z.strictObject({
   /** How often the reconciler sweeps for slots and records left behind by dead executions. */
   reconcileEveryMinutes: z.int().min(1).max(1440).default(5),
   /** Owner of schedules and of prompt files directly under `prompts/`. */
-  defaultOwner: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .default('default'),
+  defaultOwner: PromptFileSettings.defaultOwner.config,
   api: z
     .strictObject({
       throttleRateLimit: z.number().positive().default(50),
@@ -148,14 +98,7 @@ export const stackConfigSchema = z.strictObject({
        * role session credentials, and a URL stops working when those expire, whatever it says:
        * capped at the 12 hours such a session lives (docs/decisions.md D27).
        */
-      presignedUrlTtlSeconds: z
-        .int()
-        .min(1)
-        .max(
-          MAX_PRESIGNED_URL_TTL_SECONDS,
-          `at most ${MAX_PRESIGNED_URL_TTL_SECONDS} (12 h): image URLs are signed with a Lambda role's session credentials, and die when they expire`,
-        )
-        .default(3600),
+      presignedUrlTtlSeconds: ApiSettings.presignedUrlTtlSeconds.config,
       /** How long API Gateway caches an authorizer answer for a key. */
       authorizerCacheSeconds: z.int().min(0).max(3600).default(300),
     })

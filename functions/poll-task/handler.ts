@@ -5,9 +5,10 @@
  */
 import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
-import { EnvNames, envInt, readEnv } from '../../shared/config/env.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
 import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
+import { Resources, SparkSettings } from '../../shared/contracts/environment.ts';
+import { readSettings } from '../../shared/contracts/setting.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
 import { type PollTaskInput, pollTaskStep } from '../../shared/generation/steps.ts';
@@ -15,20 +16,19 @@ import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
-import * as z from '../../shared/zod.ts';
 
-const env = readEnv({
-  [EnvNames.generationsTable]: z.string().check(z.minLength(1)),
-  [EnvNames.sparkRequestTimeoutMs]: envInt(10_000),
+const env = readSettings({
+  generationsTable: Resources.generationsTable,
+  requestTimeoutMs: SparkSettings.requestTimeoutMs,
 });
 const policy = pollingPolicyFromEnv();
-const store = new GenerationStore(dynamoDb(), env[EnvNames.generationsTable]);
+const store = new GenerationStore(dynamoDb(), env.generationsTable);
 const deps = {
   spark: sparkClientFromEnv(),
   policy,
-  stats: new PollingStatsStore(dynamoDb(), env[EnvNames.generationsTable], policy.learnedSamples),
+  stats: new PollingStatsStore(dynamoDb(), env.generationsTable, policy.learnedSamples),
   // A re-check starts only while one more request (and the answer) still fits before the deadline.
-  reserveMs: env[EnvNames.sparkRequestTimeoutMs] + 1000,
+  reserveMs: env.requestTimeoutMs + 1000,
   recordPolls: (id: string, polls: number, now: Date) => store.recordPolls(id, polls, now),
   warn: (message: string, error: unknown) => logger.warn(message, { error }),
 };

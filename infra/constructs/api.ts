@@ -25,9 +25,9 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BEARER_TOKEN_PATTERN } from '../../shared/api/bearer.ts';
-import { CURSOR_SECRET_ID_VARIABLE } from '../../shared/api/cursor.ts';
 import { JSON_CONTENT_TYPE, SECURITY_HEADERS } from '../../shared/api/responses.ts';
-import { EnvNames } from '../../shared/config/env.ts';
+import { ApiRouteSettings } from '../../shared/contracts/environment.ts';
+import { environmentOf } from '../../shared/contracts/setting.ts';
 import { ErrorCodes } from '../../shared/errors/codes.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { allow } from './grants.ts';
@@ -105,10 +105,11 @@ export class GenerationApi extends Construct {
 
   constructor(scope: Construct, id: string, props: GenerationApiProps) {
     super(scope, id);
-    const tableEnv = { [EnvNames.generationsTable]: props.generationsTable.tableName };
+    const generationsTable = props.generationsTable.tableName;
+    const stateMachineArn = props.stateMachine.stateMachineArn;
     // Pre-signed GETs are signed with the function's own credentials.
     const images = props.imagesBucket.arnForObjects('images/*');
-    const presignEnv = { PRESIGNED_URL_TTL_SECONDS: String(props.presignedUrlTtl.toSeconds()) };
+    const presignedUrlTtlSeconds = props.presignedUrlTtl.toSeconds();
     // The generations routes start, stop and announce executions, and sign image URLs, on some
     // requests only; those clients are imported on first use (shared/aws/lazy.ts, presign.ts).
     const sdkOnFirstUse = [
@@ -122,7 +123,9 @@ export class GenerationApi extends Construct {
       entryPoint: 'authorizer',
       description: 'Resolves a Bearer API key to its owner',
       timeout: Duration.seconds(10),
-      environment: { API_KEYS_TABLE: props.apiKeysTable.tableName },
+      environment: environmentOf(ApiRouteSettings.authorizer, {
+        apiKeysTable: props.apiKeysTable.tableName,
+      }),
     });
     allow(this.authorizerFunction, ['dynamodb:GetItem'], [props.apiKeysTable.tableArn]);
 
@@ -132,12 +135,12 @@ export class GenerationApi extends Construct {
       description:
         'POST /generations: validates, records the generation queued, starts its execution',
       timeout: Duration.seconds(15),
-      environment: {
-        ...tableEnv,
-        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
-        IDEMPOTENCY_TABLE: props.idempotencyTable.tableName,
-        METADATA_MAX_BYTES: String(props.metadataMaxBytes),
-      },
+      environment: environmentOf(ApiRouteSettings.submit, {
+        generationsTable,
+        stateMachineArn,
+        idempotencyTable: props.idempotencyTable.tableName,
+        metadataMaxBytes: props.metadataMaxBytes,
+      }),
     });
     // A put records the generation; a keyed retry reads the one an earlier attempt recorded
     // (`#carryOn`); an update marks one whose workflow could not start.
@@ -158,7 +161,10 @@ export class GenerationApi extends Construct {
       sdkOnFirstUse,
       description: "GET /generations/{id}: the owner's generation, with pre-signed image URLs",
       timeout: Duration.seconds(10),
-      environment: { ...tableEnv, ...presignEnv },
+      environment: environmentOf(ApiRouteSettings.get, {
+        generationsTable,
+        presignedUrlTtlSeconds,
+      }),
     });
     allow(this.getFunction, ['dynamodb:GetItem'], [props.generationsTable.tableArn]);
     allow(this.getFunction, ['s3:GetObject'], [images]);
@@ -174,11 +180,11 @@ export class GenerationApi extends Construct {
       description:
         "GET /generations: the owner's generations, newest first (a Query, never a Scan)",
       timeout: Duration.seconds(10),
-      environment: {
-        ...tableEnv,
-        ...presignEnv,
-        [CURSOR_SECRET_ID_VARIABLE]: this.cursorSecret.secretArn,
-      },
+      environment: environmentOf(ApiRouteSettings.list, {
+        generationsTable,
+        presignedUrlTtlSeconds,
+        cursorSecretId: this.cursorSecret.secretArn,
+      }),
     });
     // Its value only: the role needs no DescribeSecret (grantRead would add it).
     allow(this.listFunction, ['secretsmanager:GetSecretValue'], [this.cursorSecret.secretArn]);
@@ -198,12 +204,12 @@ export class GenerationApi extends Construct {
       description:
         'DELETE /generations/{id}: stops the execution and records the generation cancelled',
       timeout: Duration.seconds(15),
-      environment: {
-        ...tableEnv,
-        ...presignEnv,
-        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
-        [EnvNames.eventBusName]: props.eventBus.eventBusName,
-      },
+      environment: environmentOf(ApiRouteSettings.cancel, {
+        generationsTable,
+        presignedUrlTtlSeconds,
+        stateMachineArn,
+        eventBusName: props.eventBus.eventBusName,
+      }),
     });
     allow(
       this.cancelFunction,

@@ -10,11 +10,13 @@
  * bootstrap's flags, the bootstrap's value is the one V8 keeps.
  */
 
+import { RuntimeEnv } from '../../shared/contracts/environment.ts';
+
 /** The environment variable that holds the flags, separated by spaces. */
-export const NODE_ARGUMENTS_VARIABLE = 'NODE_ARGUMENTS';
+export const NODE_ARGUMENTS_VARIABLE = RuntimeEnv.nodeArguments;
 
 /** Lambda's variable naming the script it starts the runtime through. */
-export const EXEC_WRAPPER_VARIABLE = 'AWS_LAMBDA_EXEC_WRAPPER';
+export const EXEC_WRAPPER_VARIABLE = RuntimeEnv.execWrapper;
 
 /** The wrapper's file name in the bundle; Lambda unpacks a bundle into `/var/task`. */
 export const NODE_ARGUMENTS_WRAPPER_FILE = 'node-arguments.sh';

@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { RuntimeEnv } from '../../shared/contracts/environment.ts';
 import { bootstrapNodeFlags } from '../lambda-bootstrap.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import {
@@ -213,10 +214,10 @@ export class PipelineFunction extends LambdaFunction {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
       environment: {
-        NODE_OPTIONS: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),
-        POWERTOOLS_SERVICE_NAME: 'spark-t2i',
-        POWERTOOLS_METRICS_NAMESPACE: 'SparkT2I',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
+        [RuntimeEnv.nodeOptions]: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),
+        [RuntimeEnv.powertoolsServiceName]: 'spark-t2i',
+        [RuntimeEnv.powertoolsMetricsNamespace]: 'SparkT2I',
+        [RuntimeEnv.powertoolsLogLevel]: 'INFO',
         ...(nodeArguments.length > 0 && nodeArgumentsEnvironment(nodeArguments)),
         ...props.environment,
       },

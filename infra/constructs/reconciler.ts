@@ -4,7 +4,8 @@ import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EnvNames } from '../../shared/config/env.ts';
+import { ReconcilerSettings, SlotSettings } from '../../shared/contracts/environment.ts';
+import { environmentOf } from '../../shared/contracts/setting.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction, reservation } from './pipeline-function.ts';
@@ -55,12 +56,16 @@ export class Reconciler extends Construct {
       // instead of taking the account's concurrency. Unreserved, that is all it loses.
       reservedConcurrentExecutions: reservation(props.reservedConcurrency),
       environment: {
-        [EnvNames.generationsTable]: props.generationsTable.tableName,
-        [EnvNames.slotsTable]: props.slotsTable.tableName,
-        [EnvNames.maxConcurrentTasks]: String(props.maxConcurrentTasks),
-        [EnvNames.stateMachineArn]: stateMachineArn,
-        [EnvNames.eventBusName]: props.eventBus.eventBusName,
-        [EnvNames.maxExecutionSeconds]: String(props.maxExecution.toSeconds()),
+        ...environmentOf(ReconcilerSettings, {
+          generationsTable: props.generationsTable.tableName,
+          stateMachineArn,
+          eventBusName: props.eventBus.eventBusName,
+          maxExecutionSeconds: props.maxExecution.toSeconds(),
+        }),
+        ...environmentOf(SlotSettings, {
+          slotsTable: props.slotsTable.tableName,
+          maxConcurrentTasks: props.maxConcurrentTasks,
+        }),
       },
     });
     allow(

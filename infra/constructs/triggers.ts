@@ -13,8 +13,9 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { API_KEYS_BY_OWNER_INDEX, API_KEYS_TABLE_VARIABLE } from '../../shared/api/key-table.ts';
-import { EnvNames } from '../../shared/config/env.ts';
+import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
+import { PromptFileSettings, ScheduleFiringSettings } from '../../shared/contracts/environment.ts';
+import { environmentOf } from '../../shared/contracts/setting.ts';
 import { type WorkflowInput, workflowInputSchema } from '../../shared/generation/model.ts';
 import {
   firingGenerationId,
@@ -110,14 +111,14 @@ export class Triggers extends Construct {
       // Functions StartExecution rate; unreserved, a burst is paced by StartExecution's
       // throttling, which the starter retries.
       reservedConcurrentExecutions: reservation(props.promptFileReservedConcurrency),
-      environment: {
-        [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn,
-        DEFAULT_OWNER: props.defaultOwner,
-        PROMPT_FILE_MAX_BYTES: String(props.promptFileMaxBytes),
-        PROMPT_FILE_MAX_LINES: String(props.promptFileMaxLines),
-        PROMPT_FILE_STARTS_PER_SECOND: String(props.promptFileStartsPerSecond),
-        [API_KEYS_TABLE_VARIABLE]: props.apiKeysTable.tableName,
-      },
+      environment: environmentOf(PromptFileSettings, {
+        stateMachineArn: props.stateMachine.stateMachineArn,
+        defaultOwner: props.defaultOwner,
+        maxBytes: props.promptFileMaxBytes,
+        maxLines: props.promptFileMaxLines,
+        startsPerSecond: props.promptFileStartsPerSecond,
+        apiKeysTable: props.apiKeysTable.tableName,
+      }),
       // Only files in an owner's folder look up its keys (shared/api/key-owners.ts).
       sdkOnFirstUse: ['@aws-sdk/client-dynamodb'],
     });
@@ -153,7 +154,9 @@ export class Triggers extends Construct {
       description: "Starts the generation of a schedule's firing, named from its scheduled time",
       timeout: Duration.seconds(30),
       memorySize: 128,
-      environment: { [EnvNames.stateMachineArn]: props.stateMachine.stateMachineArn },
+      environment: environmentOf(ScheduleFiringSettings, {
+        stateMachineArn: props.stateMachine.stateMachineArn,
+      }),
     });
     props.stateMachine.grantStartExecution(this.scheduleFiringFunction);
     // Scheduler invokes it asynchronously: an invocation that still fails after Lambda's retries

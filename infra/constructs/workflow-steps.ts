@@ -3,19 +3,25 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CopyEnv, EnvNames, PollingEnv } from '../../shared/config/env.ts';
+import {
+  ImageCopySettings,
+  PollingSettings,
+  Resources,
+  SlotSettings,
+  SparkSettings,
+} from '../../shared/contracts/environment.ts';
+import { environmentOf, type Settings } from '../../shared/contracts/setting.ts';
 import { POLL_COUNT_ATTRIBUTES } from '../../shared/generation/model.ts';
 import type { PollingPolicy } from '../../shared/generation/polling.ts';
 import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
-export interface SparkEndpointProps {
-  readonly baseUrl: string;
-  readonly createPath: string;
-  readonly taskPath: string;
-  readonly requestTimeoutMs: number;
-  /** The secret holding the provider API key. */
+/** How long the copy waits for an image's bytes (the function's own default is shorter). */
+const IMAGE_DOWNLOAD_TIMEOUT_MS = 120_000;
+
+/** The Spark client's settings (`SparkSettings`), with the secret holding the provider API key. */
+export interface SparkEndpointProps extends Omit<Settings<typeof SparkSettings>, 'apiKeySecret'> {
   readonly apiKeySecret: ISecret;
 }
 
@@ -60,29 +66,17 @@ export class WorkflowSteps extends Construct {
   constructor(scope: Construct, id: string, props: WorkflowStepsProps) {
     super(scope, id);
     const { spark, polling } = props;
-    const sparkEnv = {
-      [EnvNames.sparkBaseUrl]: spark.baseUrl,
-      [EnvNames.sparkCreatePath]: spark.createPath,
-      [EnvNames.sparkTaskPath]: spark.taskPath,
-      [EnvNames.sparkRequestTimeoutMs]: String(spark.requestTimeoutMs),
-      [EnvNames.sparkApiKeySecret]: spark.apiKeySecret.secretArn,
-    };
-    const pollingEnv = {
-      [PollingEnv.expectedGenerationSeconds]: String(polling.expectedGenerationSeconds),
-      [PollingEnv.intervalSeconds]: String(polling.intervalSeconds),
-      [PollingEnv.backoffRate]: String(polling.backoffRate),
-      [PollingEnv.maxIntervalSeconds]: String(polling.maxIntervalSeconds),
-      [PollingEnv.maxPolls]: String(polling.maxPolls),
-      [PollingEnv.maxElapsedSeconds]: String(polling.maxElapsedSeconds),
-      [PollingEnv.firstPollPercentile]: String(polling.firstPollPercentile),
-      [PollingEnv.learnedSamples]: String(polling.learnedSamples),
-      [PollingEnv.recheckSeconds]: String(polling.recheckSeconds),
-      [PollingEnv.recheckIntervalMs]: String(polling.recheckIntervalMs),
-    };
-    const slotsEnv = {
-      [EnvNames.slotsTable]: props.slotsTable.tableName,
-      [EnvNames.maxConcurrentTasks]: String(props.maxConcurrentTasks),
-    };
+    // Each group's variables, written from the declarations the functions read them with.
+    const sparkEnv = environmentOf(SparkSettings, {
+      ...spark,
+      apiKeySecret: spark.apiKeySecret.secretArn,
+    });
+    const pollingEnv = environmentOf(PollingSettings, polling);
+    const slotsEnv = environmentOf(SlotSettings, {
+      slotsTable: props.slotsTable.tableName,
+      maxConcurrentTasks: props.maxConcurrentTasks,
+    });
+    const tableEnv = { [Resources.generationsTable.env]: props.generationsTable.tableName };
     // Taking or giving back slots (the semaphore and queue items of shared/generation/slots.ts),
     // and waking the executions that wait for one. Giving back also hands freed slots over, which
     // reads the queue in order; taking one never does.
@@ -115,11 +109,7 @@ export class WorkflowSteps extends Construct {
       entryPoint: 'create-task',
       description: 'Creates the Spark task of a generation (once) and records its id',
       timeout: sparkTimeout,
-      environment: {
-        ...sparkEnv,
-        ...pollingEnv,
-        [EnvNames.generationsTable]: props.generationsTable.tableName,
-      },
+      environment: { ...sparkEnv, ...pollingEnv, ...tableEnv },
     });
     allow(
       this.createTask,
@@ -134,12 +124,7 @@ export class WorkflowSteps extends Construct {
       description:
         'Polls the Spark task of a generation, re-checking briefly; gives its slot back when it ends',
       timeout: sparkTimeout,
-      environment: {
-        ...sparkEnv,
-        ...pollingEnv,
-        ...slotsEnv,
-        [EnvNames.generationsTable]: props.generationsTable.tableName,
-      },
+      environment: { ...sparkEnv, ...pollingEnv, ...slotsEnv, ...tableEnv },
     });
     // To append the provider durations it learns: the polling-stats item and no other.
     allow(this.pollTask, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn], {
@@ -171,10 +156,12 @@ export class WorkflowSteps extends Construct {
       // it would override NODE_OPTIONS' value, as it did until 2026-12-07.
       nodeArguments: ['--max-semi-space-size=1', '--initial-old-space-size=64'],
       environment: {
-        [EnvNames.imagesBucket]: props.imagesBucket.bucketName,
-        [CopyEnv.maxImageBytes]: String(props.maxImageBytes),
-        [CopyEnv.downloadTimeoutMs]: String(120_000),
-        [CopyEnv.allowedHosts]: (props.imageAllowedHosts ?? []).join(','),
+        [Resources.imagesBucket.env]: props.imagesBucket.bucketName,
+        ...environmentOf(ImageCopySettings, {
+          maxImageBytes: props.maxImageBytes,
+          downloadTimeoutMs: IMAGE_DOWNLOAD_TIMEOUT_MS,
+          allowedHosts: [...(props.imageAllowedHosts ?? [])],
+        }),
       },
     });
     allow(

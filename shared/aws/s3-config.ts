@@ -1,9 +1,11 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3ClientSettings } from '../contracts/environment.ts';
+import { readSettings } from '../contracts/setting.ts';
 
 /**
  * The S3 clients' configuration beyond the SDK's standard variables (see clients.ts). A module of
  * its own, importing no SDK code, so that a lazily made client does not load the SDK with it.
  */
-export function s3ClientConfig(): S3ClientConfig {
-  return { forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' };
+export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
+  return { forcePathStyle: readSettings(S3ClientSettings, env).forcePathStyle };
 }

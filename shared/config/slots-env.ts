@@ -3,25 +3,15 @@
  * SDK, which functions reading only the other workflow settings (the copy step) do not need.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SlotSettings } from '../contracts/environment.ts';
+import { readSettings } from '../contracts/setting.ts';
 import { ProviderSlots } from '../generation/slots.ts';
-import * as z from '../zod.ts';
-import { EnvNames, envInt, readEnv } from './env.ts';
 
 /** The provider slots (concurrency cap) of the functions that take or give back slots. */
 export function providerSlotsFromEnv(
   client: DynamoDBDocumentClient,
   env: NodeJS.ProcessEnv = process.env,
 ): ProviderSlots {
-  const values = readEnv(
-    {
-      [EnvNames.slotsTable]: z.string().check(z.minLength(1)),
-      [EnvNames.maxConcurrentTasks]: envInt(),
-    },
-    env,
-  );
-  return new ProviderSlots(
-    client,
-    values[EnvNames.slotsTable],
-    values[EnvNames.maxConcurrentTasks],
-  );
+  const { slotsTable, maxConcurrentTasks } = readSettings(SlotSettings, env);
+  return new ProviderSlots(client, slotsTable, maxConcurrentTasks);
 }

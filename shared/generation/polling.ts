@@ -7,23 +7,14 @@
  * and elapsed time are bounded, so an execution's history stays far below Step Functions'
  * 25,000-event limit and a stuck task ends as a timeout.
  */
-export interface PollingPolicy {
-  /** The first poll's timing before enough durations have been learned. */
-  readonly expectedGenerationSeconds: number;
-  readonly intervalSeconds: number;
-  readonly backoffRate: number;
-  readonly maxIntervalSeconds: number;
-  readonly maxPolls: number;
-  readonly maxElapsedSeconds: number;
-  /** The first poll is made at this percentile of the learned provider durations. */
-  readonly firstPollPercentile: number;
-  /** Recent provider durations kept to learn from; 0 turns learning off. */
-  readonly learnedSamples: number;
-  /** How long the first poll invocation keeps re-checking in-process; 0 = a single check. */
-  readonly recheckSeconds: number;
-  /** Pause between those in-process re-checks. */
-  readonly recheckIntervalMs: number;
-}
+import type { PollingValues } from '../contracts/environment.ts';
+
+/**
+ * The polling settings, as the stack config and the functions' environment give them: each is
+ * declared, with its bounds, default and variable, in `PollingSettings`
+ * (`shared/contracts/environment.ts`).
+ */
+export type PollingPolicy = PollingValues;
 
 /** Learned durations needed before they replace `expectedGenerationSeconds`. */
 export const MIN_LEARNED_SAMPLES = 5;

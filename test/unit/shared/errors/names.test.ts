@@ -111,7 +111,7 @@ describe('error names in a minified bundle', () => {
         'shared/spark/errors.ts SparkThrottledError',
         'shared/generation/errors.ts GenerationAlreadyFinishedError',
         'shared/api/errors.ts BadRequestError',
-        'shared/config/env.ts ConfigurationError',
+        'shared/contracts/setting.ts ConfigurationError',
         'shared/generation/slots.ts TokenExpiredError',
       ]),
     );

@@ -1,4 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
+import { PollingSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   type CheckResult,
@@ -19,6 +21,8 @@ import type { SparkClient, TaskSnapshot } from '#shared/spark/client.ts';
 import { SparkServerError, SparkThrottledError } from '#shared/spark/errors.ts';
 
 const policy: PollingPolicy = {
+  // A setting declared later starts at its default; these are the ones the cases below rely on.
+  ...readSettings(PollingSettings, {}),
   expectedGenerationSeconds: 10,
   intervalSeconds: 2,
   backoffRate: 1.5,
