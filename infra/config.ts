@@ -12,6 +12,7 @@ import {
   ImageCopySettings,
   PollingSettings,
   PromptFileSettings,
+  RecordSettings,
   SlotSettings,
   SparkSettings,
 } from '../shared/contracts/environment.ts';
@@ -110,6 +111,8 @@ export const stackConfigSchema = z.strictObject({
       /** Reports and processed prompt files expire after this many days; 0 = never. */
       inputDays: z.int().min(0).default(90),
       logDays: z.int().min(1).default(30),
+      /** Generation records are deleted (DynamoDB TTL) this many days after their creation. */
+      recordDays: RecordSettings.retentionDays.config,
     })
     .prefault({}),
   /** Email to subscribe to the alarm topic, if any. */

@@ -42,6 +42,7 @@ export class SparkT2iStack extends Stack {
     this.storage = new Storage(this, 'Storage', {
       imagesInfrequentAccessDays: config.retention.imagesInfrequentAccessDays,
       inputRetentionDays: config.retention.inputDays,
+      recordRetentionDays: config.retention.recordDays,
       removalPolicy: props.removalPolicy,
     });
     // Every physical name the stack sets is derived from its own name: a second stack in the
@@ -70,6 +71,7 @@ export class SparkT2iStack extends Stack {
       spark: { ...config.spark, apiKeySecret: sparkApiKey },
       polling: config.polling,
       generationsTable: this.storage.generationsTable,
+      recordRetentionDays: this.storage.recordRetentionDays,
       imagesBucket: this.storage.imagesBucket,
       maxImageBytes: config.limits.maxImageBytes,
       slotsTable: this.storage.slotsTable,
@@ -103,6 +105,7 @@ export class SparkT2iStack extends Stack {
       presignedUrlTtl: Duration.seconds(config.api.presignedUrlTtlSeconds),
       authorizerCacheTtl: Duration.seconds(config.api.authorizerCacheSeconds),
       metadataMaxBytes: config.limits.metadataMaxBytes,
+      recordRetentionDays: this.storage.recordRetentionDays,
       logRetention,
     });
     this.triggers = new Triggers(this, 'Triggers', {
@@ -120,6 +123,7 @@ export class SparkT2iStack extends Stack {
       generationsTable: this.storage.generationsTable,
       slotsTable: this.storage.slotsTable,
       maxConcurrentTasks: config.maxConcurrentTasks,
+      recordRetentionDays: this.storage.recordRetentionDays,
       stateMachineArn,
       maxExecution: this.workflow.stateMachineTimeout,
       eventBus,

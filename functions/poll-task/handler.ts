@@ -7,7 +7,7 @@ import { dynamoDb } from '../../shared/aws/dynamodb.ts';
 import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
 import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
 import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
-import { Resources, SparkSettings } from '../../shared/contracts/environment.ts';
+import { RecordSettings, Resources, SparkSettings } from '../../shared/contracts/environment.ts';
 import { readSettings } from '../../shared/contracts/setting.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
 import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
@@ -20,6 +20,7 @@ import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
 const env = readSettings({
   generationsTable: Resources.generationsTable,
   requestTimeoutMs: SparkSettings.requestTimeoutMs,
+  retentionDays: RecordSettings.retentionDays,
 });
 const policy = pollingPolicyFromEnv();
 const store = new GenerationStore(dynamoDb(), env.generationsTable);
@@ -29,6 +30,7 @@ const deps = {
   stats: new PollingStatsStore(dynamoDb(), env.generationsTable, policy.learnedSamples),
   // A re-check starts only while one more request (and the answer) still fits before the deadline.
   reserveMs: env.requestTimeoutMs + 1000,
+  retentionDays: env.retentionDays,
   recordPolls: (id: string, polls: number, now: Date) => store.recordPolls(id, polls, now),
   warn: (message: string, error: unknown) => logger.warn(message, { error }),
 };

@@ -7,8 +7,9 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
 import { eventBridge } from '#shared/aws/event-bridge.ts';
 import { stepFunctions } from '#shared/aws/step-functions.ts';
-import { EnvNames, envInt, readEnv } from '#shared/config/env.ts';
 import { providerSlotsFromEnv } from '#shared/config/slots-env.ts';
+import { ReconcilerSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
 import { executionArnOf } from '#shared/generation/executions.ts';
 import { eventBridgePublisher } from '#shared/generation/publisher.ts';
 import {
@@ -18,34 +19,23 @@ import {
   sweep,
 } from '#shared/generation/reconciler.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';
-import {
-  DEFAULT_RECORD_RETENTION_DAYS,
-  RECORD_RETENTION_DAYS_VARIABLE,
-} from '#shared/generation/retention.ts';
 import { stepFunctionsWaker } from '#shared/generation/slots.ts';
 import { lambdaHandler } from '#shared/observability/handler.ts';
 import { logger } from '#shared/observability/powertools.ts';
-import * as z from '#shared/zod.ts';
 
-const env = readEnv({
-  [EnvNames.generationsTable]: z.string().check(z.minLength(1)),
-  [EnvNames.stateMachineArn]: z.string().check(z.startsWith('arn:')),
-  [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
-  [EnvNames.maxExecutionSeconds]: envInt(),
-  [RECORD_RETENTION_DAYS_VARIABLE]: envInt(DEFAULT_RECORD_RETENTION_DAYS),
-});
+const settings = readSettings(ReconcilerSettings);
 const deps = {
-  store: new GenerationRepository(dynamoDb(), env[EnvNames.generationsTable], {
-    retentionDays: env[RECORD_RETENTION_DAYS_VARIABLE],
+  store: new GenerationRepository(dynamoDb(), settings.generationsTable, {
+    retentionDays: settings.recordRetentionDays,
   }),
   slots: providerSlotsFromEnv(dynamoDb()),
   wake: stepFunctionsWaker(async () => stepFunctions()),
-  maxExecutionSeconds: env[EnvNames.maxExecutionSeconds],
+  maxExecutionSeconds: settings.maxExecutionSeconds,
   executionStatus: async (id: string): Promise<ExecutionStatus> => {
     try {
       const { status } = await stepFunctions().send(
         new DescribeExecutionCommand({
-          executionArn: executionArnOf(env[EnvNames.stateMachineArn], id),
+          executionArn: executionArnOf(settings.stateMachineArn, id),
         }),
       );
       return (status ?? 'MISSING') as ExecutionStatus;
@@ -54,7 +44,7 @@ const deps = {
       throw error;
     }
   },
-  publish: eventBridgePublisher(async () => eventBridge(), env[EnvNames.eventBusName]),
+  publish: eventBridgePublisher(async () => eventBridge(), settings.eventBusName),
 };
 
 type ReconcilerEvent =

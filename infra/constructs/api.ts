@@ -49,6 +49,8 @@ export interface GenerationApiProps {
   readonly authorizerCacheTtl: Duration;
   /** Largest `metadata` object, in bytes of JSON. */
   readonly metadataMaxBytes: number;
+  /** Days a generation record is kept (its `expiresAt`), for the routes that write records. */
+  readonly recordRetentionDays: number;
   readonly logRetention: RetentionDays;
 }
 
@@ -140,6 +142,7 @@ export class GenerationApi extends Construct {
         stateMachineArn,
         idempotencyTable: props.idempotencyTable.tableName,
         metadataMaxBytes: props.metadataMaxBytes,
+        recordRetentionDays: props.recordRetentionDays,
       }),
     });
     // A put records the generation; a keyed retry reads the one an earlier attempt recorded
@@ -209,6 +212,7 @@ export class GenerationApi extends Construct {
         presignedUrlTtlSeconds,
         stateMachineArn,
         eventBusName: props.eventBus.eventBusName,
+        recordRetentionDays: props.recordRetentionDays,
       }),
     });
     allow(

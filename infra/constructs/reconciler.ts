@@ -18,6 +18,8 @@ export interface ReconcilerProps {
   readonly stateMachineArn: string;
   /** The longest an execution can run (the machine's timeout). */
   readonly maxExecution: Duration;
+  /** Days a generation record is kept (its `expiresAt`). */
+  readonly recordRetentionDays: number;
   readonly eventBus: IEventBus;
   /**
    * Invocations reserved for it, out of the account's concurrency; 0 = no reservation.
@@ -61,6 +63,7 @@ export class Reconciler extends Construct {
           stateMachineArn,
           eventBusName: props.eventBus.eventBusName,
           maxExecutionSeconds: props.maxExecution.toSeconds(),
+          recordRetentionDays: props.recordRetentionDays,
         }),
         ...environmentOf(SlotSettings, {
           slotsTable: props.slotsTable.tableName,

@@ -11,10 +11,7 @@ import {
 import { Construct } from 'constructs';
 import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
 import { GenerationsTableSchema } from '../../shared/generation/model.ts';
-import {
-  DEFAULT_RECORD_RETENTION_DAYS,
-  RECORD_RETENTION_DAYS_VARIABLE,
-} from '../../shared/generation/retention.ts';
+import { DEFAULT_RECORD_RETENTION_DAYS } from '../../shared/generation/retention.ts';
 import { SlotsTableSchema } from '../../shared/generation/slots.ts';
 
 export interface StorageProps {
@@ -180,12 +177,4 @@ export class Storage extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }
-}
-
-/**
- * The variable that gives a function writing generation records their retention (submit, cancel,
- * the reconciler); without it they keep records {@link DEFAULT_RECORD_RETENTION_DAYS} days.
- */
-export function recordRetentionEnvironment(storage: Storage): Record<string, string> {
-  return { [RECORD_RETENTION_DAYS_VARIABLE]: String(storage.recordRetentionDays) };
 }

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   ImageCopySettings,
   PollingSettings,
+  RecordSettings,
   Resources,
   SlotSettings,
   SparkSettings,
@@ -29,6 +30,8 @@ export interface WorkflowStepsProps {
   readonly spark: SparkEndpointProps;
   readonly polling: PollingPolicy;
   readonly generationsTable: ITableV2;
+  /** Days a generation record is kept: PollTask gives a completed record its `expiresAt`. */
+  readonly recordRetentionDays: number;
   readonly imagesBucket: IBucket;
   /** Largest image copied, in bytes. */
   readonly maxImageBytes: number;
@@ -124,7 +127,13 @@ export class WorkflowSteps extends Construct {
       description:
         'Polls the Spark task of a generation, re-checking briefly; gives its slot back when it ends',
       timeout: sparkTimeout,
-      environment: { ...sparkEnv, ...pollingEnv, ...slotsEnv, ...tableEnv },
+      environment: {
+        ...sparkEnv,
+        ...pollingEnv,
+        ...slotsEnv,
+        ...tableEnv,
+        ...environmentOf(RecordSettings, { retentionDays: props.recordRetentionDays }),
+      },
     });
     // To append the provider durations it learns: the polling-stats item and no other.
     allow(this.pollTask, ['dynamodb:UpdateItem'], [props.generationsTable.tableArn], {

@@ -9,13 +9,11 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { dynamoDb } from '../aws/dynamodb.ts';
 import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
 import { ConfigurationError, EnvNames, envInt, readEnv } from '../config/env.ts';
+import { RecordSettings } from '../contracts/environment.ts';
+import { readSettings } from '../contracts/setting.ts';
 import { stepFunctionsExecutions } from '../generation/executions.ts';
 import { eventBridgePublisher } from '../generation/publisher.ts';
 import { GenerationRepository } from '../generation/repository.ts';
-import {
-  DEFAULT_RECORD_RETENTION_DAYS,
-  RECORD_RETENTION_DAYS_VARIABLE,
-} from '../generation/retention.ts';
 import * as z from '../zod.ts';
 import { CURSOR_SECRET_ID_VARIABLE, CursorCodec, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
@@ -33,8 +31,6 @@ export const ApiEnv = {
   presignedUrlTtlSeconds: 'PRESIGNED_URL_TTL_SECONDS',
   /** The Secrets Manager secret (ARN or name) whose random value signs list cursors. */
   cursorSecretId: CURSOR_SECRET_ID_VARIABLE,
-  /** Days a generation record is kept (its `expiresAt`). @default 90 */
-  recordRetentionDays: RECORD_RETENTION_DAYS_VARIABLE,
 } as const;
 
 export const tableName = z.string().check(z.minLength(1));
@@ -46,10 +42,6 @@ export const stateMachineArn = z
 const presignTtl = z.pipe(
   envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS),
   z.int().check(z.gte(1), z.lte(604_800)),
-);
-const retentionDays = z.pipe(
-  envInt(DEFAULT_RECORD_RETENTION_DAYS),
-  z.int().check(z.gte(1), z.lte(36_500)),
 );
 
 /** The API key store of the authorizer (`API_KEYS_TABLE`). */
@@ -82,15 +74,9 @@ export const CURSOR_SECRET_CACHE_SECONDS = 3600;
 export function generationRepositoryFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): GenerationRepository {
-  const values = readEnv(
-    {
-      [EnvNames.generationsTable]: tableName,
-      [RECORD_RETENTION_DAYS_VARIABLE]: retentionDays,
-    },
-    env,
-  );
+  const values = readEnv({ [EnvNames.generationsTable]: tableName }, env);
   return new GenerationRepository(dynamoDb(), values[EnvNames.generationsTable], {
-    retentionDays: values[RECORD_RETENTION_DAYS_VARIABLE],
+    retentionDays: readSettings(RecordSettings, env).retentionDays,
   });
 }
 

@@ -261,6 +261,22 @@ export const ApiSettings = /* @__PURE__ */ declare(() => ({
 }));
 
 /** What each API route's function is given (the routes' readers are in `shared/api/`). */
+/** Days a generation record is kept when the config says nothing. */
+export const DEFAULT_RECORD_RETENTION_DAYS = 90;
+
+/**
+ * How long a generation record is kept (`shared/generation/retention.ts`): its `expiresAt`, the
+ * table's TTL attribute, is this many days after its creation. Read by every function that writes
+ * `expiresAt`; the stack config's `retention.recordDays`.
+ */
+export const RecordSettings = /* @__PURE__ */ declare(() => ({
+  retentionDays: int(
+    'RECORD_RETENTION_DAYS',
+    DEFAULT_RECORD_RETENTION_DAYS,
+    z.int().check(z.gte(1), z.lte(36_500)),
+  ),
+}));
+
 export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
   authorizer: { apiKeysTable: Resources.apiKeysTable },
   submit: {
@@ -268,6 +284,7 @@ export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
     stateMachineArn: Resources.stateMachineArn,
     idempotencyTable: Resources.idempotencyTable,
     metadataMaxBytes: ApiSettings.metadataMaxBytes,
+    recordRetentionDays: RecordSettings.retentionDays,
   },
   get: {
     generationsTable: Resources.generationsTable,
@@ -283,6 +300,7 @@ export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
     presignedUrlTtlSeconds: ApiSettings.presignedUrlTtlSeconds,
     stateMachineArn: Resources.stateMachineArn,
     eventBusName: Resources.eventBusName,
+    recordRetentionDays: RecordSettings.retentionDays,
   },
 }));
 
@@ -293,6 +311,7 @@ export const ReconcilerSettings = /* @__PURE__ */ declare(() => ({
   eventBusName: Resources.eventBusName,
   /** The longest an execution can run (the machine's timeout): the reconciler's cut-off. */
   maxExecutionSeconds: int('MAX_EXECUTION_SECONDS'),
+  recordRetentionDays: RecordSettings.retentionDays,
 }));
 
 /** The S3 clients (`shared/aws/s3-config.ts`): path-style addressing, for a local S3 server. */

@@ -2,14 +2,11 @@
  * How long a generation record is kept: DynamoDB deletes it once its `expiresAt` (epoch seconds,
  * the table's TTL attribute) has passed. Counted from the record's creation, so every writer that
  * sets it — the API at creation, the reconciler and the outbox for records the workflow created —
- * sets the same value.
+ * sets the same value; the days are the `RecordSettings` of shared/contracts. A record the workflow
+ * created and completed counts them from its provider task's creation (PollTask writes it).
  */
 
-/** The variable that sets the retention in days, for the functions that write records. */
-export const RECORD_RETENTION_DAYS_VARIABLE = 'RECORD_RETENTION_DAYS';
-
-/** @default 90 days */
-export const DEFAULT_RECORD_RETENTION_DAYS = 90;
+export { DEFAULT_RECORD_RETENTION_DAYS } from '../contracts/environment.ts';
 
 const SECONDS_PER_DAY = 86_400;
 

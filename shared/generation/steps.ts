@@ -26,6 +26,7 @@ import {
   type RecheckClock,
 } from './polling.ts';
 import type { DurationStats } from './polling-stats.ts';
+import { DEFAULT_RECORD_RETENTION_DAYS, expiresAtOf } from './retention.ts';
 import type { GenerationStore } from './store.ts';
 
 /** What `$.task` holds between the states of one generation. */
@@ -46,7 +47,12 @@ export interface TaskState {
   /** Once completed: the provider's cost in USD, or null when it gave none (for the event). */
   readonly costUsd?: number | null;
   /** Values the DynamoDB success write takes as they are (DynamoDB JSON). */
-  readonly attributes?: { readonly usage: AttributeValue; readonly costUsd: AttributeValue };
+  readonly attributes?: {
+    readonly usage: AttributeValue;
+    readonly costUsd: AttributeValue;
+    /** The record's expiry, kept only when the record has none (a state machine cannot compute it). */
+    readonly expiresAt: AttributeValue;
+  };
 }
 
 export interface CreateTaskDeps {
@@ -166,6 +172,11 @@ export interface PollTaskDeps {
   readonly clock?: RecheckClock;
   /** Time kept in hand for one more provider request before the function's deadline. */
   readonly reserveMs?: number;
+  /**
+   * Days the record is kept: a completed task gives it the expiry a record the workflow created
+   * has none of yet, counted from the task's creation. @default 90 days
+   */
+  readonly retentionDays?: number;
   /** Where each poll's count is written, so the record shows it while the task runs. */
   readonly recordPolls?: (id: string, polls: number, now: Date) => Promise<void>;
   /** Told when a duration could not be recorded (the generation carries on). */
@@ -241,6 +252,14 @@ export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Pr
           ? { M: marshall(snapshot.usage, { removeUndefinedValues: true }) }
           : { NULL: true },
         costUsd: snapshot.costUsd === undefined ? { NULL: true } : { N: String(snapshot.costUsd) },
+        expiresAt: {
+          N: String(
+            expiresAtOf(
+              input.task.createdAt ?? now.toISOString(),
+              deps.retentionDays ?? DEFAULT_RECORD_RETENTION_DAYS,
+            ),
+          ),
+        },
       },
     };
   }

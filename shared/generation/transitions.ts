@@ -114,11 +114,20 @@ export const Transitions = {
     fixedValues: { ':running': 'running' },
   },
 
-  /** The workflow's RecordSuccess: images, usage and cost from the steps' results. */
+  /**
+   * The workflow's RecordSuccess: images, usage and cost from the steps' results, and the expiry
+   * PollTask computed (a state machine cannot), unless the record has one from its creation.
+   */
   succeeded: finalStatusWrite(
     'completed',
     {
-      sets: ['images = :images', '#usage = :usage', 'costUsd = :costUsd', 'polls = :polls'],
+      sets: [
+        'images = :images',
+        '#usage = :usage',
+        'costUsd = :costUsd',
+        'polls = :polls',
+        'expiresAt = if_not_exists(expiresAt, :expiresAt)',
+      ],
       names: { '#usage': 'usage' },
     },
     { expression: WHILE_ACTIVE },

@@ -5,7 +5,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackConfig, parseStackConfig, StackConfigError } from '../../infra/config.ts';
-import { recordRetentionEnvironment, Storage } from '../../infra/constructs/storage.ts';
+import { Storage } from '../../infra/constructs/storage.ts';
 import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
 import { synthesizeStack, type ValidationReport } from '../helpers/stack.ts';
 
@@ -932,13 +932,28 @@ describe('stack configuration', () => {
 });
 
 describe('the retention of generation records', () => {
-  it('defaults to 90 days, handed to the functions that write records as RECORD_RETENTION_DAYS', () => {
-    // GIVEN / WHEN
-    const storage = new Storage(new Stack(), 'Storage');
+  it('defaults to 90 days', () => {
+    expect(new Storage(new Stack(), 'Storage').recordRetentionDays).toBe(90);
+  });
 
-    // THEN
-    expect(storage.recordRetentionDays).toBe(90);
-    expect(recordRetentionEnvironment(storage)).toEqual({ RECORD_RETENTION_DAYS: '90' });
+  it('reaches every function that writes expiresAt, and only those, from retention.recordDays', () => {
+    // GIVEN a stack kept 30 days
+    const { template: kept } = synthesizeStack({ retention: { recordDays: 30 } });
+
+    // WHEN its functions' environments are read
+    const withRetention = Object.entries(kept.findResources('AWS::Lambda::Function'))
+      .filter(([, fn]) => fn.Properties.Environment?.Variables?.RECORD_RETENTION_DAYS === '30')
+      .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
+
+    // THEN submit, cancel, the reconciler and PollTask carry it
+    expect(withRetention.sort()).toEqual(
+      ['ApiCancelGeneration', 'ApiSubmitGeneration', 'ReconcilerFunction', 'StepsPollTask'].sort(),
+    );
+  });
+
+  it('refuses a config retention outside 1 to 36,500 days', () => {
+    expect(() => parseStackConfig({ retention: { recordDays: 0 } })).toThrow(/recordDays/);
+    expect(parseStackConfig({}).retention.recordDays).toBe(90);
   });
 
   it.each([0, -1, 1.5])('refuses a retention of %s days', (days) => {

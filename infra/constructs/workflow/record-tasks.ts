@@ -120,6 +120,7 @@ export function recordSuccessTask(scope: Construct, id: string, props: RecordTas
           ':images': { 'L.$': '$.stored.dynamoImages' },
           ':usage.$': '$.task.attributes.usage',
           ':costUsd.$': '$.task.attributes.costUsd',
+          ':expiresAt.$': '$.task.attributes.expiresAt',
           ':polls': { 'N.$': "States.Format('{}', $.task.polls)" },
           ':now': { 'S.$': '$$.State.EnteredTime' },
         },

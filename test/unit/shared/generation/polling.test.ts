@@ -296,6 +296,28 @@ describe('the poll step', () => {
     expect(recorded).toEqual([9.5]);
   });
 
+  it("gives a completed record the expiry the workflow cannot compute: the task's creation plus the retention", async () => {
+    const { clock, at } = fakeClock(createdAtMs + 8000);
+    const { spark } = fakeSpark(at, createdAtMs);
+
+    const kept = (retentionDays?: number) =>
+      pollTaskStep(input, {
+        spark,
+        policy,
+        clock,
+        now: () => new Date(at()),
+        ...(retentionDays && { retentionDays }),
+      });
+
+    const createdAtSeconds = createdAtMs / 1000;
+    expect((await kept()).attributes?.expiresAt).toEqual({
+      N: String(createdAtSeconds + 90 * 86_400),
+    });
+    expect((await kept(7)).attributes?.expiresAt).toEqual({
+      N: String(createdAtSeconds + 7 * 86_400),
+    });
+  });
+
   it('hands back to the Wait state with the next interval when the window ends first', async () => {
     const { clock, at } = fakeClock(createdAtMs + 8000);
     const { spark, getTask } = fakeSpark(at, createdAtMs + 60_000);
