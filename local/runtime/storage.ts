@@ -22,20 +22,22 @@ import {
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
-import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 import {
   type AccessGate,
   type AuditedAccess,
   checkAccess,
   type DeniedAccess,
-} from '../aws/access.ts';
-import { sendRefusal } from '../aws/errors.ts';
-import { type AwsCredentials, LocalIdentities } from '../aws/identities.ts';
-import { s3Accesses } from '../aws/s3-requests.ts';
-import { splitTarget } from '../aws/sigv4.ts';
-import { asS3SendsIt } from './s3-events.ts';
-import { serveKeysAsNames } from './s3-requests.ts';
-import { AtomicFilesystemStore, migrateLegacyLayout, sweepPartialWrites } from './s3-store.ts';
+} from '#local/aws/access.ts';
+import { sendRefusal } from '#local/aws/errors.ts';
+import { type AwsCredentials, LocalIdentities } from '#local/aws/identities.ts';
+import { s3Accesses } from '#local/aws/s3-requests.ts';
+import { splitTarget } from '#local/aws/sigv4.ts';
+import { asS3SendsIt } from '#local/runtime/s3-events.ts';
+import { serveKeysAsNames } from '#local/runtime/s3-requests.ts';
+import { sweepPartialWrites } from '#local/runtime/s3-store/durable-files.ts';
+import { migrateLegacyLayout } from '#local/runtime/s3-store/legacy-layout.ts';
+import { AtomicFilesystemStore } from '#local/runtime/s3-store.ts';
+import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 
