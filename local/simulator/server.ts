@@ -9,9 +9,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { closeServer, listen, readBody, sendJson } from '#local/http/server.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   codePointLength,
@@ -199,7 +199,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   server.on('clientError', (_error, socket) => socket.destroy());
   let port: number;
   try {
-    port = await listen(server, resolved.host, resolved.port);
+    port = await listen(server, resolved.port, resolved.host);
   } catch (error) {
     await store.close();
     await journal.close();
@@ -289,16 +289,6 @@ function taskPathMatcher(template: string): (path: string) => string | undefined
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
 /** A wildcard bind is reachable on loopback; IPv6 literals need brackets in a URL. */
 function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
@@ -313,10 +303,7 @@ async function shutDown(
   journal: RequestJournal,
 ): Promise<void> {
   closing.abort();
-  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-  // close() alone waits for keep-alive sockets and held answers; drop them instead.
-  server.closeAllConnections();
-  await stopped;
+  await closeServer(server);
   await store.close();
   await journal.close();
 }
@@ -486,6 +473,14 @@ function decideOutcome(ctx: Context): TaskOutcome {
   return { status: 'completed', privateUrl: inject(ctx, fired, 'privateUrl') };
 }
 
+/** The client went away before its request was whole: there is no one to answer. */
+class ClientGoneError extends Error {
+  constructor() {
+    super('The client went away before its request was whole');
+    this.name = 'ClientGone';
+  }
+}
+
 type BodyResult =
   | { readonly ok: true; readonly value: unknown }
   | {
@@ -497,18 +492,14 @@ type BodyResult =
 
 async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
   const notJson = wireCode(ErrorCodes.SIM_BODY_NOT_JSON);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    // Keep reading (and dropping) so the answer is not a reset; just stop buffering.
-    if (length <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  if (length > MAX_BODY_BYTES) {
+  // Past the limit the rest is read and dropped, so the answer is not a reset.
+  const read = await readBody(req, { maxBytes: MAX_BODY_BYTES, overLimit: 'drain' });
+  if (read.kind === 'aborted') throw new ClientGoneError();
+  if (read.kind === 'too-large') {
     return { ok: false, status: 413, code: notJson, message: 'The request body is over 1 MiB' };
   }
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+    return { ok: true, value: JSON.parse(read.body.toString('utf8')) };
   } catch {
     return { ok: false, status: 400, code: notJson, message: 'The request body is not valid JSON' };
   }
@@ -885,15 +876,6 @@ function sendError(
   sendJson(res, status, { error: { code, error_message: message } }, headers);
 }
 
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  sendRaw(res, status, 'application/json', JSON.stringify(body), headers);
-}
-
 function sendRaw(
   res: ServerResponse,
   status: number,
@@ -912,7 +894,8 @@ function sendRaw(
 
 /** Last resort: a 500 if nothing was sent yet, otherwise drop the connection. */
 function answerUnexpected(res: ServerResponse, error: unknown): void {
-  const aborted = error instanceof Error && error.name === 'AbortError';
+  const aborted =
+    error instanceof ClientGoneError || (error instanceof Error && error.name === 'AbortError');
   if (aborted || res.headersSent || res.destroyed) {
     res.destroy();
     return;
