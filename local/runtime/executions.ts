@@ -6,7 +6,9 @@
  * that runs already is a no-op, starting one that ended is refused.
  *
  * `timeScale` shortens Wait states and retry intervals (computed as Step Functions would, then
- * scaled); the provider's own latency is not scaled.
+ * scaled; `executions/scope.ts`); the provider's own latency is not scaled. Task tokens are in
+ * `executions/task-tokens.ts`. The engine is one class: each integration it serves needs its
+ * executions and tokens.
  */
 
 import { randomUUID } from 'node:crypto';

@@ -5,6 +5,9 @@
  * DynamoDB (dynalite) and S3 (s3rver) on disk in the data dir, Step Functions / EventBridge /
  * Secrets Manager (the control plane), API Gateway (the local gateway), EventBridge Scheduler (the
  * local scheduler) and, unless a real provider is named, the Spark simulator.
+ *
+ * `startLocalRuntime` is one function on purpose: it starts the services in the order they need
+ * one another and closes them in reverse; what each service is lives in the modules it imports.
  */
 import { createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +25,7 @@ import {
 } from '#local/lambda/node-runtime.ts';
 import { LocalLambda } from '#local/lambda/service.ts';
 import { restApiFromTemplate, startApiGateway } from '#local/runtime/api-gateway.ts';
-import { LOCAL_KEY_FILE, provisionApiKeys } from '#local/runtime/api-keys.ts';
+import { provisionApiKeys } from '#local/runtime/api-keys.ts';
 import { startControlPlane } from '#local/runtime/control-plane.ts';
 import { provideCursorSecret } from '#local/runtime/cursor-secret.ts';
 import { wireEventRules } from '#local/runtime/event-rules.ts';
@@ -37,8 +40,9 @@ import {
 } from '#local/runtime/function-settings.ts';
 import { apiGatewaySource, invokerAs } from '#local/runtime/invoke-access.ts';
 import { PendingJournal } from '#local/runtime/journal.ts';
-import { makePrivateDirectory, writePrivateFile } from '#local/runtime/private-files.ts';
+import { makePrivateDirectory } from '#local/runtime/private-files.ts';
 import { EXECUTIONS_JOURNAL, resumeGenerations } from '#local/runtime/resume.ts';
+import { writeRuntimeFiles } from '#local/runtime/runtime-files.ts';
 import {
   DELIVERIES_JOURNAL,
   type S3Delivery,
@@ -377,29 +381,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       iam,
     };
-    // Both are the user's alone: the one holds the S3 credentials, the other the URL of the
-    // control plane, which starts generations for any owner.
-    await writePrivateFile(
-      join(dataDir, 'endpoints.json'),
-      `${JSON.stringify(endpoints, null, 2)}\n`,
-    );
-    await writePrivateFile(
-      join(dataDir, 'runtime.json'),
-      `${JSON.stringify(
-        {
-          pid: process.pid,
-          control: control.url,
-          apiKeyFile: join(dataDir, LOCAL_KEY_FILE),
-          tables: {
-            generations: generationsTable,
-            apiKeys: apiKeysTable,
-            idempotency: functionEnvironment.IDEMPOTENCY_TABLE,
-          },
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    await writeRuntimeFiles(dataDir, endpoints, {
+      control: control.url,
+      tables: {
+        generations: generationsTable,
+        apiKeys: apiKeysTable,
+        idempotency: functionEnvironment.IDEMPOTENCY_TABLE,
+      },
+    });
 
     return {
       endpoints,

@@ -63,8 +63,8 @@ export async function writeTemporary(
     }
   }
   // `pipeline` resolves once this stream has closed its file, not merely ended. Chunks that
-  // arrive during a write go out together in the next `writev`; a larger buffer than the
-  // default 16 KiB measured no faster (docs/decisions.md, D18).
+  // arrive during a write go out together in the next `writev`; the default buffer is kept
+  // (docs/decisions.md, D18).
   const file = createWriteStream(temporary, { flags: 'wx' });
   try {
     // One pipeline either way, so a client that goes away mid-body fails the write.
