@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen, readBody, sendJson } from '#local/http/server.ts';
 import { type BootstrapCommand, BootstrapRefusedError } from '../../infra/lambda-bootstrap.ts';
 import { LambdaFunctionError } from './errors.ts';
 
@@ -56,13 +56,10 @@ export class Sandbox {
   static async start(spec: SandboxSpec): Promise<Sandbox> {
     const server = createServer();
     server.keepAliveTimeout = 0;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const port = await listen(server, 0, '127.0.0.1');
     const sandbox = new Sandbox(spec, server);
     server.on('request', (request, response) => sandbox.#route(request, response));
-    const runtimeApi = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const runtimeApi = `127.0.0.1:${port}`;
     try {
       const { file, args } = spec.command(runtimeApi);
       const env = spec.environment(runtimeApi);
@@ -168,10 +165,10 @@ export class Sandbox {
   }
 
   #route(request: IncomingMessage, response: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks);
+    void readBody(request).then((read) => {
+      // A runtime that went away mid-request is answered by nothing: its process's exit is.
+      if (read.kind !== 'body') return;
+      const body = read.body;
       const url = request.url ?? '';
       if (request.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
         this.#waiting = response;
@@ -182,22 +179,25 @@ export class Sandbox {
       if (request.method === 'POST' && invocation) {
         const pending = this.#pending;
         if (pending === undefined || decodeURIComponent(invocation[1] ?? '') !== pending.id) {
-          answer(response, 400, { errorType: 'InvalidRequestID', errorMessage: 'Unknown request' });
+          sendJson(response, 400, {
+            errorType: 'InvalidRequestID',
+            errorMessage: 'Unknown request',
+          });
           return;
         }
-        answer(response, 202, { status: 'OK' });
+        sendJson(response, 202, { status: 'OK' });
         if (invocation[2] === 'response') this.#succeed(pending, body);
         else this.#fail(pending, errorOf(body));
         return;
       }
       if (request.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
-        answer(response, 202, { status: 'OK' });
+        sendJson(response, 202, { status: 'OK' });
         const pending = this.#pending;
         if (pending !== undefined) this.#fail(pending, errorOf(body));
         this.stop();
         return;
       }
-      answer(response, 404, { errorType: 'NotFound', errorMessage: url });
+      sendJson(response, 404, { errorType: 'NotFound', errorMessage: url });
     });
   }
 
@@ -251,11 +251,6 @@ export class Sandbox {
     for (const listener of this.#onEnd) listener();
     this.#onEnd = [];
   }
-}
-
-function answer(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' });
-  response.end(JSON.stringify(body));
 }
 
 /** The runtime's error report, `{errorType, errorMessage, trace}`. */

@@ -10,10 +10,10 @@
  * against IAM as the service would; the admin routes take the administrator's signature only.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type AccessOptions, checkAccess, type RequestedAccess } from '../aws/access.ts';
-import { authenticationRefusal, sendRefusal } from '../aws/errors.ts';
-import { LOCAL_ADMIN_SERVICE } from '../aws/signed-fetch.ts';
+import { type AccessOptions, checkAccess, type RequestedAccess } from '#local/aws/access.ts';
+import { authenticationRefusal, sendRefusal } from '#local/aws/errors.ts';
+import { LOCAL_ADMIN_SERVICE } from '#local/aws/signed-fetch.ts';
+import { closeServer, listen, readBody, sendJson } from '#local/http/server.ts';
 import {
   appendEvents,
   ExecutionAlreadyExistsError,
@@ -21,7 +21,7 @@ import {
   type ExecutionEngine,
   type ExecutionRecord,
   TaskTokenError,
-} from './executions.ts';
+} from '#local/runtime/executions.ts';
 
 export interface AdminRoutes {
   /** `GET /__local/schedules` */
@@ -165,7 +165,10 @@ export async function startControlPlane(
     });
   });
   async function handle(request: IncomingMessage, response: ServerResponse) {
-    const raw = await readBody(request);
+    const read = await readBody(request);
+    // The client went away before its request was whole: no one to answer.
+    if (read.kind !== 'body') return void response.destroy();
+    const raw = read.body;
     const body = raw.toString('utf8');
     const url = new URL(request.url ?? '/', 'http://local');
     const signed = {
@@ -228,8 +231,7 @@ export async function startControlPlane(
     }
   }
   async function admin(method: string, path: string, response: ServerResponse, body: string) {
-    const json = (status: number, value: unknown) =>
-      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    const json = (status: number, value: unknown) => sendJson(response, status, value);
     if (method === 'POST' && path === '/__local/s3/redeliver') {
       const { bucket, key } = (body ? JSON.parse(body) : {}) as { bucket?: string; key?: string };
       const answer = options.admin.redeliverS3Event(String(bucket), String(key));
@@ -261,16 +263,10 @@ export async function startControlPlane(
     return json(404, { error: { code: 'NOT_FOUND', message: `No route ${method} ${path}` } });
   }
 
-  server.listen(0, options.host ?? '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, 0, options.host ?? '127.0.0.1');
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 
@@ -290,12 +286,6 @@ function executionView(execution: ExecutionRecord) {
     currentState: execution.currentState ?? null,
     ...(execution.error && { error: execution.error }),
   };
-}
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Each JSON service's target prefix → its SigV4 signing name. */

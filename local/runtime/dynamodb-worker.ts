@@ -9,18 +9,17 @@
  * answers the message `requests` with `{ requests }` (every request served, by operation, as
  * CloudWatch would count them), and closes on the message `close`.
  */
-import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
-import { type AccessGate, checkAccess } from '../aws/access.ts';
-import { dynamodbAccesses, partitionKeysOf } from '../aws/dynamodb-requests.ts';
-import { sendRefusal } from '../aws/errors.ts';
-import { LocalIdentities } from '../aws/identities.ts';
-import { iamGate } from '../iam/gate.ts';
-import type { DynamoDbWorkerData } from './storage.ts';
+import { type AccessGate, checkAccess } from '#local/aws/access.ts';
+import { dynamodbAccesses, partitionKeysOf } from '#local/aws/dynamodb-requests.ts';
+import { sendRefusal } from '#local/aws/errors.ts';
+import { LocalIdentities } from '#local/aws/identities.ts';
+import { closeServer, listen, readBody } from '#local/http/server.ts';
+import { iamGate } from '#local/iam/gate.ts';
+import type { DynamoDbWorkerData } from '#local/runtime/storage.ts';
 
 /** DynamoDB's own limit on a request body. */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
@@ -46,11 +45,14 @@ server.on('request', async (request: IncomingMessage, response: ServerResponse) 
   const target = request.headers['x-amz-target'];
   const operation = (typeof target === 'string' && target.split('.').pop()) || 'unknown';
   requests[operation] = (requests[operation] ?? 0) + 1;
-  const body = await readBody(request);
-  if (body === undefined) {
-    response.writeHead(413).end();
+  // The whole body: the signature covers its hash.
+  const read = await readBody(request, { maxBytes: MAX_REQUEST_BYTES });
+  if (read.kind !== 'body') {
+    // Past DynamoDB's limit, or the client gone: the connection is dropped, the rest unread.
+    request.destroy();
     return;
   }
+  const body = read.body;
   const result = await checkAccess(
     {
       identities,
@@ -68,27 +70,12 @@ server.on('request', async (request: IncomingMessage, response: ServerResponse) 
   }
   serve(replay(request, body), response);
 });
-server.listen(0, data.host);
-await once(server, 'listening');
-parentPort?.postMessage({ port: (server.address() as AddressInfo).port });
+parentPort?.postMessage({ port: await listen(server, 0, data.host) });
 parentPort?.on('message', (message) => {
   if (message === 'requests') parentPort?.postMessage({ requests: { ...requests } });
   if (message !== 'close') return;
-  server.closeAllConnections?.();
-  server.close(() => process.exit(0));
+  void closeServer(server).then(() => process.exit(0));
 });
-
-/** The whole body (the signature covers its hash), or undefined past DynamoDB's limit. */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** The request again, its body already read, for dynalite (which reads `data`/`end` events). */
 function replay(request: IncomingMessage, body: Buffer): IncomingMessage {

@@ -6,7 +6,9 @@
  * that runs already is a no-op, starting one that ended is refused.
  *
  * `timeScale` shortens Wait states and retry intervals (computed as Step Functions would, then
- * scaled); the provider's own latency is not scaled.
+ * scaled; `executions/scope.ts`); the provider's own latency is not scaled. Task tokens are in
+ * `executions/task-tokens.ts`. The engine is one class: each integration it serves needs its
+ * executions and tokens.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -24,8 +26,12 @@ import {
   ExecutionTimeoutError,
   StateMachine,
 } from 'aws-local-stepfunctions';
-import type { RequestedAccess } from '../aws/access.ts';
-import type { Invoker } from './invoke-access.ts';
+import type { RequestedAccess } from '#local/aws/access.ts';
+import { type AslState, ExecutionScope } from '#local/runtime/executions/scope.ts';
+import { TaskFailure, TaskTokens } from '#local/runtime/executions/task-tokens.ts';
+import type { Invoker } from '#local/runtime/invoke-access.ts';
+
+export { TaskTokenError } from '#local/runtime/executions/task-tokens.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -64,99 +70,6 @@ export class ExecutionDoesNotExistError extends Error {
     super(`Execution does not exist: ${arn}`);
     this.name = 'ExecutionDoesNotExist';
   }
-}
-
-/** Step Functions' answers to a task token nobody waits for. */
-export class TaskTokenError extends Error {
-  constructor(type: 'TaskTimedOut' | 'InvalidToken', message: string) {
-    super(message);
-    this.name = type;
-  }
-}
-
-/** A Task state's failure with a chosen error name (SendTaskFailure, or the task's timeout). */
-class TaskFailure extends Error {
-  constructor(error: string, cause: string) {
-    super(cause);
-    this.name = error;
-  }
-}
-
-interface PendingToken {
-  readonly execution: string;
-  readonly resolve: (output: unknown) => void;
-  readonly reject: (error: Error) => void;
-}
-
-/**
- * Task tokens of `.waitForTaskToken` states: each is open from the moment its state hands it out
- * until SendTaskSuccess/SendTaskFailure answers it, the state times out, or its execution ends;
- * afterwards, as on AWS, answering it is refused with TaskTimedOut.
- */
-class TaskTokens {
-  readonly #open = new Map<string, PendingToken>();
-  readonly #closed = new Set<string>();
-
-  mint(execution: string): string {
-    return Buffer.from(`${execution}:${randomUUID()}`).toString('base64url');
-  }
-
-  expect(token: string, execution: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.#open.set(token, { execution, resolve, reject });
-    });
-  }
-
-  succeed(token: string, output: unknown): void {
-    this.#take(token).resolve(output);
-  }
-
-  fail(token: string, error: string, cause: string): void {
-    this.#take(token).reject(new TaskFailure(error, cause));
-  }
-
-  heartbeat(token: string): void {
-    if (!this.#open.has(token)) this.#take(token);
-  }
-
-  close(token: string): void {
-    if (this.#open.delete(token)) this.#closed.add(token);
-  }
-
-  /** Closes every token of an execution that ended. */
-  closeExecution(execution: string): void {
-    for (const [token, pending] of this.#open) {
-      if (pending.execution === execution) this.close(token);
-    }
-  }
-
-  #take(token: string): PendingToken {
-    const pending = this.#open.get(token);
-    if (pending) {
-      this.close(token);
-      return pending;
-    }
-    if (this.#closed.has(token)) {
-      throw new TaskTokenError('TaskTimedOut', 'Task Timed Out: the task of this token has ended');
-    }
-    throw new TaskTokenError('InvalidToken', 'Invalid Token');
-  }
-}
-
-interface AslState {
-  readonly Type: string;
-  readonly Resource?: string;
-  readonly TimeoutSeconds?: number;
-  readonly ResultPath?: string | null;
-  readonly Seconds?: number;
-  readonly SecondsPath?: string;
-  readonly Retry?: ReadonlyArray<{
-    readonly ErrorEquals: readonly string[];
-    readonly IntervalSeconds?: number;
-    readonly BackoffRate?: number;
-    readonly MaxDelaySeconds?: number;
-    readonly JitterStrategy?: string;
-  }>;
 }
 
 export interface EngineOptions {
@@ -515,106 +428,4 @@ export async function appendEvents(
   });
   await appendFile(file, `${lines.map((line) => `${line}\n`).join('')}`);
   return ids;
-}
-
-/**
- * What one execution needs for scaled time: the latest result of each task at its ResultPath
- * (Wait states read their seconds from there) and the consecutive failures of each state (the
- * attempt number of a retry).
- */
-class ExecutionScope {
-  readonly executionName: string;
-  readonly #states: Record<string, AslState>;
-  readonly #timeScale: number;
-  readonly #results: Record<string, unknown> = {};
-  readonly #failures: Record<string, number> = {};
-  #handedOut: string | undefined;
-
-  constructor(executionName: string, states: Record<string, AslState>, timeScale: number) {
-    this.executionName = executionName;
-    this.#states = states;
-    this.#timeScale = timeScale;
-  }
-
-  /** Remembers the token a state just read from `$$.Task.Token`, for its task handler. */
-  handOutToken(token: string): string {
-    this.#handedOut = token;
-    return token;
-  }
-
-  takeHandedOutToken(): string | undefined {
-    const token = this.#handedOut;
-    this.#handedOut = undefined;
-    return token;
-  }
-
-  succeeded(stateName: string, state: AslState, result: unknown): void {
-    this.#failures[stateName] = 0;
-    if (typeof state.ResultPath === 'string' && state.ResultPath.startsWith('$.')) {
-      setPath(this.#results, state.ResultPath.slice(2).split('.'), result);
-    }
-  }
-
-  failed(stateName: string): void {
-    this.#failures[stateName] = (this.#failures[stateName] ?? 0) + 1;
-  }
-
-  /** Wait durations in ms, scaled; undefined leaves the interpreter's own timing. */
-  waitOverrides(): Record<string, number> {
-    if (this.#timeScale === 1) return {};
-    return new Proxy<Record<string, number>>(
-      {},
-      {
-        get: (_target, stateName) => {
-          const state = typeof stateName === 'string' ? this.#states[stateName] : undefined;
-          if (state?.Type !== 'Wait') return undefined;
-          const seconds =
-            state.Seconds ??
-            (state.SecondsPath?.startsWith('$.')
-              ? getPath(this.#results, state.SecondsPath.slice(2).split('.'))
-              : undefined);
-          return typeof seconds === 'number' ? seconds * 1000 * this.#timeScale : undefined;
-        },
-      },
-    );
-  }
-
-  /** Retry intervals in ms per retrier: Step Functions' backoff and jitter, scaled. */
-  retryOverrides(): Record<string, number[]> {
-    if (this.#timeScale === 1) return {};
-    return new Proxy<Record<string, number[]>>(
-      {},
-      {
-        get: (_target, stateName) => {
-          const state = typeof stateName === 'string' ? this.#states[stateName] : undefined;
-          if (!state?.Retry) return undefined;
-          const attempt = Math.max(0, (this.#failures[stateName as string] ?? 1) - 1);
-          return state.Retry.map((retrier) => {
-            const interval = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt;
-            const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-            const jittered = retrier.JitterStrategy === 'FULL' ? Math.random() * capped : capped;
-            return jittered * 1000 * this.#timeScale;
-          });
-        },
-      },
-    );
-  }
-}
-
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
-  let node = target;
-  for (const key of path.slice(0, -1)) {
-    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
-    node = node[key] as Record<string, unknown>;
-  }
-  node[path[path.length - 1] as string] = value;
-}
-
-function getPath(source: Record<string, unknown>, path: string[]): unknown {
-  let node: unknown = source;
-  for (const key of path) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
 }

@@ -8,7 +8,6 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -22,20 +21,23 @@ import {
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
-import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 import {
   type AccessGate,
   type AuditedAccess,
   checkAccess,
   type DeniedAccess,
-} from '../aws/access.ts';
-import { sendRefusal } from '../aws/errors.ts';
-import { type AwsCredentials, LocalIdentities } from '../aws/identities.ts';
-import { s3Accesses } from '../aws/s3-requests.ts';
-import { splitTarget } from '../aws/sigv4.ts';
-import { asS3SendsIt } from './s3-events.ts';
-import { serveKeysAsNames } from './s3-requests.ts';
-import { AtomicFilesystemStore, migrateLegacyLayout, sweepPartialWrites } from './s3-store.ts';
+} from '#local/aws/access.ts';
+import { sendRefusal } from '#local/aws/errors.ts';
+import { type AwsCredentials, LocalIdentities } from '#local/aws/identities.ts';
+import { s3Accesses } from '#local/aws/s3-requests.ts';
+import { splitTarget } from '#local/aws/sigv4.ts';
+import { closeServer, listen } from '#local/http/server.ts';
+import { asS3SendsIt } from '#local/runtime/s3-events.ts';
+import { serveKeysAsNames } from '#local/runtime/s3-requests.ts';
+import { sweepPartialWrites } from '#local/runtime/s3-store/durable-files.ts';
+import { migrateLegacyLayout } from '#local/runtime/s3-store/legacy-layout.ts';
+import { AtomicFilesystemStore } from '#local/runtime/s3-store.ts';
+import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 
@@ -97,9 +99,7 @@ export async function startLocalStorage(options: {
   serveKeysAsNames(s3, store);
   await s3.configureBuckets();
   const s3Server = createServer(s3Front(access, s3.callback()));
-  s3Server.listen(0, host);
-  await once(s3Server, 'listening');
-  const s3Endpoint = `http://${host}:${(s3Server.address() as AddressInfo).port}`;
+  const s3Endpoint = `http://${host}:${await listen(s3Server, 0, host)}`;
 
   const tables = await createTables(dynamodbEndpoint, options.template, access.identities.admin);
   return {
@@ -113,11 +113,10 @@ export async function startLocalStorage(options: {
       s3.on('event', (event: S3NotificationEvent) => listener(asS3SendsIt(event)));
     },
     async close() {
-      s3Server.closeAllConnections();
       // What s3rver's own listen would undo on close: its logger's process-wide handlers.
       s3.logger.exceptions.unhandle();
       s3.logger.close();
-      await Promise.allSettled([new Promise((resolve) => s3Server.close(resolve)), dynamo.close()]);
+      await Promise.allSettled([closeServer(s3Server), dynamo.close()]);
     },
   };
 }

@@ -3,7 +3,7 @@
  * seeded roller so a run with the same spec, seed and request sequence injects the same faults.
  */
 
-/** Every fault the simulator can inject (design section 9). */
+/** Every fault the simulator can inject (docs/simulator.md). */
 export const FAULT_KINDS = [
   'create5xx',
   'create429',

@@ -1,5 +1,5 @@
 /**
- * The Spark simulator's public API (design section 9): start one in-process with
+ * The Spark simulator's public API (docs/simulator.md): start one in-process with
  * {@link startSimulator}, or from the CLI with `npx spark-t2i simulator`.
  */
 export {

@@ -41,7 +41,7 @@ export interface NewTask {
   readonly outcome: TaskOutcome;
 }
 
-/** Task counters as design section 9 names them. */
+/** Task counters as docs/simulator.md names them. */
 export interface TaskCounters {
   readonly tasksCreated: number;
   readonly tasksCompleted: number;

@@ -4,7 +4,7 @@
  * it needs (`environmentOf`), the stack config takes the schema of each key that reaches a
  * function from here (`config`; whole sections by `configShapeOf`), and each function reads its
  * groups once, at cold start (`readSettings`). A new setting is declared here, in its group, and
- * used where it matters; nothing else changes (docs/decisions.md D29-B).
+ * used where it matters; nothing else changes (docs/decisions.md D30).
  */
 import * as z from '../zod.ts';
 import {

@@ -1,7 +1,9 @@
 /**
  * The local S3 server keeps what it acknowledged: objects PUT concurrently, the server process
  * SIGKILLed the moment the first few answers arrive, then the same data dir served again. Every
- * answered object must come back whole; an unanswered one may be missing, but never partial.
+ * answered object must come back whole; an unanswered one may be missing (or, overwritten, the
+ * old object), but never partial. That the writes are also synced to the disk before the answer
+ * is checked call by call in test/unit/local/s3-store-durability.test.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -121,5 +123,68 @@ describe('the local S3 server under SIGKILL', () => {
     expect(found.filter(({ state }) => state !== 'whole' && state !== 'missing')).toEqual([]);
     // The restarted server swept what the killed writes left behind.
     expect(await partialFiles(join(dataDir, 's3'))).toEqual([]);
+  }, 60_000);
+
+  it('keeps an overwritten object whole, old or new, and new once the overwrite was answered', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-kill-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const { child, endpoint } = await startChild(dataDir);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    const s3 = client(endpoint, await adminCredentials(dataDir));
+    cleanups.push(async () => s3.destroy());
+
+    const objects = Array.from({ length: 24 }, (_, index) => ({
+      key: `prompts/local/p${index}.txt`,
+      first: randomBytes(1 + index * 50_000),
+      second: randomBytes(index % 3 === 0 ? 2 * MIB + index : 7 + index * 30_000),
+    }));
+    for (const { key, first } of objects) {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: first }));
+    }
+    const answered = new Set<string>();
+    const killAfter = 6;
+    await Promise.allSettled(
+      objects.map(async ({ key, second }) => {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: second }));
+        answered.add(key);
+        if (answered.size === killAfter) child.kill('SIGKILL');
+      }),
+    );
+    await exited;
+    expect(answered.size).toBeGreaterThanOrEqual(killAfter);
+
+    let storage: LocalStorage | undefined;
+    storage = await startLocalStorage({
+      dataDir,
+      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
+    });
+    cleanups.push(async () => storage?.close());
+    const again = client(storage.s3Endpoint, storage.credentials);
+    cleanups.push(async () => again.destroy());
+    const found = await Promise.all(
+      objects.map(async ({ key, first, second }) => {
+        const object = await again.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+        const bytes = await (
+          object.Body as { transformToByteArray(): Promise<Uint8Array> }
+        ).transformToByteArray();
+        const hash = sha256(bytes);
+        const state =
+          hash === sha256(second)
+            ? 'new'
+            : hash === sha256(first)
+              ? 'old'
+              : `${bytes.length} bytes`;
+        // The ETag is the stored bytes' MD5, never the other version's.
+        const md5 = createHash('md5').update(bytes).digest('hex');
+        return { key, state, etagMatches: object.ETag === JSON.stringify(md5) };
+      }),
+    );
+    expect(found.filter(({ key, state }) => answered.has(key) && state !== 'new')).toEqual([]);
+    expect(found.filter(({ state }) => state !== 'new' && state !== 'old')).toEqual([]);
+    expect(found.filter(({ etagMatches }) => !etagMatches)).toEqual([]);
   }, 60_000);
 });
