@@ -4,7 +4,7 @@ import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
 import { Resources } from '../../shared/contracts/environment.ts';
 import { readSettings } from '../../shared/contracts/setting.ts';
 import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
-import { createTaskStep } from '../../shared/generation/steps.ts';
+import { type CreateTaskInput, createTaskStep } from '../../shared/generation/steps.ts';
 import { GenerationStore } from '../../shared/generation/store.ts';
 import { lambdaHandler } from '../../shared/observability/handler.ts';
 import { logger } from '../../shared/observability/powertools.ts';
@@ -20,4 +20,4 @@ const deps = {
   warn: (message: string, error: unknown) => logger.warn(message, { error }),
 };
 
-export const handler = lambdaHandler(async (event: { id: string }) => createTaskStep(event, deps));
+export const handler = lambdaHandler(async (event: CreateTaskInput) => createTaskStep(event, deps));

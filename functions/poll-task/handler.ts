@@ -49,6 +49,6 @@ export const handler = lambdaHandler(async (event: PollTaskInput, context) => {
       remainingMs: () => context.getRemainingTimeInMillis(),
     },
   });
-  if (task.state !== 'pending') await releaseSlot(event.id, slotDeps);
+  if (task.state === 'completed' || task.state === 'failed') await releaseSlot(event.id, slotDeps);
   return task;
 });

@@ -151,10 +151,16 @@ export class GenerationWorkflow extends Construct {
       })
       .addCatch(classifyFailure, onError);
 
-    // 3. Create the provider task (recorded on the record before anything else can fail).
+    // 3. Create the provider task (recorded on the record before anything else can fail). A
+    // create the provider throttles with Retry-After answers `throttled` with that wait: the Wait
+    // state waits it, PollTask hands it on untouched, and IsTaskDone comes back here.
     const createTask = new LambdaInvoke(this, StateNames.createTask, {
       lambdaFunction: props.createTask,
-      payload: TaskInput.fromObject({ id: generationId }),
+      payload: TaskInput.fromObject({
+        id: generationId,
+        // The same bound as the polls': a throttled create is asked again only within it.
+        startedAt: JsonPath.stringAt('$.slot.acquiredAt'),
+      }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath: '$.task',
@@ -245,6 +251,7 @@ export class GenerationWorkflow extends Construct {
     isTaskDone
       .when(Condition.stringEquals('$.task.state', 'completed'), copyImages)
       .when(Condition.stringEquals('$.task.state', 'failed'), failures.useTaskFailure)
+      .when(Condition.stringEquals('$.task.state', 'throttled'), createTask)
       .otherwise(waitForTask);
     copyImages.next(recordSuccess);
     recordSuccess.next(publishCompleted);

@@ -157,7 +157,7 @@ async function learnedDurations(deps: CreateTaskDeps): Promise<readonly number[]
 
 export interface PollTaskInput {
   readonly id: string;
-  readonly task: TaskState;
+  readonly task: TaskState | ThrottledCreate;
   /** The execution's start (`$$.Execution.StartTime`), for the elapsed-time bound. */
   readonly startedAt: string;
 }
@@ -196,7 +196,21 @@ const realClock: RecheckClock = {
  * for up to `recheckSeconds` (it is timed to come just before the task is likely to finish);
  * later polls check once.
  */
-export async function pollTaskStep(input: PollTaskInput, deps: PollTaskDeps): Promise<TaskState> {
+export async function pollTaskStep(
+  input: PollTaskInput,
+  deps: PollTaskDeps,
+): Promise<TaskState | ThrottledCreate> {
+  // A create the provider throttled comes here through the Wait state that honoured its
+  // Retry-After, and goes back to CreateTask as it is, with no provider call (IsTaskDone routes
+  // it). A Choice of its own after CreateTask would cost every generation a state transition.
+  if (input.task.state === 'throttled') return input.task;
+  return pollCreatedTask({ ...input, task: input.task }, deps);
+}
+
+async function pollCreatedTask(
+  input: PollTaskInput & { readonly task: TaskState },
+  deps: PollTaskDeps,
+): Promise<TaskState> {
   const polls = input.task.polls + 1;
   const base = {
     sparkTaskId: input.task.sparkTaskId,

@@ -40,6 +40,12 @@ describe('the generation state machine, as synthesized', () => {
     expect(state(StateNames.pollTask).Next).toBe(StateNames.isTaskDone);
   });
 
+  it("gives CreateTask the slot's grant time, the bound within which a throttled create is asked again", () => {
+    expect(state(StateNames.createTask)).toMatchObject({
+      Parameters: { 'id.$': '$$.Execution.Name', 'startedAt.$': '$.slot.acquiredAt' },
+    });
+  });
+
   it('waits for the number of seconds the poll step answered', () => {
     expect(state(StateNames.waitForTask)).toMatchObject({
       Type: 'Wait',
@@ -47,11 +53,12 @@ describe('the generation state machine, as synthesized', () => {
     });
   });
 
-  it('routes on the task state: completed to CopyImages, failed to the failure record, else wait', () => {
+  it('routes on the task state: completed to CopyImages, failed to the failure record, a throttled create to CreateTask again, else wait', () => {
     const choice = state(StateNames.isTaskDone);
     expect(choice.Choices).toEqual([
       { Variable: '$.task.state', StringEquals: 'completed', Next: StateNames.copyImages },
       { Variable: '$.task.state', StringEquals: 'failed', Next: StateNames.useTaskFailure },
+      { Variable: '$.task.state', StringEquals: 'throttled', Next: StateNames.createTask },
     ]);
     expect(choice.Default).toBe(StateNames.waitForTask);
     expect(state(StateNames.useTaskFailure).Next).toBe(StateNames.releaseSlot);

@@ -165,3 +165,32 @@ describe('the provider-wide concurrency cap', () => {
     }
   }, 240_000);
 });
+
+describe('a create the provider throttles with Retry-After', () => {
+  it('is asked again once the wait it names is over, not sooner: one 429, then the task', async () => {
+    // A provider that takes one task at a time, a cap that lets two through, and real time: the
+    // second create meets a 429 whose Retry-After is when the first task ends (3 s away). The
+    // workflow's own backoff (2 s, full jitter) would ask again sooner, and be refused again.
+    const runtime = await serve({
+      simLatencyMs: 3000,
+      simMaxConcurrent: 1,
+      timeScale: 1,
+      config: { maxConcurrentTasks: 2, polling: { expectedGenerationSeconds: 3 } },
+    });
+    try {
+      const ids = await Promise.all(
+        ['first in', 'second in'].map((prompt) =>
+          submit(runtime, { prompt, width: 512, height: 512 }),
+        ),
+      );
+      const records = await Promise.all(ids.map((id) => waitForTerminal(runtime, id, 60_000)));
+      expect(records.map((record) => record.status)).toEqual(['completed', 'completed']);
+
+      const stats = await simulatorStats(runtime);
+      expect(stats.tasksCreated).toBe(2);
+      expect(stats.requests.create - stats.tasksCreated).toBe(1);
+    } finally {
+      await runtime.stop();
+    }
+  }, 90_000);
+});

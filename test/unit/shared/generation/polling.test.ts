@@ -310,10 +310,10 @@ describe('the poll step', () => {
       });
 
     const createdAtSeconds = createdAtMs / 1000;
-    expect((await kept()).attributes?.expiresAt).toEqual({
+    expect(((await kept()) as TaskState).attributes?.expiresAt).toEqual({
       N: String(createdAtSeconds + 90 * 86_400),
     });
-    expect((await kept(7)).attributes?.expiresAt).toEqual({
+    expect(((await kept(7)) as TaskState).attributes?.expiresAt).toEqual({
       N: String(createdAtSeconds + 7 * 86_400),
     });
   });
@@ -460,6 +460,19 @@ describe('a poll the provider throttles', () => {
       polls: policy.maxPolls,
       failure: { code: ErrorCodes.GENERATION_TIMED_OUT },
     });
+  });
+
+  it('hands a throttled create back untouched, without asking the provider, for CreateTask to run again', async () => {
+    const getTask = vi.fn();
+    const throttled = { state: 'throttled', nextWaitSeconds: 12 } as const;
+
+    const answer = await pollTaskStep(
+      { ...input, task: throttled },
+      { spark: { getTask } as unknown as SparkClient, policy, now: at(20_000) },
+    );
+
+    expect(answer).toBe(throttled);
+    expect(getTask).not.toHaveBeenCalled();
   });
 
   it('throws a 429 without Retry-After, for the workflow to retry with backoff', async () => {
