@@ -3,7 +3,7 @@
  * SIGKILLed the moment the first few answers arrive, then the same data dir served again. Every
  * answered object must come back whole; an unanswered one may be missing (or, overwritten, the
  * old object), but never partial. That the writes are also synced to the disk before the answer
- * is checked call by call in test/unit/local/s3-store-durability.test.ts.
+ * is checked call by call in test/unit/local/runtime/s3-store-durability.test.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

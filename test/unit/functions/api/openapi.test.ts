@@ -6,7 +6,7 @@ import { ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
 import { apiEvent, bodyOf, EXPECTED_HEADERS, lambdaContext } from './support.ts';
 
 // The function builds the document at cold start: support.ts has set the environment by now.
-const { handler } = await import('../../../functions/openapi/handler.ts');
+const { handler } = await import('../../../../functions/openapi/handler.ts');
 
 type Operation = {
   operationId: string;
@@ -33,7 +33,7 @@ const document = buildOpenApiDocument() as Document;
 
 describe('the OpenAPI document', () => {
   it('is published, current, as docs/openapi.json (run "npm run docs:openapi" after a change)', async () => {
-    const file = await readFile(new URL('../../../docs/openapi.json', import.meta.url), 'utf8');
+    const file = await readFile(new URL('../../../../docs/openapi.json', import.meta.url), 'utf8');
     expect(file).toBe(renderOpenApiFile(buildOpenApiDocument()));
   });
 

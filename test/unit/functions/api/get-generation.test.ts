@@ -20,7 +20,7 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 const documents = mockClient(DynamoDBDocumentClient);
 
 // The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../functions/get-generation/handler.ts');
+const { handler } = await import('../../../../functions/get-generation/handler.ts');
 
 const getEvent = (id: string, owner: string | null = 'alice') =>
   apiEvent({ path: `/generations/${id}`, pathParameters: { id }, owner });

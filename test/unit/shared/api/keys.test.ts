@@ -1,4 +1,4 @@
-import './env.ts';
+import '../../functions/api/env.ts';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,

@@ -11,7 +11,7 @@ import {
 } from '#shared/contracts/setting.ts';
 import * as z from '#shared/zod.ts';
 
-const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 
 /** Every declared setting, found by walking the module's exports (groups and nested groups). */
 function declaredSettings(): Array<{ path: string; env: string; setting: object }> {

@@ -13,7 +13,7 @@ import {
   AwsChunkedDecoder,
   type AwsChunkedUpload,
   awsChunkedUpload,
-} from '../../../local/runtime/aws-chunked.ts';
+} from '../../../../local/runtime/aws-chunked.ts';
 
 function crc32Base64(bytes: Buffer): string {
   const out = Buffer.alloc(4);

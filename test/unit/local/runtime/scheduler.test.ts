@@ -14,11 +14,11 @@ import {
   schedulesFromTemplate,
   startScheduler,
 } from '#local/runtime/scheduler.ts';
-import type { CfnTemplate } from '../../../infra/asl.ts';
+import type { CfnTemplate } from '../../../../infra/asl.ts';
 import {
   firingGenerationId,
   type ScheduleFiring,
-} from '../../../shared/generation/schedule-firing.ts';
+} from '../../../../shared/generation/schedule-firing.ts';
 
 const workflowInput = {
   request: { prompt: 'a sky', use_pre_llm: true, seed: -1, width: 1328, height: 1328 },

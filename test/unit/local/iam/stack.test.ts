@@ -17,9 +17,9 @@ import {
   PolicySet,
   type RolePrincipal,
 } from '#local/iam/policy-set.ts';
-import { type CfnTemplate, resolveIntrinsics } from '../../../infra/asl.ts';
-import { parseStackConfig } from '../../../infra/config.ts';
-import { SparkT2iStack } from '../../../infra/stack.ts';
+import { type CfnTemplate, resolveIntrinsics } from '../../../../infra/asl.ts';
+import { parseStackConfig } from '../../../../infra/config.ts';
+import { SparkT2iStack } from '../../../../infra/stack.ts';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';

@@ -25,7 +25,7 @@ const documents = mockClient(DynamoDBDocumentClient);
 const secrets = mockCursorSecret();
 
 // The function reads its configuration, and its cursor secret, at cold start.
-const { handler } = await import('../../../functions/list-generations/handler.ts');
+const { handler } = await import('../../../../functions/list-generations/handler.ts');
 const secretReadsAtImport = secrets.commandCalls(GetSecretValueCommand).length;
 
 const listEvent = (query: Record<string, string> | null = null, owner: string | null = 'alice') =>

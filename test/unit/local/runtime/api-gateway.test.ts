@@ -1,24 +1,24 @@
 // Quiet Powertools (the real authorizer logic logs), as the API tests have it.
-import '../api/env.ts';
+import '../../functions/api/env.ts';
 import { connect } from 'node:net';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEvent, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CfnTemplate } from '../../../infra/asl.ts';
-import { parseStackConfig } from '../../../infra/config.ts';
-import { SparkT2iStack } from '../../../infra/stack.ts';
-import { LambdaFunctionError } from '../../../local/lambda/errors.ts';
+import type { CfnTemplate } from '../../../../infra/asl.ts';
+import { parseStackConfig } from '../../../../infra/config.ts';
+import { SparkT2iStack } from '../../../../infra/stack.ts';
+import { LambdaFunctionError } from '../../../../local/lambda/errors.ts';
 import {
   type LocalApiGateway,
   type RestApiModel,
   restApiFromTemplate,
   startApiGateway,
-} from '../../../local/runtime/api-gateway.ts';
-import { authorizeToken } from '../../../shared/api/authorizer.ts';
-import { BEARER_TOKEN_PATTERN } from '../../../shared/api/bearer.ts';
-import { SECURITY_HEADERS } from '../../../shared/api/responses.ts';
-import { ErrorCodes } from '../../../shared/errors/codes.ts';
+} from '../../../../local/runtime/api-gateway.ts';
+import { authorizeToken } from '../../../../shared/api/authorizer.ts';
+import { BEARER_TOKEN_PATTERN } from '../../../../shared/api/bearer.ts';
+import { SECURITY_HEADERS } from '../../../../shared/api/responses.ts';
+import { ErrorCodes } from '../../../../shared/errors/codes.ts';
 
 const ALICE_KEY = 'alice_key_0123456789abcdef';
 const BOB_KEY = 'bob-key-0123456789abcdef';

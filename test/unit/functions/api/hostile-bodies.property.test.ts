@@ -12,14 +12,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '#shared/api/openapi.ts';
-import { hostileBodies } from '../../helpers/hostile-bodies.ts';
+import { hostileBodies } from '../../../helpers/hostile-bodies.ts';
 import { fakeIdempotencyTable, lambdaContext, STATE_MACHINE_ARN, submitEvent } from './support.ts';
 
 const documents = mockClient(DynamoDBDocumentClient);
 const stepFunctions = mockClient(SFNClient);
 const idempotencyDb = mockClient(DynamoDBClient);
 
-const { handler } = await import('../../../functions/submit-generation/handler.ts');
+const { handler } = await import('../../../../functions/submit-generation/handler.ts');
 
 const responses = (
   buildOpenApiDocument() as unknown as {

@@ -1,4 +1,4 @@
-import './env.ts';
+import '../../functions/api/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CursorCodec } from '#shared/api/cursor.ts';

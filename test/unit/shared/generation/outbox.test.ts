@@ -17,7 +17,7 @@ import { GenerationRepository } from '#shared/generation/repository.ts';
 import { expiresAtOf } from '#shared/generation/retention.ts';
 import { ProviderSlots } from '#shared/generation/slots.ts';
 import { Transitions } from '#shared/generation/transitions.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../helpers/dynamodb.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
 
 let dynamodb: LocalDynamoDb;
 let tables = 0;

@@ -16,7 +16,7 @@ import {
 } from '#shared/generation/reconciler.ts';
 import { ProviderSlots, type WakeWaiter } from '#shared/generation/slots.ts';
 import { GenerationStore } from '#shared/generation/store.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../helpers/dynamodb.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
 
 let dynamodb: LocalDynamoDb;
 let tables = 0;

@@ -7,11 +7,11 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapNodeFlags } from '../../../infra/lambda-bootstrap.ts';
-import { PROJECT_ROOT } from '../../../infra/project-root.ts';
-import { LambdaFunctionError } from '../../../local/lambda/errors.ts';
-import { nodeForRuntime, provideRuntimeScript } from '../../../local/lambda/node-runtime.ts';
-import { type LocalFunction, LocalLambda } from '../../../local/lambda/service.ts';
+import { bootstrapNodeFlags } from '../../../../infra/lambda-bootstrap.ts';
+import { PROJECT_ROOT } from '../../../../infra/project-root.ts';
+import { LambdaFunctionError } from '../../../../local/lambda/errors.ts';
+import { nodeForRuntime, provideRuntimeScript } from '../../../../local/lambda/node-runtime.ts';
+import { type LocalFunction, LocalLambda } from '../../../../local/lambda/service.ts';
 
 /** A handler module: what each test function does, chosen by the event's `do`. */
 const HANDLER = `

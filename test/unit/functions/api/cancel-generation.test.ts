@@ -26,7 +26,7 @@ const stepFunctions = mockClient(SFNClient);
 const events = mockClient(EventBridgeClient);
 
 // The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../functions/cancel-generation/handler.ts');
+const { handler } = await import('../../../../functions/cancel-generation/handler.ts');
 
 const cancelEvent = (id: string, owner: string | null = 'alice') =>
   apiEvent({ method: 'DELETE', path: `/generations/${id}`, pathParameters: { id }, owner });

@@ -6,7 +6,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerationRecord } from '#shared/generation/model.ts';
 import { GenerationStore } from '#shared/generation/store.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../helpers/dynamodb.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
 
 const TABLE = 'generations';
 const CREATED = '2026-12-02T10:00:00.000Z';

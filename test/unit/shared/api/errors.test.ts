@@ -1,4 +1,4 @@
-import './env.ts';
+import '../../functions/api/env.ts';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
@@ -16,7 +16,7 @@ import {
 import { jsonResponse, securityHeaders } from '#shared/api/responses.ts';
 import { PipelineError } from '#shared/errors/base.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { EXPECTED_HEADERS, lambdaContext } from './support.ts';
+import { EXPECTED_HEADERS, lambdaContext } from '../../functions/api/support.ts';
 
 function quietLogger() {
   return { warn: vi.fn(), error: vi.fn() };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeyListError, provisionApiKeys } from '#local/runtime/api-keys.ts';
 import { ApiKeyStore, hashApiKey } from '#shared/api/keys.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../../helpers/dynamodb.ts';
+import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
 
 const ALICE = 'alice-key-0123456789';
 const BOB = 'bob-key-0123456789';

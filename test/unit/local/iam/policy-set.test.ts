@@ -15,7 +15,7 @@ import {
   type IamPrincipal,
   PolicySet,
 } from '#local/iam/policy-set.ts';
-import type { CfnTemplate } from '../../../infra/asl.ts';
+import type { CfnTemplate } from '../../../../infra/asl.ts';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';

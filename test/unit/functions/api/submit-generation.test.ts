@@ -36,7 +36,7 @@ const stepFunctions = mockClient(SFNClient);
 const idempotencyDb = mockClient(DynamoDBClient);
 
 // The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../functions/submit-generation/handler.ts');
+const { handler } = await import('../../../../functions/submit-generation/handler.ts');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const validBody = { prompt: 'a lighthouse at dawn', seed: 42, width: 1024, height: 1024 };

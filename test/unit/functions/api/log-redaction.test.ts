@@ -20,7 +20,7 @@ process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 
 const documents = mockClient(DynamoDBDocumentClient);
 mockCursorSecret();
-const { handler } = await import('../../../functions/list-generations/handler.ts');
+const { handler } = await import('../../../../functions/list-generations/handler.ts');
 
 /** Each secret is distinct, so a leak names the form that let it through. */
 const SECRETS = {

@@ -11,7 +11,7 @@ const documents = mockClient(DynamoDBDocumentClient);
 // Logs are kept (and read) here, to show that no key reaches them.
 process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 // The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../functions/authorizer/handler.ts');
+const { handler } = await import('../../../../functions/authorizer/handler.ts');
 
 const KEY = 'sk_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde';
 

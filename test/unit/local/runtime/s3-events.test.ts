@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeEventKey } from '#shared/prompt-files/keys.ts';
-import { asS3SendsIt } from '../../../local/runtime/s3-events.ts';
+import { asS3SendsIt } from '../../../../local/runtime/s3-events.ts';
 
 const recordOf = (key: string) => ({
   eventName: 'ObjectCreated:Put',
