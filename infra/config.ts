@@ -15,11 +15,11 @@ import {
   RecordSettings,
   SlotSettings,
   SparkSettings,
-} from '../shared/contracts/environment.ts';
-import { configShapeOf } from '../shared/contracts/setting.ts';
-import { type GenerationRequest, validateGenerationRequest } from '../shared/request/schema.ts';
+} from '#shared/contracts/environment.ts';
+import { configShapeOf } from '#shared/contracts/setting.ts';
+import { type GenerationRequest, validateGenerationRequest } from '#shared/request/schema.ts';
 
-export { MAX_PRESIGNED_URL_TTL_SECONDS } from '../shared/contracts/environment.ts';
+export { MAX_PRESIGNED_URL_TTL_SECONDS } from '#shared/contracts/environment.ts';
 
 const scheduleSchema = z.strictObject({
   /** Unique, used in resource names and as `sourceRef` (`schedule:<name>`). */

@@ -5,7 +5,7 @@
  * messages reach the logs and the records (a malformed configuration variable, a provider answer
  * that did not parse), so they read the same whichever API built the schema.
  *
- * Import zod from here (`import * as z from '../zod.ts'`) in `shared/` and `functions/`: the
+ * Import zod from here (`import * as z from '#shared/zod.ts'`) in `shared/` and `functions/`: the
  * locale is set before any schema of those modules can parse.
  */
 import * as z from 'zod/mini';

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootstrapCommand } from '../../infra/lambda-bootstrap.ts';
+import { bootstrapCommand } from '#infra/lambda-bootstrap.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 

@@ -7,10 +7,10 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
-import { loadStackConfig } from '../../infra/config.ts';
-import { PipelineFunction } from '../../infra/constructs/pipeline-function.ts';
-import { SparkT2iStack } from '../../infra/stack.ts';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
+import { loadStackConfig } from '#infra/config.ts';
+import { PipelineFunction } from '#infra/constructs/pipeline-function.ts';
+import { SparkT2iStack } from '#infra/stack.ts';
 import { childMain, PROJECT_ROOT, progress } from '../lib/child.ts';
 
 export interface BundleListInput {

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CREDENTIAL_PROVIDERS_FROM_RUNTIME } from '../../infra/constructs/bundling.ts';
+import { CREDENTIAL_PROVIDERS_FROM_RUNTIME } from '#infra/constructs/bundling.ts';
 import { PROJECT_ROOT, runChild } from '../lib/child.ts';
 import { checkTarget, type Figure, type Target } from '../lib/results.ts';
 import type { Scenario, ScenarioContext, ScenarioFindings } from '../lib/scenario.ts';

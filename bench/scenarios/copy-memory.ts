@@ -15,9 +15,9 @@ import {
   NODE_ARGUMENTS_VARIABLE,
   NODE_ARGUMENTS_WRAPPER_FILE,
   NODE_ARGUMENTS_WRAPPER_SCRIPT,
-} from '../../infra/constructs/node-arguments.ts';
-import { LOCAL_REGION } from '../../local/runtime/storage.ts';
-import { loadSynthesizedApp } from '../../local/runtime/synthesis.ts';
+} from '#infra/constructs/node-arguments.ts';
+import { LOCAL_REGION } from '#local/runtime/storage.ts';
+import { loadSynthesizedApp } from '#local/runtime/synthesis.ts';
 import { type ChildOptions, runChild, startServerChild } from '../lib/child.ts';
 import { checkTarget, type Figure } from '../lib/results.ts';
 import type { Scenario, ScenarioContext, ScenarioFindings } from '../lib/scenario.ts';

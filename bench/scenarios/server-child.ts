@@ -7,9 +7,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStorage } from '../../local/runtime/storage.ts';
-import { loadSynthesizedApp } from '../../local/runtime/synthesis.ts';
-import { startSimulator } from '../../local/simulator/index.ts';
+import { startLocalStorage } from '#local/runtime/storage.ts';
+import { loadSynthesizedApp } from '#local/runtime/synthesis.ts';
+import { startSimulator } from '#local/simulator/index.ts';
 import { startDiscardingS3 } from '../lib/discarding-s3.ts';
 
 export type ServerSpec =

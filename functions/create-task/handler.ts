@@ -1,14 +1,14 @@
 /** Workflow step CreateTask: creates the Spark task (once), records its id, times the first poll. */
-import { dynamoDb } from '../../shared/aws/dynamodb.ts';
-import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
-import { Resources } from '../../shared/contracts/environment.ts';
-import { readSettings } from '../../shared/contracts/setting.ts';
-import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
-import { type CreateTaskInput, createTaskStep } from '../../shared/generation/steps.ts';
-import { GenerationStore } from '../../shared/generation/store.ts';
-import { lambdaHandler } from '../../shared/observability/handler.ts';
-import { logger } from '../../shared/observability/powertools.ts';
-import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
+import { dynamoDb } from '#shared/aws/dynamodb.ts';
+import { pollingPolicyFromEnv } from '#shared/config/pipeline-env.ts';
+import { Resources } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
+import { PollingStatsStore } from '#shared/generation/polling-stats.ts';
+import { type CreateTaskInput, createTaskStep } from '#shared/generation/steps.ts';
+import { GenerationStore } from '#shared/generation/store.ts';
+import { lambdaHandler } from '#shared/observability/handler.ts';
+import { logger } from '#shared/observability/powertools.ts';
+import { sparkClientFromEnv } from '#shared/spark/from-env.ts';
 
 const { generationsTable } = readSettings({ generationsTable: Resources.generationsTable });
 const policy = pollingPolicyFromEnv();

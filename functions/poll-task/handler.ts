@@ -3,19 +3,19 @@
  * The poll that sees the task end gives back its provider slot there and then (the copy needs
  * none), which saves the workflow a state per generation.
  */
-import { dynamoDb } from '../../shared/aws/dynamodb.ts';
-import { lazyStepFunctions } from '../../shared/aws/lazy.ts';
-import { pollingPolicyFromEnv } from '../../shared/config/pipeline-env.ts';
-import { providerSlotsFromEnv } from '../../shared/config/slots-env.ts';
-import { RecordSettings, Resources, SparkSettings } from '../../shared/contracts/environment.ts';
-import { readSettings } from '../../shared/contracts/setting.ts';
-import { PollingStatsStore } from '../../shared/generation/polling-stats.ts';
-import { releaseSlot, stepFunctionsWaker } from '../../shared/generation/slots.ts';
-import { type PollTaskInput, pollTaskStep } from '../../shared/generation/steps.ts';
-import { GenerationStore } from '../../shared/generation/store.ts';
-import { lambdaHandler } from '../../shared/observability/handler.ts';
-import { logger } from '../../shared/observability/powertools.ts';
-import { sparkClientFromEnv } from '../../shared/spark/from-env.ts';
+import { dynamoDb } from '#shared/aws/dynamodb.ts';
+import { lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { pollingPolicyFromEnv } from '#shared/config/pipeline-env.ts';
+import { providerSlotsFromEnv } from '#shared/config/slots-env.ts';
+import { RecordSettings, Resources, SparkSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
+import { PollingStatsStore } from '#shared/generation/polling-stats.ts';
+import { releaseSlot, stepFunctionsWaker } from '#shared/generation/slots.ts';
+import { type PollTaskInput, pollTaskStep } from '#shared/generation/steps.ts';
+import { GenerationStore } from '#shared/generation/store.ts';
+import { lambdaHandler } from '#shared/observability/handler.ts';
+import { logger } from '#shared/observability/powertools.ts';
+import { sparkClientFromEnv } from '#shared/spark/from-env.ts';
 
 const env = readSettings({
   generationsTable: Resources.generationsTable,

@@ -24,12 +24,12 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { BEARER_TOKEN_PATTERN } from '../../shared/api/bearer.ts';
-import { JSON_CONTENT_TYPE, SECURITY_HEADERS } from '../../shared/api/responses.ts';
-import { ApiRouteSettings } from '../../shared/contracts/environment.ts';
-import { environmentOf } from '../../shared/contracts/setting.ts';
-import { ErrorCodes } from '../../shared/errors/codes.ts';
-import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+import { BEARER_TOKEN_PATTERN } from '#shared/api/bearer.ts';
+import { JSON_CONTENT_TYPE, SECURITY_HEADERS } from '#shared/api/responses.ts';
+import { ApiRouteSettings } from '#shared/contracts/environment.ts';
+import { environmentOf } from '#shared/contracts/setting.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 

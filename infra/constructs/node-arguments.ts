@@ -10,7 +10,7 @@
  * bootstrap's flags, the bootstrap's value is the one V8 keeps.
  */
 
-import { RuntimeEnv } from '../../shared/contracts/environment.ts';
+import { RuntimeEnv } from '#shared/contracts/environment.ts';
 
 /** The environment variable that holds the flags, separated by spaces. */
 export const NODE_ARGUMENTS_VARIABLE = RuntimeEnv.nodeArguments;

@@ -18,7 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { RuntimeEnv } from '../../shared/contracts/environment.ts';
+import { RuntimeEnv } from '#shared/contracts/environment.ts';
 import { bootstrapNodeFlags } from '../lambda-bootstrap.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import {

@@ -4,9 +4,9 @@ import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ReconcilerSettings, SlotSettings } from '../../shared/contracts/environment.ts';
-import { environmentOf } from '../../shared/contracts/setting.ts';
-import { GenerationsTableSchema } from '../../shared/generation/model.ts';
+import { ReconcilerSettings, SlotSettings } from '#shared/contracts/environment.ts';
+import { environmentOf } from '#shared/contracts/setting.ts';
+import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction, reservation } from './pipeline-function.ts';
 

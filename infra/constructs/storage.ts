@@ -9,10 +9,10 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
-import { GenerationsTableSchema } from '../../shared/generation/model.ts';
-import { DEFAULT_RECORD_RETENTION_DAYS } from '../../shared/generation/retention.ts';
-import { SlotsTableSchema } from '../../shared/generation/slots.ts';
+import { API_KEYS_BY_OWNER_INDEX } from '#shared/api/key-table.ts';
+import { GenerationsTableSchema } from '#shared/generation/model.ts';
+import { DEFAULT_RECORD_RETENTION_DAYS } from '#shared/generation/retention.ts';
+import { SlotsTableSchema } from '#shared/generation/slots.ts';
 
 export interface StorageProps {
   /** Images move to Infrequent Access after this many days; 0 = never. @default 30 */

@@ -13,14 +13,11 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { API_KEYS_BY_OWNER_INDEX } from '../../shared/api/key-table.ts';
-import { PromptFileSettings, ScheduleFiringSettings } from '../../shared/contracts/environment.ts';
-import { environmentOf } from '../../shared/contracts/setting.ts';
-import { type WorkflowInput, workflowInputSchema } from '../../shared/generation/model.ts';
-import {
-  firingGenerationId,
-  type ScheduleFiring,
-} from '../../shared/generation/schedule-firing.ts';
+import { API_KEYS_BY_OWNER_INDEX } from '#shared/api/key-table.ts';
+import { PromptFileSettings, ScheduleFiringSettings } from '#shared/contracts/environment.ts';
+import { environmentOf } from '#shared/contracts/setting.ts';
+import { type WorkflowInput, workflowInputSchema } from '#shared/generation/model.ts';
+import { firingGenerationId, type ScheduleFiring } from '#shared/generation/schedule-firing.ts';
 import type { ScheduleConfig } from '../config.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction, reservation } from './pipeline-function.ts';

@@ -10,11 +10,11 @@ import {
   Resources,
   SlotSettings,
   SparkSettings,
-} from '../../shared/contracts/environment.ts';
-import { environmentOf, type Settings } from '../../shared/contracts/setting.ts';
-import { POLL_COUNT_ATTRIBUTES } from '../../shared/generation/model.ts';
-import type { PollingPolicy } from '../../shared/generation/polling.ts';
-import { POLLING_STATS_KEY } from '../../shared/generation/polling-stats.ts';
+} from '#shared/contracts/environment.ts';
+import { environmentOf, type Settings } from '#shared/contracts/setting.ts';
+import { POLL_COUNT_ATTRIBUTES } from '#shared/generation/model.ts';
+import type { PollingPolicy } from '#shared/generation/polling.ts';
+import { POLLING_STATS_KEY } from '#shared/generation/polling-stats.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 

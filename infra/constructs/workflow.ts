@@ -28,7 +28,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { EVENT_COMPLETED } from '../../shared/generation/events.ts';
+import { EVENT_COMPLETED } from '#shared/generation/events.ts';
 import { allow } from './grants.ts';
 import { CONDITION_FAILED } from './service-errors.ts';
 import { FailureStateNames, failurePath, releaseSlotThen } from './workflow/failure-path.ts';

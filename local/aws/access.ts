@@ -4,7 +4,7 @@
  * is the service's own error; an IAM refusal is also reported, with the role, action and
  * resource, so a missing grant is seen where it happens.
  */
-import type { IamPrincipal } from '../iam/policy-set.ts';
+import type { IamPrincipal } from '#local/iam/policy-set.ts';
 import { type AwsProtocol, type AwsRequestRefusedError, accessDenied } from './errors.ts';
 import { type Caller, callerArn, type LocalIdentities } from './identities.ts';
 import { type SignedRequest, verifySignature } from './sigv4.ts';

@@ -4,8 +4,8 @@
  * `dynamodb:LeadingKeys` (the partition key values), `dynamodb:Attributes` (the top-level
  * attribute names the request names) and `dynamodb:ReturnValues`.
  */
-import type { CfnTemplate } from '../../infra/asl.ts';
-import { placeholderName } from '../../infra/asl.ts';
+import type { CfnTemplate } from '#infra/asl.ts';
+import { placeholderName } from '#infra/asl.ts';
 import type { RequestedAccess } from './access.ts';
 
 /** Table name → the name of its partition key attribute (from the template's key schemas). */

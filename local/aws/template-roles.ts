@@ -2,7 +2,7 @@
  * The IAM roles of the synthesized template, and which role each part of the stack runs as:
  * what the local identities are made for.
  */
-import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
+import { type CfnTemplate, placeholderName } from '#infra/asl.ts';
 import type { RoleDescription } from './identities.ts';
 
 export function templateRoles(template: CfnTemplate): RoleDescription[] {

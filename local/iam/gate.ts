@@ -3,8 +3,9 @@
  * access. A request the evaluator cannot read (an action or resource it refuses) is denied, not
  * answered with a server error, and the reason is in the denial's report.
  */
-import type { CfnTemplate } from '../../infra/asl.ts';
-import type { AccessDecision, AccessGate } from '../aws/access.ts';
+
+import type { CfnTemplate } from '#infra/asl.ts';
+import type { AccessDecision, AccessGate } from '#local/aws/access.ts';
 import { InvalidAuthorizationRequestError } from './errors.ts';
 import { PolicySet } from './policy-set.ts';
 

@@ -18,7 +18,7 @@
  * Pure: no I/O. The local services authenticate callers, turn their requests into an action, a
  * resource ARN and condition keys, and ask `authorize`.
  */
-import { type CfnTemplate, type ResolveOptions, resolveIntrinsics } from '../../infra/asl.ts';
+import { type CfnTemplate, type ResolveOptions, resolveIntrinsics } from '#infra/asl.ts';
 import { CONDITION_KEYS, type RequestContext } from './conditions.ts';
 import { InvalidAuthorizationRequestError, RoleNotFoundError } from './errors.ts';
 import { arnParts, isAction } from './matching.ts';

@@ -4,7 +4,7 @@
  * runtime resolves them. Anything the evaluator could not read exactly is refused
  * (`UnsupportedPolicyError`), never skipped.
  */
-import { type CfnTemplate, type ResolveOptions, resolveIntrinsics } from '../../infra/asl.ts';
+import { type CfnTemplate, type ResolveOptions, resolveIntrinsics } from '#infra/asl.ts';
 import { UnsupportedPolicyError } from './errors.ts';
 import { AWS_MANAGED_POLICIES, awsManagedPolicyName } from './managed-policies.ts';
 import { arnParts, type Matcher } from './matching.ts';

@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type BootstrapCommand, BootstrapRefusedError } from '#infra/lambda-bootstrap.ts';
 import { listen, readBody, sendJson } from '#local/http/server.ts';
-import { type BootstrapCommand, BootstrapRefusedError } from '../../infra/lambda-bootstrap.ts';
 import { LambdaFunctionError } from './errors.ts';
 
 /** Lambda's limit on a synchronous invocation's response. */

@@ -7,7 +7,7 @@
  * A caller sees what Lambda's callers see: the result, or a `LambdaFunctionError` whose type is
  * the thrown error's name or one of Lambda's own.
  */
-import { bootstrapCommand } from '../../infra/lambda-bootstrap.ts';
+import { bootstrapCommand } from '#infra/lambda-bootstrap.ts';
 import { functionEnvironment, type LambdaSetVariables } from './environment.ts';
 import { LambdaFunctionError } from './errors.ts';
 import { Sandbox } from './sandbox.ts';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { ApiKeyStore } from '../../shared/api/keys.ts';
+import type { ApiKeyStore } from '#shared/api/keys.ts';
 import { keepPrivate, writePrivateFile } from './private-files.ts';
 
 /** The file in the data dir holding the key the CLI and `serve`'s examples use. */

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MIN_CURSOR_SECRET_LENGTH } from '../../shared/api/cursor.ts';
+import { MIN_CURSOR_SECRET_LENGTH } from '#shared/api/cursor.ts';
 
 export const CURSOR_SECRET_FILE = 'cursor-secret';
 

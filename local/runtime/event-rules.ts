@@ -1,10 +1,10 @@
 /** EventBridge rules with Lambda targets, as the template configures them. */
 import { randomUUID } from 'node:crypto';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
 import { invokeAsync } from '#local/runtime/async-invocation.ts';
 import type { ExecutionEngine, ExecutionRecord } from '#local/runtime/executions.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import { LOCAL_REGION } from '#local/runtime/storage.ts';
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 
 /**
  * EventBridge rules as the template configures them, for Lambda targets: a rule on Step

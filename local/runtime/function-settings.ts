@@ -5,10 +5,10 @@
  * own process's environment.
  */
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '#infra/project-root.ts';
 import type { FunctionCode, LocalFunction } from '#local/lambda/service.ts';
 import type { SynthesizedApp } from '#local/runtime/synthesis.ts';
 import { CopyEnv, PollingEnv } from '#shared/config/env.ts';
-import { PROJECT_ROOT } from '../../infra/project-root.ts';
 
 /** What the runtime takes from the environment it was started in, read once. */
 export interface HostEnvironment {

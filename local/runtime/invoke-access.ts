@@ -4,9 +4,10 @@
  * invoke a function as a service principal, allowed only by the function's resource policy (its
  * `AWS::Lambda::Permission`s) for the source ARN they act for.
  */
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
-import { type AccessOptions, authorize } from '../aws/access.ts';
-import type { IamPrincipal } from '../iam/policy-set.ts';
+
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
+import { type AccessOptions, authorize } from '#local/aws/access.ts';
+import type { IamPrincipal } from '#local/iam/policy-set.ts';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';

@@ -13,6 +13,8 @@ import { createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
+import { PROJECT_ROOT } from '#infra/project-root.ts';
 import type { DeniedAccess } from '#local/aws/access.ts';
 import { authorize } from '#local/aws/access.ts';
 import { LocalIdentities } from '#local/aws/identities.ts';
@@ -71,8 +73,6 @@ import { CURSOR_SECRET_ID_VARIABLE } from '#shared/api/cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from '#shared/api/key-table.ts';
 import { ApiKeyStore } from '#shared/api/keys.ts';
 import { CopyEnv, EnvNames } from '#shared/config/env.ts';
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
-import { PROJECT_ROOT } from '../../infra/project-root.ts';
 
 export type {
   Endpoints,

@@ -3,12 +3,12 @@
  * while in flight so a restart delivers again what a stop cut off.
  */
 import { randomUUID } from 'node:crypto';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
 import { invokeAsync } from '#local/runtime/async-invocation.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 import type { S3NotificationEvent } from '#local/runtime/storage.ts';
 import { decodeEventKey } from '#shared/prompt-files/keys.ts';
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
 
 /** In the data dir: S3 deliveries not yet done. */
 export const DELIVERIES_JOURNAL = 's3-deliveries-in-flight.jsonl';

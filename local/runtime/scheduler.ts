@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
-import { type CfnTemplate, resolveIntrinsics } from '../../infra/asl.ts';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
 
 export interface LocalSchedule {
   readonly name: string;

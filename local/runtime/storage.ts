@@ -21,6 +21,7 @@ import {
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
+import { type CfnTemplate, placeholderName } from '#infra/asl.ts';
 import {
   type AccessGate,
   type AuditedAccess,
@@ -37,7 +38,6 @@ import { serveKeysAsNames } from '#local/runtime/s3-requests.ts';
 import { sweepPartialWrites } from '#local/runtime/s3-store/durable-files.ts';
 import { migrateLegacyLayout } from '#local/runtime/s3-store/legacy-layout.ts';
 import { AtomicFilesystemStore } from '#local/runtime/s3-store.ts';
-import { type CfnTemplate, placeholderName } from '../../infra/asl.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 

@@ -10,17 +10,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import {
-  type CfnTemplate,
-  extractStateMachineDefinition,
-  resolveIntrinsics,
-} from '../../infra/asl.ts';
-import { BUNDLE_CACHE_CONTEXT, prebundle } from '../../infra/constructs/bundle-cache.ts';
-import { PROJECT_ROOT } from '../../infra/project-root.ts';
-import { roleNamedBy } from '../aws/template-roles.ts';
-import type { LocalFunction } from '../lambda/service.ts';
+import { type CfnTemplate, extractStateMachineDefinition, resolveIntrinsics } from '#infra/asl.ts';
+import { BUNDLE_CACHE_CONTEXT, prebundle } from '#infra/constructs/bundle-cache.ts';
+import { PROJECT_ROOT } from '#infra/project-root.ts';
+import { roleNamedBy } from '#local/aws/template-roles.ts';
+import type { LocalFunction } from '#local/lambda/service.ts';
 
-export type { LocalFunction } from '../lambda/service.ts';
+export type { LocalFunction } from '#local/lambda/service.ts';
 
 /** `bundles`: the functions' assets as `cdk synth` builds them; `source`: their sources. */
 export type FunctionsMode = 'bundles' | 'source';
@@ -119,9 +115,9 @@ async function synthesize(
     { PipelineFunction },
   ] = await Promise.all([
     import('aws-cdk-lib'),
-    import('../../infra/config.ts'),
-    import('../../infra/stack.ts'),
-    import('../../infra/constructs/pipeline-function.ts'),
+    import('#infra/config.ts'),
+    import('#infra/stack.ts'),
+    import('#infra/constructs/pipeline-function.ts'),
   ]);
   // The context `cdk synth` reads from cdk.json, and the CLI's own: asset metadata on, every
   // stack bundled (or, from source, none).

@@ -5,7 +5,7 @@
  * `Unauthorized`, which API Gateway answers as 401. Neither the key nor its hash is ever logged.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import { logger } from '../observability/powertools.ts';
+import { logger } from '#shared/observability/powertools.ts';
 import { bearerKey } from './bearer.ts';
 import type { ApiKeyStore } from './keys.ts';
 

@@ -6,15 +6,15 @@
  */
 
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { dynamoDb } from '../aws/dynamodb.ts';
-import { lazyEventBridge, lazyS3, lazyStepFunctions } from '../aws/lazy.ts';
-import { ConfigurationError, EnvNames, envInt, readEnv } from '../config/env.ts';
-import { RecordSettings } from '../contracts/environment.ts';
-import { readSettings } from '../contracts/setting.ts';
-import { stepFunctionsExecutions } from '../generation/executions.ts';
-import { eventBridgePublisher } from '../generation/publisher.ts';
-import { GenerationRepository } from '../generation/repository.ts';
-import * as z from '../zod.ts';
+import { dynamoDb } from '#shared/aws/dynamodb.ts';
+import { lazyEventBridge, lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { ConfigurationError, EnvNames, envInt, readEnv } from '#shared/config/env.ts';
+import { RecordSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
+import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
+import { eventBridgePublisher } from '#shared/generation/publisher.ts';
+import { GenerationRepository } from '#shared/generation/repository.ts';
+import * as z from '#shared/zod.ts';
 import { CURSOR_SECRET_ID_VARIABLE, CursorCodec, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
 import { ApiKeyStore } from './keys.ts';

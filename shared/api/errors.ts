@@ -7,9 +7,9 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { PipelineError } from '../errors/base.ts';
-import { type ErrorCode, ErrorCodes } from '../errors/codes.ts';
-import { logger as powertoolsLogger } from '../observability/powertools.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { type ErrorCode, ErrorCodes } from '#shared/errors/codes.ts';
+import { logger as powertoolsLogger } from '#shared/observability/powertools.ts';
 import { jsonResponse } from './responses.ts';
 
 export interface HttpErrorOptions {

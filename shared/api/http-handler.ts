@@ -6,7 +6,7 @@
  */
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { lambdaHandler } from '../observability/handler.ts';
+import { lambdaHandler } from '#shared/observability/handler.ts';
 import { httpErrorHandler } from './errors.ts';
 import { securityHeaders } from './responses.ts';
 

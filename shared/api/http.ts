@@ -4,8 +4,8 @@
  * case: the handlers normalise them first (`@middy/http-header-normalizer`).
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ErrorCodes } from '../errors/codes.ts';
-import { ownerSchema } from '../generation/model.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { ownerSchema } from '#shared/generation/model.ts';
 import {
   BadRequestError,
   PayloadTooLargeError,

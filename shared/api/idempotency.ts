@@ -17,7 +17,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import { ConflictError } from './errors.ts';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;

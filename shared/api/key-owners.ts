@@ -8,7 +8,7 @@
  * package at load.
  */
 import type { DynamoDBClient, QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import { once } from '../aws/once.ts';
+import { once } from '#shared/aws/once.ts';
 import { API_KEYS_BY_OWNER_INDEX } from './key-table.ts';
 
 export interface KeyOwnerLookup {

@@ -11,7 +11,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ownerSchema } from '../generation/model.ts';
+import { ownerSchema } from '#shared/generation/model.ts';
 
 export const API_KEY_PREFIX = 'sk_';
 const KEY_BYTES = 32;

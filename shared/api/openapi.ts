@@ -3,10 +3,10 @@
  * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses): the request schema every
  * trigger shares, the answer shapes of `schemas.ts`, and the error-code table.
  */
-import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
-import { generationIdSchema } from '../generation/model.ts';
-import { generationRequestSchema } from '../request/schema.ts';
-import * as z from '../zod.ts';
+import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
+import { generationIdSchema } from '#shared/generation/model.ts';
+import { generationRequestSchema } from '#shared/request/schema.ts';
+import * as z from '#shared/zod.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
 import {

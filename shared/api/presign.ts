@@ -4,7 +4,7 @@
  * made, not at cold start (see shared/aws/lazy.ts).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { LazyClient } from '../aws/lazy.ts';
+import type { LazyClient } from '#shared/aws/lazy.ts';
 
 /** Lifetime of the URLs unless configured (`PRESIGNED_URL_TTL_SECONDS`). */
 export const DEFAULT_PRESIGNED_URL_TTL_SECONDS = 3600;

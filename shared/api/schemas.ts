@@ -3,14 +3,14 @@
  * the shape of every answer. The OpenAPI document is generated from these (`openapi.ts`), and the
  * tests hold the answers to them.
  */
-import { ErrorCodeDescriptions, ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
 import {
   GENERATION_SOURCES,
   GENERATION_STATUSES,
   generationIdSchema,
-} from '../generation/model.ts';
-import { generationRequestSchema, SEED_MAX } from '../request/schema.ts';
-import * as z from '../zod.ts';
+} from '#shared/generation/model.ts';
+import { generationRequestSchema, SEED_MAX } from '#shared/request/schema.ts';
+import * as z from '#shared/zod.ts';
 import { MAX_METADATA_DEPTH } from './json-limits.ts';
 
 /** Largest `metadata`, in bytes of its JSON, unless configured otherwise. */

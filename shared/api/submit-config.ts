@@ -5,10 +5,10 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { lazyStepFunctions } from '../aws/lazy.ts';
-import { EnvNames, envInt, readEnv } from '../config/env.ts';
-import { stepFunctionsExecutions } from '../generation/executions.ts';
-import * as z from '../zod.ts';
+import { lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { EnvNames, envInt, readEnv } from '#shared/config/env.ts';
+import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
+import * as z from '#shared/zod.ts';
 import { ApiEnv, generationRepositoryFromEnv, stateMachineArn, tableName } from './config.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
 import { DEFAULT_METADATA_MAX_BYTES } from './schemas.ts';

@@ -1,6 +1,6 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { S3ClientSettings } from '../contracts/environment.ts';
-import { readSettings } from '../contracts/setting.ts';
+import { S3ClientSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
 
 /**
  * The S3 clients' configuration beyond the SDK's standard variables (see clients.ts). A module of

@@ -10,9 +10,9 @@ import {
   Resources,
   SlotSettings,
   SparkSettings,
-} from '../contracts/environment.ts';
+} from '#shared/contracts/environment.ts';
 
-import { envNames } from '../contracts/setting.ts';
+import { envNames } from '#shared/contracts/setting.ts';
 
 export {
   ConfigurationError,
@@ -20,7 +20,7 @@ export {
   envInt,
   envNumber,
   readEnv,
-} from '../contracts/setting.ts';
+} from '#shared/contracts/setting.ts';
 
 /** Variables shared by more than one function. */
 export const EnvNames = {

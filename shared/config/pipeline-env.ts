@@ -4,11 +4,11 @@ import {
   ImageCopySettings,
   imageInsecureOrigins,
   PollingSettings,
-} from '../contracts/environment.ts';
-import { readSettings, setting } from '../contracts/setting.ts';
-import type { PollingPolicy } from '../generation/polling.ts';
-import { insecureOrigin, type UrlPolicy } from '../images/address-guard.ts';
-import * as z from '../zod.ts';
+} from '#shared/contracts/environment.ts';
+import { readSettings, setting } from '#shared/contracts/setting.ts';
+import type { PollingPolicy } from '#shared/generation/polling.ts';
+import { insecureOrigin, type UrlPolicy } from '#shared/images/address-guard.ts';
+import * as z from '#shared/zod.ts';
 
 export function pollingPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): PollingPolicy {
   return readSettings(PollingSettings, env);

@@ -3,9 +3,9 @@
  * SDK, which functions reading only the other workflow settings (the copy step) do not need.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SlotSettings } from '../contracts/environment.ts';
-import { readSettings } from '../contracts/setting.ts';
-import { ProviderSlots } from '../generation/slots.ts';
+import { SlotSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
+import { ProviderSlots } from '#shared/generation/slots.ts';
 
 /** The provider slots (concurrency cap) of the functions that take or give back slots. */
 export function providerSlotsFromEnv(

@@ -6,7 +6,7 @@
  * groups once, at cold start (`readSettings`). A new setting is declared here, in its group, and
  * used where it matters; nothing else changes (docs/decisions.md D30).
  */
-import * as z from '../zod.ts';
+import * as z from '#shared/zod.ts';
 import {
   commaList,
   declare,

@@ -6,7 +6,7 @@
  * and validates the whole group once, at cold start (`readSettings`), failing fast with the
  * variable's name. No AWS SDK or Powertools import: the stack and every bundle load this module.
  */
-import * as z from '../zod.ts';
+import * as z from '#shared/zod.ts';
 
 /** A function's configuration is missing or malformed; the message names each variable. */
 export class ConfigurationError extends Error {

@@ -5,10 +5,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { UrlPolicy } from '../images/address-guard.ts';
-import { copyImage } from '../images/copy.ts';
-import type { ImageType } from '../images/sniff.ts';
-import type { TaskImage } from '../spark/client.ts';
+import type { UrlPolicy } from '#shared/images/address-guard.ts';
+import { copyImage } from '#shared/images/copy.ts';
+import type { ImageType } from '#shared/images/sniff.ts';
+import type { TaskImage } from '#shared/spark/client.ts';
 import type { StoredImage } from './model.ts';
 
 export interface CopyImagesInput {

@@ -1,6 +1,6 @@
 /** Errors of the generation workflow's steps (no SDK imports: every step function loads this). */
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 
 /** The generation has no record (it was never started through a trigger). */
 export class GenerationNotFoundError extends PipelineError {

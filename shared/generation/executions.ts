@@ -4,8 +4,8 @@
  * whose route never calls it does not load it at its cold start (shared/aws/lazy.ts).
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { LazyClient } from '../aws/lazy.ts';
-import { ConfigurationError } from '../config/env.ts';
+import type { LazyClient } from '#shared/aws/lazy.ts';
+import { ConfigurationError } from '#shared/config/env.ts';
 import type { WorkflowInput } from './model.ts';
 
 /** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */

@@ -3,7 +3,7 @@
  * code and a message fit for the record. Messages of errors we do not know are not passed on:
  * they may carry internals.
  */
-import { type ErrorCode, ErrorCodes } from '../errors/codes.ts';
+import { type ErrorCode, ErrorCodes } from '#shared/errors/codes.ts';
 import type { GenerationError } from './model.ts';
 
 /** A caught error as Step Functions hands it on (`ResultPath` of a Catch). */

@@ -3,8 +3,8 @@
  * input. Records move forward only: queued -> running -> completed | failed | cancelled, and a
  * terminal record is never written again (conditional writes enforce it).
  */
-import { generationRequestSchema } from '../request/schema.ts';
-import * as z from '../zod.ts';
+import { generationRequestSchema } from '#shared/request/schema.ts';
+import * as z from '#shared/zod.ts';
 
 export const GENERATION_STATUSES = [
   'queued',

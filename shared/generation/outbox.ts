@@ -7,7 +7,7 @@
  * An event can therefore be published twice (a death after PutEvents, before the clear):
  * consumers must tolerate duplicates, as they must anyway with EventBridge.
  */
-import { logger } from '../observability/powertools.ts';
+import { logger } from '#shared/observability/powertools.ts';
 import { eventOfRecord, type GenerationEventType, type PublishEvent } from './events.ts';
 import type { GenerationRepository, OwingRecord } from './repository.ts';
 

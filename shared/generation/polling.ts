@@ -7,7 +7,7 @@
  * and elapsed time are bounded, so an execution's history stays far below Step Functions'
  * 25,000-event limit and a stuck task ends as a timeout.
  */
-import type { PollingValues } from '../contracts/environment.ts';
+import type { PollingValues } from '#shared/contracts/environment.ts';
 
 /**
  * The polling settings, as the stack config and the functions' environment give them: each is

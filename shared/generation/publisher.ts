@@ -1,8 +1,8 @@
 /** Publishing the catalogue's events (events.ts) on the pipeline's EventBridge bus. */
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { LazyClient } from '../aws/lazy.ts';
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import type { LazyClient } from '#shared/aws/lazy.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { PublishEvent } from './events.ts';
 
 /** EventBridge answered that it did not take the event. */

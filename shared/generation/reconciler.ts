@@ -11,7 +11,7 @@
  * the outbox still owes (outbox.ts); an execution that ended failed gives the record the
  * workflow failed its expiry (the state machine cannot compute epoch seconds).
  */
-import { ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { PublishEvent } from './events.ts';
 import { type GenerationRecord, isTerminal } from './model.ts';
 import { publishOverdue, publishOwed } from './outbox.ts';

@@ -12,7 +12,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import { GenerationAlreadyFinishedError } from './errors.ts';
 import { EVENT_CANCELLED, EVENT_FAILED } from './events.ts';
 import {

@@ -6,7 +6,7 @@
  * created and completed counts them from its provider task's creation (PollTask writes it).
  */
 
-export { DEFAULT_RECORD_RETENTION_DAYS } from '../contracts/environment.ts';
+export { DEFAULT_RECORD_RETENTION_DAYS } from '#shared/contracts/environment.ts';
 
 const SECONDS_PER_DAY = 86_400;
 

@@ -9,10 +9,10 @@
  * same generation and a retry never starts (or pays for) a second one (docs/decisions.md D27).
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
-import { type StartOutcome, startGeneration } from '../prompt-files/starter.ts';
-import * as z from '../zod.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { type StartOutcome, startGeneration } from '#shared/prompt-files/starter.ts';
+import * as z from '#shared/zod.ts';
 import { generationIdSchema, type WorkflowInput, workflowInputSchema } from './model.ts';
 
 /** Characters of a schedule's name kept in the generation ids of its firings. */

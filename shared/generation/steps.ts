@@ -10,9 +10,9 @@
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { ErrorCodes } from '../errors/codes.ts';
-import type { SparkClient, TaskImage, TaskSnapshot } from '../spark/client.ts';
-import { SparkThrottledError } from '../spark/errors.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import type { SparkClient, TaskImage, TaskSnapshot } from '#shared/spark/client.ts';
+import { SparkThrottledError } from '#shared/spark/errors.ts';
 import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
 import { type GenerationError, isTerminal } from './model.ts';
 import {

@@ -1,7 +1,7 @@
 /** Typed errors of the image copy. Step Functions retries the retryable ones a bounded number of times. */
 
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 
 /** The download failed (HTTP 404/5xx, reset, timeout). */
 export class ImageDownloadError extends PipelineError {

@@ -5,8 +5,8 @@
  * deterministic generation ids make that retry cheap and safe.
  */
 
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 
 /** Reading the prompt file from S3 failed for a reason that may pass (5xx, throttling, network). */
 export class PromptFileReadError extends PipelineError {

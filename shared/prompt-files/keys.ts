@@ -3,7 +3,7 @@
  * extension), its owner (by folder) and where its report goes.
  */
 import { createHash } from 'node:crypto';
-import { ownerSchema } from '../generation/model.ts';
+import { ownerSchema } from '#shared/generation/model.ts';
 
 /** Prompt files live under this prefix; the S3 notification filters on it. */
 export const PROMPTS_PREFIX = 'prompts/';

@@ -8,7 +8,7 @@
  * Each chunk is checked as a whole before any of its lines is handed on, so a binary file is
  * refused before its first line is used (bad bytes further in stop the file there).
  */
-import { ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import { PromptFileRejectedError } from './errors.ts';
 
 export interface LineLimits {

@@ -13,12 +13,12 @@
  *
  * Every file is UTF-8, with or without a BOM, with LF or CRLF line endings.
  */
-import { ErrorCodes } from '../errors/codes.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   type GenerationRequest,
   type RequestWarning,
   validateGenerationRequest,
-} from '../request/schema.ts';
+} from '#shared/request/schema.ts';
 import { PromptFileRejectedError } from './errors.ts';
 import type { PromptFileFormat } from './keys.ts';
 import { decodeText, physicalLines, readAll } from './lines.ts';

@@ -18,8 +18,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { ErrorCodes } from '../errors/codes.ts';
-import { logger } from '../observability/powertools.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { logger } from '#shared/observability/powertools.ts';
 import {
   OwnerLookupError,
   PromptFileEventError,

@@ -5,7 +5,7 @@
  * counted (`summary.skipped`). A file-level `error` says why the file, or the rest of it from some
  * line on, was not used; lines listed before it stand (their generations were started).
  */
-import type { RequestWarning } from '../request/schema.ts';
+import type { RequestWarning } from '#shared/request/schema.ts';
 import type { PromptFileFormat } from './keys.ts';
 import type { CodedError } from './parser.ts';
 

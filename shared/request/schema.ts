@@ -5,8 +5,8 @@
  * The provider's rules are checked in the order of its error table and the first failure's
  * code is the answer; `details` lists every failure found, in that same order.
  */
-import { type ErrorCode, ErrorCodes } from '../errors/codes.ts';
-import * as z from '../zod.ts';
+import { type ErrorCode, ErrorCodes } from '#shared/errors/codes.ts';
+import * as z from '#shared/zod.ts';
 
 export const PROMPT_MAX_CODE_POINTS = 800;
 /** The provider recommends prompts of at most this many characters; longer ones get a warning. */

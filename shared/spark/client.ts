@@ -5,8 +5,8 @@
  * to 9-digit strings, failures raised as typed errors that say whether they are retryable.
  * It never retries by itself: retry policy belongs to the workflow.
  */
-import { ErrorCodes, normaliseErrorCode } from '../errors/codes.ts';
-import type { GenerationRequest } from '../request/schema.ts';
+import { ErrorCodes, normaliseErrorCode } from '#shared/errors/codes.ts';
+import type { GenerationRequest } from '#shared/request/schema.ts';
 import {
   SparkAuthError,
   SparkHttpError,

@@ -4,8 +4,8 @@
  * these names.
  */
 
-import { PipelineError } from '../errors/base.ts';
-import { ErrorCodes } from '../errors/codes.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 
 export type SparkOperation = 'create' | 'poll';
 

@@ -4,8 +4,8 @@
  * key is picked up without a redeploy; it is never in an environment variable or a log.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { SparkSettings } from '../contracts/environment.ts';
-import { readSettings } from '../contracts/setting.ts';
+import { SparkSettings } from '#shared/contracts/environment.ts';
+import { readSettings } from '#shared/contracts/setting.ts';
 import { SparkClient } from './client.ts';
 
 const SECRET_CACHE_SECONDS = 300;

@@ -2,7 +2,7 @@
  * The provider's wire format (design section 3) as zod schemas. Unknown fields are ignored so a
  * provider that adds fields does not break us; anything we rely on is checked.
  */
-import * as z from '../zod.ts';
+import * as z from '#shared/zod.ts';
 
 /** The only model this pipeline speaks to. */
 export const SPARK_MODEL = 'spark_t2i_3_0';

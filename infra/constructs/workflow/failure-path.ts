@@ -16,8 +16,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { ErrorCodes } from '../../../shared/errors/codes.ts';
-import { EVENT_FAILED } from '../../../shared/generation/events.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import { EVENT_FAILED } from '#shared/generation/events.ts';
 import { type PublishTaskProps, publishFailedTask } from './publish-tasks.ts';
 import {
   ExecutionPaths,

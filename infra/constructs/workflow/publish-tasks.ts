@@ -14,7 +14,7 @@ import {
   EVENT_FAILED,
   EVENT_SOURCE,
   type FailedDetail,
-} from '../../../shared/generation/events.ts';
+} from '#shared/generation/events.ts';
 import { ExecutionPaths } from './record-tasks.ts';
 import type { RetryCatalogue } from './retries.ts';
 

@@ -8,7 +8,7 @@ import type { TaskStateBase } from 'aws-cdk-lib/aws-stepfunctions';
 import { CustomState, JsonPath } from 'aws-cdk-lib/aws-stepfunctions';
 import { DynamoAttributeValue, DynamoUpdateItem } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { type TransitionDefinition, Transitions } from '../../../shared/generation/transitions.ts';
+import { type TransitionDefinition, Transitions } from '#shared/generation/transitions.ts';
 import type { RetryCatalogue } from './retries.ts';
 
 /** Where the workflow finds a generation's identity and the time of a write. */

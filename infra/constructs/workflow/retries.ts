@@ -5,10 +5,10 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { JitterType, type RetryProps } from 'aws-cdk-lib/aws-stepfunctions';
-import type * as GenerationErrors from '../../../shared/generation/errors.ts';
-import type * as ImageErrors from '../../../shared/images/errors.ts';
-import type * as SparkErrors from '../../../shared/spark/errors.ts';
-import { RETRYABLE_SPARK_ERRORS } from '../../../shared/spark/errors.ts';
+import type * as GenerationErrors from '#shared/generation/errors.ts';
+import type * as ImageErrors from '#shared/images/errors.ts';
+import type * as SparkErrors from '#shared/spark/errors.ts';
+import { RETRYABLE_SPARK_ERRORS } from '#shared/spark/errors.ts';
 import {
   DYNAMODB_TRANSIENT_ERRORS,
   EVENTBRIDGE_TRANSIENT_ERRORS,

@@ -4,8 +4,8 @@
  * "message"}}`, so a command can print one clear line; a server that cannot be reached becomes an
  * {@link ApiUnreachableError}.
  */
-import type { GenerationView } from '../../../shared/api/schemas.ts';
-import type { RequestWarning } from '../../../shared/request/schema.ts';
+import type { GenerationView } from '#shared/api/schemas.ts';
+import type { RequestWarning } from '#shared/request/schema.ts';
 
 /** An answer of the API outside 2xx, with its documented code. */
 export class ApiError extends Error {

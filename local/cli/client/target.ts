@@ -9,8 +9,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Endpoints } from '../../runtime/runtime.ts';
-import { UsageError } from '../args.ts';
+import { UsageError } from '#local/cli/args.ts';
+import type { Endpoints } from '#local/runtime/runtime.ts';
 import { ApiClient } from './api-client.ts';
 
 export const DEFAULT_DATA_DIR = '.spark-t2i';
@@ -89,7 +89,7 @@ export async function resolveTarget(options: TargetOptions): Promise<Target> {
   if (!options.startIfNeeded) throw new NoLocalRuntimeError(dataDir);
 
   options.log?.(`no runtime serves ${dataDir}: starting one in this process…`);
-  const { startLocalRuntime } = await import('../../runtime/runtime.ts');
+  const { startLocalRuntime } = await import('#local/runtime/runtime.ts');
   let runtime: Awaited<ReturnType<typeof startLocalRuntime>>;
   try {
     runtime = await startLocalRuntime({

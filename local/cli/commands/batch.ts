@@ -2,19 +2,16 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
-import { ownerSchema } from '../../../shared/generation/model.ts';
-import { formatOf, reportKeyOf } from '../../../shared/prompt-files/keys.ts';
-import type { PromptFileReport } from '../../../shared/prompt-files/report.ts';
-import { commandArgs, integerOption, UsageError } from '../args.ts';
+import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
 import {
   type ApiClient,
   ApiError,
   type Generation,
   isTerminalStatus,
-} from '../client/api-client.ts';
-import { interruptExitCode, trapInterrupt } from '../client/interrupt.ts';
-import { formatElapsed } from '../client/output.ts';
-import { mapWithConcurrency, sleep } from '../client/poll.ts';
+} from '#local/cli/client/api-client.ts';
+import { interruptExitCode, trapInterrupt } from '#local/cli/client/interrupt.ts';
+import { formatElapsed } from '#local/cli/client/output.ts';
+import { mapWithConcurrency, sleep } from '#local/cli/client/poll.ts';
 import {
   ENV_API_URL,
   type LocalEndpoints,
@@ -22,8 +19,11 @@ import {
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
-} from '../client/target.ts';
-import type { Command } from '../main.ts';
+} from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
+import { ownerSchema } from '#shared/generation/model.ts';
+import { formatOf, reportKeyOf } from '#shared/prompt-files/keys.ts';
+import type { PromptFileReport } from '#shared/prompt-files/report.ts';
 
 const usage = `Usage: spark-t2i batch FILE [options]
 

@@ -5,19 +5,29 @@ import { join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { validateGenerationRequest } from '../../../shared/request/schema.ts';
-import { commandArgs, integerOption, UsageError } from '../args.ts';
+import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
 import {
   type ApiClient,
   type Generation,
   isTerminalStatus,
   isTransient,
-} from '../client/api-client.ts';
-import { interruptExitCode, trapInterrupt } from '../client/interrupt.ts';
-import { formatElapsed, joinNegativeNumbers, numberish, StatusLine } from '../client/output.ts';
-import { PollTimeoutError, pollUntil, retrying } from '../client/poll.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, type Target } from '../client/target.ts';
-import type { Command } from '../main.ts';
+} from '#local/cli/client/api-client.ts';
+import { interruptExitCode, trapInterrupt } from '#local/cli/client/interrupt.ts';
+import {
+  formatElapsed,
+  joinNegativeNumbers,
+  numberish,
+  StatusLine,
+} from '#local/cli/client/output.ts';
+import { PollTimeoutError, pollUntil, retrying } from '#local/cli/client/poll.ts';
+import {
+  resolveTarget,
+  TARGET_OPTIONS,
+  TARGET_USAGE,
+  type Target,
+} from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
+import { validateGenerationRequest } from '#shared/request/schema.ts';
 
 const usage = `Usage: spark-t2i generate "<prompt>" [options]
 

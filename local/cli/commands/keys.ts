@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiKeyStore, hashApiKey, InvalidOwnerError } from '../../../shared/api/keys.ts';
-import { ownerSchema } from '../../../shared/generation/model.ts';
-import { commandArgs, UsageError } from '../args.ts';
-import { requireRunningRuntime } from '../client/target.ts';
-import type { Command } from '../main.ts';
+import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { requireRunningRuntime } from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
+import { ApiKeyStore, hashApiKey, InvalidOwnerError } from '#shared/api/keys.ts';
+import { ownerSchema } from '#shared/generation/model.ts';
 
 const usage = `Usage: spark-t2i keys create --owner NAME [--table TABLE [--region R] | --data-dir DIR]
        spark-t2i keys revoke (--hash SHA256 | --key KEY) [--table TABLE [--region R] | --data-dir DIR]

@@ -1,10 +1,10 @@
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../../../shared/api/schemas.ts';
-import { GENERATION_STATUSES } from '../../../shared/generation/model.ts';
-import { commandArgs, integerOption, UsageError } from '../args.ts';
-import type { Generation } from '../client/api-client.ts';
-import { recordTable } from '../client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '../client/target.ts';
-import type { Command } from '../main.ts';
+import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
+import type { Generation } from '#local/cli/client/api-client.ts';
+import { recordTable } from '#local/cli/client/records.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '#shared/api/schemas.ts';
+import { GENERATION_STATUSES } from '#shared/generation/model.ts';
 
 const usage = `Usage: spark-t2i list [options]
 

@@ -1,9 +1,9 @@
-import { signedFetch } from '../../aws/signed-fetch.ts';
-import { commandArgs, UsageError } from '../args.ts';
-import { reasonOf } from '../client/api-client.ts';
-import { formatTable } from '../client/output.ts';
-import { type LocalFiles, requireRunningRuntime } from '../client/target.ts';
-import type { Command } from '../main.ts';
+import { signedFetch } from '#local/aws/signed-fetch.ts';
+import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { reasonOf } from '#local/cli/client/api-client.ts';
+import { formatTable } from '#local/cli/client/output.ts';
+import { type LocalFiles, requireRunningRuntime } from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
 
 const usage = `Usage: spark-t2i schedules list [--json] [--data-dir DIR]
        spark-t2i schedules trigger NAME [--data-dir DIR]

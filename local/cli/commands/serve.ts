@@ -1,9 +1,9 @@
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type IamMode, startLocalRuntime } from '../../runtime/runtime.ts';
-import { parseFaultSpec } from '../../simulator/faults.ts';
-import { integerOption, UsageError, untilSignal } from '../args.ts';
-import type { Command } from '../main.ts';
+import { integerOption, UsageError, untilSignal } from '#local/cli/args.ts';
+import type { Command } from '#local/cli/main.ts';
+import { type IamMode, startLocalRuntime } from '#local/runtime/runtime.ts';
+import { parseFaultSpec } from '#local/simulator/faults.ts';
 
 const usage = `Usage: spark-t2i serve [options]
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { parseFaultSpec, type SimulatorOptions, startSimulator } from '../../simulator/index.ts';
-import { integerOption, UsageError, untilSignal } from '../args.ts';
-import type { Command } from '../main.ts';
+import { integerOption, UsageError, untilSignal } from '#local/cli/args.ts';
+import type { Command } from '#local/cli/main.ts';
+import { parseFaultSpec, type SimulatorOptions, startSimulator } from '#local/simulator/index.ts';
 
 const usage = `Usage: spark-t2i simulator [options]
 

@@ -1,7 +1,7 @@
-import { commandArgs, UsageError } from '../args.ts';
-import { describeRecord } from '../client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '../client/target.ts';
-import type { Command } from '../main.ts';
+import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { describeRecord } from '#local/cli/client/records.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '#local/cli/client/target.ts';
+import type { Command } from '#local/cli/main.ts';
 
 const usage = `Usage: spark-t2i status ID [options]
 

@@ -3,7 +3,7 @@
  * TOKEN authorizer, its gateway responses, its stage and binary media types. The local gateway
  * serves exactly this model.
  */
-import type { CfnTemplate } from '../../../infra/asl.ts';
+import type { CfnTemplate } from '#infra/asl.ts';
 
 /** API Gateway's account and API id in the ARNs it gives the authorizer and in the event. */
 export const REGION = 'us-east-1';

@@ -4,16 +4,21 @@
  * "Generation Cancelled" event due (the outbox); then the execution is stopped and the event
  * published. 409 once the generation has ended.
  */
-import { ErrorCodes } from '../../errors/codes.ts';
-import type { PublishEvent } from '../../generation/events.ts';
-import type { WorkflowExecutions } from '../../generation/executions.ts';
-import { type GenerationError, type GenerationStatus, isTerminal } from '../../generation/model.ts';
-import { publishOwed } from '../../generation/outbox.ts';
-import type { GenerationRepository } from '../../generation/repository.ts';
-import { logger } from '../../observability/powertools.ts';
-import { ConflictError } from '../errors.ts';
-import type { Presign } from '../presign.ts';
-import type { GenerationView } from '../schemas.ts';
+
+import { ConflictError } from '#shared/api/errors.ts';
+import type { Presign } from '#shared/api/presign.ts';
+import type { GenerationView } from '#shared/api/schemas.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import type { PublishEvent } from '#shared/generation/events.ts';
+import type { WorkflowExecutions } from '#shared/generation/executions.ts';
+import {
+  type GenerationError,
+  type GenerationStatus,
+  isTerminal,
+} from '#shared/generation/model.ts';
+import { publishOwed } from '#shared/generation/outbox.ts';
+import type { GenerationRepository } from '#shared/generation/repository.ts';
+import { logger } from '#shared/observability/powertools.ts';
 import { readOwned } from './get.ts';
 import { toApiView } from './view.ts';
 

@@ -1,9 +1,10 @@
 /** GET /generations/{id}: the owner's generation; 404 for a missing id and for another owner's. */
-import { generationIdSchema } from '../../generation/model.ts';
-import type { GenerationRepository, StoredRecord } from '../../generation/repository.ts';
-import { NotFoundError } from '../errors.ts';
-import type { Presign } from '../presign.ts';
-import type { GenerationView } from '../schemas.ts';
+
+import { NotFoundError } from '#shared/api/errors.ts';
+import type { Presign } from '#shared/api/presign.ts';
+import type { GenerationView } from '#shared/api/schemas.ts';
+import { generationIdSchema } from '#shared/generation/model.ts';
+import type { GenerationRepository, StoredRecord } from '#shared/generation/repository.ts';
 import { toApiView } from './view.ts';
 
 export interface GetGenerationDeps {

@@ -2,21 +2,22 @@
  * GET /generations: a page of the owner's generations, newest first, optionally of one status
  * (a Query on the owner or owner#status index, never a Scan), with a signed cursor to the next.
  */
-import { ErrorCodes } from '../../errors/codes.ts';
+
+import type { CursorCodec, PageKey } from '#shared/api/cursor.ts';
+import { BadRequestError } from '#shared/api/errors.ts';
+import type { Presign } from '#shared/api/presign.ts';
+import { type GenerationView, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '#shared/api/schemas.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   GENERATION_STATUSES,
   type GenerationStatus,
   GenerationsTableSchema,
-} from '../../generation/model.ts';
+} from '#shared/generation/model.ts';
 import {
   type GenerationRepository,
   ownerIndexOf,
   ownerPartitionOf,
-} from '../../generation/repository.ts';
-import type { CursorCodec, PageKey } from '../cursor.ts';
-import { BadRequestError } from '../errors.ts';
-import type { Presign } from '../presign.ts';
-import { type GenerationView, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../schemas.ts';
+} from '#shared/generation/repository.ts';
 import { toApiView } from './view.ts';
 
 export interface GenerationPage {

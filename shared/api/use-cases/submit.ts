@@ -5,21 +5,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { PipelineError } from '../../errors/base.ts';
-import { ErrorCodes } from '../../errors/codes.ts';
-import type { WorkflowExecutions } from '../../generation/executions.ts';
-import { ownerStatusKey, UNFINISHED } from '../../generation/model.ts';
-import type { GenerationRepository, StoredRecord } from '../../generation/repository.ts';
-import { isPlainObject } from '../../json.ts';
-import { logger } from '../../observability/powertools.ts';
+import { BadRequestError } from '#shared/api/errors.ts';
+import type { IdempotentStarts, IdempotentSubmission } from '#shared/api/idempotency.ts';
+import { MAX_METADATA_DEPTH, valueNestsDeeperThan } from '#shared/api/json-limits.ts';
+import { PipelineError } from '#shared/errors/base.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
+import type { WorkflowExecutions } from '#shared/generation/executions.ts';
+import { ownerStatusKey, UNFINISHED } from '#shared/generation/model.ts';
+import type { GenerationRepository, StoredRecord } from '#shared/generation/repository.ts';
+import { isPlainObject } from '#shared/json.ts';
+import { logger } from '#shared/observability/powertools.ts';
 import {
   type GenerationRequest,
   type RequestWarning,
   validateGenerationRequest,
-} from '../../request/schema.ts';
-import { BadRequestError } from '../errors.ts';
-import type { IdempotentStarts, IdempotentSubmission } from '../idempotency.ts';
-import { MAX_METADATA_DEPTH, valueNestsDeeperThan } from '../json-limits.ts';
+} from '#shared/request/schema.ts';
 
 /** The workflow could not be started; the record was marked failed. Answered as a plain 500. */
 export class GenerationNotStartedError extends PipelineError {

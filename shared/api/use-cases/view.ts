@@ -3,11 +3,12 @@
  * workflow stores them as NULL when the provider gave none). Internal attributes (the index
  * partitions, the outbox, the expiry) never reach a caller.
  */
-import type { StoredRecord } from '../../generation/repository.ts';
-import { isPlainObject } from '../../json.ts';
-import { logger } from '../../observability/powertools.ts';
-import type { Presign } from '../presign.ts';
-import type { GenerationView } from '../schemas.ts';
+
+import type { Presign } from '#shared/api/presign.ts';
+import type { GenerationView } from '#shared/api/schemas.ts';
+import type { StoredRecord } from '#shared/generation/repository.ts';
+import { isPlainObject } from '#shared/json.ts';
+import { logger } from '#shared/observability/powertools.ts';
 
 export async function toApiView(record: StoredRecord, presign: Presign): Promise<GenerationView> {
   const images = await Promise.all(
