@@ -181,7 +181,7 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
   acknowledge(
     api.restApi,
     'AwsSolutions::AwsSolutions-COG4',
-    'Callers are services holding API keys (design section 5), resolved by the Lambda token authorizer; there are no Cognito users.',
+    'Callers are services holding API keys (README, API keys), resolved by the Lambda token authorizer; there are no Cognito users.',
   );
   acknowledge(
     api.restApi.root.resourceForPath('openapi.json').node.findChild('GET'),

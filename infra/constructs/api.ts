@@ -89,7 +89,7 @@ const GATEWAY_STATIC_HEADERS: Readonly<Record<string, string>> = Object.fromEntr
 );
 
 /**
- * The HTTP API of design section 5 on API Gateway REST: a Lambda token authorizer for
+ * The HTTP API (docs/openapi.json) on API Gateway REST: a Lambda token authorizer for
  * `Authorization: Bearer` keys (stored hashed), one function per route, stage throttling, access
  * logs and tracing. Every route but `GET /openapi.json` is authorised.
  */

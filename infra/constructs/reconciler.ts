@@ -36,7 +36,7 @@ export interface ReconcilerProps {
 export const RECONCILED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
 /**
- * The reconciler (design section 7): a function run on every execution of the generation state
+ * The reconciler (docs/reliability.md): a function run on every execution of the generation state
  * machine that ends FAILED, TIMED_OUT or ABORTED (Step Functions' own status-change events on the
  * default bus), and on a schedule as a sweep. It gives back provider slots of executions that
  * are no longer running, ends their records as failed (`090003008`), and hands freed slots on.

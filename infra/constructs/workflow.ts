@@ -87,7 +87,7 @@ export interface GenerationWorkflowProps {
 }
 
 /**
- * The Standard "generation" state machine (design section 7). Every task has an explicit Retry
+ * The Standard "generation" state machine (docs/reliability.md). Every task has an explicit Retry
  * (transient errors only, exponential backoff with full jitter) and a Catch that ends in the
  * failure record, so every execution leaves its record terminal.
  */

@@ -34,7 +34,7 @@ export interface SynthesizedApp {
   readonly assemblyDir?: string;
 }
 
-/** Stack configuration the local runtime always applies (design section 6: owner `local`). */
+/** Stack configuration the local runtime always applies (prompt files and schedules belong to the owner `local`). */
 export const LOCAL_CONFIG_OVERRIDES = { defaultOwner: 'local' } as const;
 
 const SOURCE_FOLDERS = ['infra', 'functions', 'shared'];

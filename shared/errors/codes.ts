@@ -7,7 +7,7 @@
  * `docs/error-codes.md` is generated from this table by a test that keeps them in step.
  */
 export const ErrorCodes = {
-  // Provider validation codes (design section 4, in rule order).
+  // Provider validation codes (in the order shared/request/schema.ts checks the rules).
   MISSING_PROMPT: '003001001',
   INVALID_PROMPT_LENGTH: '003001002',
   INVALID_USE_PRE_LLM: '003001003',

@@ -1,5 +1,5 @@
 /**
- * Client of the Spark Text to Image 3.0 provider (design section 3): create a task, poll it.
+ * Client of the Spark Text to Image 3.0 provider: create a task, poll it.
  *
  * One request per call, bounded by a timeout, answers parsed with zod, provider codes normalised
  * to 9-digit strings, failures raised as typed errors that say whether they are retryable.

@@ -1,5 +1,5 @@
 /**
- * The provider's wire format (design section 3) as zod schemas. Unknown fields are ignored so a
+ * The provider's wire format as zod schemas. Unknown fields are ignored so a
  * provider that adds fields does not break us; anything we rely on is checked.
  */
 import * as z from '#shared/zod.ts';

@@ -1,5 +1,5 @@
 /**
- * The chaos suite: the local runtime, the simulator injecting every fault kind of design section 9
+ * The chaos suite: the local runtime, the simulator injecting every fault kind of the simulator (docs/simulator.md)
  * at once, N generations fed over HTTP and prompt files, optionally SIGKILLed and restarted at
  * random moments. Afterwards every promise of docs/reliability.md is checked from what the stores
  * and the provider hold — DynamoDB records, S3 objects, the simulator's tasks and its request

@@ -111,7 +111,7 @@ describe('the local runtime, every trigger end to end', () => {
   }, 90_000);
   afterAll(() => runtime?.stop());
 
-  it('writes endpoints.json exactly as design sections 10 and 11 say, with no other key', () => {
+  it('writes endpoints.json exactly as docs/local-runtime.md says, with no other key', () => {
     // toEqual, not toMatchObject: a key the contract does not name fails the test.
     expect(runtime.endpoints).toEqual({
       api: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),

@@ -1,5 +1,5 @@
 /**
- * A small client of the pipeline's HTTP API (local or deployed, design section 5). Every answer
+ * A small client of the pipeline's HTTP API (local or deployed; docs/openapi.json). Every answer
  * outside 2xx becomes an {@link ApiError} carrying the API's documented `{"error":{"code",
  * "message"}}`, so a command can print one clear line; a server that cannot be reached becomes an
  * {@link ApiUnreachableError}.

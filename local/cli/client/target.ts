@@ -17,7 +17,7 @@ export const DEFAULT_DATA_DIR = '.spark-t2i';
 export const ENV_API_URL = 'SPARK_T2I_API_URL';
 export const ENV_API_KEY = 'SPARK_T2I_API_KEY';
 
-/** `<data-dir>/endpoints.json` (design section 10), as the runtime writes it. */
+/** `<data-dir>/endpoints.json` (docs/local-runtime.md), as the runtime writes it. */
 export type LocalEndpoints = Endpoints;
 
 /** `<data-dir>/runtime.json`. */

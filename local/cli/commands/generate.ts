@@ -100,7 +100,7 @@ export const generateCommand: Command = {
       });
       interrupt.check();
       // The same Idempotency-Key on every attempt: a retried submission never makes a second
-      // generation (design section 5).
+      // generation (docs/openapi.json).
       const idempotencyKey = randomUUID();
       const client = target.client;
       const accepted = await retrying(

@@ -1,5 +1,5 @@
 /**
- * A small stand-in for the pipeline's HTTP API (design section 5) and the local runtime's control
+ * A small stand-in for the pipeline's HTTP API (docs/openapi.json) and the local runtime's control
  * server, for driving the CLI commands without the real runtime: scripted generations that move
  * queued -> running -> terminal one GET at a time, a PNG behind each image URL, pages with
  * cursors, and a data dir whose endpoints.json/runtime.json point at it.

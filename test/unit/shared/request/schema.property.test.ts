@@ -1,5 +1,5 @@
 /**
- * Properties of the request schema (design section 4): any JSON value gets an answer and never
+ * Properties of the request schema: any JSON value gets an answer and never
  * an exception; an accepted request satisfies every rule; a refused one carries a code of the
  * rule table; and breaking rules of a valid request answers the first broken rule's code.
  */
