@@ -98,10 +98,6 @@ export function wireCode(code: string | number): number {
   return Number(code);
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function safeDecode(text: string): string | undefined {
   try {
     return decodeURIComponent(text);

@@ -4,12 +4,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { isPlainObject } from '#local/simulator/answers.ts';
 import { FAULT_KINDS, type FaultKind, type FaultRoller } from '#local/simulator/faults.ts';
 import type { ImageCache } from '#local/simulator/images.ts';
 import type { RequestJournal } from '#local/simulator/journal.ts';
 import type { ResolvedOptions } from '#local/simulator/options.ts';
 import type { TaskCounters, TaskStore } from '#local/simulator/task-store.ts';
+import { isPlainObject } from '#shared/json.ts';
 
 export type RequestKind = 'create' | 'poll' | 'image';
 

@@ -9,7 +9,6 @@ import {
   ClientGoneError,
   CREATE_UNAVAILABLE_CODE,
   isAuthorized,
-  isPlainObject,
   POLL_UNAVAILABLE_CODE,
   SPARK_MODEL,
   sendError,
@@ -24,6 +23,7 @@ import { signedImageUrl } from '#local/simulator/images.ts';
 import type { JournalEntry } from '#local/simulator/journal.ts';
 import type { SimTask, TaskOutcome } from '#local/simulator/task-store.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { isPlainObject } from '#shared/json.ts';
 import {
   codePointLength,
   type GenerationRequest,

@@ -14,6 +14,7 @@
  * Every file is UTF-8, with or without a BOM, with LF or CRLF line endings.
  */
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { isPlainObject } from '#shared/json.ts';
 import {
   type GenerationRequest,
   type RequestWarning,
@@ -207,8 +208,4 @@ function tooManyLines(maxLines: number): PromptFileRejectedError {
 
 function invalidJson(message: string, cause?: unknown): PromptFileRejectedError {
   return new PromptFileRejectedError(ErrorCodes.PROMPT_FILE_INVALID_JSON, message, { cause });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

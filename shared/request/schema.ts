@@ -6,6 +6,7 @@
  * code is the answer; `details` lists every failure found, in that same order.
  */
 import { type ErrorCode, ErrorCodes } from '#shared/errors/codes.ts';
+import { isPlainObject } from '#shared/json.ts';
 import * as z from '#shared/zod.ts';
 
 export const PROMPT_MAX_CODE_POINTS = 800;
@@ -289,10 +290,6 @@ function warningsFor(request: GenerationRequest): RequestWarning[] {
       message: `The prompt is ${length} characters; the provider recommends at most ${PROMPT_RECOMMENDED_CODE_POINTS}, and longer prompts may generate abnormally or have no effect`,
     },
   ];
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isPresent(input: Record<string, unknown>, key: string): boolean {
