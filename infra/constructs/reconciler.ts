@@ -6,6 +6,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ReconcilerSettings, SlotSettings } from '#shared/contracts/environment.ts';
 import { environmentOf } from '#shared/contracts/setting.ts';
+import { executionArnOf } from '#shared/generation/executions.ts';
 import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction, reservation } from './pipeline-function.ts';
@@ -96,11 +97,7 @@ export class Reconciler extends Construct {
       [props.slotsTable.tableArn],
     );
     allow(this.function, ['states:SendTaskSuccess'], [stateMachineArn]);
-    allow(
-      this.function,
-      ['states:DescribeExecution'],
-      [`${stateMachineArn.replace(':stateMachine:', ':execution:')}:*`],
-    );
+    allow(this.function, ['states:DescribeExecution'], [executionArnOf(stateMachineArn, '*')]);
     props.eventBus.grantPutEventsTo(this.function);
 
     const target = new LambdaFunction(this.function, {

@@ -30,6 +30,7 @@ import type { RequestedAccess } from '#local/aws/access.ts';
 import { type AslState, ExecutionScope } from '#local/runtime/executions/scope.ts';
 import { TaskFailure, TaskTokens } from '#local/runtime/executions/task-tokens.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
+import { executionArnOf } from '#shared/generation/executions.ts';
 
 export { TaskTokenError } from '#local/runtime/executions/task-tokens.ts';
 
@@ -133,7 +134,7 @@ export class ExecutionEngine {
   }
 
   executionArn(name: string): string {
-    return `${this.#options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    return executionArnOf(this.#options.stateMachineArn, name);
   }
 
   /** Called when an execution ends, whatever the outcome. */
