@@ -13,30 +13,19 @@ import {
   type GetObjectCommandOutput,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
-  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { logger } from '#shared/observability/powertools.ts';
-import {
-  OwnerLookupError,
-  PromptFileEventError,
-  PromptFileReadError,
-  PromptFileReportError,
-} from './errors.ts';
+import { OwnerLookupError, PromptFileEventError, PromptFileReadError } from './errors.ts';
 import { type FileIdentity, hasVersion, promptLineId, unquoteEtag } from './ids.ts';
-import {
-  decodeEventKey,
-  formatOf,
-  type IgnoreReason,
-  ignoreReason,
-  ownerOf,
-  reportKeyOf,
-} from './keys.ts';
+import { decodeEventKey, formatOf, type IgnoreReason, ignoreReason, ownerOf } from './keys.ts';
+import { countingBytes, isAsyncIterable, isPermanentS3Error, unreadable } from './object-body.ts';
 import { type CodedError, DEFAULT_MAX_LINE_BYTES, parsePromptFile } from './parser.ts';
 import { ReportBuilder, type ReportSummary } from './report.ts';
+import { writeReport } from './report-writer.ts';
 import { StartPacer, type StartRetryPolicy, startGeneration, TaskPool } from './starter.ts';
 
 /** `StartExecution` calls in flight per file. */
@@ -355,81 +344,6 @@ export async function processPromptFile(
   }
   await pool.drain();
   return writeReport(report, deps);
-}
-
-async function writeReport(
-  report: ReportBuilder,
-  deps: PromptFileDeps,
-): Promise<PromptFileOutcome> {
-  const built = report.build((deps.now ?? (() => new Date()))());
-  const reportKey = reportKeyOf(built.key);
-  try {
-    await deps.s3.send(
-      new PutObjectCommand({
-        Bucket: built.bucket,
-        Key: reportKey,
-        Body: JSON.stringify(built),
-        ContentType: 'application/json; charset=utf-8',
-      }),
-    );
-  } catch (error) {
-    throw new PromptFileReportError(`Writing the report s3://${built.bucket}/${reportKey} failed`, {
-      cause: error,
-    });
-  }
-  logger.info('Prompt file processed', {
-    bucket: built.bucket,
-    objectKey: built.key,
-    reportKey,
-    summary: built.summary,
-    error: built.error,
-  });
-  return {
-    status: 'reported',
-    bucket: built.bucket,
-    key: built.key,
-    reportKey,
-    summary: built.summary,
-    ...(built.error && { error: built.error }),
-  };
-}
-
-/**
- * Failures no retry fixes: the object is gone, access is denied, it is archived. 408, 412 (the
- * object changed between HeadObject and GetObject) and 429 may pass, as may 5xx and the network.
- */
-function isPermanentS3Error(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 400 && status < 500 && ![408, 412, 429].includes(status);
-}
-
-function unreadable(error: unknown): CodedError {
-  const name = (error as { name?: unknown })?.name;
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return {
-    code: ErrorCodes.PROMPT_FILE_UNREADABLE,
-    message: `The file could not be read from S3 (${typeof name === 'string' ? name : 'error'}${status ? `, HTTP ${status}` : ''})`,
-  };
-}
-
-/** The chunks of `body`, counting the bytes handed on so far. */
-function countingBytes(body: AsyncIterable<Uint8Array | string>) {
-  const counted = { bytes: 0 };
-  async function* chunks() {
-    for await (const chunk of body) {
-      counted.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      yield chunk;
-    }
-  }
-  return Object.assign(counted, { chunks: chunks() });
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-  );
 }
 
 async function hasApiKey(owner: string, deps: PromptFileDeps): Promise<boolean> {
