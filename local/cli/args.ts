@@ -1,6 +1,7 @@
 /** Small, strict helpers for CLI options: a bad value is a one-line usage error, never a stack. */
 
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import type { Command } from '#local/cli/main.ts';
 
 /** A mistake in how the command was called; the CLI prints it and exits with code 2. */
 export class UsageError extends Error {
@@ -43,9 +44,39 @@ export function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** The one positional argument a command takes; a usage error naming it otherwise. */
+export function onePositional(positionals: readonly string[], what: string): string {
+  const [value] = positionals;
+  if (value === undefined || positionals.length !== 1) throw new UsageError(`give one ${what}`);
+  return value;
+}
+
 /** True when argv asks for help; commands answer it themselves, as main does. */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
+}
+
+/**
+ * A command whose `run` takes its arguments parsed strictly (an unknown option is a usage error)
+ * with its positionals; `--help` prints the usage instead. `prepare` rewrites argv first.
+ */
+export function defineCommand<const Options extends ParseArgsOptionsConfig>(spec: {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  readonly prepare?: (argv: string[]) => string[];
+  run(args: NonNullable<ReturnType<typeof commandArgs<Options>>>): Promise<number>;
+}): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: spec.usage,
+    async run(argv) {
+      const args = commandArgs(spec.prepare?.(argv) ?? argv, spec.usage, spec.options);
+      return args === undefined ? 0 : spec.run(args);
+    },
+  };
 }
 
 /**

@@ -215,6 +215,15 @@ export const TARGET_OPTIONS = {
   'data-dir': { type: 'string' },
 } as const;
 
+/** What {@link TARGET_OPTIONS} parsed into, as {@link resolveTarget} takes it. */
+export function targetOf(values: {
+  readonly api?: string | undefined;
+  readonly key?: string | undefined;
+  readonly 'data-dir'?: string | undefined;
+}): Pick<TargetOptions, 'api' | 'key' | 'dataDir'> {
+  return { api: values.api, key: values.key, dataDir: values['data-dir'] };
+}
+
 export const TARGET_USAGE = `  --api URL              a deployed API (the stack's ApiUrl output; or env ${ENV_API_URL})
   --key KEY              API key (or env ${ENV_API_KEY}); locally the runtime's own key
   --data-dir DIR         the local runtime's data dir (default ${DEFAULT_DATA_DIR})`;

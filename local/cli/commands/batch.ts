@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
-import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
+import { defineCommand, integerOption, onePositional, UsageError } from '#local/cli/args.ts';
 import {
   type ApiClient,
   ApiError,
@@ -19,8 +19,8 @@ import {
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
+  targetOf,
 } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
 import { ownerSchema } from '#shared/generation/model.ts';
 import { formatOf, reportKeyOf } from '#shared/prompt-files/keys.ts';
 import type { PromptFileReport } from '#shared/prompt-files/report.ts';
@@ -61,25 +61,21 @@ const CONTENT_TYPES: Record<string, string> = {
   json: 'application/json',
 };
 
-export const batchCommand: Command = {
+export const batchCommand = defineCommand({
   name: 'batch',
   summary: 'upload a prompt file and follow it to the end',
   usage,
-  async run(argv) {
-    const args = commandArgs(argv, usage, {
-      owner: { type: 'string' },
-      bucket: { type: 'string' },
-      region: { type: 'string' },
-      concurrency: { type: 'string' },
-      'report-timeout-s': { type: 'string' },
-      'timeout-s': { type: 'string' },
-      ...TARGET_OPTIONS,
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
-    const [file] = positionals;
-    if (file === undefined || positionals.length !== 1)
-      throw new UsageError('give one prompt file');
+  options: {
+    owner: { type: 'string' },
+    bucket: { type: 'string' },
+    region: { type: 'string' },
+    concurrency: { type: 'string' },
+    'report-timeout-s': { type: 'string' },
+    'timeout-s': { type: 'string' },
+    ...TARGET_OPTIONS,
+  },
+  async run({ values, positionals }) {
+    const file = onePositional(positionals, 'prompt file');
     const name = basename(file);
     const format = formatOf(name);
     if (format === undefined)
@@ -117,9 +113,7 @@ export const batchCommand: Command = {
     let reportPath: string | undefined;
     try {
       target = await resolveTarget({
-        api: values.api,
-        key: values.key,
-        dataDir: values['data-dir'],
+        ...targetOf(values),
         startIfNeeded: values.bucket === undefined,
         log: (line) => process.stderr.write(`${line}\n`),
       });
@@ -197,7 +191,7 @@ export const batchCommand: Command = {
       interrupt.dispose();
     }
   },
-};
+});
 
 function storageOf(
   endpoints: LocalEndpoints | undefined,

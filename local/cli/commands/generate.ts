@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
+import { defineCommand, integerOption, UsageError } from '#local/cli/args.ts';
 import {
   type ApiClient,
   type Generation,
@@ -25,8 +25,8 @@ import {
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
+  targetOf,
 } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
 import { validateGenerationRequest } from '#shared/request/schema.ts';
 
 const usage = `Usage: spark-t2i generate "<prompt>" [options]
@@ -49,22 +49,21 @@ Exit code: 0 completed, 1 failed or cancelled (its code is printed), 2 bad input
 
 const POLL_INTERVAL_MS = 500;
 
-export const generateCommand: Command = {
+export const generateCommand = defineCommand({
   name: 'generate',
   summary: 'run one generation and save its images',
   usage,
-  async run(argv) {
-    const args = commandArgs(joinNegativeNumbers(argv, ['seed', 'width', 'height']), usage, {
-      width: { type: 'string' },
-      height: { type: 'string' },
-      seed: { type: 'string' },
-      'no-pre-llm': { type: 'boolean', default: false },
-      out: { type: 'string', default: '.' },
-      'timeout-s': { type: 'string' },
-      ...TARGET_OPTIONS,
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
+  options: {
+    width: { type: 'string' },
+    height: { type: 'string' },
+    seed: { type: 'string' },
+    'no-pre-llm': { type: 'boolean', default: false },
+    out: { type: 'string', default: '.' },
+    'timeout-s': { type: 'string' },
+    ...TARGET_OPTIONS,
+  },
+  prepare: (argv) => joinNegativeNumbers(argv, ['seed', 'width', 'height']),
+  async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError('give the prompt, in quotes');
     if (positionals.length > 1) {
       throw new UsageError(
@@ -92,9 +91,7 @@ export const generateCommand: Command = {
     let id: string | undefined;
     try {
       target = await resolveTarget({
-        api: values.api,
-        key: values.key,
-        dataDir: values['data-dir'],
+        ...targetOf(values),
         startIfNeeded: true,
         log: (line) => process.stderr.write(`${line}\n`),
       });
@@ -167,7 +164,7 @@ export const generateCommand: Command = {
       interrupt.dispose();
     }
   },
-};
+});
 
 /** Polls a generation until it is terminal, showing its status and elapsed time on stderr. */
 export async function follow(

@@ -1,8 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { defineCommand, UsageError } from '#local/cli/args.ts';
 import { requireRunningRuntime } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
 import { ApiKeyStore, hashApiKey, InvalidOwnerError } from '#shared/api/keys.ts';
 import { ownerSchema } from '#shared/generation/model.ts';
 
@@ -27,21 +26,19 @@ Options:
 keys create prints the key alone on stdout (the warning goes to stderr), so it can be captured:
   KEY=$(npx spark-t2i keys create --owner alice)`;
 
-export const keysCommand: Command = {
+export const keysCommand = defineCommand({
   name: 'keys',
   summary: 'create or revoke API keys (local or deployed)',
   usage,
-  async run(argv) {
-    const args = commandArgs(argv, usage, {
-      owner: { type: 'string' },
-      key: { type: 'string' },
-      hash: { type: 'string' },
-      table: { type: 'string' },
-      region: { type: 'string' },
-      'data-dir': { type: 'string' },
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
+  options: {
+    owner: { type: 'string' },
+    key: { type: 'string' },
+    hash: { type: 'string' },
+    table: { type: 'string' },
+    region: { type: 'string' },
+    'data-dir': { type: 'string' },
+  },
+  async run({ values, positionals }) {
     const [action, ...extra] = positionals;
     if (action !== 'create' && action !== 'revoke') {
       throw new UsageError('say "keys create --owner NAME" or "keys revoke --hash H"');
@@ -96,7 +93,7 @@ export const keysCommand: Command = {
     );
     return 0;
   },
-};
+});
 
 async function storeFor(
   table: string | undefined,

@@ -1,8 +1,7 @@
-import { commandArgs, integerOption, UsageError } from '#local/cli/args.ts';
+import { defineCommand, integerOption, UsageError } from '#local/cli/args.ts';
 import type { Generation } from '#local/cli/client/api-client.ts';
 import { recordTable } from '#local/cli/client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, targetOf } from '#local/cli/client/target.ts';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '#shared/api/schemas.ts';
 import { GENERATION_STATUSES } from '#shared/generation/model.ts';
 
@@ -20,21 +19,19 @@ Options:
 ${TARGET_USAGE}
   -h, --help             show this help`;
 
-export const listCommand: Command = {
+export const listCommand = defineCommand({
   name: 'list',
   summary: 'list generations, newest first',
   usage,
-  async run(argv) {
-    const args = commandArgs(argv, usage, {
-      status: { type: 'string' },
-      limit: { type: 'string' },
-      all: { type: 'boolean', default: false },
-      cursor: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      ...TARGET_OPTIONS,
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
+  options: {
+    status: { type: 'string' },
+    limit: { type: 'string' },
+    all: { type: 'boolean', default: false },
+    cursor: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    ...TARGET_OPTIONS,
+  },
+  async run({ values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const { status } = values;
     if (status !== undefined && !(GENERATION_STATUSES as readonly string[]).includes(status)) {
@@ -46,11 +43,7 @@ export const listCommand: Command = {
       min: 1,
       max: LIST_LIMIT_MAX,
     });
-    const target = await resolveTarget({
-      api: values.api,
-      key: values.key,
-      dataDir: values['data-dir'],
-    });
+    const target = await resolveTarget(targetOf(values));
     try {
       const records: Generation[] = [];
       let cursor = values.cursor;
@@ -85,4 +78,4 @@ export const listCommand: Command = {
       await target.close();
     }
   },
-};
+});

@@ -1,9 +1,8 @@
 import { signedFetch } from '#local/aws/signed-fetch.ts';
-import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { defineCommand, UsageError } from '#local/cli/args.ts';
 import { reasonOf } from '#local/cli/client/api-client.ts';
 import { formatTable } from '#local/cli/client/output.ts';
 import { type LocalFiles, requireRunningRuntime } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
 
 const usage = `Usage: spark-t2i schedules list [--json] [--data-dir DIR]
        spark-t2i schedules trigger NAME [--data-dir DIR]
@@ -25,17 +24,15 @@ interface ScheduleView {
   readonly next?: string | null;
 }
 
-export const schedulesCommand: Command = {
+export const schedulesCommand = defineCommand({
   name: 'schedules',
   summary: 'list the configured schedules, or fire one now (local runtime)',
   usage,
-  async run(argv) {
-    const args = commandArgs(argv, usage, {
-      json: { type: 'boolean', default: false },
-      'data-dir': { type: 'string' },
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
+  options: {
+    json: { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+  },
+  async run({ values, positionals }) {
     const [action, name, ...extra] = positionals;
     if (action === 'list') {
       if (name !== undefined) throw new UsageError(`unexpected argument "${name}"`);
@@ -93,7 +90,7 @@ export const schedulesCommand: Command = {
     );
     return 0;
   },
-};
+});
 
 async function listSchedules(local: LocalFiles): Promise<ScheduleView[]> {
   const { status, body } = await control(local, 'GET', '/__local/schedules');

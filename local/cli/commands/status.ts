@@ -1,7 +1,6 @@
-import { commandArgs, UsageError } from '#local/cli/args.ts';
+import { defineCommand, onePositional } from '#local/cli/args.ts';
 import { describeRecord } from '#local/cli/client/records.ts';
-import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE } from '#local/cli/client/target.ts';
-import type { Command } from '#local/cli/main.ts';
+import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, targetOf } from '#local/cli/client/target.ts';
 
 const usage = `Usage: spark-t2i status ID [options]
 
@@ -15,25 +14,17 @@ ${TARGET_USAGE}
 
 Exit code: 0 found (whatever its status), 1 unknown id (404) or any other error.`;
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: 'status',
   summary: 'show one generation',
   usage,
-  async run(argv) {
-    const args = commandArgs(argv, usage, {
-      json: { type: 'boolean', default: false },
-      ...TARGET_OPTIONS,
-    });
-    if (args === undefined) return 0;
-    const { values, positionals } = args;
-    const [id] = positionals;
-    if (id === undefined || positionals.length !== 1)
-      throw new UsageError('give one generation id');
-    const target = await resolveTarget({
-      api: values.api,
-      key: values.key,
-      dataDir: values['data-dir'],
-    });
+  options: {
+    json: { type: 'boolean', default: false },
+    ...TARGET_OPTIONS,
+  },
+  async run({ values, positionals }) {
+    const id = onePositional(positionals, 'generation id');
+    const target = await resolveTarget(targetOf(values));
     try {
       const record = await target.client.get(id);
       console.log(values.json ? JSON.stringify(record, null, 2) : describeRecord(record));
@@ -42,4 +33,4 @@ export const statusCommand: Command = {
       await target.close();
     }
   },
-};
+});
