@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface LocalDynamoDb {
   readonly documents: DynamoDBDocumentClient;
@@ -83,5 +84,31 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * A local DynamoDB for the test file that calls this at its top: started before its tests and
+ * closed after them. `tableNumber()` numbers the tables each test creates, so none share one.
+ */
+export function useLocalDynamoDb(): Omit<LocalDynamoDb, 'close'> & { tableNumber(): number } {
+  let started: LocalDynamoDb | undefined;
+  let tables = 0;
+  beforeAll(async () => {
+    started = await startDynamoDb();
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const running = (): LocalDynamoDb => {
+    if (started === undefined) throw new Error('the local DynamoDB is used outside a test');
+    return started;
+  };
+  return {
+    get documents() {
+      return running().documents;
+    },
+    createTable: (name, keys, indexes) => running().createTable(name, keys, indexes),
+    tableNumber: () => ++tables,
   };
 }

@@ -1,5 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENT_CANCELLED, EVENT_FAILED, type GenerationEvent } from '#shared/generation/events.ts';
 import {
   type GenerationRecord,
@@ -17,24 +17,16 @@ import { GenerationRepository } from '#shared/generation/repository.ts';
 import { expiresAtOf } from '#shared/generation/retention.ts';
 import { ProviderSlots } from '#shared/generation/slots.ts';
 import { Transitions } from '#shared/generation/transitions.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
+import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 
-let dynamodb: LocalDynamoDb;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamodb = await startDynamoDb();
-});
-afterAll(async () => {
-  await dynamodb.close();
-});
+const dynamodb = useLocalDynamoDb();
 
 const CREATED_AT = '2026-12-01T11:00:00.000Z';
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const DAY = 86_400;
 
 async function table(retentionDays?: number) {
-  const name = `outbox-${++tables}`;
+  const name = `outbox-${dynamodb.tableNumber()}`;
   await dynamodb.createTable(name, { id: 'HASH' }, [GenerationsTableSchema.unfinishedIndex]);
   const repository = new GenerationRepository(
     dynamodb.documents,

@@ -1,5 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENT_FAILED, type FailedDetail } from '#shared/generation/events.ts';
 import {
   type GenerationError,
@@ -16,17 +16,9 @@ import {
 } from '#shared/generation/reconciler.ts';
 import { ProviderSlots, type WakeWaiter } from '#shared/generation/slots.ts';
 import { GenerationStore } from '#shared/generation/store.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
+import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 
-let dynamodb: LocalDynamoDb;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamodb = await startDynamoDb();
-});
-afterAll(async () => {
-  await dynamodb.close();
-});
+const dynamodb = useLocalDynamoDb();
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 
@@ -40,7 +32,7 @@ interface Setup {
 }
 
 async function setup(statuses: Record<string, ExecutionStatus>, capacity = 2): Promise<Setup> {
-  const n = ++tables;
+  const n = dynamodb.tableNumber();
   await dynamodb.createTable(`generations-${n}`, { id: 'HASH' }, [
     GenerationsTableSchema.unfinishedIndex,
   ]);

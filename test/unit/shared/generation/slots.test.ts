@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   acquireSlotStep,
   handOverFreeSlots,
@@ -9,20 +9,12 @@ import {
   TokenExpiredError,
   type WakeWaiter,
 } from '#shared/generation/slots.ts';
-import { type LocalDynamoDb, startDynamoDb } from '../../../helpers/dynamodb.ts';
+import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 
-let dynamodb: LocalDynamoDb;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamodb = await startDynamoDb();
-});
-afterAll(async () => {
-  await dynamodb.close();
-});
+const dynamodb = useLocalDynamoDb();
 
 async function freshSlots(capacity: number): Promise<ProviderSlots> {
-  const name = `slots-${++tables}`;
+  const name = `slots-${dynamodb.tableNumber()}`;
   await dynamodb.createTable(name, { pk: 'HASH', sk: 'RANGE' });
   return new ProviderSlots(dynamodb.documents, name, capacity);
 }
