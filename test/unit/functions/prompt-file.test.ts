@@ -6,30 +6,17 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { lambdaContext } from '../../helpers/lambda-context.ts';
 import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from '../shared/prompt-files/helpers.ts';
 
 const s3Mock = mockClient(S3Client);
 const dynamoMock = mockClient(DynamoDBClient);
 const sfnMock = mockClient(SFNClient);
 
-const context = {
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: 'prompt-file',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:prompt-file',
-  memoryLimitInMB: '512',
-  awsRequestId: 'request-1',
-  logGroupName: '/aws/lambda/prompt-file',
-  logStreamName: 'stream',
-  getRemainingTimeInMillis: () => 900_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} satisfies Context;
+const context = lambdaContext({ functionName: 'prompt-file', remainingMs: 900_000, memoryMb: 512 });
 
 const ENV = {
   AWS_REGION: 'us-east-1',

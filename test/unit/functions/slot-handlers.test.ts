@@ -24,15 +24,12 @@ import {
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { lambdaContext } from '../../helpers/lambda-context.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sfn = mockClient(SFNClient);
 const events = mockClient(EventBridgeClient);
-const context = {
-  functionName: 'test',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 30_000,
-} as unknown as Context;
+const context = lambdaContext({ functionName: 'test', requestId: 'req-1' });
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let acquire: Handler;
 let release: Handler;

@@ -47,22 +47,11 @@ export {
   TABLES,
 } from './env.ts';
 
+import { lambdaContext as sharedLambdaContext } from '../../../helpers/lambda-context.ts';
+
 /** A Lambda context good enough for middy, Powertools and idempotency. */
 export function lambdaContext(requestId = 'lambda-request-1'): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'spark-t2i-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:spark-t2i-test`,
-    memoryLimitInMB: '256',
-    awsRequestId: requestId,
-    logGroupName: '/aws/lambda/spark-t2i-test',
-    logStreamName: '2024/01/01/[$LATEST]0123456789',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return sharedLambdaContext({ requestId });
 }
 
 export interface ApiEventOptions {

@@ -13,16 +13,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { type RunningSimulator, renderPng, startSimulator } from '#local/simulator/index.ts';
 import type { TaskState } from '#shared/generation/steps.ts';
+import { lambdaContext } from '../../../helpers/lambda-context.ts';
 
 export const SPARK_KEY = 'spark-test-key';
 export const dynamo = mockClient(DynamoDBDocumentClient);
 export const s3 = mockClient(S3Client);
 export const secrets = mockClient(SecretsManagerClient);
-export const context = {
-  functionName: 'test',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 30_000,
-} as unknown as Context;
+export const context = lambdaContext({ functionName: 'test', requestId: 'req-1' });
 
 export let simulator: RunningSimulator;
 export let faulty: RunningSimulator;
