@@ -20,7 +20,6 @@
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { StateNames } from '../../infra/constructs/workflow.ts';
 import { loadSynthesizedApp } from '../../local/runtime/synthesis.ts';
 import { FAULT_KINDS, type FaultKind, seededRandom } from '../../local/simulator/faults.ts';
@@ -31,6 +30,7 @@ import {
   type ServedRuntime,
   type ServeOptions,
   SHARED_CACHE_DIR,
+  scanGenerations,
   serve,
 } from '../helpers/serve.ts';
 
@@ -216,7 +216,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const monitor = (async () => {
       while (monitoring) {
         try {
-          const items = await scanGenerations(runtime, tag);
+          const items = await generationsTagged(runtime, tag);
           counts.total = items.length;
           counts.terminal = items.filter((item) => TERMINAL.has(item.status)).length;
         } catch {
@@ -456,23 +456,12 @@ async function retrying(
   }
 }
 
-async function scanGenerations(runtime: ServedRuntime, tag: string): Promise<StoredGeneration[]> {
-  const items: StoredGeneration[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await runtime.dynamodb().send(
-      new ScanCommand({
-        TableName: runtime.endpoints.dynamodb.tableName,
-        FilterExpression: 'begins_with(#request.prompt, :tag)',
-        ExpressionAttributeNames: { '#request': 'request' },
-        ExpressionAttributeValues: { ':tag': `${tag} ` },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as StoredGeneration[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
+async function generationsTagged(runtime: ServedRuntime, tag: string): Promise<StoredGeneration[]> {
+  return (await scanGenerations(runtime, {
+    FilterExpression: 'begins_with(#request.prompt, :tag)',
+    ExpressionAttributeNames: { '#request': 'request' },
+    ExpressionAttributeValues: { ':tag': `${tag} ` },
+  })) as unknown as StoredGeneration[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +529,7 @@ async function check(input: CheckInput): Promise<ChaosReport> {
     figures.push({ name, value: String(value), ...(ok !== undefined && { ok }) });
   const sim = runtime.endpoints.spark.baseUrl;
   const [records, { tasks }, { requests }] = await Promise.all([
-    scanGenerations(runtime, tag),
+    generationsTagged(runtime, tag),
     getJson<{ tasks: SimTaskView[] }>(`${sim}/__sim/tasks`),
     getJson<{ requests: JournalEntry[] }>(`${sim}/__sim/requests`),
   ]);

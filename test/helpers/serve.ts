@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
 import { signedFetch } from '../../local/aws/signed-fetch.ts';
 import type { Endpoints } from '../../local/runtime/runtime.ts';
 import { TEST_CACHE_DIR_VARIABLE } from './global-setup.ts';
@@ -260,4 +260,28 @@ export async function adminRoute(
       secretAccessKey: runtime.endpoints.s3.secretAccessKey,
     },
   });
+}
+
+/** Every generation record the filter keeps, read across the table's scan pages. */
+export async function scanGenerations(
+  runtime: ServedRuntime,
+  filter: Pick<
+    ScanCommandInput,
+    'FilterExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+  >,
+): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await runtime.dynamodb().send(
+      new ScanCommand({
+        TableName: runtime.endpoints.dynamodb.tableName,
+        ...filter,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signedFetch } from '#local/aws/signed-fetch.ts';
@@ -19,6 +19,7 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   adminRoute,
   type ServedRuntime,
+  scanGenerations,
   serve,
   submit,
   waitFor,
@@ -456,23 +457,13 @@ describe('the local runtime, restarted', () => {
         Body: lines.join('\n'),
       }),
     );
-    const generationsOf = async (runtime: ServedRuntime) => {
-      const ids: string[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await runtime.dynamodb().send(
-          new ScanCommand({
-            TableName: runtime.endpoints.dynamodb.tableName,
-            FilterExpression: 'contains(sourceRef, :key)',
-            ExpressionAttributeValues: { ':key': key },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        ids.push(...(page.Items ?? []).map((item) => item.id as string));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-      return ids;
-    };
+    const generationsOf = async (runtime: ServedRuntime) =>
+      (
+        await scanGenerations(runtime, {
+          FilterExpression: 'contains(sourceRef, :key)',
+          ExpressionAttributeValues: { ':key': key },
+        })
+      ).map((item) => item.id as string);
     await waitFor('the first generations of the file', async () =>
       (await generationsOf(first)).length >= 5 ? true : undefined,
     );

@@ -7,11 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '#shared/api/keys.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { adminRoute, type ServedRuntime, serve } from '../helpers/serve.ts';
+import { adminRoute, type ServedRuntime, scanGenerations, serve } from '../helpers/serve.ts';
 
 const CAP = 10;
 /** The size of the bulk file: thousands of prompts, as users drop them. */
@@ -69,21 +68,10 @@ async function report(key: string, timeoutMs = 60_000): Promise<Report> {
 /** Every generation record of one prompt file, by its sourceRef. */
 async function generationsOf(key: string) {
   const prefix = `s3://${runtime.endpoints.s3.inputBucket}/${key}#`;
-  const items: Array<Record<string, unknown>> = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await runtime.dynamodb().send(
-      new ScanCommand({
-        TableName: runtime.endpoints.dynamodb.tableName,
-        FilterExpression: 'begins_with(sourceRef, :prefix)',
-        ExpressionAttributeValues: { ':prefix': prefix },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
+  return scanGenerations(runtime, {
+    FilterExpression: 'begins_with(sourceRef, :prefix)',
+    ExpressionAttributeValues: { ':prefix': prefix },
+  });
 }
 
 async function untilAllEnded(key: string, count: number, timeoutMs: number) {

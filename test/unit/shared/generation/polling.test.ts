@@ -277,12 +277,11 @@ describe('the poll step', () => {
   };
   const input = { id: 'gen-1', task, startedAt: new Date(createdAtMs - 100).toISOString() };
 
-  it('re-checks in-process on the first poll and learns the duration it saw', async () => {
-    // First poll 8 s after creation; the task completes at 9.3 s.
-    const { clock, at } = fakeClock(createdAtMs + 8000);
-    const { spark, getTask } = fakeSpark(at, createdAtMs + 9300);
+  /** The first poll, made `fromMs` after creation on the fake clock, of a task done at `doneMs`. */
+  async function firstPoll(fromMs: number, doneMs: number) {
+    const { clock, at } = fakeClock(createdAtMs + fromMs);
+    const { spark, getTask } = fakeSpark(at, createdAtMs + doneMs);
     const { stats, recorded } = fakeStats();
-
     const answer = await pollTaskStep(input, {
       spark,
       policy,
@@ -290,6 +289,12 @@ describe('the poll step', () => {
       clock,
       now: () => new Date(at()),
     });
+    return { answer, getTask, recorded };
+  }
+
+  it('re-checks in-process on the first poll and learns the duration it saw', async () => {
+    // First poll 8 s after creation; the task completes at 9.3 s.
+    const { answer, getTask, recorded } = await firstPoll(8000, 9300);
 
     expect(answer).toMatchObject({ state: 'completed', polls: 1, createdAt: task.createdAt });
     expect(getTask).toHaveBeenCalledTimes(4);
@@ -319,17 +324,7 @@ describe('the poll step', () => {
   });
 
   it('hands back to the Wait state with the next interval when the window ends first', async () => {
-    const { clock, at } = fakeClock(createdAtMs + 8000);
-    const { spark, getTask } = fakeSpark(at, createdAtMs + 60_000);
-    const { stats, recorded } = fakeStats();
-
-    const answer = await pollTaskStep(input, {
-      spark,
-      policy,
-      stats,
-      clock,
-      now: () => new Date(at()),
-    });
+    const { answer, getTask, recorded } = await firstPoll(8000, 60_000);
 
     expect(answer).toMatchObject({ state: 'pending', polls: 1, nextWaitSeconds: 2 });
     expect(getTask).toHaveBeenCalledTimes(17);
