@@ -215,6 +215,21 @@ export const TARGET_OPTIONS = {
   'data-dir': { type: 'string' },
 } as const;
 
+/**
+ * The target of a command that may start a local runtime, telling a person its progress on
+ * stderr (stdout stays the command's answer).
+ */
+export function resolveTargetTelling(
+  values: Parameters<typeof targetOf>[0],
+  startIfNeeded: boolean,
+): Promise<Target> {
+  return resolveTarget({
+    ...targetOf(values),
+    startIfNeeded,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
 /** What {@link TARGET_OPTIONS} parsed into, as {@link resolveTarget} takes it. */
 export function targetOf(values: {
   readonly api?: string | undefined;

@@ -15,11 +15,10 @@ import { mapWithConcurrency, sleep } from '#local/cli/client/poll.ts';
 import {
   ENV_API_URL,
   type LocalEndpoints,
-  resolveTarget,
+  resolveTargetTelling,
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
-  targetOf,
 } from '#local/cli/client/target.ts';
 import { ownerSchema } from '#shared/generation/model.ts';
 import { formatOf, reportKeyOf } from '#shared/prompt-files/keys.ts';
@@ -112,11 +111,7 @@ export const batchCommand = defineCommand({
     let target: Target | undefined;
     let reportPath: string | undefined;
     try {
-      target = await resolveTarget({
-        ...targetOf(values),
-        startIfNeeded: values.bucket === undefined,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
+      target = await resolveTargetTelling(values, values.bucket === undefined);
       interrupt.check();
       const { s3, bucket } = storageOf(target.local?.endpoints, values.bucket, values.region);
       const key = `prompts/${values.owner === undefined ? '' : `${values.owner}/`}${name}`;

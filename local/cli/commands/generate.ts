@@ -21,11 +21,10 @@ import {
 } from '#local/cli/client/output.ts';
 import { PollTimeoutError, pollUntil, retrying } from '#local/cli/client/poll.ts';
 import {
-  resolveTarget,
+  resolveTargetTelling,
   TARGET_OPTIONS,
   TARGET_USAGE,
   type Target,
-  targetOf,
 } from '#local/cli/client/target.ts';
 import { validateGenerationRequest } from '#shared/request/schema.ts';
 
@@ -90,11 +89,7 @@ export const generateCommand = defineCommand({
     let target: Target | undefined;
     let id: string | undefined;
     try {
-      target = await resolveTarget({
-        ...targetOf(values),
-        startIfNeeded: true,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
+      target = await resolveTargetTelling(values, true);
       interrupt.check();
       // The same Idempotency-Key on every attempt: a retried submission never makes a second
       // generation (docs/openapi.json).
