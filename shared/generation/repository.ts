@@ -203,21 +203,10 @@ export class GenerationRepository {
     error: GenerationError,
     now: Date,
   ): Promise<OwingRecord | undefined> {
-    const at = now.toISOString();
-    const pendingEvent: PendingEvent = { detailType: EVENT_FAILED, at };
-    const failed = await this.#transition(
-      record.id,
-      Transitions.failedWithEvent,
-      {
-        ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
-        ':error': error,
-        ':now': at,
-        ':expiresAt': this.expiresAtOf(record.createdAt),
-        ':event': pendingEvent,
-      },
-      true,
-    );
-    return failed && { ...failed, pendingEvent };
+    return this.#endOwing(record, Transitions.failedWithEvent, EVENT_FAILED, now, {
+      ':ownerStatus': ownerStatusKey(record.owner, 'failed'),
+      ':error': error,
+    });
   }
 
   /**
@@ -230,24 +219,40 @@ export class GenerationRepository {
     error: GenerationError,
     now: Date,
   ): Promise<OwingRecord | undefined> {
+    return this.#endOwing(record, Transitions.cancelled, EVENT_CANCELLED, now, {
+      ':owner': owner,
+      ':ownerStatus': ownerStatusKey(owner, 'cancelled'),
+      ':error': error,
+    });
+  }
+
+  /**
+   * A final-status write that owes its event (the outbox): the event and the record's expiry
+   * (kept when the record has one already, the API's from its creation) go with the status.
+   * Answers the ended record, or undefined when the transition's condition refused it.
+   */
+  async #endOwing(
+    record: Pick<StoredRecord, 'id' | 'createdAt'>,
+    transition: TransitionDefinition,
+    detailType: PendingEvent['detailType'],
+    now: Date,
+    values: Readonly<Record<string, unknown>>,
+  ): Promise<OwingRecord | undefined> {
     const at = now.toISOString();
-    const pendingEvent: PendingEvent = { detailType: EVENT_CANCELLED, at };
-    const cancelled = await this.#transition(
+    const pendingEvent: PendingEvent = { detailType, at };
+    const ended = await this.#transition(
       record.id,
-      Transitions.cancelled,
+      transition,
       {
-        ':owner': owner,
-        ':ownerStatus': ownerStatusKey(owner, 'cancelled'),
-        ':error': error,
+        ...values,
         ':now': at,
-        // Kept when the record has one already (the API's, from its creation).
         ':expiresAt': this.expiresAtOf(record.createdAt),
         ':event': pendingEvent,
       },
       true,
     );
     // The event as written, whatever the answer echoes: the publisher clears exactly this one.
-    return cancelled && { ...cancelled, pendingEvent };
+    return ended && { ...ended, pendingEvent };
   }
 
   /** Marks a queued record failed because its workflow could not be started. */

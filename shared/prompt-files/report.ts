@@ -30,7 +30,8 @@ export interface ReportSummary {
   readonly skipped: number;
 }
 
-export interface PromptFileReport {
+/** What a report says of its file, known before any line is read. */
+export interface ReportHead {
   readonly bucket: string;
   readonly key: string;
   /** The S3 version the generations came from, in a versioned bucket. */
@@ -41,19 +42,13 @@ export interface PromptFileReport {
   readonly owner: string;
   /** The format by extension; `null` for a file that is not a prompt file. */
   readonly format: PromptFileFormat | null;
+}
+
+export interface PromptFileReport extends ReportHead {
   readonly createdAt: string;
   readonly summary: ReportSummary;
   readonly lines: readonly ReportLine[];
   readonly error?: CodedError;
-}
-
-export interface ReportHead {
-  readonly bucket: string;
-  readonly key: string;
-  readonly versionId?: string;
-  readonly etag?: string;
-  readonly owner: string;
-  readonly format: PromptFileFormat | null;
 }
 
 /** Collects a report as the file is read. */
