@@ -2,6 +2,8 @@
  * The reconciler: on a Step Functions "Execution Status Change" event it settles that one
  * execution; on its schedule ("Scheduled Event") it sweeps. See shared/generation/reconciler.ts.
  */
+
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
@@ -44,7 +46,10 @@ const deps = {
       throw error;
     }
   },
-  publish: eventBridgePublisher(async () => eventBridge(), settings.eventBusName),
+  publish: eventBridgePublisher(
+    (input) => eventBridge().send(new PutEventsCommand(input)),
+    settings.eventBusName,
+  ),
 };
 
 type ReconcilerEvent =

@@ -118,7 +118,14 @@ export function cancelGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): C
     repository: generationRepositoryFromEnv(env),
     presign: presignerFromEnv(env),
     executions: stepFunctionsExecutions(lazyStepFunctions, values[EnvNames.stateMachineArn]),
-    publish: eventBridgePublisher(lazyEventBridge, values[EnvNames.eventBusName]),
+    // Loaded on the first cancel, not at the cold start of a route that may never publish.
+    publish: eventBridgePublisher(async (input) => {
+      const [client, { PutEventsCommand }] = await Promise.all([
+        lazyEventBridge(),
+        import('@aws-sdk/client-eventbridge'),
+      ]);
+      return client.send(new PutEventsCommand(input));
+    }, values[EnvNames.eventBusName]),
     now: () => new Date(),
   });
 }
