@@ -8,9 +8,8 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
 import { lazyEventBridge, lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
-import { ConfigurationError, EnvNames, envInt, readEnv } from '#shared/config/env.ts';
-import { RecordSettings } from '#shared/contracts/environment.ts';
-import { readSettings } from '#shared/contracts/setting.ts';
+import { RecordSettings, Resources } from '#shared/contracts/environment.ts';
+import { ConfigurationError, envInt, readEnv, readSettings } from '#shared/contracts/setting.ts';
 import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
 import { eventBridgePublisher } from '#shared/generation/publisher.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';
@@ -74,8 +73,8 @@ export const CURSOR_SECRET_CACHE_SECONDS = 3600;
 export function generationRepositoryFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): GenerationRepository {
-  const values = readEnv({ [EnvNames.generationsTable]: tableName }, env);
-  return new GenerationRepository(dynamoDb(), values[EnvNames.generationsTable], {
+  const values = readEnv({ [Resources.generationsTable.env]: tableName }, env);
+  return new GenerationRepository(dynamoDb(), values[Resources.generationsTable.env], {
     retentionDays: readSettings(RecordSettings, env).retentionDays,
   });
 }
@@ -109,15 +108,15 @@ export function listGenerationsFromEnv(
 export function cancelGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): CancelGeneration {
   const values = readEnv(
     {
-      [EnvNames.stateMachineArn]: stateMachineArn,
-      [EnvNames.eventBusName]: z.string().check(z.minLength(1)),
+      [Resources.stateMachineArn.env]: stateMachineArn,
+      [Resources.eventBusName.env]: z.string().check(z.minLength(1)),
     },
     env,
   );
   return cancelGeneration({
     repository: generationRepositoryFromEnv(env),
     presign: presignerFromEnv(env),
-    executions: stepFunctionsExecutions(lazyStepFunctions, values[EnvNames.stateMachineArn]),
+    executions: stepFunctionsExecutions(lazyStepFunctions, values[Resources.stateMachineArn.env]),
     // Loaded on the first cancel, not at the cold start of a route that may never publish.
     publish: eventBridgePublisher(async (input) => {
       const [client, { PutEventsCommand }] = await Promise.all([
@@ -125,7 +124,7 @@ export function cancelGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): C
         import('@aws-sdk/client-eventbridge'),
       ]);
       return client.send(new PutEventsCommand(input));
-    }, values[EnvNames.eventBusName]),
+    }, values[Resources.eventBusName.env]),
     now: () => new Date(),
   });
 }

@@ -6,7 +6,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { lazyStepFunctions } from '#shared/aws/lazy.ts';
-import { EnvNames, envInt, readEnv } from '#shared/config/env.ts';
+import { Resources } from '#shared/contracts/environment.ts';
+import { envInt, readEnv } from '#shared/contracts/setting.ts';
 import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
 import * as z from '#shared/zod.ts';
 import { ApiEnv, generationRepositoryFromEnv, stateMachineArn, tableName } from './config.ts';
@@ -18,7 +19,7 @@ import { type SubmitGeneration, submitGeneration } from './use-cases/submit.ts';
 export function submitGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): SubmitGeneration {
   const values = readEnv(
     {
-      [EnvNames.stateMachineArn]: stateMachineArn,
+      [Resources.stateMachineArn.env]: stateMachineArn,
       [ApiEnv.idempotencyTable]: tableName,
       [ApiEnv.metadataMaxBytes]: z.pipe(
         envInt(DEFAULT_METADATA_MAX_BYTES),
@@ -29,7 +30,7 @@ export function submitGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): S
   );
   return submitGeneration({
     repository: generationRepositoryFromEnv(env),
-    executions: stepFunctionsExecutions(lazyStepFunctions, values[EnvNames.stateMachineArn]),
+    executions: stepFunctionsExecutions(lazyStepFunctions, values[Resources.stateMachineArn.env]),
     metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
     idempotency: idempotentStarts({
       persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]),

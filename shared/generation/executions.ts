@@ -5,7 +5,7 @@
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { LazyClient } from '#shared/aws/lazy.ts';
-import { ConfigurationError } from '#shared/config/env.ts';
+import { ConfigurationError } from '#shared/contracts/setting.ts';
 import type { WorkflowInput } from './model.ts';
 
 /** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */
