@@ -64,7 +64,8 @@ describe('the local S3 server under SIGKILL', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   });
 
-  it('keeps every object it answered a PUT for whole, and none half-written', async () => {
+  /** The storage server in a child process of its own, on a new data dir, to be SIGKILLed. */
+  async function startKillable() {
     const dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-kill-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const { child, endpoint } = await startChild(dataDir);
@@ -75,6 +76,23 @@ describe('the local S3 server under SIGKILL', () => {
     });
     const s3 = client(endpoint, await adminCredentials(dataDir));
     cleanups.push(async () => s3.destroy());
+    return { dataDir, child, exited, s3 };
+  }
+
+  /** A client of the storage started again, in this process, on the killed one's data dir. */
+  async function restart(dataDir: string) {
+    const storage: LocalStorage = await startLocalStorage({
+      dataDir,
+      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
+    });
+    cleanups.push(async () => storage.close());
+    const again = client(storage.s3Endpoint, storage.credentials);
+    cleanups.push(async () => again.destroy());
+    return again;
+  }
+
+  it('keeps every object it answered a PUT for whole, and none half-written', async () => {
+    const { dataDir, child, exited, s3 } = await startKillable();
 
     // Sizes from a few bytes to a few MiB, like images and prompt files.
     const objects = Array.from({ length: 40 }, (_, index) => ({
@@ -96,14 +114,7 @@ describe('the local S3 server under SIGKILL', () => {
     // The kill did cut writes short (their temporary files are still there).
     expect((await partialFiles(join(dataDir, 's3'))).length).toBeGreaterThan(0);
 
-    let storage: LocalStorage | undefined;
-    storage = await startLocalStorage({
-      dataDir,
-      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
-    });
-    cleanups.push(async () => storage?.close());
-    const again = client(storage.s3Endpoint, storage.credentials);
-    cleanups.push(async () => again.destroy());
+    const again = await restart(dataDir);
     const found = await Promise.all(
       objects.map(async ({ key, body }) => {
         try {
@@ -126,16 +137,7 @@ describe('the local S3 server under SIGKILL', () => {
   }, 60_000);
 
   it('keeps an overwritten object whole, old or new, and new once the overwrite was answered', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'spark-t2i-s3-kill-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const { child, endpoint } = await startChild(dataDir);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    cleanups.push(async () => {
-      child.kill('SIGKILL');
-      await exited;
-    });
-    const s3 = client(endpoint, await adminCredentials(dataDir));
-    cleanups.push(async () => s3.destroy());
+    const { dataDir, child, exited, s3 } = await startKillable();
 
     const objects = Array.from({ length: 24 }, (_, index) => ({
       key: `prompts/local/p${index}.txt`,
@@ -157,14 +159,7 @@ describe('the local S3 server under SIGKILL', () => {
     await exited;
     expect(answered.size).toBeGreaterThanOrEqual(killAfter);
 
-    let storage: LocalStorage | undefined;
-    storage = await startLocalStorage({
-      dataDir,
-      template: { Resources: { [BUCKET]: { Type: 'AWS::S3::Bucket' } } },
-    });
-    cleanups.push(async () => storage?.close());
-    const again = client(storage.s3Endpoint, storage.credentials);
-    cleanups.push(async () => again.destroy());
+    const again = await restart(dataDir);
     const found = await Promise.all(
       objects.map(async ({ key, first, second }) => {
         const object = await again.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
