@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { API_KEYS_BY_OWNER_INDEX } from '#shared/api/key-table.ts';
+import { BatchesTableSchema } from '#shared/batches/model.ts';
 import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { DEFAULT_RECORD_RETENTION_DAYS } from '#shared/generation/retention.ts';
 import { SlotsTableSchema } from '#shared/generation/slots.ts';
@@ -39,6 +40,8 @@ export class Storage extends Construct {
   public readonly accessLogsBucket: Bucket;
   /** One item per generation; GSIs list an owner's generations newest first, with or without a status. */
   public readonly generationsTable: TableV2;
+  /** Batches: a head item and counter shards per batch (shared/batches/model.ts). */
+  public readonly batchesTable: TableV2;
   /** One item per API key, keyed by the key's SHA-256; the key itself is never stored. */
   public readonly apiKeysTable: TableV2;
   /** Powertools idempotency records of `Idempotency-Key` requests (24 h TTL). */
@@ -135,6 +138,31 @@ export class Storage extends Construct {
         schema.byOwnerIndex,
         schema.byOwnerStatusIndex,
         schema.unfinishedIndex,
+      ].map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+      })),
+    });
+    // A batch's lines in line order: the sort key is the line number.
+    this.generationsTable.addGlobalSecondaryIndex({
+      indexName: schema.byBatchIndex.name,
+      partitionKey: { name: schema.byBatchIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: schema.byBatchIndex.sortKey, type: AttributeType.NUMBER },
+    });
+
+    const batches = BatchesTableSchema;
+    this.batchesTable = new TableV2(this, 'Batches', {
+      partitionKey: { name: batches.partitionKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: batches.timeToLiveAttribute,
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+      globalSecondaryIndexes: [
+        batches.byOwnerIndex,
+        batches.byOwnerStatusIndex,
+        batches.outboxIndex,
       ].map((index) => ({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },

@@ -71,6 +71,12 @@ export const ErrorCodes = {
   PROMPT_LINE_TOO_LONG: '090005008',
   PROMPT_FILE_BAD_OWNER: '090005009',
   PROMPT_FILE_UNREADABLE: '090005010',
+  // Pipeline: batches.
+  BATCH_CANCELLED: '090006001',
+  BATCH_FILE_REPLACED: '090006002',
+  BATCH_INVALID_UPLOAD: '090006003',
+  BATCH_EMPTY_BODY: '090006004',
+  BATCH_NOT_CANCELLABLE: '090006005',
   // Simulator-only codes (the simulator's answers for what the provider page does not cover).
   SIM_UNSUPPORTED_MODEL: '090009001',
   SIM_BODY_NOT_JSON: '090009002',
@@ -153,6 +159,14 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090005009':
     'The prompt file is in a folder that does not name a valid owner, or one without an API key',
   '090005010': 'The prompt file could not be read from S3',
+  '090006001':
+    'The batch was cancelled: no line that had not started by then was started (in the report of its file)',
+  '090006002':
+    'Another file was uploaded for a batch that already has one; only the first is read (in the report of the second)',
+  '090006003':
+    'Invalid upload request: upload.format must be jsonl, txt or json and upload.bytes an integer from 1 to the prompt-file limit (HTTP 400)',
+  '090006004': 'The batch file in the request body is empty (HTTP 400)',
+  '090006005': 'The batch has already ended and cannot be cancelled (HTTP 409)',
   '090009001': 'Simulator: model must be spark_t2i_3_0',
   '090009002': 'Simulator: request body is not valid JSON',
   '090009003': 'Simulator: missing or wrong Bearer API key',

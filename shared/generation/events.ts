@@ -129,5 +129,12 @@ export function eventOfRecord(type: GenerationEventType, subject: EventSubject):
   }
 }
 
+/** Any event of the pipeline, as PutEvents takes it (less the bus). */
+export interface BusEvent {
+  readonly source: typeof EVENT_SOURCE;
+  readonly detailType: string;
+  readonly detail: object;
+}
+
 /** Publishes one event; throws when it was not accepted (so the outbox keeps it). */
-export type PublishEvent = (event: GenerationEvent) => Promise<void>;
+export type PublishEvent = (event: BusEvent) => Promise<void>;

@@ -98,6 +98,11 @@ export interface GenerationRecord {
   readonly pendingEvent?: { readonly detailType: string; readonly at: string };
   /** When DynamoDB may delete the record (epoch seconds, the table's TTL attribute). */
   readonly expiresAt?: number;
+  /** The batch (prompt file) this generation is a line of, and that line's number. */
+  readonly batchId?: string;
+  readonly batchLine?: number;
+  /** The terminal status the batch's counts have taken in (written with them, once). */
+  readonly batchCounted?: GenerationStatus;
 }
 
 /** The value of `unfinished` on every record not yet terminal (the index's one partition). */
@@ -125,6 +130,8 @@ export const GenerationsTableSchema = {
    * the few unfinished records rather than scanning the whole table.
    */
   unfinishedIndex: { name: 'unfinished', partitionKey: 'unfinished', sortKey: 'createdAt' },
+  /** A batch's records in line order (only lines of a batch carry `batchId`). */
+  byBatchIndex: { name: 'byBatch', partitionKey: 'batchId', sortKey: 'batchLine' },
   timeToLiveAttribute: 'expiresAt',
 } as const;
 

@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { EVENT_CANCELLED, EVENT_FAILED, type GenerationEvent } from '#shared/generation/events.ts';
+import { type BusEvent, EVENT_CANCELLED, EVENT_FAILED } from '#shared/generation/events.ts';
 import {
   type GenerationRecord,
   GenerationsTableSchema,
@@ -53,8 +53,8 @@ async function table(retentionDays?: number) {
       }),
     );
   };
-  const published: GenerationEvent[] = [];
-  const publish = async (event: GenerationEvent) => {
+  const published: BusEvent[] = [];
+  const publish = async (event: BusEvent) => {
     published.push(event);
   };
   return { name, repository, put, published, publish };
@@ -169,7 +169,7 @@ describe('the outbox', () => {
 
     // Assess: the overdue one published and cleared; the recent one left to its own publisher.
     expect(count).toBe(1);
-    expect(published.map((event) => [event.detailType, event.detail.id])).toEqual([
+    expect(published.map((event) => [event.detailType, (event.detail as { id: string }).id])).toEqual([
       [EVENT_CANCELLED, 'owed'],
     ]);
     expect(await repository.get('owed')).not.toHaveProperty('pendingEvent');

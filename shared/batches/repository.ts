@@ -1,0 +1,396 @@
+/**
+ * The batches table: every read and write of a batch's head, and the reads of its counter shards.
+ * (The shards are written only together with the generation records that move them, by the
+ * generation repository, in one transaction each.)
+ *
+ * The head's status moves forward only, each write conditional on the statuses it may leave:
+ * awaiting_upload -> validating -> in_progress -> completed | failed, and cancelled from any
+ * status that is not final.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  allLinesEnded,
+  BATCH_OUTBOX,
+  type Batch,
+  type BatchError,
+  BatchesTableSchema,
+  type BatchHead,
+  type BatchSource,
+  type BatchStatus,
+  batchOwnerStatusKey,
+  COUNT_SHARDS,
+  countsOf,
+  EVENT_BATCH_COMPLETED,
+  type ShardItem,
+  shardKeyOf,
+} from './model.ts';
+
+export interface BatchPageQuery {
+  readonly owner: string;
+  readonly status?: BatchStatus;
+  readonly limit: number;
+  readonly startKey?: Record<string, unknown>;
+}
+
+export interface BatchPage {
+  readonly items: Batch[];
+  readonly lastEvaluatedKey?: Record<string, unknown>;
+}
+
+/** What reading a file has found so far; `read` once the whole file has been read or refused. */
+export interface ReadingProgress {
+  readonly lines: number;
+  readonly rejected: number;
+  readonly read: boolean;
+  /** The file-level error, when reading stopped on one (the batch fails if nothing was accepted). */
+  readonly error?: BatchError;
+}
+
+/** A head that owes its event. */
+export type OwingBatch = Batch & { readonly pendingEvent: NonNullable<BatchHead['pendingEvent']> };
+
+const ACTIVE: readonly BatchStatus[] = ['awaiting_upload', 'validating', 'in_progress'];
+
+/** BatchGetItem takes at most this many keys. */
+const MAX_BATCH_GET_KEYS = 100;
+
+export class BatchRepository {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.#client = client;
+    this.#tableName = tableName;
+  }
+
+  /** Writes a new head; answers false when the id is taken (a file reported twice). */
+  async create(head: BatchHead): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: head,
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async getHead(id: string): Promise<BatchHead | undefined> {
+    const [head] = await this.#heads([id]);
+    return head;
+  }
+
+  /** The batch with its counts: the head and every shard, one BatchGetItem. */
+  async get(id: string): Promise<Batch | undefined> {
+    const [batch] = await this.#withCounts([id]);
+    return batch;
+  }
+
+  /**
+   * Pins the file a batch is read from: its version (or ETag) is written once, and a second file
+   * under the same name (another upload to the same pre-signed URL) is refused. Answers the head
+   * as pinned, `other-file` when another version holds it, or undefined when the batch does not
+   * exist or belongs to someone else.
+   */
+  async pin(
+    id: string,
+    owner: string,
+    source: BatchSource,
+    pinned: string,
+    now: Date,
+  ): Promise<BatchHead | 'other-file' | undefined> {
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id },
+          UpdateExpression: 'SET pinned = :pinned, #source = :source, updatedAt = :now',
+          ConditionExpression:
+            'attribute_exists(id) AND #owner = :owner AND (attribute_not_exists(pinned) OR pinned = :pinned)',
+          ExpressionAttributeNames: { '#owner': 'owner', '#source': 'source' },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':pinned': pinned,
+            ':source': source,
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return Attributes as BatchHead;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const old = error.Item as Record<string, { S?: string }> | undefined;
+      return old?.owner?.S === owner && old.pinned?.S !== undefined ? 'other-file' : undefined;
+    }
+  }
+
+  /**
+   * Records how far the file has been read. The figures only grow (a second reading of the same
+   * file, after a retry, counts from the start again and catches up), and `read` is never undone.
+   * Moves an `awaiting_upload` or `validating` batch to `in_progress`. Answers the head after the
+   * write, or as it is when the batch has ended (so the reader learns of a cancel).
+   */
+  async recordReading(id: string, progress: ReadingProgress, now: Date): Promise<BatchHead> {
+    const values = {
+      ':lines': progress.lines,
+      ':rejected': progress.rejected,
+      ':now': now.toISOString(),
+      ':true': true,
+    };
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id },
+          UpdateExpression: [
+            'SET #lines = :lines',
+            'rejected = :rejected',
+            'updatedAt = :now',
+            ...(progress.read ? ['#read = :true'] : []),
+            ...(progress.error ? ['#error = if_not_exists(#error, :error)'] : []),
+          ].join(', '),
+          ConditionExpression:
+            'attribute_exists(id) AND (attribute_not_exists(#lines) OR #lines <= :lines) AND #status IN (:awaiting, :validating, :running)',
+          ExpressionAttributeNames: {
+            '#lines': 'lines',
+            '#status': 'status',
+            ...(progress.read && { '#read': 'read' }),
+            ...(progress.error && { '#error': 'error' }),
+          },
+          ExpressionAttributeValues: {
+            ...values,
+            ...statusValues(),
+            ...(progress.error && { ':error': progress.error }),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const head = Attributes as BatchHead;
+      if (head.status === 'in_progress') return head;
+      return (await this.#moveTo(head, 'in_progress', now)) ?? head;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const head = await this.getHead(id);
+      if (head === undefined) throw error;
+      return head;
+    }
+  }
+
+  /**
+   * Ends the batch when the whole file has been read and every accepted line has reached a
+   * terminal state: `completed`, or `failed` when nothing was accepted because of a file error.
+   * Answers the batch when this call ended it (it then owes its event), undefined otherwise.
+   */
+  async endIfDone(id: string, now: Date): Promise<OwingBatch | undefined> {
+    const batch = await this.get(id);
+    if (batch === undefined || !batch.read || !ACTIVE.includes(batch.status)) return undefined;
+    if (!allLinesEnded(batch.counts)) return undefined;
+    const status: BatchStatus =
+      batch.counts.accepted === 0 && batch.error !== undefined ? 'failed' : 'completed';
+    return this.#end(batch, status, now);
+  }
+
+  /**
+   * The owner's cancel: the batch ends `cancelled` (no line not yet started is started after it;
+   * the caller cancels the generations still unfinished). Answers the batch when this call ended
+   * it, `final` when it had ended already, undefined when it is not the owner's.
+   */
+  async cancel(id: string, owner: string, now: Date): Promise<OwingBatch | 'final' | undefined> {
+    const batch = await this.get(id);
+    if (batch === undefined || batch.owner !== owner) return undefined;
+    if (!ACTIVE.includes(batch.status)) return 'final';
+    return (await this.#end(batch, 'cancelled', now)) ?? 'final';
+  }
+
+  /** Takes a published event off its head (a no-op when it was taken off already). */
+  async eventPublished(batch: OwingBatch): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id: batch.id },
+          UpdateExpression: 'REMOVE pendingEvent, outbox',
+          ConditionExpression: 'pendingEvent.#at = :at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':at': batch.pendingEvent.at },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** Heads that owe their event and were updated before `before` (the outbox). */
+  async *owingEvents(before: Date): AsyncGenerator<OwingBatch> {
+    const index = BatchesTableSchema.outboxIndex;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk AND #sk < :before',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+          ExpressionAttributeValues: { ':pk': BATCH_OUTBOX, ':before': before.toISOString() },
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      const ids = (page.Items ?? []).map((item) => String(item.id));
+      for (const batch of await this.#withCounts(ids)) {
+        if (batch.pendingEvent) yield batch as OwingBatch;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /**
+   * A page of an owner's batches, newest first, optionally of one status: a Query on the owner
+   * (or owner#status) index, then the counts of the page's batches. Asks one item more than the
+   * page, so the caller can tell whether another page exists.
+   */
+  async pageByOwner(query: BatchPageQuery): Promise<BatchPage> {
+    const index =
+      query.status === undefined
+        ? BatchesTableSchema.byOwnerIndex
+        : BatchesTableSchema.byOwnerStatusIndex;
+    const partition =
+      query.status === undefined ? query.owner : batchOwnerStatusKey(query.owner, query.status);
+    const { Items = [], LastEvaluatedKey } = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': index.partitionKey },
+        ExpressionAttributeValues: { ':pk': partition },
+        ScanIndexForward: false,
+        Limit: query.limit + 1,
+        ...(query.startKey && { ExclusiveStartKey: query.startKey }),
+      }),
+    );
+    const ids = Items.map((item) => String(item.id));
+    return {
+      items: await this.#withCounts(ids),
+      ...(LastEvaluatedKey !== undefined && { lastEvaluatedKey: LastEvaluatedKey }),
+    };
+  }
+
+  /** Ends an active batch with its event owed; undefined when it had ended meanwhile. */
+  async #end(batch: Batch, status: BatchStatus, now: Date): Promise<OwingBatch | undefined> {
+    const at = now.toISOString();
+    const pendingEvent = { detailType: EVENT_BATCH_COMPLETED, at };
+    const ended = await this.#moveTo(batch, status, now, {
+      expression: ', completedAt = :now, pendingEvent = :event, outbox = :outbox',
+      values: { ':event': pendingEvent, ':outbox': BATCH_OUTBOX },
+    });
+    return ended && { ...batch, ...ended, pendingEvent };
+  }
+
+  /** One status write, conditional on a status the batch may leave for it. */
+  async #moveTo(
+    head: Pick<BatchHead, 'id' | 'owner'>,
+    status: BatchStatus,
+    now: Date,
+    extra?: { readonly expression: string; readonly values: Record<string, unknown> },
+  ): Promise<BatchHead | undefined> {
+    const from =
+      status === 'in_progress'
+        ? '#status IN (:awaiting, :validating)'
+        : '#status IN (:awaiting, :validating, :running)';
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id: head.id },
+          UpdateExpression: `SET #status = :status, ownerStatus = :ownerStatus, updatedAt = :now${extra?.expression ?? ''}`,
+          ConditionExpression: from,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...statusValues(),
+            ':status': status,
+            ':ownerStatus': batchOwnerStatusKey(head.owner, status),
+            ':now': now.toISOString(),
+            ...extra?.values,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes as BatchHead;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Heads of these batches (strongly consistent), in the order asked; missing ones left out. */
+  async #heads(ids: readonly string[]): Promise<BatchHead[]> {
+    const items = await this.#getAll(ids);
+    return ids.flatMap((id) => {
+      const item = items.get(id);
+      return item ? [item as unknown as BatchHead] : [];
+    });
+  }
+
+  /** Heads with their counts: every head and shard of these batches, in the order asked. */
+  async #withCounts(ids: readonly string[]): Promise<Batch[]> {
+    const keys = ids.flatMap((id) => [
+      id,
+      ...Array.from({ length: COUNT_SHARDS }, (_, shard) => shardKeyOf(id, shard)),
+    ]);
+    const items = await this.#getAll(keys);
+    return ids.flatMap((id) => {
+      const head = items.get(id) as unknown as BatchHead | undefined;
+      if (head === undefined) return [];
+      const shards = Array.from(
+        { length: COUNT_SHARDS },
+        (_, shard) => (items.get(shardKeyOf(id, shard)) ?? { id }) as ShardItem,
+      );
+      return [{ ...head, ...countsOf(head, shards) }];
+    });
+  }
+
+  /** Every item of these keys (strongly consistent), by key; BatchGetItem's leftovers asked again. */
+  async #getAll(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH_GET_KEYS) {
+      chunks.push(ids.slice(i, i + MAX_BATCH_GET_KEYS) as string[]);
+    }
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let keys: Array<Record<string, unknown>> = chunk.map((id) => ({ id }));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+          const { Responses, UnprocessedKeys } = await this.#client.send(
+            new BatchGetCommand({
+              RequestItems: { [this.#tableName]: { Keys: keys, ConsistentRead: true } },
+            }),
+          );
+          for (const item of Responses?.[this.#tableName] ?? []) found.set(String(item.id), item);
+          keys = (UnprocessedKeys?.[this.#tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+          if (attempt > 8 && keys.length > 0) {
+            throw new Error(`BatchGetItem left ${keys.length} key(s) unprocessed after retries`);
+          }
+        }
+      }),
+    );
+    return found;
+  }
+}
+
+function statusValues() {
+  return { ':awaiting': 'awaiting_upload', ':validating': 'validating', ':running': 'in_progress' };
+}
