@@ -169,9 +169,9 @@ describe('the outbox', () => {
 
     // Assess: the overdue one published and cleared; the recent one left to its own publisher.
     expect(count).toBe(1);
-    expect(published.map((event) => [event.detailType, (event.detail as { id: string }).id])).toEqual([
-      [EVENT_CANCELLED, 'owed'],
-    ]);
+    expect(
+      published.map((event) => [event.detailType, (event.detail as { id: string }).id]),
+    ).toEqual([[EVENT_CANCELLED, 'owed']]);
     expect(await repository.get('owed')).not.toHaveProperty('pendingEvent');
     expect((await repository.get('recent'))?.pendingEvent).toBeDefined();
   });
