@@ -12,6 +12,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { StackConfig } from './config.ts';
 import { GenerationApi } from './constructs/api.ts';
+import { BatchProgress } from './constructs/batch-progress.ts';
 import { Observability } from './constructs/observability.ts';
 import { Reconciler } from './constructs/reconciler.ts';
 import { Storage } from './constructs/storage.ts';
@@ -71,6 +72,7 @@ export class SparkT2iStack extends Stack {
       spark: { ...config.spark, apiKeySecret: sparkApiKey },
       polling: config.polling,
       generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
       recordRetentionDays: this.storage.recordRetentionDays,
       imagesBucket: this.storage.imagesBucket,
       maxImageBytes: config.limits.maxImageBytes,
@@ -113,6 +115,10 @@ export class SparkT2iStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       defaultOwner: config.defaultOwner,
       apiKeysTable: this.storage.apiKeysTable,
+      generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
+      eventBus,
+      recordRetentionDays: this.storage.recordRetentionDays,
       promptFileMaxBytes: config.limits.promptFileMaxBytes,
       promptFileMaxLines: config.limits.promptFileMaxLines,
       promptFileStartsPerSecond: config.limits.promptFileStartsPerSecond,
@@ -129,6 +135,12 @@ export class SparkT2iStack extends Stack {
       eventBus,
       every: Duration.minutes(config.reconcileEveryMinutes),
       reservedConcurrency: config.reservedConcurrency.reconciler,
+      deadLetterQueue: this.triggers.deadLetterQueue,
+    });
+    new BatchProgress(this, 'BatchProgress', {
+      generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
+      eventBus,
       deadLetterQueue: this.triggers.deadLetterQueue,
     });
     new Observability(this, 'Observability', {

@@ -1,5 +1,6 @@
 /** Workflow step CreateTask: creates the Spark task (once), records its id, times the first poll. */
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
+import { BatchRepository } from '#shared/batches/repository.ts';
 import { pollingPolicyFromEnv } from '#shared/config/pipeline-env.ts';
 import { Resources } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
@@ -10,10 +11,15 @@ import { lambdaHandler } from '#shared/observability/handler.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '#shared/spark/from-env.ts';
 
-const { generationsTable } = readSettings({ generationsTable: Resources.generationsTable });
+const { generationsTable, batchesTable } = readSettings({
+  generationsTable: Resources.generationsTable,
+  batchesTable: Resources.batchesTable,
+});
 const policy = pollingPolicyFromEnv();
+const batches = new BatchRepository(dynamoDb(), batchesTable);
 const deps = {
-  store: new GenerationStore(dynamoDb(), generationsTable),
+  store: new GenerationStore(dynamoDb(), generationsTable, { batchesTable }),
+  batchStatus: async (batchId: string) => (await batches.getHead(batchId))?.status,
   spark: sparkClientFromEnv(),
   policy,
   stats: new PollingStatsStore(dynamoDb(), generationsTable, policy.learnedSamples),

@@ -1,23 +1,50 @@
-/** Trigger: a prompt file created under `prompts/` in the input bucket starts one generation a line. */
+/**
+ * Trigger: a prompt file created under `prompts/` in the input bucket is a batch; it starts one
+ * generation a line and writes its report.
+ */
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { S3Event } from 'aws-lambda';
 import { ownerHasActiveKey } from '#shared/api/key-owners.ts';
+import { dynamoDb } from '#shared/aws/dynamodb.ts';
+import { eventBridge } from '#shared/aws/event-bridge.ts';
 import { s3 } from '#shared/aws/s3.ts';
 import { stepFunctions } from '#shared/aws/step-functions.ts';
+import { batchLedger } from '#shared/batches/ledger.ts';
+import { BatchRepository } from '#shared/batches/repository.ts';
 import { PromptFileSettings } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
+import { eventBridgePublisher } from '#shared/generation/publisher.ts';
+import { GenerationRepository } from '#shared/generation/repository.ts';
 import { lambdaHandler } from '#shared/observability/handler.ts';
 import { metrics } from '#shared/observability/powertools.ts';
 import { recordPromptFileMetrics } from '#shared/prompt-files/metrics.ts';
 import { processS3Event } from '#shared/prompt-files/processor.ts';
 
-const { apiKeysTable, ...settings } = readSettings(PromptFileSettings);
-// DynamoDB is imported on the first file in an owner's folder (files under prompts/ need none).
+const {
+  apiKeysTable,
+  generationsTable,
+  batchesTable,
+  eventBusName,
+  recordRetentionDays,
+  ...settings
+} = readSettings(PromptFileSettings);
 const keyOwners = { tableName: apiKeysTable };
 const deps = {
   s3: s3(),
   sfn: stepFunctions(),
   ...settings,
   ownerHasApiKey: (owner: string) => ownerHasActiveKey(owner, keyOwners),
+  ledger: batchLedger({
+    generations: new GenerationRepository(dynamoDb(), generationsTable, {
+      retentionDays: recordRetentionDays,
+      batchesTable,
+    }),
+    batches: new BatchRepository(dynamoDb(), batchesTable),
+    publish: eventBridgePublisher(
+      (input) => eventBridge().send(new PutEventsCommand(input)),
+      eventBusName,
+    ),
+  }),
 };
 
 export const handler = lambdaHandler(async (event: S3Event, context) => {

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { S3EventSourceV2 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
@@ -29,6 +30,12 @@ export interface TriggersProps {
   readonly defaultOwner: string;
   /** Where a folder owner's API keys are looked up. */
   readonly apiKeysTable: ITableV2;
+  /** Each prompt file is a batch: its lines' records go here, its head and counts there. */
+  readonly generationsTable: ITableV2;
+  readonly batchesTable: ITableV2;
+  /** Where a batch that ends as its file is read announces it. */
+  readonly eventBus: IEventBus;
+  readonly recordRetentionDays: number;
   readonly promptFileMaxBytes: number;
   readonly promptFileMaxLines: number;
   readonly promptFileStartsPerSecond: number;
@@ -115,6 +122,10 @@ export class Triggers extends Construct {
         maxLines: props.promptFileMaxLines,
         startsPerSecond: props.promptFileStartsPerSecond,
         apiKeysTable: props.apiKeysTable.tableName,
+        generationsTable: props.generationsTable.tableName,
+        batchesTable: props.batchesTable.tableName,
+        eventBusName: props.eventBus.eventBusName,
+        recordRetentionDays: props.recordRetentionDays,
       }),
       // Only files in an owner's folder look up its keys (shared/api/key-owners.ts).
       sdkOnFirstUse: ['@aws-sdk/client-dynamodb'],
@@ -135,6 +146,15 @@ export class Triggers extends Construct {
       [props.inputBucket.arnForObjects('reports/*')],
     );
     props.stateMachine.grantStartExecution(this.promptFileFunction);
+    // The batch (shared/batches/ledger.ts): each line's record is put with its count in one
+    // transaction; the head is created, pinned to its file and told how far it has been read.
+    allow(this.promptFileFunction, ['dynamodb:PutItem'], [props.generationsTable.tableArn]);
+    allow(
+      this.promptFileFunction,
+      ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+      [props.batchesTable.tableArn],
+    );
+    props.eventBus.grantPutEventsTo(this.promptFileFunction);
     this.promptFileFunction.configureAsyncInvoke({
       retryAttempts: 2,
       onFailure: new SqsDestination(this.deadLetterQueue),

@@ -30,6 +30,8 @@ export interface WorkflowStepsProps {
   readonly spark: SparkEndpointProps;
   readonly polling: PollingPolicy;
   readonly generationsTable: ITableV2;
+  /** Batch heads and counts: a batch line moves them as it starts (CreateTask). */
+  readonly batchesTable: ITableV2;
   /** Days a generation record is kept: PollTask gives a completed record its `expiresAt`. */
   readonly recordRetentionDays: number;
   readonly imagesBucket: IBucket;
@@ -112,12 +114,24 @@ export class WorkflowSteps extends Construct {
       entryPoint: 'create-task',
       description: 'Creates the Spark task of a generation (once) and records its id',
       timeout: sparkTimeout,
-      environment: { ...sparkEnv, ...pollingEnv, ...tableEnv },
+      environment: {
+        ...sparkEnv,
+        ...pollingEnv,
+        ...tableEnv,
+        [Resources.batchesTable.env]: props.batchesTable.tableName,
+      },
     });
     allow(
       this.createTask,
       ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [props.generationsTable.tableArn],
+    );
+    // A batch line counts as running with its task (one transaction), and a line of a cancelled
+    // batch is cancelled before any task: the batch's head is read, its counts moved.
+    allow(
+      this.createTask,
+      ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+      [props.batchesTable.tableArn],
     );
     grantApiKeyRead(this.createTask);
 

@@ -35,6 +35,8 @@ export const RuntimeEnv = {
 /** The resources functions are given by name or ARN, each to the functions that use it. */
 export const Resources = /* @__PURE__ */ declare(() => ({
   generationsTable: resource('GENERATIONS_TABLE'),
+  /** Batches: their heads and counter shards (shared/batches/model.ts). */
+  batchesTable: resource('BATCHES_TABLE'),
   imagesBucket: resource('IMAGES_BUCKET'),
   inputBucket: resource('INPUT_BUCKET'),
   stateMachineArn: resource('STATE_MACHINE_ARN'),
@@ -175,6 +177,22 @@ export const ownerName = /* @__PURE__ */ declare(() =>
   z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
 );
 
+/** Days a generation record is kept when the config says nothing. */
+export const DEFAULT_RECORD_RETENTION_DAYS = 90;
+
+/**
+ * How long a generation record is kept (`shared/generation/retention.ts`): its `expiresAt`, the
+ * table's TTL attribute, is this many days after its creation. Read by every function that writes
+ * `expiresAt`; the stack config's `retention.recordDays`.
+ */
+export const RecordSettings = /* @__PURE__ */ declare(() => ({
+  retentionDays: int(
+    'RECORD_RETENTION_DAYS',
+    DEFAULT_RECORD_RETENTION_DAYS,
+    z.int().check(z.gte(1), z.lte(36_500)),
+  ),
+}));
+
 export const DEFAULT_PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_PROMPT_FILE_MAX_LINES = 50_000;
 /** Generations a prompt file starts a second unless the time left needs more. */
@@ -215,6 +233,19 @@ export const PromptFileSettings = /* @__PURE__ */ declare(() => ({
   }),
   /** The API keys table, to check that a folder's owner has a key. */
   apiKeysTable: Resources.apiKeysTable,
+  /** Each file is a batch: its lines' records are written here, with the batch's counts. */
+  generationsTable: Resources.generationsTable,
+  batchesTable: Resources.batchesTable,
+  /** Where a batch that ends as its file is read announces it. */
+  eventBusName: Resources.eventBusName,
+  recordRetentionDays: RecordSettings.retentionDays,
+}));
+
+/** The batch-progress function (`functions/batch-progress`): counts line ends, ends batches. */
+export const BatchProgressSettings = /* @__PURE__ */ declare(() => ({
+  generationsTable: Resources.generationsTable,
+  batchesTable: Resources.batchesTable,
+  eventBusName: Resources.eventBusName,
 }));
 
 /** The schedule-firing function. */
@@ -261,22 +292,6 @@ export const ApiSettings = /* @__PURE__ */ declare(() => ({
 }));
 
 /** What each API route's function is given (the routes' readers are in `shared/api/`). */
-/** Days a generation record is kept when the config says nothing. */
-export const DEFAULT_RECORD_RETENTION_DAYS = 90;
-
-/**
- * How long a generation record is kept (`shared/generation/retention.ts`): its `expiresAt`, the
- * table's TTL attribute, is this many days after its creation. Read by every function that writes
- * `expiresAt`; the stack config's `retention.recordDays`.
- */
-export const RecordSettings = /* @__PURE__ */ declare(() => ({
-  retentionDays: int(
-    'RECORD_RETENTION_DAYS',
-    DEFAULT_RECORD_RETENTION_DAYS,
-    z.int().check(z.gte(1), z.lte(36_500)),
-  ),
-}));
-
 export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
   authorizer: { apiKeysTable: Resources.apiKeysTable },
   submit: {

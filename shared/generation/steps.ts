@@ -14,7 +14,8 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { SparkClient, TaskImage, TaskSnapshot } from '#shared/spark/client.ts';
 import { SparkThrottledError } from '#shared/spark/errors.ts';
 import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
-import { type GenerationError, isTerminal } from './model.ts';
+import type { BatchStatus } from '#shared/batches/model.ts';
+import { type GenerationError, type GenerationRecord, isTerminal } from './model.ts';
 import {
   type CheckResult,
   checkWithRechecks,
@@ -58,6 +59,11 @@ export interface TaskState {
 export interface CreateTaskDeps {
   readonly store: GenerationStore;
   readonly spark: SparkClient;
+  /**
+   * The status of a batch, for the lines of one: a line of a cancelled batch is cancelled here,
+   * before its provider task exists, so nothing is paid for a batch after its cancel.
+   */
+  readonly batchStatus: (batchId: string) => Promise<BatchStatus | undefined>;
   readonly policy: PollingPolicy;
   /** Recent provider durations, for the first poll's timing. */
   readonly stats?: DurationStats;
@@ -110,6 +116,12 @@ export async function createTaskStep(
     ...(createdAt && { createdAt: createdAt.toISOString() }),
   });
   if (record.sparkTaskId) return pending(record.sparkTaskId);
+  if (record.batchId !== undefined && (await deps.batchStatus(record.batchId)) === 'cancelled') {
+    await cancelBatchLine(record, deps);
+    throw new GenerationAlreadyFinishedError(
+      `Generation ${input.id} is a line of batch ${record.batchId}, which was cancelled`,
+    );
+  }
   let task: Awaited<ReturnType<SparkClient['createTask']>>;
   try {
     task = await deps.spark.createTask(record.request);
@@ -121,6 +133,20 @@ export async function createTaskStep(
   const createdAt = (deps.now ?? (() => new Date()))();
   await deps.store.recordTaskCreated(record, task.taskId, createdAt);
   return pending(task.taskId, createdAt);
+}
+
+/**
+ * Ends a line of a cancelled batch as cancelled and counts it in its batch at once (the batch is
+ * ended already; the line's event goes through the outbox).
+ */
+async function cancelBatchLine(record: GenerationRecord, deps: CreateTaskDeps): Promise<void> {
+  const now = (deps.now ?? (() => new Date()))();
+  const error = {
+    code: ErrorCodes.GENERATION_CANCELLED,
+    message: `Cancelled with its batch ${record.batchId} before its provider task was created`,
+  };
+  await deps.store.cancel(record.owner, record, error, now);
+  await deps.store.countBatchLineEnd(record.id);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import type { BatchLedger } from '#shared/batches/ledger.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { OwnerLookupError, PromptFileEventError, PromptFileReadError } from './errors.ts';
@@ -46,6 +47,12 @@ export const DEFAULT_STARTS_PER_SECOND = 25;
  */
 export const START_TIME_RESERVE_MS = 60_000;
 
+/**
+ * How often the batch is told how far its file has been read (and asked whether it was
+ * cancelled): a cancel stops the starts within this time.
+ */
+export const BATCH_PROGRESS_INTERVAL_MS = 500;
+
 export interface PromptFileSettings {
   readonly stateMachineArn: string;
   /** Owner of files directly under `prompts/`. */
@@ -66,6 +73,8 @@ export interface PromptFileSettings {
 export interface PromptFileDeps extends PromptFileSettings {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
+  /** The batch each file is (shared/batches/ledger.ts): its lines' records and counts. */
+  readonly ledger: BatchLedger;
   /**
    * Whether an owner has an active API key: a file under `prompts/<owner>/` needs one (the
    * default owner's folder does not). Throws when it cannot tell.
@@ -93,7 +102,7 @@ export type PromptFileOutcome =
       readonly status: 'ignored';
       readonly bucket: string;
       readonly key: string;
-      readonly reason: IgnoreReason | 'not-created' | 'duplicate-record';
+      readonly reason: IgnoreReason | 'not-created' | 'duplicate-record' | 'batch-file-replaced';
     }
   | {
       readonly status: 'reported';
@@ -224,12 +233,6 @@ export async function processPromptFile(
     return writeReport(report, deps);
   };
 
-  if (format === null) {
-    return refuse(
-      ErrorCodes.PROMPT_FILE_UNSUPPORTED_TYPE,
-      'Not a prompt file: the name must end in .txt, .jsonl or .json',
-    );
-  }
   if (!owner.ok) {
     return refuse(
       ErrorCodes.PROMPT_FILE_BAD_OWNER,
@@ -248,14 +251,54 @@ export async function processPromptFile(
       'S3 answered neither a version id nor an ETag',
     );
   }
+
+  // From here the file is a batch of its owner's: every outcome is recorded on it too.
+  const opened = await deps.ledger.open({ file, owner: owner.owner, format });
+  if ('refused' in opened) {
+    // The report of the batch's own file is left as it is: this one is not read at all.
+    logger.warn('Prompt file not read: its batch has a file already', {
+      bucket,
+      objectKey: key,
+      error: opened.refused,
+    });
+    return { status: 'ignored', bucket, key, reason: 'batch-file-replaced' };
+  }
+  const { batchId } = opened;
+  report.inBatch(batchId);
+  const finish = async (): Promise<PromptFileOutcome> => {
+    const outcome = await writeReport(report, deps);
+    const { summary } = report;
+    await deps.ledger.finish(batchId, {
+      lines: summary.accepted + summary.rejected,
+      rejected: summary.rejected,
+      ...(report.error && { error: report.error }),
+    });
+    return outcome;
+  };
+  const refuseBatch = (code: string, message: string) => {
+    report.fail({ code, message });
+    return finish();
+  };
+  if (opened.status === 'cancelled') {
+    return refuseBatch(
+      ErrorCodes.BATCH_CANCELLED,
+      `Batch ${batchId} was cancelled before its file was read`,
+    );
+  }
+  if (format === null) {
+    return refuseBatch(
+      ErrorCodes.PROMPT_FILE_UNSUPPORTED_TYPE,
+      'Not a prompt file: the name must end in .txt, .jsonl or .json',
+    );
+  }
   const size = head.ContentLength;
   if (size !== undefined && size > deps.maxBytes) {
-    return refuse(
+    return refuseBatch(
       ErrorCodes.PROMPT_FILE_TOO_LARGE,
       `The file is ${size} bytes; the limit is ${deps.maxBytes}`,
     );
   }
-  if (size === 0) return refuse(ErrorCodes.PROMPT_FILE_EMPTY, 'The file is empty');
+  if (size === 0) return refuseBatch(ErrorCodes.PROMPT_FILE_EMPTY, 'The file is empty');
 
   let object: GetObjectCommandOutput;
   try {
@@ -273,11 +316,11 @@ export async function processPromptFile(
       throw new PromptFileReadError(`GetObject s3://${bucket}/${key} failed`, { cause: error });
     }
     report.fail(unreadable(error));
-    return writeReport(report, deps);
+    return finish();
   }
   const body = object.Body as unknown;
   if (!isAsyncIterable(body)) {
-    return refuse(ErrorCodes.PROMPT_FILE_UNREADABLE, 'S3 answered no readable body');
+    return refuseBatch(ErrorCodes.PROMPT_FILE_UNREADABLE, 'S3 answered no readable body');
   }
   const read = countingBytes(body);
 
@@ -302,6 +345,21 @@ export async function processPromptFile(
     ...(deps.retry && { retry: deps.retry }),
     ...(deps.sleep && { sleep: deps.sleep }),
     ...(deps.random && { random: deps.random }),
+  };
+  // Tells the batch how far the file has been read, at most every BATCH_PROGRESS_INTERVAL_MS.
+  const clock = deps.clock ?? (() => performance.now());
+  let reportedAt = clock();
+  const progress = {
+    async due(): Promise<string | undefined> {
+      if (clock() - reportedAt < BATCH_PROGRESS_INTERVAL_MS) return undefined;
+      reportedAt = clock();
+      const { summary } = report;
+      return deps.ledger.progress(batchId, {
+        lines: summary.accepted + summary.rejected,
+        rejected: summary.rejected,
+        read: false,
+      });
+    },
   };
   const limits = {
     maxBytes: deps.maxBytes,
@@ -330,20 +388,33 @@ export async function processPromptFile(
             sourceRef: `s3://${bucket}/${key}#${item.line}`,
             owner: owner.owner,
           };
+          const line = { ...input, batchId, line: item.line };
           await pacer.turn(neededPerSecond(item.line));
-          await pool.add(() => startGeneration(input, starter));
+          // The record (and the line's count) first, then the execution: a retried reading finds
+          // the record and starts the execution if it was not (StartExecution is idempotent).
+          await pool.add(async () => {
+            await deps.ledger.lineAccepted(line);
+            return startGeneration(input, starter);
+          });
           break;
         }
       }
       // A start that failed beyond its retries ends the file here; the event is retried.
       if (pool.failed) break;
+      if ((await progress.due()) === 'cancelled') {
+        report.fail({
+          code: ErrorCodes.BATCH_CANCELLED,
+          message: `Batch ${batchId} was cancelled: no line after the ${report.summary.lines} read by then was started`,
+        });
+        break;
+      }
     }
   } catch (error) {
     await pool.settle();
     throw new PromptFileReadError(`Reading s3://${bucket}/${key} failed`, { cause: error });
   }
   await pool.drain();
-  return writeReport(report, deps);
+  return finish();
 }
 
 async function hasApiKey(owner: string, deps: PromptFileDeps): Promise<boolean> {

@@ -45,6 +45,8 @@ export interface ReportHead {
 }
 
 export interface PromptFileReport extends ReportHead {
+  /** The batch the file is (`GET /batches/{id}`); absent for a file refused before it was one. */
+  readonly batchId?: string;
   readonly createdAt: string;
   readonly summary: ReportSummary;
   readonly lines: readonly ReportLine[];
@@ -59,9 +61,15 @@ export class ReportBuilder {
   #rejected = 0;
   #skipped = 0;
   #error: CodedError | undefined;
+  #batchId: string | undefined;
 
   constructor(head: ReportHead) {
     this.#head = head;
+  }
+
+  /** The batch the file is. */
+  inBatch(batchId: string): void {
+    this.#batchId = batchId;
   }
 
   accepted(line: number, id: string, warnings: readonly RequestWarning[] = []): void {
@@ -105,6 +113,7 @@ export class ReportBuilder {
       ...(etag !== undefined && { etag }),
       owner: head.owner,
       format: head.format,
+      ...(this.#batchId !== undefined && { batchId: this.#batchId }),
       createdAt: createdAt.toISOString(),
       summary: this.summary,
       lines: this.#lines,

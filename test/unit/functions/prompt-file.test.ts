@@ -1,5 +1,12 @@
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -15,6 +22,7 @@ import { BUCKET, STATE_MACHINE_ARN, s3Event, sdkBody } from '../shared/prompt-fi
 const s3Mock = mockClient(S3Client);
 const dynamoMock = mockClient(DynamoDBClient);
 const sfnMock = mockClient(SFNClient);
+const documentMock = mockClient(DynamoDBDocumentClient);
 
 const context = lambdaContext({ functionName: 'prompt-file', remainingMs: 900_000, memoryMb: 512 });
 
@@ -27,6 +35,9 @@ const ENV = {
   PROMPT_FILE_MAX_BYTES: '1048576',
   PROMPT_FILE_MAX_LINES: '2',
   API_KEYS_TABLE: 'api-keys',
+  GENERATIONS_TABLE: 'generations',
+  BATCHES_TABLE: 'batches',
+  EVENT_BUS_NAME: 'bus',
 };
 
 async function loadHandler(env: Record<string, string | undefined> = {}) {
@@ -46,6 +57,12 @@ describe('prompt-file handler', () => {
     dynamoMock.reset();
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
     s3Mock.on(PutObjectCommand).resolves({});
+    // The file's batch: opened, its lines recorded, its reading recorded; it never ends here.
+    documentMock.reset();
+    documentMock.on(PutCommand).resolves({});
+    documentMock.on(TransactWriteCommand).resolves({});
+    documentMock.on(UpdateCommand).resolves({ Attributes: { id: 'b', status: 'in_progress' } });
+    documentMock.on(BatchGetCommand).resolves({ Responses: {} });
   });
 
   afterEach(() => {

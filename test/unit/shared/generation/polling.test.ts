@@ -52,6 +52,9 @@ function fakeClock(startMs = 1_000_000, deadlineInMs = Number.POSITIVE_INFINITY)
   return { clock, sleeps, advance: (ms: number) => (now += ms), at: () => now };
 }
 
+/** CreateTask's batch lookup, for generations that are no batch's lines. */
+const noBatches = async () => undefined;
+
 describe('the first poll', () => {
   it('comes at the expected time without learned durations and without re-checks', () => {
     expect(firstWaitSeconds(noRecheck)).toBe(10);
@@ -565,7 +568,10 @@ describe('the create step', () => {
   it('times the first poll from the learned durations and says when the task was created', async () => {
     const { stats } = fakeStats([6.2, 7.4, 6.9, 8.1, 7.7, 6.6]);
 
-    const answer = await createTaskStep({ id: 'gen-1' }, { store, spark, policy, stats, now });
+    const answer = await createTaskStep(
+      { id: 'gen-1' },
+      { store, spark, policy, stats, now, batchStatus: noBatches },
+    );
 
     expect(answer).toEqual({
       sparkTaskId: 'task-1',
@@ -585,7 +591,7 @@ describe('the create step', () => {
 
     const answer = await createTaskStep(
       { id: 'gen-1' },
-      { store, spark, policy, stats, now, warn },
+      { store, spark, policy, stats, now, warn, batchStatus: noBatches },
     );
 
     expect(answer.nextWaitSeconds).toBe(8);
@@ -614,6 +620,7 @@ describe('the create step', () => {
           spark: throttling(12),
           policy,
           now,
+          batchStatus: noBatches,
         },
       );
 
@@ -624,7 +631,7 @@ describe('the create step', () => {
     it('waits at least the polling interval, however short Retry-After is', async () => {
       const answer = await createTaskStep(
         { id: 'gen-1', startedAt },
-        { store, spark: throttling(0), policy, now },
+        { store, spark: throttling(0), policy, now, batchStatus: noBatches },
       );
 
       expect(answer).toEqual({ state: 'throttled', nextWaitSeconds: policy.intervalSeconds });
@@ -638,7 +645,7 @@ describe('the create step', () => {
       await expect(
         createTaskStep(
           { id: 'gen-1', ...(at && { startedAt: at }) },
-          { store, spark, policy, now },
+          { store, spark, policy, now, batchStatus: noBatches },
         ),
       ).rejects.toBeInstanceOf(SparkThrottledError);
     });

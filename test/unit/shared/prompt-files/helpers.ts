@@ -10,7 +10,11 @@ import {
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { S3Event } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { AcceptedLine, BatchLedger } from '#shared/batches/ledger.ts';
+import { type BatchStatus, batchIdOfFile } from '#shared/batches/model.ts';
+import type { ReadingProgress } from '#shared/batches/repository.ts';
 import type { WorkflowInput } from '#shared/generation/model.ts';
+import type { CodedError } from '#shared/prompt-files/parser.ts';
 import type { PromptFileDeps } from '#shared/prompt-files/processor.ts';
 import type { PromptFileReport } from '#shared/prompt-files/report.ts';
 
@@ -139,6 +143,7 @@ export function mockAws() {
   const deps = (overrides: Partial<PromptFileDeps> = {}): PromptFileDeps => ({
     s3,
     sfn,
+    ledger: memoryLedger(),
     stateMachineArn: STATE_MACHINE_ARN,
     defaultOwner: 'default',
     ownerHasApiKey: async (owner) => OWNERS_WITH_KEYS.has(owner),
@@ -189,4 +194,56 @@ export function virtualClock() {
     },
     sleeps,
   };
+}
+
+/**
+ * A batch ledger in memory: what the trigger told each batch. `status` is what the batch answers
+ * (set it to `cancelled` to cancel); `refuse` makes `open` refuse the file.
+ */
+export function memoryLedger(options: { refuse?: CodedError } = {}) {
+  const batches = new Map<
+    string,
+    {
+      status: BatchStatus;
+      lines: AcceptedLine[];
+      progress: ReadingProgress[];
+      finished?: Omit<ReadingProgress, 'read'>;
+    }
+  >();
+  const ledger: BatchLedger & { batches: typeof batches; cancelAfterLines?: number } = {
+    batches,
+    async open({ file }) {
+      if (options.refuse) return { refused: options.refuse };
+      const id = batchIdOfFile(file);
+      const batch = batches.get(id) ?? {
+        status: 'validating' as BatchStatus,
+        lines: [],
+        progress: [],
+      };
+      batches.set(id, batch);
+      return { batchId: id, status: batch.status };
+    },
+    async lineAccepted(line) {
+      const batch = batches.get(line.batchId);
+      if (!batch) throw new Error(`no batch ${line.batchId}`);
+      if (batch.lines.some((known) => known.id === line.id)) return false;
+      batch.lines.push(line);
+      if (ledger.cancelAfterLines !== undefined && batch.lines.length >= ledger.cancelAfterLines) {
+        batch.status = 'cancelled';
+      }
+      return true;
+    },
+    async progress(batchId, progress) {
+      const batch = batches.get(batchId);
+      if (!batch) throw new Error(`no batch ${batchId}`);
+      batch.progress.push(progress);
+      return batch.status;
+    },
+    async finish(batchId, progress) {
+      const batch = batches.get(batchId);
+      if (!batch) throw new Error(`no batch ${batchId}`);
+      batch.finished = progress;
+    },
+  };
+  return ledger;
 }

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it, vi } from 'vitest';
+import { batchIdOfFile } from '#shared/batches/model.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { workflowInputSchema } from '#shared/generation/model.ts';
 import { PromptFileEventError, PromptFileReadError } from '#shared/prompt-files/errors.ts';
@@ -11,6 +12,7 @@ import { REQUEST_DEFAULTS } from '#shared/request/schema.ts';
 import {
   awsError,
   BUCKET,
+  memoryLedger,
   mockAws,
   STATE_MACHINE_ARN,
   s3Event,
@@ -57,6 +59,7 @@ describe('processS3Event: starting generations', () => {
       etag: 'abc123',
       owner: 'alice',
       format: 'txt',
+      batchId: batchIdOfFile({ bucket: BUCKET, key, etag: '"abc123"' }),
       createdAt: '2025-01-02T03:04:05.000Z',
       summary: { lines: 4, accepted: 2, rejected: 0, skipped: 2 },
       lines: [
@@ -597,5 +600,95 @@ describe('processS3Event: volume', () => {
     await processS3Event(s3Event({ key: 'prompts/x.txt' }), aws.deps());
 
     expect(aws.starts()).toHaveLength(1);
+  });
+});
+
+describe('processS3Event: the file is a batch', () => {
+  it('records each accepted line in its batch before starting it, and the final figures', async () => {
+    const aws = mockAws();
+    const ledger = memoryLedger();
+    const key = 'prompts/alice/three.jsonl';
+    aws.put(key, { content: '{"prompt":"a"}\n{"prompt":""}\n{"prompt":"c"}\n' });
+
+    await processS3Event(s3Event({ key }), aws.deps({ ledger }));
+
+    const batchId = batchIdOfFile({ bucket: BUCKET, key, etag: '"etag-1"' });
+    const batch = ledger.batches.get(batchId);
+    expect(batch?.lines.map((line) => [line.line, line.batchId, line.owner])).toEqual([
+      [1, batchId, 'alice'],
+      [3, batchId, 'alice'],
+    ]);
+    expect(batch?.lines.map((line) => line.id)).toEqual(aws.starts().map((start) => start.name));
+    expect(batch?.finished).toEqual({ lines: 3, rejected: 1 });
+    expect(aws.reportOf(key)?.batchId).toBe(batchId);
+  });
+
+  it('records a file refused as a whole on its batch, with the error', async () => {
+    const aws = mockAws();
+    const ledger = memoryLedger();
+    const key = 'prompts/alice/empty.txt';
+    aws.put(key, { content: '' });
+
+    await processS3Event(s3Event({ key }), aws.deps({ ledger }));
+
+    const [batch] = ledger.batches.values();
+    expect(batch?.finished).toEqual({
+      lines: 0,
+      rejected: 0,
+      error: { code: ErrorCodes.PROMPT_FILE_EMPTY, message: expect.any(String) },
+    });
+    expect(aws.starts()).toEqual([]);
+  });
+
+  it('starts no line after its batch is cancelled, and says so in the report', async () => {
+    const aws = mockAws();
+    const ledger = memoryLedger();
+    ledger.cancelAfterLines = 3;
+    let now = 0;
+    const key = 'prompts/alice/many.txt';
+    aws.put(key, { content: Array.from({ length: 50 }, (_, i) => `prompt ${i + 1}`).join('\n') });
+
+    // Each start takes a second of the clock, so the batch is asked at every line.
+    await processS3Event(
+      s3Event({ key }),
+      aws.deps({ ledger, concurrency: 1, clock: () => (now += 1000) }),
+    );
+
+    const [batch] = ledger.batches.values();
+    expect(batch?.lines).toHaveLength(3);
+    expect(aws.starts()).toHaveLength(3);
+    expect(aws.reportOf(key)?.error?.code).toBe(ErrorCodes.BATCH_CANCELLED);
+  });
+
+  it('reads nothing of a batch cancelled before its file came', async () => {
+    const aws = mockAws();
+    const ledger = memoryLedger();
+    const key = 'prompts/alice/late.txt';
+    aws.put(key, { content: 'a cat\n' });
+    const batchId = batchIdOfFile({ bucket: BUCKET, key, etag: '"etag-1"' });
+    ledger.batches.set(batchId, { status: 'cancelled', lines: [], progress: [] });
+
+    await processS3Event(s3Event({ key }), aws.deps({ ledger }));
+
+    expect(aws.starts()).toEqual([]);
+    expect(aws.reportOf(key)?.error?.code).toBe(ErrorCodes.BATCH_CANCELLED);
+  });
+
+  it('leaves alone a second file uploaded for a batch that has one, writing no report', async () => {
+    const aws = mockAws();
+    const key = 'prompts/alice/batches/b_0123456789abcdef0123456789abcdef01234567.txt';
+    aws.put(key, { content: 'a cat\n' });
+    const refused = { code: ErrorCodes.BATCH_FILE_REPLACED, message: 'another file' };
+
+    const result = await processS3Event(
+      s3Event({ key }),
+      aws.deps({ ledger: memoryLedger({ refuse: refused }) }),
+    );
+
+    expect(result.records).toEqual([
+      { status: 'ignored', bucket: BUCKET, key, reason: 'batch-file-replaced' },
+    ]);
+    expect(aws.starts()).toEqual([]);
+    expect(aws.reports().has(`reports/${key}.json`)).toBe(false);
   });
 });
