@@ -14,8 +14,8 @@ import { type AccessOptions, checkAccess, type RequestedAccess } from '#local/aw
 import { authenticationRefusal, sendRefusal } from '#local/aws/errors.ts';
 import { LOCAL_ADMIN_SERVICE } from '#local/aws/signed-fetch.ts';
 import { closeServer, listen, readBody, sendJson } from '#local/http/server.ts';
+import type { PutEvents } from '#local/runtime/event-bus.ts';
 import {
-  appendEvents,
   ExecutionAlreadyExistsError,
   ExecutionDoesNotExistError,
   type ExecutionEngine,
@@ -37,7 +37,8 @@ export interface AdminRoutes {
 
 export interface ControlPlaneOptions {
   readonly engine: ExecutionEngine;
-  readonly eventsFile: string;
+  /** EventBridge's PutEvents (journaled and routed to the rules of each bus: `event-bus.ts`). */
+  readonly putEvents: PutEvents;
   /** Secret id or ARN -> value (the provider API key). */
   readonly secrets: ReadonlyMap<string, string>;
   readonly admin: AdminRoutes;
@@ -137,7 +138,7 @@ export async function startControlPlane(
     },
     'AWSEvents.PutEvents': async (body) => {
       const entries = (body.Entries as Array<Record<string, unknown>>) ?? [];
-      const ids = await appendEvents(options.eventsFile, entries);
+      const ids = await options.putEvents(entries);
       return { FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })) };
     },
     'secretsmanager.GetSecretValue': (body) => {

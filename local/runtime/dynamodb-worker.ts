@@ -1,6 +1,6 @@
 /**
- * The local DynamoDB-compatible server (dynalite, LevelDB on disk) in a worker thread of its
- * own, so serving the functions' DynamoDB calls does not wait on the runtime's main thread (the
+ * The local DynamoDB-compatible server (dynalite, LevelDB on disk, with the transactions of
+ * `dynalite-server.ts`) in a worker thread of its own, so serving the functions' DynamoDB calls does not wait on the runtime's main thread (the
  * state machine, the API, the S3 server). Every request is SigV4-verified and, when IAM is
  * enforced, authorised here before dynalite reads it (`local/aws/access.ts`), so the door costs
  * the main thread nothing either.
@@ -9,16 +9,16 @@
  * answers the message `requests` with `{ requests }` (every request served, by operation, as
  * CloudWatch would count them), and closes on the message `close`.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import dynalite from 'dynalite';
 import { type AccessGate, checkAccess } from '#local/aws/access.ts';
 import { dynamodbAccesses, partitionKeysOf } from '#local/aws/dynamodb-requests.ts';
 import { sendRefusal } from '#local/aws/errors.ts';
 import { LocalIdentities } from '#local/aws/identities.ts';
 import { closeServer, listen, readBody } from '#local/http/server.ts';
 import { iamGate } from '#local/iam/gate.ts';
+import { dynaliteWithTransactions } from '#local/runtime/dynalite-server.ts';
 import type { DynamoDbWorkerData } from '#local/runtime/storage.ts';
 
 /** DynamoDB's own limit on a request body. */
@@ -28,12 +28,12 @@ const data = workerData as DynamoDbWorkerData;
 const identities = LocalIdentities.fromTable(data.identities);
 const gate: AccessGate | undefined = data.iam ? iamGate(data.iam.template) : undefined;
 const partitionKeys = data.iam ? partitionKeysOf(data.iam.template) : new Map<string, string>();
-const server = dynalite({
+const server = dynaliteWithTransactions({
   path: data.path,
   createTableMs: 0,
   deleteTableMs: 0,
   updateTableMs: 0,
-}) as Server;
+});
 const serve = server.listeners('request')[0] as (
   request: IncomingMessage,
   response: ServerResponse,

@@ -1,68 +1,80 @@
 /** EventBridge rules with Lambda targets, as the template configures them. */
 import { randomUUID } from 'node:crypto';
-import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
+import { type CfnTemplate, placeholderName, resolveIntrinsics } from '#infra/asl.ts';
 import { invokeAsync } from '#local/runtime/async-invocation.ts';
+import { type BusEvent, busName, type EventBridgeEvent } from '#local/runtime/event-bus.ts';
+import { checkPattern, matchesPattern } from '#local/runtime/event-patterns.ts';
 import type { ExecutionEngine, ExecutionRecord } from '#local/runtime/executions.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import { LOCAL_REGION } from '#local/runtime/storage.ts';
 
+const ACCOUNT = '000000000000';
+
 /**
- * EventBridge rules as the template configures them, for Lambda targets: a rule on Step
- * Functions "Execution Status Change" events invokes its function (asynchronously, with retries)
- * for every execution end that matches its pattern; a `rate(...)` rule invokes it on that rate
- * (scaled by the time scale). Executions interrupted by a shutdown emit nothing: on AWS they would
- * still be running.
+ * EventBridge rules as the template configures them, for Lambda targets. A rule with an event
+ * pattern, on the bus it names (the default bus when it names none), invokes each of its
+ * functions asynchronously (Lambda's retries) for every event of that bus that matches: the
+ * events put on a bus (`route`, from `event-bus.ts`) and, on the default bus, Step Functions'
+ * "Execution Status Change" events (`watch`). A `rate(...)` rule invokes its functions on that
+ * rate (scaled by the time scale). A target gets its `Input` if it has one, the part of the event
+ * its `InputPath` selects if it has that, else the event. After `stop` (the runtime shutting
+ * down) nothing more is delivered; executions interrupted by the shutdown emit nothing: on AWS
+ * they would still be running.
  */
 export function wireEventRules(
   template: CfnTemplate,
-  engine: ExecutionEngine,
   invokerFor: (ruleArn: string) => Invoker,
   timeScale: number,
   log: (line: string) => void,
-): { startSchedules(): void; stop(): void } {
-  const rules = Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::Events::Rule')
-    .map(([logicalId, resource]) => {
-      const rule = resolveIntrinsics(resource.Properties, template) as EventRule;
-      const arn = String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template));
-      return { ...rule, lambda: invokerFor(arn) };
-    })
-    .filter((rule) => rule.State !== 'DISABLED');
-  const lambdaTargets = (rule: EventRule) =>
-    (rule.Targets ?? [])
-      .map((target) => target.Arn)
-      .filter((arn) => arn.startsWith('arn:aws:lambda:'));
+): {
+  route(events: readonly BusEvent[]): void;
+  watch(engine: ExecutionEngine): void;
+  startSchedules(): void;
+  stop(): void;
+} {
+  const rules = templateRules(template).map((rule) => ({ ...rule, lambda: invokerFor(rule.arn) }));
   let stopped = false;
-  engine.onExecutionEnd((execution) => {
-    if (stopped || execution.interrupted) return;
-    const event = executionStatusChangeEvent(execution, engine.stateMachineArn);
-    for (const rule of rules) {
-      if (rule.EventPattern === undefined || !matchesPattern(rule.EventPattern, event)) continue;
-      for (const arn of lambdaTargets(rule)) {
-        void invokeAsync(rule.lambda, arn, event, timeScale, log);
+  const route = (events: readonly BusEvent[]) => {
+    if (stopped) return;
+    for (const { bus, event } of events) {
+      for (const rule of rules) {
+        if (rule.bus !== bus || rule.pattern === undefined) continue;
+        if (!matchesPattern(rule.pattern, event)) continue;
+        for (const target of rule.targets) {
+          void invokeAsync(rule.lambda, target.arn, inputOf(target, event), timeScale, log);
+        }
       }
     }
-  });
+  };
   const timers: NodeJS.Timeout[] = [];
   return {
+    route,
+    watch(engine) {
+      engine.onExecutionEnd((execution) => {
+        if (execution.interrupted) return;
+        route([
+          { bus: 'default', event: executionStatusChangeEvent(execution, engine.stateMachineArn) },
+        ]);
+      });
+    },
     startSchedules() {
       for (const rule of rules) {
-        if (rule.ScheduleExpression === undefined) continue;
-        const everyMs = rateMs(rule.ScheduleExpression) * timeScale;
-        for (const arn of lambdaTargets(rule)) {
+        if (rule.schedule === undefined) continue;
+        const everyMs = rateMs(rule.schedule) * timeScale;
+        for (const target of rule.targets) {
           const timer = setInterval(() => {
-            const event = {
+            const event: EventBridgeEvent = {
               version: '0',
               id: randomUUID(),
               'detail-type': 'Scheduled Event',
               source: 'aws.events',
-              account: '000000000000',
+              account: ACCOUNT,
               time: new Date().toISOString(),
               region: LOCAL_REGION,
               resources: [],
               detail: {},
             };
-            void invokeAsync(rule.lambda, arn, event, timeScale, log);
+            void invokeAsync(rule.lambda, target.arn, inputOf(target, event), timeScale, log);
           }, everyMs);
           timer.unref();
           timers.push(timer);
@@ -76,21 +88,114 @@ export function wireEventRules(
   };
 }
 
-interface EventRule {
+interface TemplateRule {
+  readonly arn: string;
+  readonly bus: string;
+  readonly pattern?: Record<string, unknown>;
+  readonly schedule?: string;
+  readonly targets: readonly LambdaTarget[];
+}
+
+interface LambdaTarget {
+  readonly arn: string;
+  readonly Input?: string;
+  readonly InputPath?: string;
+}
+
+interface RuleProperties {
+  readonly Name?: string;
   readonly State?: string;
+  readonly EventBusName?: string;
   readonly EventPattern?: Record<string, unknown>;
   readonly ScheduleExpression?: string;
-  readonly Targets?: ReadonlyArray<{ readonly Arn: string }>;
+  readonly Targets?: ReadonlyArray<{
+    readonly Arn: string;
+    readonly Input?: string;
+    readonly InputPath?: string;
+    readonly InputTransformer?: unknown;
+  }>;
+}
+
+/**
+ * The template's enabled rules, resolved, with their Lambda targets. What the local runtime
+ * cannot deliver as EventBridge would (a pattern operator it does not know, an input
+ * transformer) is refused here, at the start.
+ */
+function templateRules(template: CfnTemplate): TemplateRule[] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::Events::Rule')
+    .map(([logicalId, resource]) => {
+      const rule = resolveIntrinsics(resource.Properties, template) as RuleProperties;
+      const bus = busName(rule.EventBusName);
+      if (rule.EventPattern !== undefined) checkPattern(rule.EventPattern);
+      const targets = (rule.Targets ?? [])
+        .filter((target) => target.Arn.startsWith('arn:aws:lambda:'))
+        .map((target) => {
+          if (target.InputTransformer !== undefined) {
+            throw new Error(`The local runtime has no input transformers (rule ${logicalId})`);
+          }
+          if (target.InputPath !== undefined) pathSteps(target.InputPath);
+          return { ...target, arn: target.Arn };
+        });
+      return {
+        arn: ruleArn(logicalId, rule, bus, template),
+        bus,
+        ...(rule.State !== 'DISABLED' && {
+          ...(rule.EventPattern !== undefined && { pattern: rule.EventPattern }),
+          ...(rule.ScheduleExpression !== undefined && { schedule: rule.ScheduleExpression }),
+        }),
+        targets,
+      };
+    });
+}
+
+/**
+ * A rule's ARN: `…:rule/<name>` on the default bus, `…:rule/<bus>/<name>` on another (which the
+ * shared resolver does not build).
+ */
+function ruleArn(
+  logicalId: string,
+  rule: RuleProperties,
+  bus: string,
+  template: CfnTemplate,
+): string {
+  if (bus === 'default') {
+    return String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template));
+  }
+  const name = rule.Name ?? placeholderName(logicalId);
+  return `arn:aws:events:${LOCAL_REGION}:${ACCOUNT}:rule/${bus}/${name}`;
+}
+
+/** What a target is invoked with: its constant `Input`, the part at its `InputPath`, or the event. */
+function inputOf(target: LambdaTarget, event: EventBridgeEvent): unknown {
+  if (target.Input !== undefined) return JSON.parse(target.Input);
+  if (target.InputPath === undefined) return event;
+  let node: unknown = event;
+  for (const step of pathSteps(target.InputPath)) {
+    node = (node as Record<string, unknown> | undefined)?.[step];
+  }
+  return node;
+}
+
+/** The fields of an `InputPath` of the form `$` or `$.a.b` (any other JSONPath is refused). */
+function pathSteps(path: string): string[] {
+  if (!/^\$(\.[A-Za-z0-9_-]+)*$/.test(path)) {
+    throw new Error(`The local runtime takes InputPath $ or $.field.field…, not ${path}`);
+  }
+  return path.split('.').slice(1);
 }
 
 /** The event Step Functions sends to EventBridge when an execution's status changes. */
-function executionStatusChangeEvent(execution: ExecutionRecord, stateMachineArn: string) {
+function executionStatusChangeEvent(
+  execution: ExecutionRecord,
+  stateMachineArn: string,
+): EventBridgeEvent {
   return {
     version: '0',
     id: randomUUID(),
     'detail-type': 'Step Functions Execution Status Change',
     source: 'aws.states',
-    account: '000000000000',
+    account: ACCOUNT,
     time: (execution.stopDate ?? new Date()).toISOString(),
     region: LOCAL_REGION,
     resources: [execution.executionArn],
@@ -106,21 +211,6 @@ function executionStatusChangeEvent(execution: ExecutionRecord, stateMachineArn:
       cause: execution.cause ?? null,
     },
   };
-}
-
-/** EventBridge pattern matching for what the stack's rules use: value lists and nesting. */
-export function matchesPattern(pattern: Record<string, unknown>, event: unknown): boolean {
-  return Object.entries(pattern).every(([key, expected]) => {
-    const actual = (event as Record<string, unknown> | undefined)?.[key];
-    if (Array.isArray(expected)) {
-      const values = Array.isArray(actual) ? actual : [actual];
-      return values.some((value) => expected.includes(value));
-    }
-    if (typeof expected === 'object' && expected !== null) {
-      return matchesPattern(expected as Record<string, unknown>, actual);
-    }
-    return actual === expected;
-  });
 }
 
 /** Milliseconds of an EventBridge `rate(N unit)` expression. */

@@ -12,7 +12,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { appendFile } from 'node:fs/promises';
 import {
   DeleteItemCommand,
   type DynamoDBClient,
@@ -27,6 +26,7 @@ import {
   StateMachine,
 } from 'aws-local-stepfunctions';
 import type { RequestedAccess } from '#local/aws/access.ts';
+import type { PutEvents } from '#local/runtime/event-bus.ts';
 import { type AslState, ExecutionScope } from '#local/runtime/executions/scope.ts';
 import { TaskFailure, TaskTokens } from '#local/runtime/executions/task-tokens.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
@@ -85,8 +85,8 @@ export interface EngineOptions {
    * role: the refusal to raise, or undefined when allowed.
    */
   readonly authorizeIntegration?: (access: RequestedAccess) => Error | undefined;
-  /** Where EventBridge events go (one JSON object a line). */
-  readonly eventsFile: string;
+  /** EventBridge's PutEvents (journaled and routed to the rules of each bus: `event-bus.ts`). */
+  readonly putEvents: PutEvents;
   /** Every Wait and retry interval lasts this many times as long. @default 1 */
   readonly timeScale?: number;
   /**
@@ -398,35 +398,10 @@ export class ExecutionEngine {
           });
           if (refusal) throw new TaskFailure('EventBridge.AccessDeniedException', refusal.message);
         }
-        const ids = await appendEvents(this.#options.eventsFile, entries);
+        const ids = await this.#options.putEvents(entries);
         return { Entries: ids.map((EventId) => ({ EventId })), FailedEntryCount: 0 };
       };
     }
     throw new Error(`The local runtime has no integration for ${resource}`);
   }
-}
-
-/** Appends EventBridge entries to the local event log, as EventBridge would deliver them. */
-export async function appendEvents(
-  file: string,
-  entries: ReadonlyArray<Record<string, unknown>>,
-): Promise<string[]> {
-  const ids = entries.map(() => randomUUID());
-  const lines = entries.map((entry, index) => {
-    const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail;
-    return JSON.stringify({
-      version: '0',
-      id: ids[index],
-      'detail-type': entry.DetailType,
-      source: entry.Source,
-      account: '000000000000',
-      time: new Date().toISOString(),
-      region: 'us-east-1',
-      resources: entry.Resources ?? [],
-      'event-bus': entry.EventBusName ?? 'default',
-      detail,
-    });
-  });
-  await appendFile(file, `${lines.map((line) => `${line}\n`).join('')}`);
-  return ids;
 }

@@ -30,6 +30,7 @@ import { restApiFromTemplate, startApiGateway } from '#local/runtime/api-gateway
 import { provisionApiKeys } from '#local/runtime/api-keys.ts';
 import { startControlPlane } from '#local/runtime/control-plane.ts';
 import { provideCursorSecret } from '#local/runtime/cursor-secret.ts';
+import { localPutEvents } from '#local/runtime/event-bus.ts';
 import { wireEventRules } from '#local/runtime/event-rules.ts';
 import { ExecutionEngine } from '#local/runtime/executions.ts';
 import {
@@ -175,7 +176,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log: (_functionLogicalId, chunk) => process.stdout.write(chunk),
     });
     closers.push(() => lambda.close());
-    const eventsFile = join(dataDir, 'events.jsonl');
+    // EventBridge: the rules of the template, and PutEvents (from the state machine and the
+    // functions) journaled to the event log and routed to them.
+    const rules = wireEventRules(
+      template,
+      (ruleArn) =>
+        invokerAs(
+          lambda,
+          access,
+          { kind: 'service', service: 'events.amazonaws.com' },
+          () => ruleArn,
+        ),
+      options.timeScale ?? 1,
+      log,
+    );
+    const putEvents = localPutEvents(join(dataDir, 'events.jsonl'), rules.route);
     // The state machine's direct DynamoDB integrations call as its role.
     const dynamodb = new DynamoDBClient({
       endpoint: storage.dynamodbEndpoint,
@@ -204,7 +219,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dynamodb,
       authorizeIntegration: (integration) =>
         authorize(access, stateMachineCaller, [integration], 'json'),
-      eventsFile,
+      putEvents,
       timeScale,
       journal: {
         started: (name, input) => executionsInFlight.journal.started(name, input),
@@ -234,7 +249,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (cursorSecretArn) secrets.set(cursorSecretArn, await provideCursorSecret(dataDir));
     const control = await startControlPlane({
       engine,
-      eventsFile,
+      putEvents,
       secrets,
       access,
       host,
@@ -314,19 +329,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       options.timeScale ?? 1,
       log,
     );
-    const rules = wireEventRules(
-      template,
-      engine,
-      (ruleArn) =>
-        invokerAs(
-          lambda,
-          access,
-          { kind: 'service', service: 'events.amazonaws.com' },
-          () => ruleArn,
-        ),
-      options.timeScale ?? 1,
-      log,
-    );
+    rules.watch(engine);
+    // Stopped before the engine, the control plane and the functions: nothing is delivered to
+    // functions on their way down.
     closers.push(() => rules.stop());
 
     const apiGateway = invokerAs(

@@ -138,3 +138,127 @@ declare module 's3rver/lib/controllers/bucket.js' {
   /** The query parameters that name a bucket's subresource (`cors`, `uploads`, `versions` …). */
   export const METHODS: readonly string[];
 }
+
+/**
+ * dynalite's internals that the local TransactWriteItems reuses (`local/runtime/dynamodb-transactions.ts`):
+ * its store, its request validators and expression parsers, and its single-item actions.
+ */
+declare module 'dynalite/db/index.js' {
+  /** An attribute map as DynamoDB's JSON carries it (`{ name: { S: '…' } }`). */
+  type Item = Record<string, Record<string, unknown>>;
+  /** An error dynalite answers with: its HTTP status and JSON body. */
+  interface DynaliteError extends Error {
+    statusCode?: number;
+    body?: { __type: string; message: string };
+  }
+  type Callback<T = void> = (error: DynaliteError | null | undefined, value?: T) => void;
+  interface SubDb {
+    get(key: string, callback: Callback<Item>): void;
+    /** Runs `exec` once `key` is free; `release(done)` wraps `done` to free it first. */
+    lock(
+      key: string,
+      exec: (release: <F extends (...args: never[]) => void>(done: F) => F) => void,
+    ): void;
+  }
+  interface IndexDescription {
+    readonly IndexName: string;
+    readonly KeySchema: ReadonlyArray<{ AttributeName: string; KeyType: string }>;
+    readonly Projection: { ProjectionType: string; NonKeyAttributes?: string[] };
+  }
+  interface TableDescription {
+    readonly TableName: string;
+    readonly KeySchema: ReadonlyArray<{ AttributeName: string; KeyType: string }>;
+    readonly LocalSecondaryIndexes?: readonly IndexDescription[];
+    readonly GlobalSecondaryIndexes?: readonly IndexDescription[];
+  }
+  interface Store {
+    readonly options: { maxItemSize: number };
+    /** The LevelDB every table, index and item lives in (keys prefixed by their sub-database). */
+    readonly db: {
+      batch(
+        operations: ReadonlyArray<
+          { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
+        >,
+        callback: Callback,
+      ): void;
+    };
+    getTable(name: string, checkStatus: boolean, callback: Callback<TableDescription>): void;
+    getItemDb(tableName: string): SubDb;
+  }
+  interface IndexAction {
+    readonly index: string;
+    readonly key: string;
+    readonly item?: Item;
+  }
+  const db: {
+    create(options: unknown): Store;
+    validateKey(key: Item, table: TableDescription): DynaliteError | undefined;
+    validateItem(item: Item, table: TableDescription): DynaliteError | undefined;
+    validateUpdates(
+      attributeUpdates: undefined,
+      expressionUpdates: unknown,
+      table: TableDescription,
+    ): DynaliteError | undefined;
+    createKey(item: Item, table: TableDescription): string;
+    checkConditional(
+      data: object,
+      existingItem: Item | undefined,
+    ): DynaliteError | null | undefined;
+    getIndexActions(
+      indexes: readonly IndexDescription[],
+      existingItem: Item | undefined,
+      item: Item | undefined,
+      table: TableDescription,
+    ): { puts: IndexAction[]; deletes: IndexAction[] };
+  };
+
+  export type { Callback, DynaliteError, Item, Store, TableDescription };
+  export default db;
+}
+
+declare module 'dynalite/validations/index.js' {
+  import type { Store } from 'dynalite/db/index.js';
+
+  /** An operation's request shape and its own checks, as `validations/<operation>.js` exports them. */
+  interface OperationValidation {
+    readonly types: Record<string, unknown>;
+    readonly custom?: (data: Record<string, unknown>, store: Store) => string | undefined;
+  }
+  const validations: {
+    /** The request's fields cast to their types (unknown ones dropped); throws SerializationException. */
+    checkTypes(
+      data: Record<string, unknown>,
+      types: OperationValidation['types'],
+    ): Record<string, unknown>;
+    /** Throws ValidationException; parses expressions into `_condition`, `_updates`. */
+    checkValidations(
+      data: Record<string, unknown>,
+      types: OperationValidation['types'],
+      custom: OperationValidation['custom'],
+      store: Store,
+    ): void;
+  };
+
+  export type { OperationValidation };
+  export default validations;
+}
+
+declare module 'dynalite/validations/putItem.js' {
+  const validation: import('dynalite/validations/index.js').OperationValidation;
+  export default validation;
+}
+declare module 'dynalite/validations/updateItem.js' {
+  const validation: import('dynalite/validations/index.js').OperationValidation;
+  export default validation;
+}
+declare module 'dynalite/validations/deleteItem.js' {
+  const validation: import('dynalite/validations/index.js').OperationValidation;
+  export default validation;
+}
+
+declare module 'dynalite/actions/updateItem.js' {
+  import type { Callback, Store } from 'dynalite/db/index.js';
+
+  /** UpdateItem on `store`: reads the item, checks the condition, applies the expression, writes. */
+  export default function updateItem(store: Store, data: object, callback: Callback<object>): void;
+}

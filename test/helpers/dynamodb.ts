@@ -1,5 +1,6 @@
 /**
- * A real DynamoDB-compatible server (dynalite, in memory) on 127.0.0.1 for tests of code that
+ * A real DynamoDB-compatible server (dynalite, in memory, with the local runtime's
+ * TransactWriteItems) on 127.0.0.1 for tests of code that
  * talks to DynamoDB: conditional writes, sets and queries behave as the SDK expects.
  */
 import type { AddressInfo } from 'node:net';
@@ -11,10 +12,11 @@ import {
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll } from 'vitest';
+import { dynaliteWithTransactions } from '#local/runtime/dynalite-server.ts';
 
 export interface LocalDynamoDb {
+  readonly client: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
   /**
    * Creates a table keyed by string attributes (`{ pk: 'HASH', sk: 'RANGE' }`), with global
@@ -29,7 +31,7 @@ export interface LocalDynamoDb {
 }
 
 export async function startDynamoDb(): Promise<LocalDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynaliteWithTransactions({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const client = new DynamoDBClient({
@@ -41,6 +43,7 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
     marshallOptions: { removeUndefinedValues: true },
   });
   return {
+    client,
     documents,
     async createTable(name, keys, indexes = []) {
       const names = [
@@ -105,6 +108,9 @@ export function useLocalDynamoDb(): Omit<LocalDynamoDb, 'close'> & { tableNumber
     return started;
   };
   return {
+    get client() {
+      return running().client;
+    },
     get documents() {
       return running().documents;
     },
