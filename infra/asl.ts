@@ -167,10 +167,12 @@ export function resolveIntrinsics(
     const shape = ARN_SHAPES[resource.Type];
     if (shape === undefined) throw new Error(`No ARN shape for ${resource.Type} (${name})`);
     const bus = resource.Properties?.EventBusName;
-    if (resource.Type === 'AWS::Events::Rule' && bus !== undefined && resolve(bus) !== 'default') {
-      throw new Error(
-        `The ARN of ${name}, a rule on a bus other than the default, is not supported`,
-      );
+    if (resource.Type === 'AWS::Events::Rule' && bus !== undefined) {
+      // A rule on another bus is named under it: `rule/<bus>/<name>` (the bus given by name or ARN).
+      const busName = String(resolve(bus)).split(':event-bus/').pop() as string;
+      if (busName !== 'default') {
+        return `arn:aws:events:${region}:${account}:rule/${busName}/${nameOf(name, resource)}`;
+      }
     }
     return shape(nameOf(name, resource), region, account);
   };

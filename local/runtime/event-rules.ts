@@ -1,6 +1,6 @@
 /** EventBridge rules with Lambda targets, as the template configures them. */
 import { randomUUID } from 'node:crypto';
-import { type CfnTemplate, placeholderName, resolveIntrinsics } from '#infra/asl.ts';
+import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
 import { invokeAsync } from '#local/runtime/async-invocation.ts';
 import { type BusEvent, busName, type EventBridgeEvent } from '#local/runtime/event-bus.ts';
 import { checkPattern, matchesPattern } from '#local/runtime/event-patterns.ts';
@@ -138,7 +138,7 @@ function templateRules(template: CfnTemplate): TemplateRule[] {
           return { ...target, arn: target.Arn };
         });
       return {
-        arn: ruleArn(logicalId, rule, bus, template),
+        arn: String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template)),
         bus,
         ...(rule.State !== 'DISABLED' && {
           ...(rule.EventPattern !== undefined && { pattern: rule.EventPattern }),
@@ -147,23 +147,6 @@ function templateRules(template: CfnTemplate): TemplateRule[] {
         targets,
       };
     });
-}
-
-/**
- * A rule's ARN: `…:rule/<name>` on the default bus, `…:rule/<bus>/<name>` on another (which the
- * shared resolver does not build).
- */
-function ruleArn(
-  logicalId: string,
-  rule: RuleProperties,
-  bus: string,
-  template: CfnTemplate,
-): string {
-  if (bus === 'default') {
-    return String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template));
-  }
-  const name = rule.Name ?? placeholderName(logicalId);
-  return `arn:aws:events:${LOCAL_REGION}:${ACCOUNT}:rule/${bus}/${name}`;
 }
 
 /** What a target is invoked with: its constant `Input`, the part at its `InputPath`, or the event. */

@@ -10,11 +10,11 @@
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { BatchStatus } from '#shared/batches/model.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { SparkClient, TaskImage, TaskSnapshot } from '#shared/spark/client.ts';
 import { SparkThrottledError } from '#shared/spark/errors.ts';
 import { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
-import type { BatchStatus } from '#shared/batches/model.ts';
 import { type GenerationError, type GenerationRecord, isTerminal } from './model.ts';
 import {
   type CheckResult,

@@ -136,6 +136,12 @@ describe('resolveIntrinsics', () => {
     });
   });
 
+  it('names a rule on another bus under that bus, as EventBridge does', () => {
+    expect(resolveIntrinsics({ 'Fn::GetAtt': ['BusRule', 'Arn'] }, template)).toBe(
+      'arn:aws:events:us-east-1:000000000000:rule/Bus/BusRule',
+    );
+  });
+
   it('selects from a split, as CDK names an execution ARN after its state machine', () => {
     const executions = {
       'Fn::Join': [
@@ -158,7 +164,6 @@ describe('resolveIntrinsics', () => {
     [{ 'Fn::Select': [3, ['a']] }, /Fn::Select index 3 is beyond a list of 1/],
     [{ 'Fn::Select': [0, 'a'] }, /Fn::Select takes \[index, \[list\]\]/],
     [{ 'Fn::Split': [':', ['a']] }, /Fn::Split takes \[separator, string\]/],
-    [{ 'Fn::GetAtt': ['BusRule', 'Arn'] }, /a rule on a bus other than the default/],
     [{ 'Fn::ImportValue': 'Shared-Bus' }, /Fn::ImportValue is not supported/],
     [{ 'Fn::Join': ['', 'not a list'] }, /Fn::Join takes \[separator, \[parts\]\]/],
     [{ Ref: 'Missing' }, /Ref to unknown resource Missing/],
