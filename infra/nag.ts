@@ -108,7 +108,11 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     'Executions are named by generation id: StopExecution is allowed on the executions of this one state machine.',
   );
 
-  for (const fn of [triggers.promptFileFunction, triggers.scheduleFiringFunction]) {
+  for (const fn of [
+    triggers.promptFileFunction,
+    triggers.scheduleFiringFunction,
+    stack.batchProgress.function,
+  ]) {
     acknowledge(
       fn,
       'Serverless::Serverless-LambdaDLQ',

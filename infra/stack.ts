@@ -33,6 +33,7 @@ export class SparkT2iStack extends Stack {
   public readonly steps: WorkflowSteps;
   public readonly api: GenerationApi;
   public readonly triggers: Triggers;
+  public readonly batchProgress: BatchProgress;
   public readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, props: SparkT2iStackProps) {
@@ -137,7 +138,7 @@ export class SparkT2iStack extends Stack {
       reservedConcurrency: config.reservedConcurrency.reconciler,
       deadLetterQueue: this.triggers.deadLetterQueue,
     });
-    new BatchProgress(this, 'BatchProgress', {
+    this.batchProgress = new BatchProgress(this, 'BatchProgress', {
       generationsTable: this.storage.generationsTable,
       batchesTable: this.storage.batchesTable,
       eventBus,

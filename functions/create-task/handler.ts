@@ -2,7 +2,7 @@
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
 import { BatchRepository } from '#shared/batches/repository.ts';
 import { pollingPolicyFromEnv } from '#shared/config/pipeline-env.ts';
-import { Resources } from '#shared/contracts/environment.ts';
+import { RecordSettings, Resources } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
 import { PollingStatsStore } from '#shared/generation/polling-stats.ts';
 import { type CreateTaskInput, createTaskStep } from '#shared/generation/steps.ts';
@@ -11,14 +11,15 @@ import { lambdaHandler } from '#shared/observability/handler.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { sparkClientFromEnv } from '#shared/spark/from-env.ts';
 
-const { generationsTable, batchesTable } = readSettings({
+const { generationsTable, batchesTable, retentionDays } = readSettings({
   generationsTable: Resources.generationsTable,
   batchesTable: Resources.batchesTable,
+  retentionDays: RecordSettings.retentionDays,
 });
 const policy = pollingPolicyFromEnv();
 const batches = new BatchRepository(dynamoDb(), batchesTable);
 const deps = {
-  store: new GenerationStore(dynamoDb(), generationsTable, { batchesTable }),
+  store: new GenerationStore(dynamoDb(), generationsTable, { batchesTable, retentionDays }),
   batchStatus: async (batchId: string) => (await batches.getHead(batchId))?.status,
   spark: sparkClientFromEnv(),
   policy,

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BatchProgressSettings } from '#shared/contracts/environment.ts';
@@ -52,6 +53,13 @@ export class BatchProgress extends Construct {
       [props.batchesTable.tableArn],
     );
     props.eventBus.grantPutEventsTo(this.function);
+    // EventBridge invokes it asynchronously: an event it still fails on after Lambda's retries is
+    // kept in the dead-letter queue with the error (nothing is lost: the count is idempotent, so
+    // the event can be replayed).
+    this.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      onFailure: new SqsDestination(props.deadLetterQueue),
+    });
 
     new Rule(this, 'LineEnded', {
       description: 'Ends of generations that are lines of a batch (prompt files)',

@@ -119,6 +119,8 @@ export class WorkflowSteps extends Construct {
         ...pollingEnv,
         ...tableEnv,
         [Resources.batchesTable.env]: props.batchesTable.tableName,
+        // A line of a cancelled batch is cancelled here: its record gets its expiry.
+        ...environmentOf(RecordSettings, { retentionDays: props.recordRetentionDays }),
       },
     });
     allow(

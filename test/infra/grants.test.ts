@@ -82,6 +82,7 @@ const eventBus = () => ({ 'Fn::GetAtt': [logicalId('AWS::Events::EventBus', 'Eve
 const secret = () => ({ Ref: logicalId('AWS::SecretsManager::Secret', 'SparkApiKey') });
 
 const GENERATIONS = 'StorageGenerations';
+const BATCHES = 'StorageBatches';
 const SLOTS = 'StorageSlots';
 
 /** What the slot functions do to the slots table (shared/generation/slots.ts, ProviderSlots). */
@@ -137,7 +138,17 @@ const CALLS: Record<string, readonly Call[]> = {
     {
       action: 'dynamodb:UpdateItem',
       resource: tableArn(GENERATIONS),
-      code: 'shared/generation/store.ts recordTaskCreated',
+      code: 'shared/generation/store.ts recordTaskCreated; cancel and countBatchLineEnd of a cancelled batch line',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/generation/repository.ts recordTaskCreated, countBatchLineEnd (the shard)',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts getHead (is the batch cancelled?)',
     },
     {
       action: 'secretsmanager:GetSecretValue',
@@ -322,6 +333,59 @@ const CALLS: Record<string, readonly Call[]> = {
       action: 'states:StartExecution',
       resource: stateMachine,
       code: 'shared/prompt-files/starter.ts startGeneration',
+    },
+    {
+      action: 'dynamodb:PutItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/generation/repository.ts createBatchLine (the Put of its transaction)',
+    },
+    {
+      action: 'dynamodb:PutItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts create',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts pin, recordReading, endIfDone; the shard of createBatchLine',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts get, getHead',
+    },
+    {
+      action: 'events:PutEvents',
+      resource: eventBus,
+      code: 'shared/batches/ledger.ts publishBatchEvent',
+    },
+    ...deadLetters,
+  ],
+  BatchProgressFunctionRole: [
+    {
+      action: 'dynamodb:GetItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/generation/repository.ts countBatchLineEnd (get)',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/generation/repository.ts countBatchLineEnd (the record of its transaction)',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/generation/repository.ts countBatchLineEnd (the shard); batches/repository.ts endIfDone, eventPublished',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts get',
+    },
+    {
+      action: 'events:PutEvents',
+      resource: eventBus,
+      code: 'shared/batches/ledger.ts publishBatchEvent',
     },
     ...deadLetters,
   ],

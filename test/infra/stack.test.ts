@@ -156,7 +156,25 @@ describe('storage', () => {
             { AttributeName: 'createdAt', KeyType: 'RANGE' },
           ],
         }),
+        Match.objectLike({
+          IndexName: 'byBatch',
+          KeySchema: [
+            { AttributeName: 'batchId', KeyType: 'HASH' },
+            { AttributeName: 'batchLine', KeyType: 'RANGE' },
+          ],
+        }),
       ],
+    });
+  });
+
+  it('keeps batches on demand, recoverable, with TTL, their owner indexes and the outbox index', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: ['byOwner', 'byOwnerStatus', 'outbox'].map((name) =>
+        Match.objectLike({ IndexName: name }),
+      ),
     });
   });
 
@@ -283,12 +301,19 @@ describe('least-privilege IAM', () => {
     expect(JSON.stringify(createTaskLogs?.Resource)).toMatch(/StepsCreateTaskLogs/);
   });
 
-  it('lets CreateTask read and update the generations table and read the secret, nothing more', () => {
+  it('lets CreateTask read and update the generations table, move batch counts and read the secret, nothing more', () => {
     const table = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageGenerations');
+    const batches = logicalIdStartingWith('AWS::DynamoDB::GlobalTable', 'StorageBatches');
     const statements = statementsOfRole('StepsCreateTaskRole').filter(
       (s) => !isTracingOrLogging(s),
     );
-    expect(statements).toHaveLength(2);
+    expect(statements).toHaveLength(3);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [batches, 'Arn'] },
+      }),
+    );
     expect(statements).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -944,9 +969,17 @@ describe('the retention of generation records', () => {
       .filter(([, fn]) => fn.Properties.Environment?.Variables?.RECORD_RETENTION_DAYS === '30')
       .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
 
-    // THEN submit, cancel, the reconciler and PollTask carry it
+    // THEN submit, cancel, the reconciler, PollTask, CreateTask (a cancelled batch's lines) and
+    // the prompt-file trigger (batch lines) carry it
     expect(withRetention.sort()).toEqual(
-      ['ApiCancelGeneration', 'ApiSubmitGeneration', 'ReconcilerFunction', 'StepsPollTask'].sort(),
+      [
+        'ApiCancelGeneration',
+        'ApiSubmitGeneration',
+        'ReconcilerFunction',
+        'StepsPollTask',
+        'StepsCreateTask',
+        'TriggersPromptFile',
+      ].sort(),
     );
   });
 
