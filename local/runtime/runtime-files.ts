@@ -18,6 +18,7 @@ export async function writeRuntimeFiles(
       readonly generations: string;
       readonly apiKeys: string;
       readonly idempotency: string | undefined;
+      readonly batches: string | undefined;
     };
   },
 ): Promise<void> {

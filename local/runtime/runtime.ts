@@ -392,6 +392,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         generations: generationsTable,
         apiKeys: apiKeysTable,
         idempotency: functionEnvironment.IDEMPOTENCY_TABLE,
+        batches: functionEnvironment.BATCHES_TABLE,
       },
     });
 
