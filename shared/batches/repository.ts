@@ -149,7 +149,7 @@ export class BatchRepository {
       ':lines': progress.lines,
       ':rejected': progress.rejected,
       ':now': now.toISOString(),
-      ':true': true,
+      ...(progress.read && { ':true': true }),
     };
     try {
       const { Attributes } = await this.#client.send(
@@ -306,10 +306,14 @@ export class BatchRepository {
     now: Date,
     extra?: { readonly expression: string; readonly values: Record<string, unknown> },
   ): Promise<BatchHead | undefined> {
+    // DynamoDB refuses a value the expressions do not use: only the statuses named are given.
+    const { ':running': running, ...beforeRunning } = statusValues();
     const from =
       status === 'in_progress'
         ? '#status IN (:awaiting, :validating)'
         : '#status IN (:awaiting, :validating, :running)';
+    const fromValues =
+      status === 'in_progress' ? beforeRunning : { ...beforeRunning, ':running': running };
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
@@ -319,7 +323,7 @@ export class BatchRepository {
           ConditionExpression: from,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
-            ...statusValues(),
+            ...fromValues,
             ':status': status,
             ':ownerStatus': batchOwnerStatusKey(head.owner, status),
             ':now': now.toISOString(),
