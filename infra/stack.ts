@@ -128,6 +128,7 @@ export class SparkT2iStack extends Stack {
     });
     this.reconciler = new Reconciler(this, 'Reconciler', {
       generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
       slotsTable: this.storage.slotsTable,
       maxConcurrentTasks: config.maxConcurrentTasks,
       recordRetentionDays: this.storage.recordRetentionDays,

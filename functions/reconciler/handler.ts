@@ -9,6 +9,8 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
 import { eventBridge } from '#shared/aws/event-bridge.ts';
 import { stepFunctions } from '#shared/aws/step-functions.ts';
+import { BatchRepository } from '#shared/batches/repository.ts';
+import { sweepBatches } from '#shared/batches/sweep.ts';
 import { providerSlotsFromEnv } from '#shared/config/slots-env.ts';
 import { ReconcilerSettings } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
@@ -56,11 +58,26 @@ type ReconcilerEvent =
   | EventBridgeEvent<'Step Functions Execution Status Change', ExecutionEnded>
   | EventBridgeEvent<'Scheduled Event', unknown>;
 
+const batchDeps = {
+  generations: new GenerationRepository(dynamoDb(), settings.generationsTable, {
+    retentionDays: settings.recordRetentionDays,
+    batchesTable: settings.batchesTable,
+  }),
+  batches: new BatchRepository(dynamoDb(), settings.batchesTable),
+  publish: deps.publish,
+};
+
 export const handler = lambdaHandler(async (event: ReconcilerEvent) => {
-  const report =
-    event['detail-type'] === 'Step Functions Execution Status Change'
-      ? await reconcileEndedExecution(event.detail as ExecutionEnded, deps)
-      : await sweep(deps);
-  if (report.released + report.failed + report.woken > 0) logger.info('Reconciled', { ...report });
+  if (event['detail-type'] === 'Step Functions Execution Status Change') {
+    const report = await reconcileEndedExecution(event.detail as ExecutionEnded, deps);
+    if (report.released + report.failed + report.woken > 0)
+      logger.info('Reconciled', { ...report });
+    return report;
+  }
+  const report = { ...(await sweep(deps)), batches: await sweepBatches(batchDeps) };
+  const { published, recounted, ended } = report.batches;
+  if (report.released + report.failed + report.woken + published + recounted + ended > 0) {
+    logger.info('Reconciled', { ...report });
+  }
   return report;
 });

@@ -4,6 +4,7 @@ import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { BatchesTableSchema } from '#shared/batches/model.ts';
 import { ReconcilerSettings, SlotSettings } from '#shared/contracts/environment.ts';
 import { environmentOf } from '#shared/contracts/setting.ts';
 import { executionArnOf } from '#shared/generation/executions.ts';
@@ -13,6 +14,7 @@ import { PipelineFunction, reservation } from './pipeline-function.ts';
 
 export interface ReconcilerProps {
   readonly generationsTable: ITableV2;
+  readonly batchesTable: ITableV2;
   readonly slotsTable: ITableV2;
   readonly maxConcurrentTasks: number;
   /** The generation state machine's ARN (a plain string; see WorkflowSteps). */
@@ -61,6 +63,7 @@ export class Reconciler extends Construct {
       environment: {
         ...environmentOf(ReconcilerSettings, {
           generationsTable: props.generationsTable.tableName,
+          batchesTable: props.batchesTable.tableName,
           stateMachineArn,
           eventBusName: props.eventBus.eventBusName,
           maxExecutionSeconds: props.maxExecution.toSeconds(),
@@ -95,6 +98,22 @@ export class Reconciler extends Construct {
         'dynamodb:Query',
       ],
       [props.slotsTable.tableArn],
+    );
+    // The batch sweep (shared/batches/sweep.ts): owed batch events, and the line ends of a batch
+    // whose counts stand still, counted in the same transaction as the records they mark.
+    allow(
+      this.function,
+      ['dynamodb:Query'],
+      [
+        `${props.batchesTable.tableArn}/index/${BatchesTableSchema.outboxIndex.name}`,
+        `${props.batchesTable.tableArn}/index/${BatchesTableSchema.unfinishedIndex.name}`,
+        `${props.generationsTable.tableArn}/index/${GenerationsTableSchema.byBatchIndex.name}`,
+      ],
+    );
+    allow(
+      this.function,
+      ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+      [props.batchesTable.tableArn],
     );
     allow(this.function, ['states:SendTaskSuccess'], [stateMachineArn]);
     allow(this.function, ['states:DescribeExecution'], [executionArnOf(stateMachineArn, '*')]);

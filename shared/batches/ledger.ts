@@ -16,6 +16,7 @@ import type { CodedError } from '#shared/prompt-files/parser.ts';
 import type { GenerationRequest } from '#shared/request/schema.ts';
 import { batchCompletedEvent } from './events.ts';
 import {
+  BATCH_UNFINISHED,
   type BatchHead,
   type BatchStatus,
   batchIdOfFile,
@@ -102,6 +103,7 @@ export function batchLedger(deps: LedgerDeps): BatchLedger {
         createdAt: at,
         updatedAt: at,
         expiresAt: deps.generations.expiresAtOf(at),
+        unfinished: BATCH_UNFINISHED,
       };
       if (await deps.batches.create(head)) return { batchId: head.id, status: head.status };
       // S3 reported the file again: the batch is the one the first report opened.

@@ -107,11 +107,14 @@ export interface BatchHead {
   readonly pinned?: string;
   /** When DynamoDB may delete the item (epoch seconds, the table's TTL attribute). */
   readonly expiresAt?: number;
+  /** `unfinished` until the batch ends: the sparse index the reconciler's sweep reads. */
+  readonly unfinished?: typeof BATCH_UNFINISHED;
 }
 
-/** What one shard holds. */
+/** What one shard holds; `countedAt` is the time of its last move. */
 export type ShardItem = { readonly id: string } & Partial<Record<ShardCounter, number>> & {
     readonly costUsd?: number;
+    readonly countedAt?: string;
   };
 
 /** A batch as read: its head and the counts summed over its shards. */
@@ -119,6 +122,8 @@ export interface Batch extends BatchHead {
   readonly counts: BatchCounts;
   /** The provider's cost of the batch's completed generations so far. */
   readonly costUsd: number;
+  /** When a line last moved the counts. */
+  readonly countedAt?: string;
 }
 
 /** Sums the shards into the batch's counts; `queued` is what is accepted and not yet moved. */
@@ -140,10 +145,17 @@ export function countsOf(head: Pick<BatchHead, 'rejected'>, shards: readonly Sha
     failed,
     cancelled,
   };
+  const countedAt = shards.reduce<string | undefined>(
+    (latest, shard) =>
+      shard.countedAt !== undefined && (latest === undefined || shard.countedAt > latest)
+        ? shard.countedAt
+        : latest,
+    undefined,
+  );
   // Cents are summed as numbers; rounding to the provider's precision keeps float noise out.
   const costUsd =
     Math.round(shards.reduce((sum, s) => sum + (Number(s.costUsd) || 0), 0) * 1e6) / 1e6;
-  return { counts, costUsd };
+  return { counts, costUsd, ...(countedAt !== undefined && { countedAt }) };
 }
 
 /** Every accepted line has reached a terminal state. */
@@ -153,6 +165,9 @@ export function allLinesEnded(counts: BatchCounts): boolean {
 
 /** The one partition of the outbox index. */
 export const BATCH_OUTBOX = 'outbox';
+
+/** The one partition of the index of batches not ended. */
+export const BATCH_UNFINISHED = 'unfinished';
 
 export function batchOwnerStatusKey(owner: string, status: BatchStatus): string {
   return `${owner}#${status}`;
@@ -166,6 +181,8 @@ export const BatchesTableSchema = {
   byOwnerStatusIndex: { name: 'byOwnerStatus', partitionKey: 'ownerStatus', sortKey: 'createdAt' },
   /** Heads that owe an event: the reconciler's sweep republishes them. */
   outboxIndex: { name: 'outbox', partitionKey: 'outbox', sortKey: 'updatedAt' },
+  /** Heads of batches not ended, oldest first: the reconciler's sweep settles stalled ones. */
+  unfinishedIndex: { name: 'unfinished', partitionKey: 'unfinished', sortKey: 'createdAt' },
   timeToLiveAttribute: 'expiresAt',
 } as const;
 

@@ -18,6 +18,7 @@ import {
 import {
   allLinesEnded,
   BATCH_OUTBOX,
+  BATCH_UNFINISHED,
   type Batch,
   type BatchError,
   BatchesTableSchema,
@@ -127,14 +128,13 @@ export class BatchRepository {
             ':now': now.toISOString(),
           },
           ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return Attributes as BatchHead;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const old = error.Item as Record<string, { S?: string }> | undefined;
-      return old?.owner?.S === owner && old.pinned?.S !== undefined ? 'other-file' : undefined;
+      const head = await this.getHead(id);
+      return head?.owner === owner && head.pinned !== undefined ? 'other-file' : undefined;
     }
   }
 
@@ -257,6 +257,26 @@ export class BatchRepository {
     } while (startKey);
   }
 
+  /** Heads of batches not ended that were created before `before`, oldest first. */
+  async *unfinishedCreatedBefore(before: Date): AsyncGenerator<BatchHead> {
+    const index = BatchesTableSchema.unfinishedIndex;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk AND #sk < :before',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+          ExpressionAttributeValues: { ':pk': BATCH_UNFINISHED, ':before': before.toISOString() },
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      yield* (page.Items ?? []) as BatchHead[];
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
   /**
    * A page of an owner's batches, newest first, optionally of one status: a Query on the owner
    * (or owner#status) index, then the counts of the page's batches. Asks one item more than the
@@ -293,7 +313,7 @@ export class BatchRepository {
     const at = now.toISOString();
     const pendingEvent = { detailType: EVENT_BATCH_COMPLETED, at };
     const ended = await this.#moveTo(batch, status, now, {
-      expression: ', completedAt = :now, pendingEvent = :event, outbox = :outbox',
+      expression: ', completedAt = :now, pendingEvent = :event, outbox = :outbox REMOVE unfinished',
       values: { ':event': pendingEvent, ':outbox': BATCH_OUTBOX },
     });
     return ended && { ...batch, ...ended, pendingEvent };

@@ -322,6 +322,8 @@ export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
 /** The reconciler (`functions/reconciler`), besides the slots. */
 export const ReconcilerSettings = /* @__PURE__ */ declare(() => ({
   generationsTable: Resources.generationsTable,
+  /** Batch events owed, and batches whose counts stand still (shared/batches/sweep.ts). */
+  batchesTable: Resources.batchesTable,
   stateMachineArn: Resources.stateMachineArn,
   eventBusName: Resources.eventBusName,
   /** The longest an execution can run (the machine's timeout): the reconciler's cut-off. */

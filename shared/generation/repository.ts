@@ -285,8 +285,9 @@ export class GenerationRepository {
     return {
       TableName: this.#batchesTable as string,
       Key: { id: shardKeyOf(record.batchId, shardOf(record.batchLine)) },
-      UpdateExpression: expression,
-      ExpressionAttributeValues: values,
+      // When the counts last moved: the reconciler settles a batch whose counts stand still.
+      UpdateExpression: `SET countedAt = :countedAt ${expression}`,
+      ExpressionAttributeValues: { ...values, ':countedAt': new Date().toISOString() },
     };
   }
 

@@ -20,12 +20,14 @@ export interface LocalDynamoDb {
   readonly documents: DynamoDBDocumentClient;
   /**
    * Creates a table keyed by string attributes (`{ pk: 'HASH', sk: 'RANGE' }`), with global
-   * secondary indexes on string attributes too (all attributes projected).
+   * secondary indexes (all attributes projected); key attributes are strings but for those named
+   * in `numberKeys`.
    */
   createTable(
     name: string,
     keys: Record<string, 'HASH' | 'RANGE'>,
     indexes?: ReadonlyArray<{ name: string; partitionKey: string; sortKey: string }>,
+    numberKeys?: readonly string[],
   ): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,7 +47,7 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
   return {
     client,
     documents,
-    async createTable(name, keys, indexes = []) {
+    async createTable(name, keys, indexes = [], numberKeys = []) {
       const names = [
         ...new Set([
           ...Object.keys(keys),
@@ -57,7 +59,10 @@ export async function startDynamoDb(): Promise<LocalDynamoDb> {
           TableName: name,
           BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: names.map(
-            (AttributeName): AttributeDefinition => ({ AttributeName, AttributeType: 'S' }),
+            (AttributeName): AttributeDefinition => ({
+              AttributeName,
+              AttributeType: numberKeys.includes(AttributeName) ? 'N' : 'S',
+            }),
           ),
           KeySchema: Object.entries(keys).map(
             ([AttributeName, KeyType]): KeySchemaElement => ({ AttributeName, KeyType }),
@@ -114,7 +119,8 @@ export function useLocalDynamoDb(): Omit<LocalDynamoDb, 'close'> & { tableNumber
     get documents() {
       return running().documents;
     },
-    createTable: (name, keys, indexes) => running().createTable(name, keys, indexes),
+    createTable: (name, keys, indexes, numberKeys) =>
+      running().createTable(name, keys, indexes, numberKeys),
     tableNumber: () => ++tables,
   };
 }

@@ -431,6 +431,31 @@ const CALLS: Record<string, readonly Call[]> = {
       resource: eventBus,
       code: 'shared/generation/publisher.ts eventBridgePublisher (the outbox)',
     },
+    {
+      action: 'dynamodb:Query',
+      resource: indexArn(BATCHES, 'outbox'),
+      code: 'shared/batches/repository.ts owingEvents (sweep.ts)',
+    },
+    {
+      action: 'dynamodb:Query',
+      resource: indexArn(BATCHES, 'unfinished'),
+      code: 'shared/batches/repository.ts unfinishedCreatedBefore (sweep.ts)',
+    },
+    {
+      action: 'dynamodb:Query',
+      resource: indexArn(GENERATIONS, 'byBatch'),
+      code: 'shared/generation/repository.ts pageByBatch (sweep.ts countUncountedEnds)',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts get (sweep.ts)',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts endIfDone, eventPublished; the shard of countBatchLineEnd',
+    },
   ],
 };
 

@@ -62,9 +62,12 @@ async function batchIdOf(key: string, timeoutMs = 120_000): Promise<string> {
       return report.batchId;
     } catch (error) {
       if (Date.now() > deadline) {
-        throw new Error(`No report of ${key}; the runtime said:\n${runtime.output().slice(-4000)}`, {
-          cause: error,
-        });
+        throw new Error(
+          `No report of ${key}; the runtime said:\n${runtime.output().slice(-4000)}`,
+          {
+            cause: error,
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
