@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only overhead,batch,copy-memory,bundles] [--out DIR]`: runs the
+ * `npm run bench [-- --quick] [--only overhead,batch,copy-memory,bundles,batch-reads] [--out DIR]`: runs the
  * benchmark scenarios one after another against the local runtime and the simulator at time
  * scale 1, writes `<out>/<scenario>.json` for each and `<out>/latest.md` for every result file
  * in the folder. Exit code 0 when every target is met, 1 otherwise (the files say which and why).
@@ -11,6 +11,7 @@ import { describeMachine } from './lib/machine.ts';
 import { readResults, type ScenarioResult, writeMarkdown, writeResult } from './lib/results.ts';
 import type { Scenario } from './lib/scenario.ts';
 import { batchScenario } from './scenarios/batch.ts';
+import { batchReadsScenario } from './scenarios/batch-reads.ts';
 import { bundlesScenario } from './scenarios/bundles.ts';
 import { copyMemoryScenario } from './scenarios/copy-memory.ts';
 import { overheadScenario } from './scenarios/overhead.ts';
@@ -20,6 +21,7 @@ const SCENARIO_MODULES: Record<(typeof SCENARIOS)[number], Scenario> = {
   batch: batchScenario,
   'copy-memory': copyMemoryScenario,
   bundles: bundlesScenario,
+  'batch-reads': batchReadsScenario,
 };
 
 const argv = process.argv.slice(2);

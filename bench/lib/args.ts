@@ -1,7 +1,7 @@
 /** The benchmark's command line: `npm run bench [-- --quick] [--only a,b] [--out DIR]`. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['overhead', 'batch', 'copy-memory', 'bundles'] as const;
+export const SCENARIOS = ['overhead', 'batch', 'copy-memory', 'bundles', 'batch-reads'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {

@@ -16,6 +16,7 @@ import { startLocalRuntime } from '#local/runtime/runtime.ts';
 import { reportKeyOf } from '#shared/prompt-files/keys.ts';
 import { childMain, PROJECT_ROOT, progress } from '../lib/child.ts';
 import { httpMethod, type RequestCounts, ServerRequestCounter } from '../lib/counters.ts';
+import { mergeDeep } from '../lib/merge.ts';
 import { billedGbSeconds } from '../prices.ts';
 
 export interface PipelineRunInput {
@@ -368,20 +369,6 @@ async function countLines(file: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-function mergeDeep(base: Record<string, unknown>, override: Record<string, unknown>) {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(override)) {
-    const current = merged[key];
-    merged[key] =
-      isRecord(current) && isRecord(value) ? mergeDeep(current, value) : (value as unknown);
-  }
-  return merged;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Requests by operation served between two readings of a server's counts. */
