@@ -1,26 +1,76 @@
 /** Lambda's asynchronous invocation, as S3 notifications and EventBridge rules use it. */
+import { randomUUID } from 'node:crypto';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
+import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 
-/** Lambda's asynchronous invocation: two retries, about one and two minutes apart (scaled). */
+/**
+ * Lambda's asynchronous invocation: two retries, about one and two minutes apart (scaled).
+ * Whether the function took the event in the end (false: the retries ran out).
+ */
 export async function invokeAsync(
   lambda: Invoker,
   functionArn: string,
   event: unknown,
   timeScale: number,
   log: (line: string) => void,
-): Promise<void> {
+): Promise<boolean> {
   const delays = [60_000, 120_000];
   for (let attempt = 0; ; attempt++) {
     try {
       await lambda.invoke(functionArn, event);
-      return;
+      return true;
     } catch (error) {
       const delay = delays[attempt];
       if (delay === undefined) {
         log(`asynchronous invocation failed for good: ${(error as Error).name}`);
-        return;
+        return false;
       }
       await new Promise((resolve) => setTimeout(resolve, delay * timeScale));
     }
   }
+}
+
+/** One asynchronous invocation: which function, with what event, called as whom. */
+export interface AsyncInvocation {
+  readonly lambda: Invoker;
+  readonly functionArn: string;
+  readonly event: unknown;
+}
+
+/**
+ * Asynchronous invocations that survive the process, as Lambda keeps its asynchronous
+ * invocations and their retries durably: each delivery (`D`, what the journal holds) is in the
+ * journal from before its first attempt until it succeeded or its retries ran out, and `resume`
+ * invokes again, under its id, one the last run left pending. `invocationOf` turns a delivery
+ * into its invocation, at the first attempt and at a resume alike.
+ *
+ * After `stop` (the runtime going down, the functions with it) an attempt that fails stays in the
+ * journal: it was cut off by the stop, not refused by the function, and the next start delivers
+ * it again.
+ */
+export function journalledInvocations<D>(
+  journal: PendingJournal<D>,
+  invocationOf: (delivery: D) => AsyncInvocation,
+  timeScale: number,
+  log: (line: string) => void,
+): {
+  invoke(delivery: D): void;
+  resume(pending: PendingWork<D>): void;
+  stop(): void;
+} {
+  let stopped = false;
+  const run = (id: string, delivery: D) => {
+    const { lambda, functionArn, event } = invocationOf(delivery);
+    journal.started(id, delivery);
+    void invokeAsync(lambda, functionArn, event, timeScale, log).then((delivered) => {
+      if (delivered || !stopped) journal.ended(id);
+    });
+  };
+  return {
+    invoke: (delivery) => run(randomUUID(), delivery),
+    resume: (pending) => run(pending.id, pending.value),
+    stop() {
+      stopped = true;
+    },
+  };
 }

@@ -1,14 +1,28 @@
 /** EventBridge rules with Lambda targets, as the template configures them. */
 import { randomUUID } from 'node:crypto';
 import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
-import { invokeAsync } from '#local/runtime/async-invocation.ts';
+import { invokeAsync, journalledInvocations } from '#local/runtime/async-invocation.ts';
 import { type BusEvent, busName, type EventBridgeEvent } from '#local/runtime/event-bus.ts';
 import { checkPattern, matchesPattern } from '#local/runtime/event-patterns.ts';
 import type { ExecutionEngine, ExecutionRecord } from '#local/runtime/executions.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
+import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 import { LOCAL_REGION } from '#local/runtime/storage.ts';
 
 const ACCOUNT = '000000000000';
+
+/** In the data dir: deliveries of events to the targets of rules with a pattern, not yet done. */
+export const RULE_DELIVERIES_JOURNAL = 'event-deliveries-in-flight.jsonl';
+
+/**
+ * One event on its way to one target of a rule (a journal entry while in flight): the input the
+ * target gets, and the rule, as whose source the function is invoked.
+ */
+export interface RuleDelivery {
+  readonly ruleArn: string;
+  readonly functionArn: string;
+  readonly input: unknown;
+}
 
 /**
  * EventBridge rules as the template configures them, for Lambda targets. A rule with an event
@@ -20,19 +34,47 @@ const ACCOUNT = '000000000000';
  * its `InputPath` selects if it has that, else the event. After `stop` (the runtime shutting
  * down) nothing more is delivered; executions interrupted by the shutdown emit nothing: on AWS
  * they would still be running.
+ *
+ * Each delivery of a rule with a pattern is in `journal` from before its invocation until it
+ * succeeded or its retries ran out, as Lambda keeps an asynchronous invocation until then;
+ * `resume` delivers again one the last run left pending. A `rate(...)` firing is not journalled:
+ * the rule fires again at its next tick.
  */
 export function wireEventRules(
   template: CfnTemplate,
   invokerFor: (ruleArn: string) => Invoker,
+  journal: PendingJournal<RuleDelivery>,
   timeScale: number,
   log: (line: string) => void,
 ): {
   route(events: readonly BusEvent[]): void;
   watch(engine: ExecutionEngine): void;
   startSchedules(): void;
+  resume(delivery: PendingWork<RuleDelivery>): void;
   stop(): void;
 } {
   const rules = templateRules(template).map((rule) => ({ ...rule, lambda: invokerFor(rule.arn) }));
+  // A resumed delivery names its rule by ARN; one the template no longer has is still delivered,
+  // as Lambda keeps an invocation it accepted whatever becomes of the rule.
+  const invokers = new Map(rules.map((rule) => [rule.arn, rule.lambda]));
+  const invokerOf = (ruleArn: string) => {
+    let invoker = invokers.get(ruleArn);
+    if (invoker === undefined) {
+      invoker = invokerFor(ruleArn);
+      invokers.set(ruleArn, invoker);
+    }
+    return invoker;
+  };
+  const deliveries = journalledInvocations(
+    journal,
+    (delivery: RuleDelivery) => ({
+      lambda: invokerOf(delivery.ruleArn),
+      functionArn: delivery.functionArn,
+      event: delivery.input,
+    }),
+    timeScale,
+    log,
+  );
   let stopped = false;
   const route = (events: readonly BusEvent[]) => {
     if (stopped) return;
@@ -41,7 +83,11 @@ export function wireEventRules(
         if (rule.bus !== bus || rule.pattern === undefined) continue;
         if (!matchesPattern(rule.pattern, event)) continue;
         for (const target of rule.targets) {
-          void invokeAsync(rule.lambda, target.arn, inputOf(target, event), timeScale, log);
+          deliveries.invoke({
+            ruleArn: rule.arn,
+            functionArn: target.arn,
+            input: inputOf(target, event),
+          });
         }
       }
     }
@@ -74,6 +120,7 @@ export function wireEventRules(
               resources: [],
               detail: {},
             };
+            // Not journalled: a firing a stop cut off is not owed, the next tick comes anyway.
             void invokeAsync(rule.lambda, target.arn, inputOf(target, event), timeScale, log);
           }, everyMs);
           timer.unref();
@@ -81,8 +128,10 @@ export function wireEventRules(
         }
       }
     },
+    resume: deliveries.resume,
     stop() {
       stopped = true;
+      deliveries.stop();
       for (const timer of timers) clearInterval(timer);
     },
   };

@@ -31,7 +31,11 @@ import { provisionApiKeys } from '#local/runtime/api-keys.ts';
 import { startControlPlane } from '#local/runtime/control-plane.ts';
 import { provideCursorSecret } from '#local/runtime/cursor-secret.ts';
 import { localPutEvents } from '#local/runtime/event-bus.ts';
-import { wireEventRules } from '#local/runtime/event-rules.ts';
+import {
+  RULE_DELIVERIES_JOURNAL,
+  type RuleDelivery,
+  wireEventRules,
+} from '#local/runtime/event-rules.ts';
 import { ExecutionEngine } from '#local/runtime/executions.ts';
 import {
   commonRuntime,
@@ -177,7 +181,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => lambda.close());
     // EventBridge: the rules of the template, and PutEvents (from the state machine and the
-    // functions) journaled to the event log and routed to them.
+    // functions) journaled to the event log and routed to them. Their deliveries the last run
+    // left in flight are carried on below, with the other work in flight.
+    const ruleDeliveriesInFlight = PendingJournal.open<RuleDelivery>(
+      join(dataDir, RULE_DELIVERIES_JOURNAL),
+    );
     const rules = wireEventRules(
       template,
       (ruleArn) =>
@@ -187,6 +195,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           { kind: 'service', service: 'events.amazonaws.com' },
           () => ruleArn,
         ),
+      ruleDeliveriesInFlight.journal,
       options.timeScale ?? 1,
       log,
     );
@@ -241,6 +250,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let s3Notifications: ReturnType<typeof wireS3Notifications> = {
       redeliver: () => ({ delivered: 0 }),
       resume: () => undefined,
+      stop: () => undefined,
     };
     const secretArn = functionEnvironment[EnvNames.sparkApiKeySecret];
     const cursorSecretArn = functionEnvironment[CURSOR_SECRET_ID_VARIABLE];
@@ -331,8 +341,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     rules.watch(engine);
     // Stopped before the engine, the control plane and the functions: nothing is delivered to
-    // functions on their way down.
+    // functions on their way down, and what the stop cuts off stays in the journals.
     closers.push(() => rules.stop());
+    closers.push(() => s3Notifications.stop());
 
     const apiGateway = invokerAs(
       lambda,
@@ -359,6 +370,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Prompt files whose processing was cut off are delivered again (their lines' generations
     // are named by line, so what had started is met again, not doubled).
     for (const delivery of deliveriesInFlight.pending) s3Notifications.resume(delivery);
+    // Events cut off on their way to a rule's target are delivered again (with the same event id:
+    // EventBridge delivers at least once, and the targets are written for that).
+    for (const delivery of ruleDeliveriesInFlight.pending) rules.resume(delivery);
     // Scheduled rules (the reconciler's sweep) start once the unfinished are running again, so
     // a sweep never mistakes a generation being carried on for a dead one.
     rules.startSchedules();

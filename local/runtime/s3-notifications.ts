@@ -2,9 +2,8 @@
  * S3 -> Lambda notifications as the template configures them, with each delivery journalled
  * while in flight so a restart delivers again what a stop cut off.
  */
-import { randomUUID } from 'node:crypto';
 import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
-import { invokeAsync } from '#local/runtime/async-invocation.ts';
+import { journalledInvocations } from '#local/runtime/async-invocation.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 import type { S3NotificationEvent } from '#local/runtime/storage.ts';
@@ -27,6 +26,7 @@ export function wireS3Notifications(
 ): {
   redeliver(bucket: string, key: string): { delivered: number };
   resume(delivery: PendingWork<S3Delivery>): void;
+  stop(): void;
 } {
   const notifications = Object.values(template.Resources)
     .filter((resource) => resource.Type === 'Custom::S3BucketNotifications')
@@ -35,16 +35,16 @@ export function wireS3Notifications(
   const latest = new Map<string, S3NotificationEvent['Records'][number]>();
   // Each delivery is in the journal from before its invocation until it succeeded or its
   // retries ran out, as Lambda keeps an asynchronous invocation until then.
-  const invoke = (id: string, delivery: S3Delivery) => {
-    journal.started(id, delivery);
-    void invokeAsync(
+  const invocations = journalledInvocations(
+    journal,
+    (delivery: S3Delivery) => ({
       lambda,
-      delivery.functionArn,
-      { Records: [delivery.record] },
-      timeScale,
-      log,
-    ).finally(() => journal.ended(id));
-  };
+      functionArn: delivery.functionArn,
+      event: { Records: [delivery.record] },
+    }),
+    timeScale,
+    log,
+  );
   const deliver = (record: S3NotificationEvent['Records'][number]): number => {
     const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };
     const eventName = `s3:${String(record.eventName)}`;
@@ -58,7 +58,7 @@ export function wireS3Notifications(
         []) {
         if (!matches(target, eventName, key)) continue;
         delivered++;
-        invoke(randomUUID(), { functionArn: target.LambdaFunctionArn, record });
+        invocations.invoke({ functionArn: target.LambdaFunctionArn, record });
       }
     }
     return delivered;
@@ -71,9 +71,8 @@ export function wireS3Notifications(
       const record = latest.get(`${bucket}/${key}`);
       return { delivered: record ? deliver(record) : 0 };
     },
-    resume(delivery) {
-      invoke(delivery.id, delivery.value);
-    },
+    resume: invocations.resume,
+    stop: invocations.stop,
   };
 }
 

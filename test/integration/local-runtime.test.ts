@@ -97,6 +97,35 @@ async function endedExecution(runtime: ServedRuntime, id: string): Promise<Execu
   });
 }
 
+/**
+ * The deliveries of batch lines' end events (to the batch-progress rule's target) started and not
+ * done, as the runtime's journal holds them (read as it is, not opened as the runtime opens it).
+ */
+async function lineEndsInFlight(
+  dataDir: string,
+): Promise<Array<{ id: string; generationId: string }>> {
+  const text = await readFile(join(dataDir, 'event-deliveries-in-flight.jsonl'), 'utf8').catch(
+    () => '',
+  );
+  const pending = new Map<string, unknown>();
+  for (const raw of text.split('\n')) {
+    try {
+      const line = JSON.parse(raw) as { id: string; started?: { input?: unknown }; ended?: true };
+      if (line.ended) pending.delete(line.id);
+      else pending.set(line.id, line.started?.input);
+    } catch {
+      // an empty last line, or one cut short by the kill
+    }
+  }
+  return [...pending].flatMap(([id, input]) => {
+    const event = input as { source?: string; detail?: { id?: string } } | undefined;
+    const generationId = event?.detail?.id;
+    return event?.source === 'spark-t2i' && generationId?.startsWith('f_')
+      ? [{ id, generationId }]
+      : [];
+  });
+}
+
 async function simulatorStats(runtime: ServedRuntime) {
   return (await (await fetch(`${runtime.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
     tasksCreated: number;
@@ -485,6 +514,49 @@ describe('the local runtime, restarted', () => {
       await second.stop();
     }
   }, 120_000);
+
+  it('delivers again, after a SIGKILL, the events a rule’s target had not taken: every cut-off line end counted', async () => {
+    const first = await serve({ simLatencyMs: 100 });
+    const key = 'prompts/local/events-cut-off.txt';
+    const lines = Array.from({ length: 6 }, (_, index) => `a line whose end is cut off ${index}`);
+    await first.s3().send(
+      new PutObjectCommand({
+        Bucket: first.endpoints.s3.inputBucket,
+        Key: key,
+        Body: lines.join('\n'),
+      }),
+    );
+    // Killed the moment a line's end is on its way to batch progress (the rule on the pipeline's
+    // bus), polled closely: waitFor's pace could miss a delivery that takes tens of milliseconds.
+    const deadline = Date.now() + 30_000;
+    while ((await lineEndsInFlight(first.dataDir)).length === 0) {
+      if (Date.now() > deadline) throw new Error('no line end was ever on its way');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await first.kill();
+    const cutOff = await lineEndsInFlight(first.dataDir);
+    expect(cutOff.length).toBeGreaterThan(0);
+
+    const second = await serve({ dataDir: first.dataDir, simLatencyMs: 100 });
+    try {
+      // Each delivery the kill cut off is done in the second run (without the journal it would
+      // never be tried again), and its line's end is counted in its batch.
+      await waitFor('the cut-off deliveries to be done', async () => {
+        const pending = new Set(
+          (await lineEndsInFlight(second.dataDir)).map((delivery) => delivery.id),
+        );
+        return cutOff.every((delivery) => !pending.has(delivery.id)) ? true : undefined;
+      });
+      for (const { generationId } of cutOff) {
+        expect(await storedRecord(second, generationId)).toMatchObject({
+          status: 'completed',
+          batchCounted: 'completed',
+        });
+      }
+    } finally {
+      await second.stop();
+    }
+  }, 90_000);
 
   it('carries every generation on after a SIGKILL, creating no Spark task twice', async () => {
     const first = await serve({ simLatencyMs: 2000 });

@@ -2,7 +2,9 @@
  * EventBridge rules in the local runtime: events put on a bus (by either caller of PutEvents)
  * are journaled as before and delivered to the Lambda targets of the rules of that bus whose
  * pattern matches, with the target's Input or InputPath, retried as Lambda's asynchronous
- * invocation retries; Step Functions' status changes reach the default bus's rules.
+ * invocation retries; Step Functions' status changes reach the default bus's rules. Each
+ * delivery is journalled until done, so the next run on the data dir delivers again what a killed
+ * one had not; a `rate(...)` rule's firings are not.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,8 +12,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CfnTemplate } from '#infra/asl.ts';
 import { localPutEvents } from '#local/runtime/event-bus.ts';
-import { wireEventRules } from '#local/runtime/event-rules.ts';
+import {
+  RULE_DELIVERIES_JOURNAL,
+  type RuleDelivery,
+  wireEventRules,
+} from '#local/runtime/event-rules.ts';
 import type { ExecutionEngine, ExecutionRecord } from '#local/runtime/executions.ts';
+import { PendingJournal } from '#local/runtime/journal.ts';
 
 const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:Counter';
 const batchPattern = { source: ['spark-t2i'], detail: { batchId: [{ exists: true }] } };
@@ -70,23 +77,31 @@ interface Call {
 let dir: string;
 let calls: Call[];
 let failures: number;
+/** While set, the functions take events and never answer (slow, or the run is killed). */
+let hanging: boolean;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'spark-t2i-event-rules-'));
   calls = [];
   failures = 0;
+  hanging = false;
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function wire(timeScale = 1) {
+/** A run of the runtime's rules, on the data dir's journal (what the last run left pending). */
+function wire(timeScale = 1, rulesTemplate = template) {
   const lines: string[] = [];
+  const { journal, pending } = PendingJournal.open<RuleDelivery>(
+    join(dir, RULE_DELIVERIES_JOURNAL),
+  );
   const rules = wireEventRules(
-    template,
+    rulesTemplate,
     (rule) => ({
       invoke: async (functionArn, event) => {
         calls.push({ rule, functionArn, event });
+        if (hanging) return new Promise(() => undefined);
         if (failures > 0) {
           failures--;
           throw new Error('Sandbox.Timedout');
@@ -94,10 +109,16 @@ function wire(timeScale = 1) {
         return null;
       },
     }),
+    journal,
     timeScale,
-    (line) => lines.push(line),
+    (line: string) => lines.push(line),
   );
-  return { rules, putEvents: localPutEvents(join(dir, 'events.jsonl'), rules.route), lines };
+  return {
+    rules,
+    putEvents: localPutEvents(join(dir, 'events.jsonl'), rules.route),
+    lines,
+    pending,
+  };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
@@ -206,32 +227,33 @@ describe('EventBridge rules on a custom bus', () => {
   });
 });
 
-describe('Step Functions status changes', () => {
-  function engine() {
-    const listeners: Array<(execution: ExecutionRecord) => void> = [];
-    const fake = {
-      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:m',
-      onExecutionEnd: (listener: (execution: ExecutionRecord) => void) => listeners.push(listener),
-    };
-    const end = (status: string, interrupted = false) => {
-      for (const listener of listeners) {
-        listener({
-          executionArn: 'arn:aws:states:us-east-1:000000000000:execution:m:x',
-          name: 'x',
-          status,
-          startDate: new Date(),
-          stopDate: new Date(),
-          input: '{}',
-          interrupted,
-        } as unknown as ExecutionRecord);
-      }
-    };
-    return { engine: fake as unknown as ExecutionEngine, end };
-  }
+/** An engine that only tells its executions' ends, as `end` has them end. */
+function statusChanges() {
+  const listeners: Array<(execution: ExecutionRecord) => void> = [];
+  const fake = {
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:m',
+    onExecutionEnd: (listener: (execution: ExecutionRecord) => void) => listeners.push(listener),
+  };
+  const end = (status: string, interrupted = false) => {
+    for (const listener of listeners) {
+      listener({
+        executionArn: 'arn:aws:states:us-east-1:000000000000:execution:m:x',
+        name: 'x',
+        status,
+        startDate: new Date(),
+        stopDate: new Date(),
+        input: '{}',
+        interrupted,
+      } as unknown as ExecutionRecord);
+    }
+  };
+  return { engine: fake as unknown as ExecutionEngine, end };
+}
 
+describe('Step Functions status changes', () => {
   it('reach the default bus’s rules whose pattern matches, unless interrupted', async () => {
     const { rules } = wire();
-    const { engine: fake, end } = engine();
+    const { engine: fake, end } = statusChanges();
     rules.watch(fake);
     end('SUCCEEDED');
     end('FAILED');
@@ -251,6 +273,94 @@ describe('Step Functions status changes', () => {
   });
 });
 
+describe('deliveries across a restart', () => {
+  const rules = 'arn:aws:events:us-east-1:000000000000:rule';
+
+  it('delivers again, in the next run, the events a killed run had not delivered yet', async () => {
+    hanging = true;
+    const { putEvents } = wire();
+    const [id] = await putEvents([entry({ batchId: 'b-1', status: 'completed' })]);
+    await settle();
+    const cutOff = [...calls];
+    expect(cutOff.map((call) => call.rule)).toEqual([
+      `${rules}/Events/Batches`,
+      `${rules}/Events/BatchDetails`,
+      `${rules}/Events/constant-rule`,
+    ]);
+
+    // The next run on the same data dir, as after a SIGKILL of the first.
+    hanging = false;
+    calls = [];
+    const next = wire();
+    expect(next.pending.map((work) => work.value)).toEqual(
+      cutOff.map((call) => ({
+        ruleArn: call.rule,
+        functionArn: call.functionArn,
+        input: call.event,
+      })),
+    );
+    for (const delivery of next.pending) next.rules.resume(delivery);
+    await settle();
+    // The same events, under the same id, each to its rule's target as its rule.
+    expect(calls).toEqual(cutOff);
+    expect(calls[0]?.event).toMatchObject({ id });
+    // Delivered now: the run after has nothing to carry on.
+    expect(wire().pending).toEqual([]);
+  });
+
+  it('carries Step Functions status changes on as well', async () => {
+    hanging = true;
+    const { rules: first } = wire();
+    const { engine: fake, end } = statusChanges();
+    first.watch(fake);
+    end('FAILED');
+    await settle();
+
+    hanging = false;
+    calls = [];
+    const next = wire();
+    for (const delivery of next.pending) next.rules.resume(delivery);
+    await settle();
+    expect(calls).toEqual([
+      {
+        rule: `${rules}/ExecutionEnded`,
+        functionArn: FUNCTION_ARN,
+        event: expect.objectContaining({
+          source: 'aws.states',
+          detail: expect.objectContaining({ status: 'FAILED' }),
+        }),
+      },
+    ]);
+    expect(wire().pending).toEqual([]);
+  });
+
+  it('keeps nothing of a delivery whose retries ran out', async () => {
+    const { putEvents, lines } = wire(0.00001);
+    failures = 9; // every attempt of the three rules' deliveries fails
+    await putEvents([entry({ batchId: 'b-1', status: 'completed' })]);
+    await settle();
+    expect(calls).toHaveLength(9);
+    expect(lines).toHaveLength(3);
+    expect(wire().pending).toEqual([]);
+  });
+
+  it('does not journal the firings of a rate(...) rule: the next tick fires anyway', async () => {
+    hanging = true;
+    const scheduled: CfnTemplate = {
+      Resources: {
+        Counter: template.Resources.Counter as never,
+        Sweep: rule({ ScheduleExpression: 'rate(1 minute)', Targets: target() }) as never,
+      },
+    };
+    const { rules: first } = wire(0.0001, scheduled);
+    first.startSchedules();
+    await settle();
+    first.stop();
+    expect(calls.length).toBeGreaterThan(0);
+    expect(wire(1, scheduled).pending).toEqual([]);
+  });
+});
+
 describe('rules the local runtime cannot deliver as EventBridge would', () => {
   it.each([
     ['an input transformer', { InputTransformer: { InputTemplate: '"x"' } }],
@@ -262,14 +372,7 @@ describe('rules the local runtime cannot deliver as EventBridge would', () => {
         Rule: rule({ EventPattern: batchPattern, Targets: target(extra) }) as never,
       },
     };
-    expect(() =>
-      wireEventRules(
-        broken,
-        () => ({ invoke: async () => null }),
-        1,
-        () => {},
-      ),
-    ).toThrow(/input transformers|InputPath/);
+    expect(() => wire(1, broken)).toThrow(/input transformers|InputPath/);
   });
 
   it('refuses a pattern operator it does not know', () => {
@@ -278,13 +381,6 @@ describe('rules the local runtime cannot deliver as EventBridge would', () => {
         Rule: rule({ EventPattern: { detail: { n: [{ numeric: ['>', 0] }] } } }) as never,
       },
     };
-    expect(() =>
-      wireEventRules(
-        broken,
-        () => ({ invoke: async () => null }),
-        1,
-        () => {},
-      ),
-    ).toThrow(/not supported/);
+    expect(() => wire(1, broken)).toThrow(/not supported/);
   });
 });
