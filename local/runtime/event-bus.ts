@@ -5,9 +5,12 @@
  * (`events.jsonl`, one JSON object a line, with the bus it was put on), and is then handed to
  * the rules of its bus (`event-rules.ts`).
  */
+
 import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { LOCAL_REGION } from '#local/runtime/storage.ts';
+import type { PublishEvent } from '#shared/generation/events.ts';
+import { eventBridgePublisher } from '#shared/generation/publisher.ts';
 
 const ACCOUNT = '000000000000';
 
@@ -76,4 +79,12 @@ export function busName(nameOrArn: unknown): string {
   return text.startsWith('arn:') && marker !== -1
     ? text.slice(marker + ':event-bus/'.length)
     : text;
+}
+
+/** The pipeline's event publisher, for the runtime's own events, on the local bus. */
+export function localPublisher(putEvents: PutEvents, eventBusName: string): PublishEvent {
+  return eventBridgePublisher(async (input) => {
+    const ids = await putEvents((input.Entries ?? []) as Array<Record<string, unknown>>);
+    return { FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })), $metadata: {} };
+  }, eventBusName);
 }

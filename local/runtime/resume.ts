@@ -1,11 +1,19 @@
 /**
  * Carrying on what the last run left unfinished (stopped or killed): generations not yet
- * terminal, executions started before their generation had a record, and S3 deliveries cut off.
+ * terminal, executions started before their generation had a record, the events of executions
+ * cut off between their generation's end and its publication, and S3 deliveries cut off.
  */
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { ExecutionEngine } from '#local/runtime/executions.ts';
 import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
-import { ACTIVE_STATUSES, type GenerationRecord } from '#shared/generation/model.ts';
+import {
+  EVENT_CANCELLED,
+  EVENT_COMPLETED,
+  EVENT_FAILED,
+  eventOfRecord,
+  type PublishEvent,
+} from '#shared/generation/events.ts';
+import { ACTIVE_STATUSES, type GenerationRecord, isTerminal } from '#shared/generation/model.ts';
 
 /** In the data dir: executions started and not ended. */
 export const EXECUTIONS_JOURNAL = 'executions-in-flight.jsonl';
@@ -22,6 +30,7 @@ export async function resumeGenerations(
     readonly pending: readonly PendingWork<string>[];
     readonly journal: PendingJournal<string>;
   },
+  publish: PublishEvent,
 ): Promise<string[]> {
   const resumed = await resumeUnfinished(documents, generationsTable, engine);
   resumed.push(
@@ -31,6 +40,7 @@ export async function resumeGenerations(
       generationsTable,
       engine,
       executionsInFlight.journal,
+      publish,
     )),
   );
   return resumed;
@@ -48,6 +58,7 @@ async function resumeUnrecorded(
   tableName: string,
   engine: ExecutionEngine,
   journal: PendingJournal<string>,
+  publish: PublishEvent,
 ): Promise<string[]> {
   const running = new Set(
     engine
@@ -62,6 +73,7 @@ async function resumeUnrecorded(
       new GetCommand({ TableName: tableName, Key: { id: name }, ConsistentRead: true }),
     );
     if (Item) {
+      await publishWhatTheExecutionOwed(Item as GenerationRecord, publish);
       journal.ended(name);
       continue;
     }
@@ -111,3 +123,24 @@ async function resumeUnfinished(
   } while (startKey);
   return resumed;
 }
+
+/**
+ * An execution cut off after it recorded its generation's end and before it published the event
+ * (PublishCompleted, PublishFailed) would carry on to it on AWS; locally executions live in
+ * memory, so the event is published here, from the record (at least once: it may have been
+ * published already). A record that owes its event keeps it for the outbox instead.
+ */
+async function publishWhatTheExecutionOwed(
+  record: GenerationRecord,
+  publish: PublishEvent,
+): Promise<void> {
+  if (!isTerminal(record.status) || record.pendingEvent !== undefined) return;
+  const type = EVENT_BY_STATUS[record.status as 'completed' | 'failed' | 'cancelled'];
+  await publish(eventOfRecord(type, record));
+}
+
+const EVENT_BY_STATUS = {
+  completed: EVENT_COMPLETED,
+  failed: EVENT_FAILED,
+  cancelled: EVENT_CANCELLED,
+} as const;

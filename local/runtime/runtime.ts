@@ -30,7 +30,7 @@ import { restApiFromTemplate, startApiGateway } from '#local/runtime/api-gateway
 import { provisionApiKeys } from '#local/runtime/api-keys.ts';
 import { startControlPlane } from '#local/runtime/control-plane.ts';
 import { provideCursorSecret } from '#local/runtime/cursor-secret.ts';
-import { localPutEvents } from '#local/runtime/event-bus.ts';
+import { localPublisher, localPutEvents } from '#local/runtime/event-bus.ts';
 import {
   RULE_DELIVERIES_JOURNAL,
   type RuleDelivery,
@@ -78,6 +78,7 @@ import { CURSOR_SECRET_ID_VARIABLE } from '#shared/api/cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from '#shared/api/key-table.ts';
 import { ApiKeyStore } from '#shared/api/keys.ts';
 import { CopyEnv, EnvNames } from '#shared/config/env.ts';
+import { Resources } from '#shared/contracts/environment.ts';
 
 export type {
   Endpoints,
@@ -365,6 +366,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       generationsTable,
       engine,
       executionsInFlight,
+      localPublisher(putEvents, functionEnvironment[Resources.eventBusName.env] as string),
     );
     if (resumed.length > 0) log(`carrying on ${resumed.length} unfinished generation(s)`);
     // Prompt files whose processing was cut off are delivered again (their lines' generations
