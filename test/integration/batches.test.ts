@@ -1,7 +1,7 @@
 /**
  * Batches on the local runtime, the processing side: a prompt file put straight in S3 is a batch
- * whose counts move as its lines' records move, end exact under repeated S3 deliveries and a
- * SIGKILL of the runtime, and a cancelled batch pays for nothing after its cancel. Everything is
+ * whose counts end exact across a SIGKILL of the runtime, and a cancelled batch pays for nothing
+ * after its cancel. (Exact counts under repeated S3 deliveries: prompt-files.test.ts.) Everything is
  * read the way the product reads it (the batch repository over the local DynamoDB).
  */
 import { readFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Batch, isFinalBatchStatus } from '#shared/batches/model.ts';
 import { BatchRepository } from '#shared/batches/repository.ts';
-import { adminRoute, type ServedRuntime, serve } from '../helpers/serve.ts';
+import { type ServedRuntime, serve } from '../helpers/serve.ts';
 
 const CAP = 4;
 let runtime: ServedRuntime;
@@ -92,14 +92,6 @@ async function until(
   }
 }
 
-async function redeliver(key: string): Promise<void> {
-  const response = await adminRoute(runtime, '/__local/s3/redeliver', {
-    method: 'POST',
-    body: JSON.stringify({ bucket: runtime.endpoints.s3.inputBucket, key }),
-  });
-  expect(response.status).toBe(200);
-}
-
 async function tasksCreated(): Promise<number> {
   const stats = (await (await fetch(`${runtime.endpoints.spark.baseUrl}/__sim/stats`)).json()) as {
     tasksCreated: number;
@@ -107,55 +99,7 @@ async function tasksCreated(): Promise<number> {
   return stats.tasksCreated;
 }
 
-async function batchEvents(): Promise<Array<{ detail: Record<string, unknown> }>> {
-  const text = await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((line) => line.includes('Batch Completed'))
-    .map((line) => JSON.parse(line) as { Detail?: string; detail?: unknown })
-    .map((entry) => ({
-      detail: (typeof entry.Detail === 'string'
-        ? JSON.parse(entry.Detail)
-        : entry.detail) as Record<string, unknown>,
-    }));
-}
-
 describe('batches on the local runtime', () => {
-  it('counts a file put straight in S3 exactly, delivered three times, and announces its end', async () => {
-    const key = 'prompts/counted.jsonl';
-    await upload(key, promptFile(60, new Set([7, 30])));
-    const id = await batchIdOf(key);
-    await redeliver(key);
-    await redeliver(key);
-    const repository = await batches();
-
-    const ended = await until(
-      'the batch to complete',
-      () => repository.get(id),
-      (batch) => isFinalBatchStatus(batch.status),
-      120_000,
-    );
-
-    expect(ended.status).toBe('completed');
-    expect(ended.counts).toEqual({
-      lines: 60,
-      accepted: 58,
-      rejected: 2,
-      queued: 0,
-      running: 0,
-      completed: 58,
-      failed: 0,
-      cancelled: 0,
-    });
-    expect(ended.origin).toBe('s3');
-    expect(ended.owner).toBe('local');
-    expect(ended.costUsd).toBeGreaterThan(0);
-    // Announced once, with the final counts.
-    const events = (await batchEvents()).filter((event) => event.detail.id === id);
-    expect(events).toHaveLength(1);
-    expect(events[0]?.detail).toMatchObject({ status: 'completed', counts: ended.counts });
-  }, 180_000);
-
   it('pays for nothing after a cancel, and its counts settle', async () => {
     const key = 'prompts/cancelled.jsonl';
     await upload(key, promptFile(400));

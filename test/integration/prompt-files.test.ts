@@ -9,13 +9,22 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '#shared/api/keys.ts';
+import { EVENT_BATCH_COMPLETED } from '#shared/batches/model.ts';
+import { BatchRepository } from '#shared/batches/repository.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { adminRoute, type ServedRuntime, scanGenerations, serve } from '../helpers/serve.ts';
+import {
+  adminRoute,
+  type ServedRuntime,
+  scanGenerations,
+  serve,
+  waitFor,
+} from '../helpers/serve.ts';
 
 const CAP = 10;
 /** The size of the bulk file: thousands of prompts, as users drop them. */
 const LINES = 2000;
 let runtime: ServedRuntime;
+let tables: Record<string, string>;
 
 /** An owner other than the default one, with an API key: its folder is accepted. */
 const KEY_OWNER = 'variants';
@@ -26,9 +35,9 @@ beforeAll(async () => {
     simMaxConcurrent: CAP,
     config: { maxConcurrentTasks: CAP },
   });
-  const { tables } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
+  ({ tables } = JSON.parse(await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8')) as {
     tables: Record<string, string>;
-  };
+  });
   await new ApiKeyStore(runtime.dynamodb(), tables.apiKeys ?? '').create(KEY_OWNER);
 }, 90_000);
 afterAll(() => runtime?.stop());
@@ -176,6 +185,31 @@ describe('prompt files on the local runtime', () => {
     expect(after.tasksCreated - before.tasksCreated).toBe(LINES - 3);
     expect(after.maxInFlight).toBeLessThanOrEqual(CAP);
     expect(after.requests.create - before.requests.create).toBe(LINES - 3);
+
+    // The file is one batch, whose counts came out exact despite the repeated deliveries, and
+    // whose end was announced once.
+    const batchId = String((final as unknown as { batchId: string }).batchId);
+    expect((first as unknown as { batchId: string }).batchId).toBe(batchId);
+    const batches = new BatchRepository(runtime.dynamodb(), tables.batches ?? '');
+    const batch = await waitFor('the batch to end', async () => {
+      const read = await batches.get(batchId);
+      return read?.status === 'completed' ? read : undefined;
+    });
+    expect(batch.counts).toEqual({
+      lines: LINES,
+      accepted: LINES - 3,
+      rejected: 3,
+      queued: 0,
+      running: 0,
+      completed: LINES - 3,
+      failed: 0,
+      cancelled: 0,
+    });
+    expect(batch.costUsd).toBeGreaterThan(0);
+    const announced = (await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((line) => line.includes(EVENT_BATCH_COMPLETED) && line.includes(batchId));
+    expect(announced).toHaveLength(1);
   }, 600_000);
 
   it.each([
