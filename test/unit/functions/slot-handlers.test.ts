@@ -49,6 +49,7 @@ beforeAll(async () => {
     SLOTS_TABLE: 'slots',
     MAX_CONCURRENT_TASKS: '2',
     GENERATIONS_TABLE: 'generations',
+    BATCHES_TABLE: 'batches',
     STATE_MACHINE_ARN: STATE_MACHINE,
     EVENT_BUS_NAME: 'bus',
     MAX_EXECUTION_SECONDS: '3600',
@@ -218,7 +219,12 @@ describe('Reconciler', () => {
 
     expect(
       await reconcile({ 'detail-type': 'Scheduled Event', source: 'aws.events' }, context),
-    ).toEqual({ released: 1, failed: 1, woken: 0 });
+    ).toEqual({
+      released: 1,
+      failed: 1,
+      woken: 0,
+      batches: { published: 0, recounted: 0, ended: 0 },
+    });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input.executionArn).toBe(
       'arn:aws:states:us-east-1:000000000000:execution:SparkT2i-generation:gen-9',
     );

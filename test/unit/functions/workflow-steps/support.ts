@@ -68,6 +68,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     GENERATIONS_TABLE: 'generations',
+    BATCHES_TABLE: 'batches',
     IMAGES_BUCKET: 'images',
     SPARK_BASE_URL: simulator.url,
     SPARK_API_KEY_SECRET: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:spark',
