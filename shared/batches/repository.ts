@@ -236,30 +236,31 @@ export class BatchRepository {
 
   /** Heads that owe their event and were updated before `before` (the outbox). */
   async *owingEvents(before: Date): AsyncGenerator<OwingBatch> {
-    const index = BatchesTableSchema.outboxIndex;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk AND #sk < :before',
-          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-          ExpressionAttributeValues: { ':pk': BATCH_OUTBOX, ':before': before.toISOString() },
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      const ids = (page.Items ?? []).map((item) => String(item.id));
+    for await (const ids of this.#partitionBefore(
+      BatchesTableSchema.outboxIndex,
+      BATCH_OUTBOX,
+      before,
+    )) {
       for (const batch of await this.#withCounts(ids)) {
         if (batch.pendingEvent) yield batch as OwingBatch;
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
   }
 
   /** Heads of batches not ended that were created before `before`, oldest first. */
   async *unfinishedCreatedBefore(before: Date): AsyncGenerator<BatchHead> {
     const index = BatchesTableSchema.unfinishedIndex;
+    for await (const ids of this.#partitionBefore(index, BATCH_UNFINISHED, before)) {
+      yield* await this.#heads(ids);
+    }
+  }
+
+  /** The ids in one partition of a sparse index, sorted before `before`, a page at a time. */
+  async *#partitionBefore(
+    index: { readonly name: string; readonly partitionKey: string; readonly sortKey: string },
+    partition: string,
+    before: Date,
+  ): AsyncGenerator<string[]> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.#client.send(
@@ -268,11 +269,11 @@ export class BatchRepository {
           IndexName: index.name,
           KeyConditionExpression: '#pk = :pk AND #sk < :before',
           ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-          ExpressionAttributeValues: { ':pk': BATCH_UNFINISHED, ':before': before.toISOString() },
+          ExpressionAttributeValues: { ':pk': partition, ':before': before.toISOString() },
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      yield* (page.Items ?? []) as BatchHead[];
+      yield (page.Items ?? []).map((item) => String(item.id));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }

@@ -99,21 +99,30 @@ async function tasksCreated(): Promise<number> {
   return stats.tasksCreated;
 }
 
+/** The batch of the file at `key` (it exists as soon as its file is opened), once it has completed `lines`. */
+async function batchWithCompleted(
+  repository: BatchRepository,
+  key: string,
+  lines: number,
+): Promise<string> {
+  const batch = await until(
+    `${lines} lines of ${key} to complete`,
+    async () => {
+      const page = await repository.pageByOwner({ owner: 'local', limit: 20 });
+      return page.items.find((item) => item.source.key === key);
+    },
+    (item) => item.counts.completed >= lines,
+    120_000,
+  );
+  return batch.id;
+}
+
 describe('batches on the local runtime', () => {
   it('pays for nothing after a cancel, and its counts settle', async () => {
     const key = 'prompts/cancelled.jsonl';
     await upload(key, promptFile(400));
     const repository = await batches();
-    // The batch exists as soon as its file is opened; wait for some lines to complete.
-    const id = await until(
-      'some lines to complete',
-      async () => {
-        const page = await repository.pageByOwner({ owner: 'local', limit: 20 });
-        return page.items.find((batch) => batch.source.key === key);
-      },
-      (batch) => batch.counts.completed >= 8,
-      120_000,
-    ).then((batch) => batch.id);
+    const id = await batchWithCompleted(repository, key, 8);
 
     const cancelled = await repository.cancel(id, 'local', new Date());
     const createdAtCancel = await tasksCreated();
@@ -145,15 +154,7 @@ describe('batches across a SIGKILL of the runtime', () => {
     const key = 'prompts/killed.jsonl';
     await upload(key, promptFile(120, new Set([5])));
     const repository = await batches();
-    const id = await until(
-      'some lines to complete',
-      async () => {
-        const page = await repository.pageByOwner({ owner: 'local', limit: 20 });
-        return page.items.find((batch) => batch.source.key === key);
-      },
-      (batch) => batch.counts.completed >= 10,
-      120_000,
-    ).then((batch) => batch.id);
+    const id = await batchWithCompleted(repository, key, 10);
 
     await runtime.kill();
     runtime = await serve({
