@@ -15,6 +15,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   allLinesEnded,
   BATCH_OUTBOX,
@@ -205,6 +206,22 @@ export class BatchRepository {
   }
 
   /**
+   * Fails a batch created through the API whose file never came: still `awaiting_upload` after
+   * its pre-signed upload expired. Answers the batch when this call ended it.
+   */
+  async failUploadNotReceived(id: string, now: Date): Promise<OwingBatch | undefined> {
+    const batch = await this.get(id);
+    if (batch?.status !== 'awaiting_upload' || batch.uploadExpiresAt === undefined)
+      return undefined;
+    if (Date.parse(batch.uploadExpiresAt) > now.getTime()) return undefined;
+    const error: BatchError = {
+      code: ErrorCodes.BATCH_UPLOAD_NOT_RECEIVED,
+      message: `No file was uploaded for batch ${id} before its upload URL expired at ${batch.uploadExpiresAt}`,
+    };
+    return this.#end(batch, 'failed', now, error, '#status = :awaiting');
+  }
+
+  /**
    * The owner's cancel: the batch ends `cancelled` (no line not yet started is started after it;
    * the caller cancels the generations still unfinished). Answers the batch when this call ended
    * it, `final` when it had ended already, undefined when it is not the owner's.
@@ -310,13 +327,30 @@ export class BatchRepository {
   }
 
   /** Ends an active batch with its event owed; undefined when it had ended meanwhile. */
-  async #end(batch: Batch, status: BatchStatus, now: Date): Promise<OwingBatch | undefined> {
+  async #end(
+    batch: Batch,
+    status: BatchStatus,
+    now: Date,
+    error?: BatchError,
+    from?: string,
+  ): Promise<OwingBatch | undefined> {
     const at = now.toISOString();
     const pendingEvent = { detailType: EVENT_BATCH_COMPLETED, at };
-    const ended = await this.#moveTo(batch, status, now, {
-      expression: ', completedAt = :now, pendingEvent = :event, outbox = :outbox REMOVE unfinished',
-      values: { ':event': pendingEvent, ':outbox': BATCH_OUTBOX },
-    });
+    const ended = await this.#moveTo(
+      batch,
+      status,
+      now,
+      {
+        expression: `, completedAt = :now, pendingEvent = :event, outbox = :outbox${error ? ', #error = :error' : ''} REMOVE unfinished`,
+        values: {
+          ':event': pendingEvent,
+          ':outbox': BATCH_OUTBOX,
+          ...(error && { ':error': error }),
+        },
+        ...(error && { names: { '#error': 'error' } }),
+      },
+      from,
+    );
     return ended && { ...batch, ...ended, pendingEvent };
   }
 
@@ -325,16 +359,22 @@ export class BatchRepository {
     head: Pick<BatchHead, 'id' | 'owner'>,
     status: BatchStatus,
     now: Date,
-    extra?: { readonly expression: string; readonly values: Record<string, unknown> },
+    extra?: {
+      readonly expression: string;
+      readonly values: Record<string, unknown>;
+      readonly names?: Record<string, string>;
+    },
+    only?: string,
   ): Promise<BatchHead | undefined> {
-    // DynamoDB refuses a value the expressions do not use: only the statuses named are given.
-    const { ':running': running, ...beforeRunning } = statusValues();
     const from =
-      status === 'in_progress'
+      only ??
+      (status === 'in_progress'
         ? '#status IN (:awaiting, :validating)'
-        : '#status IN (:awaiting, :validating, :running)';
-    const fromValues =
-      status === 'in_progress' ? beforeRunning : { ...beforeRunning, ':running': running };
+        : '#status IN (:awaiting, :validating, :running)');
+    // DynamoDB refuses a value the expressions do not use: only the statuses named are given.
+    const fromValues = Object.fromEntries(
+      Object.entries(statusValues()).filter(([name]) => from.includes(name)),
+    );
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
@@ -342,7 +382,7 @@ export class BatchRepository {
           Key: { id: head.id },
           UpdateExpression: `SET #status = :status, ownerStatus = :ownerStatus, updatedAt = :now${extra?.expression ?? ''}`,
           ConditionExpression: from,
-          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeNames: { '#status': 'status', ...extra?.names },
           ExpressionAttributeValues: {
             ...fromValues,
             ':status': status,

@@ -4,6 +4,7 @@
  *
  * - A batch event PutEvents did not take is published again (the outbox), after the same grace
  *   as the generations' events.
+ * - A batch created through the API whose file never came fails once its upload URL expired.
  * - A batch whose counts have stood still for `STALLED_AFTER_SECONDS` has its ended lines that
  *   were never counted (their event lost, or failed for good into the dead-letter queue) counted
  *   now, and ends if that was all it waited for. Counting is idempotent, so this never counts a
@@ -39,8 +40,16 @@ export async function sweepBatches(deps: BatchSweepDeps): Promise<BatchSweepRepo
   let recounted = 0;
   let ended = 0;
   const stalledBefore = new Date(now.getTime() - STALLED_AFTER_SECONDS * 1000);
-  for await (const head of deps.batches.unfinishedCreatedBefore(stalledBefore)) {
-    if (!head.read) continue;
+  for await (const head of deps.batches.unfinishedCreatedBefore(now)) {
+    if (head.status === 'awaiting_upload') {
+      const failed = await deps.batches.failUploadNotReceived(head.id, now);
+      if (failed) {
+        ended++;
+        await publishBatchEvent(failed, deps);
+      }
+      continue;
+    }
+    if (!head.read || Date.parse(head.createdAt) > stalledBefore.getTime()) continue;
     const batch = await deps.batches.get(head.id);
     if (batch === undefined) continue;
     if (batch.countedAt !== undefined && Date.parse(batch.countedAt) > stalledBefore.getTime()) {

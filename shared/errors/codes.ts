@@ -77,6 +77,7 @@ export const ErrorCodes = {
   BATCH_INVALID_UPLOAD: '090006003',
   BATCH_EMPTY_BODY: '090006004',
   BATCH_NOT_CANCELLABLE: '090006005',
+  BATCH_UPLOAD_NOT_RECEIVED: '090006006',
   // Simulator-only codes (the simulator's answers for what the provider page does not cover).
   SIM_UNSUPPORTED_MODEL: '090009001',
   SIM_BODY_NOT_JSON: '090009002',
@@ -167,6 +168,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
     'Invalid upload request: upload.format must be jsonl, txt or json and upload.bytes an integer from 1 to the prompt-file limit (HTTP 400)',
   '090006004': 'The batch file in the request body is empty (HTTP 400)',
   '090006005': 'The batch has already ended and cannot be cancelled (HTTP 409)',
+  '090006006':
+    'No file was uploaded for the batch before its pre-signed upload URL expired (the batch failed)',
   '090009001': 'Simulator: model must be spark_t2i_3_0',
   '090009002': 'Simulator: request body is not valid JSON',
   '090009003': 'Simulator: missing or wrong Bearer API key',

@@ -256,6 +256,40 @@ describe('the batch sweep', () => {
     expect(await sweepBatches(deps)).toEqual({ published: 0, recounted: 0, ended: 0 });
   });
 
+  it('fails a batch whose file never came once its upload URL expired', async () => {
+    const { deps, batches, published, advance } = await setUp();
+    const at = new Date().toISOString();
+    const id = 'b_00000000000000000000000000000000000000aa';
+    await batches.create({
+      id,
+      owner: 'alice',
+      status: 'awaiting_upload',
+      ownerStatus: 'alice#awaiting_upload',
+      source: { bucket: 'input', key: `prompts/alice/batches/${id}.txt` },
+      format: 'txt',
+      origin: 'api',
+      lines: 0,
+      rejected: 0,
+      read: false,
+      createdAt: at,
+      updatedAt: at,
+      uploadExpiresAt: new Date(Date.parse(at) + 900_000).toISOString(),
+      unfinished: 'unfinished',
+    });
+
+    advance(60);
+    expect((await sweepBatches(deps)).ended).toBe(0);
+    advance(900);
+    expect((await sweepBatches(deps)).ended).toBe(1);
+
+    const batch = await batches.get(id);
+    expect(batch?.status).toBe('failed');
+    expect(batch?.error?.code).toBe(ErrorCodes.BATCH_UPLOAD_NOT_RECEIVED);
+    expect(published.map((event) => (event.detail as { status: string }).status)).toEqual([
+      'failed',
+    ]);
+  });
+
   it('publishes a batch event EventBridge did not take, after the grace', async () => {
     const { ledger, deps, batches, published, setFailPublish, advance } = await setUp();
     const opened = await ledger.open({ file: FILE, owner: 'alice', format: 'jsonl' });
