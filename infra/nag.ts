@@ -83,7 +83,13 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
   );
 
   const imagesPrefix = wildcard(`<${logicalId(storage.imagesBucket)}.Arn>/images/*`);
-  for (const fn of [steps.copyImages, api.getFunction, api.listFunction, api.cancelFunction]) {
+  for (const fn of [
+    steps.copyImages,
+    api.getFunction,
+    api.listFunction,
+    api.cancelFunction,
+    api.batchFunctions.readBatches,
+  ]) {
     acknowledge(
       fn.role ?? fn,
       imagesPrefix,
@@ -100,13 +106,26 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     wildcard(`<${logicalId(storage.inputBucket)}.Arn>/reports/*`),
     'Reports are written at reports/<prompt file key>.json, one per file: PutObject under that prefix only.',
   );
+  const batches = api.batchFunctions;
   acknowledge(
-    api.cancelFunction.role ?? api.cancelFunction,
-    wildcard(
-      `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(workflow.stateMachine)}"}]}]}:*`,
-    ),
-    'Executions are named by generation id: StopExecution is allowed on the executions of this one state machine.',
+    batches.submitBatch.role ?? batches.submitBatch,
+    wildcard(`<${logicalId(storage.inputBucket)}.Arn>/prompts/*`),
+    'A batch sent through the API is put (or its upload pre-signed) at prompts/<owner>/batches/<id>.<format>, a new key per batch: PutObject under prompts/ only.',
   );
+  acknowledge(
+    batches.readBatches.role ?? batches.readBatches,
+    wildcard(`<${logicalId(storage.inputBucket)}.Arn>/reports/*`),
+    'A batch report is read from reports/<prompt file key>.json, one per file: GetObject under that prefix only.',
+  );
+  for (const fn of [api.cancelFunction, batches.cancelBatch]) {
+    acknowledge(
+      fn.role ?? fn,
+      wildcard(
+        `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(workflow.stateMachine)}"}]}]}:*`,
+      ),
+      'Executions are named by generation id: StopExecution is allowed on the executions of this one state machine.',
+    );
+  }
 
   for (const fn of [
     triggers.promptFileFunction,

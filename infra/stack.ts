@@ -98,6 +98,9 @@ export class SparkT2iStack extends Stack {
     });
     this.api = new GenerationApi(this, 'Api', {
       generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
+      inputBucket: this.storage.inputBucket,
+      promptFileMaxBytes: config.limits.promptFileMaxBytes,
       apiKeysTable: this.storage.apiKeysTable,
       idempotencyTable: this.storage.idempotencyTable,
       imagesBucket: this.storage.imagesBucket,

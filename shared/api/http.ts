@@ -51,15 +51,30 @@ export function headerOf(
  * so these are the bytes the caller sent; a body given as text is read as its UTF-8 encoding.
  */
 export function readJsonBody(event: ProxyEvent, maxBytes: number = MAX_BODY_BYTES): unknown {
+  const raw = readRawBody(event, maxBytes);
+  if (!isJsonMediaType(headerOf(event, 'content-type'))) {
+    throw new UnsupportedMediaTypeError();
+  }
+  return parseJsonBytes(raw);
+}
+
+/**
+ * The body's bytes as the caller sent them, at most `maxBytes` (413 past it). API Gateway
+ * delivers every body base64-encoded (the API has every type binary); a body given as
+ * text is read as its UTF-8 encoding.
+ */
+export function readRawBody(event: ProxyEvent, maxBytes: number): Buffer {
   const raw = event.isBase64Encoded
     ? Buffer.from(event.body ?? '', 'base64')
     : Buffer.from(event.body ?? '', 'utf8');
   if (raw.byteLength > maxBytes) {
     throw new PayloadTooLargeError(`The request body is larger than ${maxBytes} bytes`);
   }
-  if (!isJsonMediaType(headerOf(event, 'content-type'))) {
-    throw new UnsupportedMediaTypeError();
-  }
+  return raw;
+}
+
+/** JSON bytes parsed under the checks of {@link readJsonBody} (UTF-8, depth, syntax, surrogates). */
+export function parseJsonBytes(raw: Buffer): unknown {
   let text: string;
   try {
     text = utf8.decode(raw);

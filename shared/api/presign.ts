@@ -28,3 +28,40 @@ export function s3Presigner(
     });
   };
 }
+
+/** A pre-signed PUT whose size and type are part of the signature. */
+export type PresignPut = (object: {
+  readonly bucket: string;
+  readonly key: string;
+  readonly bytes: number;
+  readonly contentType: string;
+  readonly expiresInSeconds: number;
+}) => Promise<{ url: string; headers: Record<string, string> }>;
+
+/**
+ * Signs a PUT of exactly `bytes` bytes of `contentType`: both headers are signed, so S3 refuses
+ * an upload of another size or type (SignatureDoesNotMatch) rather than storing it.
+ */
+export function s3PutPresigner(client: LazyClient<S3Client>): PresignPut {
+  return async (object) => {
+    const [s3, { PutObjectCommand }, { getSignedUrl }] = await Promise.all([
+      client(),
+      import('@aws-sdk/client-s3'),
+      import('@aws-sdk/s3-request-presigner'),
+    ]);
+    const command = new PutObjectCommand({
+      Bucket: object.bucket,
+      Key: object.key,
+      ContentLength: object.bytes,
+      ContentType: object.contentType,
+    });
+    const url = await getSignedUrl(s3, command, {
+      expiresIn: object.expiresInSeconds,
+      signableHeaders: new Set(['content-length', 'content-type']),
+    });
+    return {
+      url,
+      headers: { 'content-type': object.contentType, 'content-length': String(object.bytes) },
+    };
+  };
+}

@@ -319,6 +319,37 @@ export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
   },
 }));
 
+/**
+ * What each batch route's function is given (`shared/api/batch-config.ts`,
+ * `shared/api/submit-batch-config.ts` read them). Kept apart from the generation routes', so a
+ * route reads only its own group.
+ */
+export const BatchRouteSettings = /* @__PURE__ */ declare(() => ({
+  submitBatch: {
+    batchesTable: Resources.batchesTable,
+    inputBucket: Resources.inputBucket,
+    idempotencyTable: Resources.idempotencyTable,
+    metadataMaxBytes: ApiSettings.metadataMaxBytes,
+    recordRetentionDays: RecordSettings.retentionDays,
+    /** An upload request may announce a file up to the prompt-file trigger's own limit. */
+    promptFileMaxBytes: PromptFileSettings.maxBytes,
+  },
+  readBatches: {
+    batchesTable: Resources.batchesTable,
+    generationsTable: Resources.generationsTable,
+    inputBucket: Resources.inputBucket,
+    presignedUrlTtlSeconds: ApiSettings.presignedUrlTtlSeconds,
+    cursorSecretId: Resources.cursorSecretId,
+  },
+  cancelBatch: {
+    batchesTable: Resources.batchesTable,
+    generationsTable: Resources.generationsTable,
+    stateMachineArn: Resources.stateMachineArn,
+    eventBusName: Resources.eventBusName,
+    recordRetentionDays: RecordSettings.retentionDays,
+  },
+}));
+
 /** The reconciler (`functions/reconciler`), besides the slots. */
 export const ReconcilerSettings = /* @__PURE__ */ declare(() => ({
   generationsTable: Resources.generationsTable,

@@ -128,6 +128,38 @@ const presign: Call = {
   code: 'shared/api/presign.ts getSignedUrl(GetObjectCommand)',
 };
 
+/** StopExecution on the machine's executions (`grantExecution`), as the cancel routes call it. */
+const stopExecution: Call = {
+  action: 'states:StopExecution',
+  resource: () => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':states:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        ':execution:',
+        {
+          'Fn::Select': [
+            6,
+            {
+              'Fn::Split': [
+                ':',
+                { Ref: logicalId('AWS::StepFunctions::StateMachine', 'WorkflowStateMachine') },
+              ],
+            },
+          ],
+        },
+        ':*',
+      ],
+    ],
+  }),
+  code: 'shared/generation/executions.ts stop',
+};
+
 const CALLS: Record<string, readonly Call[]> = {
   StepsCreateTaskRole: [
     {
@@ -270,36 +302,7 @@ const CALLS: Record<string, readonly Call[]> = {
       resource: tableArn(GENERATIONS),
       code: 'shared/generation/repository.ts cancel, eventPublished (the outbox)',
     },
-    {
-      action: 'states:StopExecution',
-      resource: () => ({
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':states:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':execution:',
-            {
-              'Fn::Select': [
-                6,
-                {
-                  'Fn::Split': [
-                    ':',
-                    { Ref: logicalId('AWS::StepFunctions::StateMachine', 'WorkflowStateMachine') },
-                  ],
-                },
-              ],
-            },
-            ':*',
-          ],
-        ],
-      }),
-      code: 'shared/generation/executions.ts stop',
-    },
+    stopExecution,
     {
       action: 'events:PutEvents',
       resource: eventBus,
@@ -308,6 +311,89 @@ const CALLS: Record<string, readonly Call[]> = {
     presign,
   ],
   ApiOpenApiRole: [],
+  ApiSubmitBatchRole: [
+    {
+      action: 'dynamodb:PutItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts create (use-cases/batches/submit.ts)',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts getHead (a keyed retry), endIfDone',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts recordReading, endIfDone (a file not stored)',
+    },
+    ...['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'].map((operation) => ({
+      action: `dynamodb:${operation}`,
+      resource: tableArn('StorageIdempotency'),
+      code: 'shared/api/idempotency.ts DynamoDBPersistenceLayer (Powertools)',
+    })),
+    {
+      action: 's3:PutObject',
+      resource: objectsArn('StorageInput', '/prompts/*'),
+      code: 'shared/api/submit-batch-config.ts PutObjectCommand; presign.ts s3PutPresigner',
+    },
+  ],
+  ApiReadBatchesRole: [
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts get, pageByOwner (heads and counter shards)',
+    },
+    ...['byOwner', 'byOwnerStatus'].map((index) => ({
+      action: 'dynamodb:Query',
+      resource: indexArn(BATCHES, index),
+      code: 'shared/batches/repository.ts pageByOwner',
+    })),
+    {
+      action: 'dynamodb:Query',
+      resource: indexArn(GENERATIONS, 'byBatch'),
+      code: 'shared/generation/repository.ts pageByBatch',
+    },
+    {
+      action: 'secretsmanager:GetSecretValue',
+      resource: () => ({ Ref: logicalId('AWS::SecretsManager::Secret', 'ApiCursorSecret') }),
+      code: 'shared/api/config.ts getSecret (the cursor secret)',
+    },
+    presign,
+    {
+      action: 's3:GetObject',
+      resource: objectsArn('StorageInput', '/reports/*'),
+      code: 'shared/api/batch-config.ts s3TextReader (the report)',
+    },
+  ],
+  ApiCancelBatchRole: [
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts cancel, get, getHead',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/repository.ts cancel, eventPublished',
+    },
+    {
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/generation/repository.ts cancel, eventPublished (use-cases/cancel.ts cancelRecord)',
+    },
+    {
+      action: 'dynamodb:Query',
+      resource: indexArn(GENERATIONS, 'byBatch'),
+      code: 'shared/generation/repository.ts unfinishedOfBatch',
+    },
+    stopExecution,
+    {
+      action: 'events:PutEvents',
+      resource: eventBus,
+      code: 'shared/generation/publisher.ts eventBridgePublisher',
+    },
+  ],
   TriggersPromptFileRole: [
     {
       action: 's3:GetObject',

@@ -457,7 +457,9 @@ describe('the HTTP API', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
       (method) => !['OPTIONS', 'ANY'].includes(method.Properties.HttpMethod),
     );
-    expect(methods).toHaveLength(5);
+    // generations: POST, GET, GET {id}, DELETE {id}; batches: POST, GET, GET {id}, DELETE {id},
+    // GET {id}/generations, GET {id}/report; GET /openapi.json.
+    expect(methods).toHaveLength(11);
     const open = methods.filter((method) => method.Properties.AuthorizationType === 'NONE');
     expect(open).toHaveLength(1);
     expect(JSON.stringify(open[0]?.Properties.ResourceId)).toContain('openapijson');
@@ -467,7 +469,7 @@ describe('the HTTP API', () => {
     }
   });
 
-  it('signs list cursors with a secret Secrets Manager generates at deploy, read by the list function only', () => {
+  it('signs list cursors with a secret Secrets Manager generates at deploy, read by the list functions only', () => {
     const secrets = template.findResources('AWS::SecretsManager::Secret', {
       Properties: { GenerateSecretString: { PasswordLength: 64 } },
     });
@@ -476,11 +478,17 @@ describe('the HTTP API', () => {
     const readers = Object.entries(template.findResources('AWS::Lambda::Function'))
       .filter(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}).includes(secretId))
       .map(([id, fn]) => [id, fn.Properties.Environment.Variables.CURSOR_SECRET_ID]);
-    expect(readers).toEqual([[expect.stringMatching(/^ApiListGenerations/), { Ref: secretId }]]);
+    expect(readers.sort()).toEqual([
+      [expect.stringMatching(/^ApiListGenerations/), { Ref: secretId }],
+      [expect.stringMatching(/^ApiReadBatches/), { Ref: secretId }],
+    ]);
     const grants = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
       JSON.stringify(policy.Properties.PolicyDocument).includes(`"Ref":"${secretId}"`),
     );
-    expect(grants.map(([id]) => id)).toEqual([expect.stringMatching(/^ApiListGenerations/)]);
+    expect(grants.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/^ApiListGenerations/),
+      expect.stringMatching(/^ApiReadBatches/),
+    ]);
   });
 
   it('hands every request body to the functions as the bytes sent, so a handler sees malformed UTF-8', () => {
@@ -497,14 +505,22 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(3);
+    expect(any).toHaveLength(7);
     const allowed = any.map(
       (method) =>
         method.Properties.Integration.IntegrationResponses[0].ResponseParameters[
           'method.response.header.Allow'
         ],
     );
-    expect(allowed.sort()).toEqual(["'GET'", "'GET, DELETE'", "'GET, POST'"]);
+    expect(allowed.sort()).toEqual([
+      "'GET'",
+      "'GET'",
+      "'GET'",
+      "'GET, DELETE'",
+      "'GET, DELETE'",
+      "'GET, POST'",
+      "'GET, POST'",
+    ]);
     for (const method of any) {
       expect(method.Properties.Integration).toMatchObject({
         Type: 'MOCK',
@@ -575,7 +591,7 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(3);
+    expect(any).toHaveLength(7);
     for (const method of any) {
       const parameters = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
       const { 'method.response.header.Allow': _allow, ...rest } = parameters;
@@ -881,7 +897,7 @@ describe('function error alarms', () => {
 
   it('page on any error of every other function', () => {
     const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
-    expect(direct).toHaveLength(12);
+    expect(direct).toHaveLength(15);
     for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
   });
 });
@@ -969,11 +985,13 @@ describe('the retention of generation records', () => {
       .filter(([, fn]) => fn.Properties.Environment?.Variables?.RECORD_RETENTION_DAYS === '30')
       .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
 
-    // THEN submit, cancel, the reconciler, PollTask, CreateTask (a cancelled batch's lines) and
-    // the prompt-file trigger (batch lines) carry it
+    // THEN submit and cancel (of a generation and of a batch), the reconciler, PollTask,
+    // CreateTask (a cancelled batch's lines) and the prompt-file trigger (batch lines) carry it
     expect(withRetention.sort()).toEqual(
       [
+        'ApiCancelBatch',
         'ApiCancelGeneration',
+        'ApiSubmitBatch',
         'ApiSubmitGeneration',
         'ReconcilerFunction',
         'StepsPollTask',

@@ -17,7 +17,11 @@ import {
   isTerminal,
 } from '#shared/generation/model.ts';
 import { publishOwed } from '#shared/generation/outbox.ts';
-import type { GenerationRepository } from '#shared/generation/repository.ts';
+import type {
+  GenerationRepository,
+  OwingRecord,
+  StoredRecord,
+} from '#shared/generation/repository.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { readOwned } from './get.ts';
 import { toApiView } from './view.ts';
@@ -41,18 +45,36 @@ export function cancelGeneration(deps: CancelGenerationDeps): CancelGeneration {
   return async (owner, id) => {
     const record = await readOwned(deps.repository, owner, id);
     if (isTerminal(record.status)) throw notCancellable(record.status);
-    const cancelled = await deps.repository.cancel(owner, record, CANCELLED, deps.now());
+    const cancelled = await cancelRecord(deps, owner, record);
     if (cancelled === undefined) {
       const current = await deps.repository.read(id);
       throw notCancellable(current?.status ?? 'completed');
     }
-    await stopExecution(deps, id);
-    await publishOwed(cancelled, deps);
     return toApiView(cancelled, deps.presign);
   };
 }
 
-async function stopExecution(deps: CancelGenerationDeps, id: string): Promise<void> {
+/** What cancelling one record takes (a batch's cancel uses it for each of its lines). */
+export type CancelRecordDeps = Omit<CancelGenerationDeps, 'presign'>;
+
+/**
+ * Cancels an owner's record that has not ended: the conditional write (owing its event), then
+ * the execution stopped and the event published. Answers the cancelled record, or undefined
+ * when it ended meanwhile.
+ */
+export async function cancelRecord(
+  deps: CancelRecordDeps,
+  owner: string,
+  record: Pick<StoredRecord, 'id' | 'createdAt'>,
+): Promise<OwingRecord | undefined> {
+  const cancelled = await deps.repository.cancel(owner, record, CANCELLED, deps.now());
+  if (cancelled === undefined) return undefined;
+  await stopExecution(deps, record.id);
+  await publishOwed(cancelled, deps);
+  return cancelled;
+}
+
+async function stopExecution(deps: CancelRecordDeps, id: string): Promise<void> {
   try {
     await deps.executions.stop(id, CANCELLED.code, CANCELLED.message);
   } catch (error) {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { BadRequestError } from '#shared/api/errors.ts';
 import type { IdempotentStarts, IdempotentSubmission } from '#shared/api/idempotency.ts';
-import { MAX_METADATA_DEPTH, valueNestsDeeperThan } from '#shared/api/json-limits.ts';
+import { validateMetadata } from '#shared/api/metadata.ts';
 import { PipelineError } from '#shared/errors/base.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { WorkflowExecutions } from '#shared/generation/executions.ts';
@@ -118,23 +118,7 @@ function validateSubmission(body: unknown, maxBytes: number): Submission {
   if (!Object.hasOwn(body, 'metadata')) {
     return { request: result.request, warnings: result.warnings };
   }
-  const invalid = (message: string) =>
-    new BadRequestError(ErrorCodes.API_INVALID_METADATA, message, {
-      details: [{ code: ErrorCodes.API_INVALID_METADATA, message, field: 'metadata' }],
-    });
-  if (!isPlainObject(metadata)) throw invalid('metadata must be a JSON object');
-  // Before it is serialised: JSON.stringify recurses, and throws RangeError thousands deep.
-  if (valueNestsDeeperThan(metadata, MAX_METADATA_DEPTH)) {
-    throw invalid(`metadata nests objects and arrays deeper than ${MAX_METADATA_DEPTH} levels`);
-  }
-  // Stored as this text, not as a DynamoDB map: any JSON object round-trips unchanged, whatever
-  // its numbers (a map refuses integers past 2^53 and magnitudes outside 1e-130..1e126), its
-  // depth (a map nests 32 levels at most) or its keys.
-  const metadataJson = JSON.stringify(metadata);
-  const bytes = Buffer.byteLength(metadataJson, 'utf8');
-  if (bytes > maxBytes) {
-    throw invalid(`metadata is ${bytes} bytes of JSON; at most ${maxBytes} are accepted`);
-  }
+  const metadataJson = validateMetadata(metadata, maxBytes);
   return { request: result.request, warnings: result.warnings, metadataJson };
 }
 

@@ -62,20 +62,26 @@ export async function toApiView(record: StoredRecord, presign: Presign): Promise
 
 /** The caller's `metadata` back from its stored JSON text (or a map, in older records). */
 function metadataOf(record: StoredRecord): Record<string, unknown> | undefined {
-  const stored = record.metadata;
+  return storedMetadata(record.metadata, { generationId: record.id });
+}
+
+/**
+ * Stored metadata (JSON text, or a map in older items) as the object the caller sent; anything
+ * else is logged with `about` (the item's id) and left out of the answer.
+ */
+export function storedMetadata(
+  stored: unknown,
+  about: Readonly<Record<string, string>>,
+): Record<string, unknown> | undefined {
+  if (stored === undefined) return undefined;
   if (typeof stored !== 'string') return isPlainObject(stored) ? stored : undefined;
   try {
     const parsed: unknown = JSON.parse(stored);
     if (isPlainObject(parsed)) return parsed;
   } catch (error) {
-    logger.error('A generation holds metadata that is not JSON', {
-      generationId: record.id,
-      error: error as Error,
-    });
+    logger.error('An item holds metadata that is not JSON', { ...about, error: error as Error });
     return undefined;
   }
-  logger.error('A generation holds metadata that is not a JSON object', {
-    generationId: record.id,
-  });
+  logger.error('An item holds metadata that is not a JSON object', about);
   return undefined;
 }
