@@ -3,12 +3,28 @@
  * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses): the request schema every
  * trigger shares, the answer shapes of `schemas.ts`, and the error-code table.
  */
-import { type ErrorCode, ErrorCodeDescriptions, ErrorCodes } from '#shared/errors/codes.ts';
+import { type ErrorCode, ErrorCodes } from '#shared/errors/codes.ts';
 import { generationIdSchema } from '#shared/generation/model.ts';
 import { generationRequestSchema } from '#shared/request/schema.ts';
 import * as z from '#shared/zod.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
+import { BATCH_COMPONENTS, batchPaths } from './openapi-batches.ts';
+import {
+  errorResponse,
+  errors,
+  INTERNAL,
+  inline,
+  type JsonSchema,
+  json,
+  NOT_FOUND,
+  type OpenApiObject,
+  queryParameters,
+  SCHEMA_REF,
+  THROTTLED,
+  UNAUTHORIZED,
+  withoutDialect,
+} from './openapi-parts.ts';
 import {
   errorBodySchema,
   errorCodeTable,
@@ -30,11 +46,6 @@ import {
 export const API_TITLE = 'spark-t2i';
 export const API_VERSION = '1.0.0';
 
-type JsonSchema = Record<string, unknown>;
-type OpenApiObject = Record<string, unknown>;
-
-const SCHEMA_REF = (id: string) => `#/components/schemas/${id}`;
-
 /** Components, by the name the document gives them. */
 const COMPONENTS: ReadonlyArray<[string, z.core.$ZodType]> = [
   ['GenerationRequest', generationRequestSchema],
@@ -50,6 +61,7 @@ const COMPONENTS: ReadonlyArray<[string, z.core.$ZodType]> = [
   ['Metadata', metadataSchema],
   ['ValidationDetail', validationDetailSchema],
   ['ErrorBody', errorBodySchema],
+  ...BATCH_COMPONENTS,
 ];
 
 /** The codes each kind of refusal can carry, by HTTP status. */
@@ -72,30 +84,6 @@ const VALIDATION_CODES: readonly ErrorCode[] = [
   ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
 ];
 
-const UNAUTHORIZED = {
-  status: '401',
-  codes: [ErrorCodes.API_UNAUTHORIZED],
-  text: 'Missing, unknown or revoked API key.',
-};
-const THROTTLED = { status: '429', codes: [ErrorCodes.API_THROTTLED], text: 'Too many requests.' };
-const INTERNAL = {
-  status: '500',
-  codes: [ErrorCodes.API_INTERNAL_ERROR],
-  text: 'Internal error; nothing about it is shown.',
-};
-const NOT_FOUND = {
-  status: '404',
-  codes: [ErrorCodes.API_NOT_FOUND],
-  text: "No generation with this id for this owner (another owner's id answers the same).",
-};
-
-interface ErrorAnswer {
-  readonly status: string;
-  readonly codes: readonly ErrorCode[];
-  readonly text: string;
-  readonly headers?: Readonly<Record<string, OpenApiObject>>;
-}
-
 /** HTTP methods as the document keys them, in the order `Allow` lists them. */
 const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace'] as const;
 
@@ -112,10 +100,6 @@ export function buildOpenApiDocument(): OpenApiObject {
   const schemas = Object.fromEntries(
     Object.entries(generated.schemas).map(([id, schema]) => [id, withoutDialect(schema)]),
   );
-
-  const json = (id: string) => ({ 'application/json': { schema: { $ref: SCHEMA_REF(id) } } });
-  const errors = (...answers: ErrorAnswer[]) =>
-    Object.fromEntries(answers.map((answer) => [answer.status, errorResponse(answer)]));
 
   const generationIdParameter = {
     name: 'id',
@@ -190,7 +174,7 @@ export function buildOpenApiDocument(): OpenApiObject {
         operationId: 'listGenerations',
         tags: ['generations'],
         summary: "List the owner's generations, newest first",
-        parameters: queryParameters(),
+        parameters: queryParameters(listQuerySchema),
         responses: {
           '200': { description: 'A page of generations.', content: json('GenerationPage') },
           ...errors(
@@ -256,6 +240,7 @@ export function buildOpenApiDocument(): OpenApiObject {
         },
       },
     },
+    ...batchPaths(),
   };
   // API Gateway itself answers a method a path does not have (405 with `Allow`), on every path.
   for (const item of Object.values(paths)) {
@@ -290,7 +275,14 @@ export function buildOpenApiDocument(): OpenApiObject {
     },
     servers: [{ url: '.', description: 'Where this document is served from' }],
     security: [{ bearerAuth: [] }],
-    tags: [{ name: 'generations', description: 'Text-to-image generations' }, { name: 'meta' }],
+    tags: [
+      { name: 'generations', description: 'Text-to-image generations' },
+      {
+        name: 'batches',
+        description: 'Prompt files as resources: status, counts, results, cancel',
+      },
+      { name: 'meta' },
+    ],
     paths,
     components: {
       schemas,
@@ -305,58 +297,6 @@ export function buildOpenApiDocument(): OpenApiObject {
     },
     'x-error-codes': errorCodeTable(),
   };
-}
-
-/** An error answer whose `code` is one of `codes`. */
-function errorResponse(answer: ErrorAnswer): OpenApiObject {
-  const codes = answer.codes as [ErrorCode, ...ErrorCode[]];
-  const body = z.object({
-    error: z.object({
-      code: z.enum(codes),
-      message: z.string(),
-      details: z.optional(z.array(validationDetailSchema)),
-    }),
-  });
-  const list = codes.map((code) => `\`${code}\` ${ErrorCodeDescriptions[code]}`).join('; ');
-  return {
-    description: `${answer.text} Codes: ${list}.`,
-    ...(answer.headers !== undefined && { headers: answer.headers }),
-    content: { 'application/json': { schema: inline(body) } },
-    'x-error-codes': [...codes],
-  };
-}
-
-function queryParameters(): OpenApiObject[] {
-  const schema = inline(listQuerySchema) as { properties: Record<string, JsonSchema> };
-  const descriptions: Record<string, string> = {
-    status: 'Only generations with this status.',
-    limit: 'Page size.',
-    cursor: 'The `nextCursor` of the previous page, unchanged.',
-  };
-  return Object.entries(schema.properties).map(([name, property]) => ({
-    name,
-    in: 'query',
-    required: false,
-    description: descriptions[name],
-    schema: property,
-  }));
-}
-
-/** A schema written out in place (no `$ref`), without the dialect keywords. */
-function inline(schema: z.core.$ZodType): JsonSchema {
-  return withoutDialect(
-    z.toJSONSchema(schema, {
-      target: 'draft-2020-12',
-      io: 'input',
-      unrepresentable: 'any',
-    }) as JsonSchema,
-  );
-}
-
-/** Components and inline schemas inherit the document's dialect; `$schema`/`$id` would only confuse tools. */
-function withoutDialect(schema: JsonSchema): JsonSchema {
-  const { $schema: _schema, $id: _id, ...rest } = schema;
-  return rest;
 }
 
 /** The document as `docs/openapi.json` holds it (two-space JSON, one final newline). */

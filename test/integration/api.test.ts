@@ -861,10 +861,16 @@ describe('GET /openapi.json', () => {
     };
     const operations = client.operations();
     expect(operations.map((operation) => operation.operationId).sort()).toEqual([
+      'cancelBatch',
       'cancelGeneration',
+      'getBatch',
+      'getBatchReport',
       'getGeneration',
       'getOpenApiDocument',
+      'listBatchGenerations',
+      'listBatches',
       'listGenerations',
+      'submitBatch',
       'submitGeneration',
     ]);
 
@@ -891,6 +897,18 @@ describe('GET /openapi.json', () => {
     await call('listGenerations', { query: { limit: '1', cursor: nextCursor as string } });
     await call('listGenerations', { query: { status: 'completed' } });
     await call('getOpenApiDocument');
+    // A batch by the document's upload request, followed by the 201 answer's links (its report
+    // is not written while its file is awaited: 404).
+    const batch = await call('submitBatch');
+    expect(batch.status).toBe(201);
+    const ofBatch = client.follow(batch, 'getBatch');
+    await call(ofBatch.operationId, { path: ofBatch.path });
+    await call('listBatches', { query: { limit: '1' } });
+    await call('listBatchGenerations', { path: ofBatch.path });
+    expect((await call('getBatchReport', { path: ofBatch.path })).status).toBe(404);
+    const cancelBatch = client.follow(batch, 'cancelBatch');
+    expect((await call(cancelBatch.operationId, { path: cancelBatch.path })).status).toBe(200);
+    expect((await call(cancelBatch.operationId, { path: cancelBatch.path })).status).toBe(409);
 
     // Refusals of every operation, from what the document says it takes.
     for (const operation of operations) {
@@ -958,6 +976,31 @@ describe('GET /openapi.json', () => {
         'cancelGeneration 409',
         'getOpenApiDocument 200',
         'getOpenApiDocument 405',
+        'submitBatch 201',
+        'submitBatch 400',
+        'submitBatch 401',
+        'submitBatch 413',
+        'submitBatch 415',
+        'getBatch 200',
+        'getBatch 401',
+        'getBatch 404',
+        'getBatch 405',
+        'listBatches 200',
+        'listBatches 400',
+        'listBatches 401',
+        'listBatches 405',
+        // The generic refusals call it with an id no batch has: 404 comes before the query.
+        'listBatchGenerations 200',
+        'listBatchGenerations 401',
+        'listBatchGenerations 404',
+        'listBatchGenerations 405',
+        'getBatchReport 401',
+        'getBatchReport 404',
+        'getBatchReport 405',
+        'cancelBatch 200',
+        'cancelBatch 401',
+        'cancelBatch 404',
+        'cancelBatch 409',
       ].sort(),
     );
   }, 60_000);

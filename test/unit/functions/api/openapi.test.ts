@@ -48,10 +48,16 @@ describe('the OpenAPI document', () => {
     // Assess
     expect(document.openapi).toBe('3.1.0');
     expect(routes.sort()).toEqual([
+      'DELETE /batches/{id}',
       'DELETE /generations/{id}',
+      'GET /batches',
+      'GET /batches/{id}',
+      'GET /batches/{id}/generations',
+      'GET /batches/{id}/report',
       'GET /generations',
       'GET /generations/{id}',
       'GET /openapi.json',
+      'POST /batches',
       'POST /generations',
     ]);
   });
@@ -82,6 +88,11 @@ describe('the OpenAPI document', () => {
     ['get', '/generations', '200', 'GenerationPage'],
     ['get', '/generations/{id}', '200', 'Generation'],
     ['delete', '/generations/{id}', '200', 'Generation'],
+    ['post', '/batches', '201', 'Batch'],
+    ['get', '/batches', '200', 'BatchList'],
+    ['get', '/batches/{id}', '200', 'Batch'],
+    ['delete', '/batches/{id}', '200', 'Batch'],
+    ['get', '/batches/{id}/generations', '200', 'BatchGenerationPage'],
   ])('describes the %s %s answer %s with the %s schema', (method, path, status, component) => {
     // Act
     const schema =
@@ -103,6 +114,14 @@ describe('the OpenAPI document', () => {
     ['delete', '/generations/{id}', '409', ErrorCodes.API_NOT_CANCELLABLE],
     ['delete', '/generations/{id}', '401', ErrorCodes.API_UNAUTHORIZED],
     ['get', '/generations', '500', ErrorCodes.API_INTERNAL_ERROR],
+    ['post', '/batches', '400', ErrorCodes.BATCH_EMPTY_BODY],
+    ['post', '/batches', '400', ErrorCodes.BATCH_INVALID_UPLOAD],
+    ['post', '/batches', '409', ErrorCodes.API_IDEMPOTENCY_CONFLICT],
+    ['post', '/batches', '413', ErrorCodes.API_BODY_TOO_LARGE],
+    ['post', '/batches', '415', ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+    ['get', '/batches', '400', ErrorCodes.API_INVALID_QUERY],
+    ['get', '/batches/{id}/report', '404', ErrorCodes.API_NOT_FOUND],
+    ['delete', '/batches/{id}', '409', ErrorCodes.BATCH_NOT_CANCELLABLE],
   ])('lists on %s %s the %s answer code %s', (method, path, status, code) => {
     // Act
     const answer = document.paths[path]?.[method]?.responses[status];
@@ -118,6 +137,10 @@ describe('the OpenAPI document', () => {
   it.each([
     ['/generations', 'GET, POST'],
     ['/generations/{id}', 'GET, DELETE'],
+    ['/batches', 'GET, POST'],
+    ['/batches/{id}', 'GET, DELETE'],
+    ['/batches/{id}/generations', 'GET'],
+    ['/batches/{id}/report', 'GET'],
     ['/openapi.json', 'GET'],
   ])('documents on every operation of %s the 405 answer with Allow: %s', (path, allow) => {
     // Act
@@ -173,6 +196,36 @@ describe('the OpenAPI document', () => {
     expect(
       document.paths['/generations']?.get?.parameters?.map((parameter) => parameter.name),
     ).toEqual(['status', 'limit', 'cursor']);
+  });
+
+  it('takes a batch as the file in one of its media types, or as an upload request of the documented shape', () => {
+    // Act
+    const content = document.paths['/batches']?.post?.requestBody?.content ?? {};
+    const uploadRequest = document.components.schemas.UploadRequest as {
+      properties: { upload: { properties: Record<string, unknown>; required: string[] } };
+      additionalProperties: boolean;
+    };
+    const counts = document.components.schemas.BatchCounts as { required: string[] };
+
+    // Assess
+    expect(Object.keys(content).sort()).toEqual([
+      'application/json',
+      'application/jsonl',
+      'application/x-ndjson',
+      'text/plain',
+    ]);
+    expect([...uploadRequest.properties.upload.required].sort()).toEqual(['bytes', 'format']);
+    expect(uploadRequest.additionalProperties).toBe(false);
+    expect([...counts.required].sort()).toEqual([
+      'accepted',
+      'cancelled',
+      'completed',
+      'failed',
+      'lines',
+      'queued',
+      'rejected',
+      'running',
+    ]);
   });
 
   it("says usage holds the provider's figures as given, and costUsd the cost as a number", () => {
