@@ -9,10 +9,14 @@ export const TABLES = {
   generations: 'generations-table',
   apiKeys: 'api-keys-table',
   idempotency: 'idempotency-table',
+  batches: 'batches-table',
 } as const;
 export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:generation`;
 export const EVENT_BUS_NAME = 'spark-t2i-bus';
 export const IMAGES_BUCKET = 'images-bucket';
+export const INPUT_BUCKET = 'input-bucket';
+/** The prompt-file limit the batch routes are given: the largest upload request. */
+export const PROMPT_FILE_MAX_BYTES = 50 * 1024 * 1024;
 /** The cursor secret's id, and the random value a mocked Secrets Manager answers for it. */
 export const CURSOR_SECRET_ID = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:cursor-AbCdEf`;
 export const CURSOR_SECRET = 'Yq3vN8tR2wK7mP4sX9zB6cH1jL5dF0gA';
@@ -34,6 +38,10 @@ export const API_ENV: Record<string, string> = {
   METADATA_MAX_BYTES: '2048',
   PRESIGNED_URL_TTL_SECONDS: '900',
   CURSOR_SECRET_ID,
+  BATCHES_TABLE: TABLES.batches,
+  INPUT_BUCKET,
+  PROMPT_FILE_MAX_BYTES: String(PROMPT_FILE_MAX_BYTES),
+  RECORD_RETENTION_DAYS: '90',
 };
 
 Object.assign(process.env, API_ENV);
