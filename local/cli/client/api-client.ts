@@ -4,7 +4,9 @@
  * "message"}}`, so a command can print one clear line; a server that cannot be reached becomes an
  * {@link ApiUnreachableError}.
  */
+import type { BatchView } from '#shared/api/batch-schemas.ts';
 import type { GenerationView } from '#shared/api/schemas.ts';
+import type { PromptFileReport } from '#shared/prompt-files/report.ts';
 import type { RequestWarning } from '#shared/request/schema.ts';
 
 /** An answer of the API outside 2xx, with its documented code. */
@@ -54,6 +56,9 @@ export interface GenerationPage {
   readonly items: Generation[];
   readonly nextCursor?: string;
 }
+
+/** A batch as the API shows it (`GET /batches/{id}`). */
+export type Batch = BatchView;
 
 export interface ListQuery {
   readonly status?: string;
@@ -110,22 +115,53 @@ export class ApiClient {
   }
 
   list(query: ListQuery = {}, signal?: AbortSignal): Promise<GenerationPage> {
-    const search = new URLSearchParams();
-    if (query.status !== undefined) search.set('status', query.status);
-    if (query.limit !== undefined) search.set('limit', String(query.limit));
-    if (query.cursor !== undefined) search.set('cursor', query.cursor);
-    const suffix = search.size > 0 ? `?${search}` : '';
-    return this.#call('GET', `/generations${suffix}`, { signal });
+    return this.#call('GET', `/generations${searchOf(query)}`, { signal });
   }
 
   cancel(id: string, signal?: AbortSignal): Promise<Generation> {
     return this.#call('DELETE', `/generations/${encodeURIComponent(id)}`, { signal });
   }
 
+  /** POST /batches with the file as the body. */
+  submitBatchFile(body: Uint8Array, contentType: string, signal?: AbortSignal): Promise<Batch> {
+    return this.#call('POST', '/batches', { raw: { body, contentType }, signal });
+  }
+
+  /** POST /batches with an upload request: the answer carries the pre-signed PUT. */
+  requestBatchUpload(
+    upload: { readonly format: string; readonly bytes: number },
+    signal?: AbortSignal,
+  ): Promise<Batch> {
+    return this.#call('POST', '/batches', { body: { upload }, signal });
+  }
+
+  getBatch(id: string, signal?: AbortSignal): Promise<Batch> {
+    return this.#call('GET', `/batches/${encodeURIComponent(id)}`, { signal });
+  }
+
+  batchReport(id: string, signal?: AbortSignal): Promise<PromptFileReport> {
+    return this.#call('GET', `/batches/${encodeURIComponent(id)}/report`, { signal });
+  }
+
+  batchGenerations(
+    id: string,
+    query: ListQuery = {},
+    signal?: AbortSignal,
+  ): Promise<GenerationPage> {
+    return this.#call('GET', `/batches/${encodeURIComponent(id)}/generations${searchOf(query)}`, {
+      signal,
+    });
+  }
+
   async #call<T>(
     method: string,
     path: string,
-    options: { body?: unknown; signal?: AbortSignal | undefined; headers?: Record<string, string> },
+    options: {
+      body?: unknown;
+      raw?: { body: Uint8Array; contentType: string };
+      signal?: AbortSignal | undefined;
+      headers?: Record<string, string>;
+    },
   ): Promise<T> {
     const url = `${this.baseUrl}${path}`;
     const signals = [AbortSignal.timeout(this.#timeoutMs)];
@@ -139,9 +175,11 @@ export class ApiClient {
           accept: 'application/json',
           authorization: `Bearer ${this.#key}`,
           ...(options.body !== undefined && { 'content-type': 'application/json' }),
+          ...(options.raw !== undefined && { 'content-type': options.raw.contentType }),
           ...options.headers,
         },
         ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+        ...(options.raw !== undefined && { body: options.raw.body }),
         signal: AbortSignal.any(signals),
       });
       text = await response.text();
@@ -173,6 +211,15 @@ export class ApiClient {
     }
     return parsed as T;
   }
+}
+
+/** The list query as a query string (empty without one). */
+function searchOf(query: ListQuery): string {
+  const search = new URLSearchParams();
+  if (query.status !== undefined) search.set('status', query.status);
+  if (query.limit !== undefined) search.set('limit', String(query.limit));
+  if (query.cursor !== undefined) search.set('cursor', query.cursor);
+  return search.size > 0 ? `?${search}` : '';
 }
 
 /** `{"error":{"code","message"}}` (ours), or `{"message"}` (a bare API Gateway answer). */

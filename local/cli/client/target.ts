@@ -9,8 +9,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UsageError } from '#local/cli/args.ts';
 import type { Endpoints } from '#local/runtime/runtime.ts';
+import { ApiKeyStore } from '#shared/api/keys.ts';
 import { ApiClient } from './api-client.ts';
 
 export const DEFAULT_DATA_DIR = '.spark-t2i';
@@ -242,3 +245,17 @@ export function targetOf(values: {
 export const TARGET_USAGE = `  --api URL              a deployed API (the stack's ApiUrl output; or env ${ENV_API_URL})
   --key KEY              API key (or env ${ENV_API_KEY}); locally the runtime's own key
   --data-dir DIR         the local runtime's data dir (default ${DEFAULT_DATA_DIR})`;
+
+/** The API key table of a local runtime, through its DynamoDB endpoint. */
+export function localApiKeyStore(local: LocalFiles): ApiKeyStore {
+  const client = new DynamoDBClient({
+    endpoint: local.endpoints.dynamodb.endpoint,
+    region: local.endpoints.dynamodb.region,
+    // The local servers take any credentials; endpoints.json names the ones the runtime uses.
+    credentials: {
+      accessKeyId: local.endpoints.s3.accessKeyId,
+      secretAccessKey: local.endpoints.s3.secretAccessKey,
+    },
+  });
+  return new ApiKeyStore(DynamoDBDocumentClient.from(client), local.runtime.tables.apiKeys);
+}

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { defineCommand, UsageError } from '#local/cli/args.ts';
-import { requireRunningRuntime } from '#local/cli/client/target.ts';
+import { localApiKeyStore, requireRunningRuntime } from '#local/cli/client/target.ts';
 import { ApiKeyStore, hashApiKey, InvalidOwnerError } from '#shared/api/keys.ts';
 import { ownerSchema } from '#shared/generation/model.ts';
 
@@ -108,17 +108,8 @@ async function storeFor(
     };
   }
   const local = await requireRunningRuntime(dataDir);
-  const client = new DynamoDBClient({
-    endpoint: local.endpoints.dynamodb.endpoint,
-    region: local.endpoints.dynamodb.region,
-    // The local servers take any credentials; endpoints.json names the ones the runtime uses.
-    credentials: {
-      accessKeyId: local.endpoints.s3.accessKeyId,
-      secretAccessKey: local.endpoints.s3.secretAccessKey,
-    },
-  });
   return {
-    store: new ApiKeyStore(DynamoDBDocumentClient.from(client), local.runtime.tables.apiKeys),
+    store: localApiKeyStore(local),
     where: `local runtime in ${local.dataDir}`,
   };
 }

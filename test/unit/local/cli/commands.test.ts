@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -18,6 +18,7 @@ import { listCommand } from '../../../../local/cli/commands/list.ts';
 import { schedulesCommand } from '../../../../local/cli/commands/schedules.ts';
 import { statusCommand } from '../../../../local/cli/commands/status.ts';
 import { main } from '../../../../local/cli/main.ts';
+import { BATCH_BODY_MAX_BYTES } from '../../../../shared/api/batch-schemas.ts';
 import { hashApiKey } from '../../../../shared/api/keys.ts';
 import { API_KEY, type FakeApi, PNG_BYTES, startFakeApi } from './fake-api.ts';
 
@@ -40,6 +41,7 @@ beforeEach(() => {
   api.controlRequests.length = 0;
   api.scriptFor = () => ({ outcome: 'completed' });
   api.failPosts = 0;
+  api.batches.clear();
   vi.stubEnv('SPARK_T2I_API_URL', '');
   vi.stubEnv('SPARK_T2I_API_KEY', '');
 });
@@ -397,101 +399,86 @@ describe('schedules', () => {
 });
 
 describe('batch', () => {
-  it('uploads the file, waits for its own report, follows every line and prints the summary', async () => {
-    api.add('b-1', { outcome: 'completed', after: 2 }, { source: 's3' });
-    api.add(
-      'b-2',
-      {
-        outcome: 'failed',
-        after: 2,
-        error: { code: '090003002', message: 'Image download failed' },
-      },
-      { source: 's3' },
-    );
+  it('sends the file as the body, follows the batch by its counts and prints its report', async () => {
+    api.batchScript = { accepted: 2, rejected: 1, failed: 1 };
     const file = join(mkdtempSync(join(tmpdir(), 'spark-t2i-batch-')), 'three.txt');
     writeFileSync(file, 'a red apple\n\na green pear\nx\n');
-    const report = (etag: string) => ({
-      Body: {
-        transformToString: async () =>
-          JSON.stringify({
-            bucket: 'input-bucket',
-            key: 'prompts/alice/three.txt',
-            etag,
-            owner: 'alice',
-            format: 'txt',
-            createdAt: new Date().toISOString(),
-            summary: { lines: 4, accepted: 2, rejected: 1, skipped: 1 },
-            lines: [
-              { line: 1, id: 'b-1' },
-              { line: 3, id: 'b-2' },
-              { line: 4, error: { code: '003001002', message: 'prompt must be 1-800 characters' } },
-            ],
-          }),
-      },
-    });
-    s3.on(PutObjectCommand).resolves({ ETag: '"etag-new"' });
-    s3.on(GetObjectCommand)
-      .rejectsOnce(new NoSuchKey({ message: 'no such key', $metadata: { httpStatusCode: 404 } }))
-      .resolvesOnce(report('etag-old') as never)
-      .resolves(report('etag-new') as never);
 
-    const run = await cli('batch', file, '--owner', 'alice', ...local());
+    const run = await cli('batch', file, ...local());
 
     expect(run.code).toBe(1);
-    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
-    expect(put).toMatchObject({ Bucket: 'input-bucket', Key: 'prompts/alice/three.txt' });
-    expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({
-      Bucket: 'input-bucket',
-      Key: 'reports/prompts/alice/three.txt.json',
-    });
-    expect(s3.commandCalls(GetObjectCommand).length).toBeGreaterThanOrEqual(3);
-    // stdout is the report as stored; the summary is on stderr.
-    expect(JSON.parse(run.stdout)).toMatchObject({ etag: 'etag-new', summary: { accepted: 2 } });
-    expect(run.stderr).toContain('report s3://input-bucket/reports/prompts/alice/three.txt.json');
-    expect(run.stderr).toContain('accepted 2, rejected 1');
+    const [batch] = [...api.batches.values()];
+    expect(batch?.file?.toString()).toBe('a red apple\n\na green pear\nx\n');
+    expect(batch?.contentType).toBe('text/plain');
+    expect(api.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
+      '/batches',
+    ]);
+    expect(api.requests.map((r) => r.path)).toContain(`/batches/${batch?.id}/report`);
+    expect(api.requests.map((r) => r.path)).toContain(
+      `/batches/${batch?.id}/generations?status=failed&limit=100`,
+    );
+    // No S3 call: the API is all it needs.
+    expect(s3.calls()).toHaveLength(0);
+    // stdout is the report; the summary is on stderr.
+    expect(JSON.parse(run.stdout)).toMatchObject({ summary: { accepted: 2, rejected: 1 } });
+    expect(run.stderr).toContain(`batch ${batch?.id}: sent 28 bytes`);
+    expect(run.stderr).toContain('lines 3: accepted 2, rejected 1, skipped 1');
     expect(run.stderr).toContain('completed 1, failed 1, cancelled 0');
-    expect(run.stderr).toContain('line 4: 003001002 prompt must be 1-800 characters');
-    expect(run.stderr).toContain('failed b-2: 090003002 Image download failed');
-    expect(run.stderr).toContain('uploaded s3://input-bucket/prompts/alice/three.txt');
+    expect(run.stderr).toContain('line 3: 003001002 prompt must be 1-800 characters');
+    expect(run.stderr).toContain(`failed ${batch?.id}-1: 090003002 Image download failed`);
     expect(run.stderr).toMatch(
       /2\/2 done \| completed 1 failed 1 running 0 queued 0 \| .* \| ETA -/,
     );
   });
 
-  it('exits 0 when every line completed; the file goes directly under prompts/ without --owner', async () => {
-    api.add('c-1', { outcome: 'completed', after: 1 }, { source: 's3' });
+  it('exits 0 when every line completed, against a deployed API with --api and --key only', async () => {
+    api.batchScript = { accepted: 1 };
     const file = join(mkdtempSync(join(tmpdir(), 'spark-t2i-batch-')), 'one.jsonl');
     writeFileSync(file, '{"prompt":"a plum"}\n');
-    s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
-    s3.on(GetObjectCommand).resolves({
-      Body: {
-        transformToString: async () =>
-          JSON.stringify({
-            etag: 'e1',
-            owner: 'local',
-            createdAt: new Date().toISOString(),
-            summary: { lines: 1, accepted: 1, rejected: 0, skipped: 0 },
-            lines: [{ line: 1, id: 'c-1' }],
-          }),
-      },
-    } as never);
+
+    const run = await cli('batch', file, '--api', api.url, '--key', API_KEY);
+
+    expect(run.code).toBe(0);
+    expect([...api.batches.values()][0]?.contentType).toBe('application/jsonl');
+    expect(run.stderr).toContain('completed 1, failed 0, cancelled 0');
+  });
+
+  it('sends a file over the body limit by an upload request and a PUT to the pre-signed URL', async () => {
+    api.batchScript = { accepted: 1 };
+    const file = join(mkdtempSync(join(tmpdir(), 'spark-t2i-batch-')), 'big.txt');
+    const body = Buffer.alloc(BATCH_BODY_MAX_BYTES + 1, 0x23);
+    writeFileSync(file, body);
 
     const run = await cli('batch', file, ...local());
 
     expect(run.code).toBe(0);
-    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Key).toBe('prompts/one.jsonl');
-    expect(run.stderr).toContain('completed 1, failed 0, cancelled 0');
+    const post = api.requests.find((r) => r.method === 'POST');
+    expect(JSON.parse(post?.body ?? '{}')).toEqual({
+      upload: { format: 'txt', bytes: body.length },
+    });
+    const [batch] = [...api.batches.values()];
+    expect(batch?.file?.equals(body)).toBe(true);
+    expect(batch?.contentType).toBe('text/plain');
   });
 
-  it('refuses a file that is not a prompt file, and --api without --bucket', async () => {
+  it('refuses a file that is not a prompt file, and --owner with a key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spark-t2i-batch-'));
     writeFileSync(join(dir, 'x.csv'), 'a\n');
     writeFileSync(join(dir, 'x.txt'), 'a\n');
     expect((await cli('batch', join(dir, 'x.csv'), ...local())).code).toBe(2);
-    const noBucket = await cli('batch', join(dir, 'x.txt'), '--api', api.url, '--key', API_KEY);
-    expect(noBucket.code).toBe(2);
-    expect(noBucket.stderr).toContain('--bucket');
-    expect(s3.calls()).toHaveLength(0);
+    const withKey = await cli(
+      'batch',
+      join(dir, 'x.txt'),
+      '--owner',
+      'alice',
+      '--api',
+      api.url,
+      '--key',
+      API_KEY,
+    );
+    expect(withKey.code).toBe(2);
+    expect(withKey.stderr).toContain("the key's owner");
+    expect(api.requests.filter((r) => r.path.startsWith('/batches'))).toHaveLength(0);
   });
 });
 

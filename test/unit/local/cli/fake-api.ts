@@ -38,6 +38,30 @@ interface FakeGeneration {
   gets: number;
 }
 
+const UPLOAD_TYPES: Record<string, string> = {
+  jsonl: 'application/jsonl',
+  txt: 'text/plain',
+  json: 'application/json',
+};
+
+/** How a batch sent to the fake moves: its lines end one a GET, then it completes. */
+export interface BatchScript {
+  readonly accepted: number;
+  readonly rejected?: number;
+  /** Of the accepted lines, how many fail. */
+  readonly failed?: number;
+}
+
+interface FakeBatch {
+  readonly id: string;
+  readonly format: string;
+  readonly script: BatchScript;
+  /** The file as received (the body, or the PUT to the upload URL). */
+  file?: Buffer;
+  contentType?: string;
+  gets: number;
+}
+
 export interface LoggedRequest {
   readonly method: string;
   readonly path: string;
@@ -56,6 +80,10 @@ export interface FakeApi {
   scriptFor: (request: Record<string, unknown>) => Script;
   /** The next this many POST /generations answer 503 (after being logged). */
   failPosts: number;
+  /** Decides how the next batch sent moves. */
+  batchScript: BatchScript;
+  /** Batches sent, by id. */
+  readonly batches: Map<string, FakeBatch>;
   /** Adds a generation directly (as a file line or a schedule would). */
   add(
     id: string,
@@ -69,10 +97,14 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+async function readBytes(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  return (await readBytes(request)).toString('utf8');
 }
 
 async function listen(server: Server): Promise<string> {
@@ -82,6 +114,7 @@ async function listen(server: Server): Promise<string> {
 
 export async function startFakeApi(): Promise<FakeApi> {
   const generations = new Map<string, FakeGeneration>();
+  const batches = new Map<string, FakeBatch>();
   const requests: LoggedRequest[] = [];
   const controlRequests: LoggedRequest[] = [];
   let counter = 0;
@@ -157,6 +190,8 @@ export async function startFakeApi(): Promise<FakeApi> {
     controlRequests,
     scriptFor: () => ({ outcome: 'completed' }),
     failPosts: 0,
+    batchScript: { accepted: 2 },
+    batches,
     add,
     close: async () => {
       for (const server of [apiServer, controlServer]) {
@@ -166,9 +201,108 @@ export async function startFakeApi(): Promise<FakeApi> {
     },
   };
 
+  /** A batch's view on its `gets`-th read: one line ends a read, failures first. */
+  const batchView = (batch: FakeBatch) => {
+    const { accepted, rejected = 0, failed: failing = 0 } = batch.script;
+    const ended = Math.min(accepted, batch.gets);
+    const failed = Math.min(failing, ended);
+    const done = batch.file !== undefined && ended >= accepted;
+    return {
+      id: batch.id,
+      status: batch.file === undefined ? 'awaiting_upload' : done ? 'completed' : 'in_progress',
+      source: { bucket: 'input-bucket', key: `prompts/alice/batches/${batch.id}.${batch.format}` },
+      format: batch.format,
+      counts: {
+        lines: accepted + rejected,
+        accepted,
+        rejected,
+        queued: accepted - ended,
+        running: 0,
+        completed: ended - failed,
+        failed,
+        cancelled: 0,
+      },
+      costUsd: 0,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      links: { self: `/batches/${batch.id}`, generations: '', report: '' },
+    };
+  };
+  const batchRoute = (method: string, path: string, raw: Buffer, type: string | undefined) => {
+    if (method === 'POST' && path === '/batches') {
+      const id = `b_${String(++counter).padStart(40, '0')}`;
+      const upload =
+        type === 'application/json'
+          ? (JSON.parse(raw.toString()) as { upload?: { format: string; bytes: number } }).upload
+          : undefined;
+      const format =
+        upload?.format ??
+        ({ 'application/jsonl': 'jsonl', 'text/plain': 'txt' } as Record<string, string>)[
+          type ?? ''
+        ] ??
+        'json';
+      const batch: FakeBatch = { id, format, script: api.batchScript, gets: 0 };
+      if (upload === undefined) Object.assign(batch, { file: raw, contentType: type });
+      batches.set(id, batch);
+      return [
+        201,
+        {
+          ...batchView(batch),
+          ...(upload !== undefined && {
+            upload: {
+              url: `${url}/uploads/${id}?X-Amz-Signature=abc`,
+              method: 'PUT',
+              headers: {
+                'content-type': UPLOAD_TYPES[format] ?? 'application/json',
+                'content-length': String(upload.bytes),
+              },
+              expiresAt: '2026-01-01T00:15:00.000Z',
+            },
+          }),
+        },
+      ] as const;
+    }
+    const match = /^\/batches\/([^/]+)(\/generations|\/report)?$/.exec(path);
+    const batch = match ? batches.get(match[1] as string) : undefined;
+    if (method !== 'GET' || batch === undefined) return undefined;
+    if (match?.[2] === undefined) {
+      batch.gets++;
+      return [200, batchView(batch)] as const;
+    }
+    const { accepted, rejected = 0, failed = 0 } = batch.script;
+    const ids = Array.from({ length: accepted }, (_, line) => `${batch.id}-${line + 1}`);
+    if (match[2] === '/generations') {
+      return [
+        200,
+        {
+          items: ids.slice(0, failed).map((id) => ({
+            id,
+            status: 'failed',
+            error: { code: '090003002', message: 'Image download failed' },
+          })),
+        },
+      ] as const;
+    }
+    return [
+      200,
+      {
+        key: batchView(batch).source.key,
+        summary: { lines: accepted + rejected + 1, accepted, rejected, skipped: 1 },
+        lines: [
+          ...ids.map((id, index) => ({ line: index + 1, id })),
+          ...Array.from({ length: rejected }, (_, index) => ({
+            line: accepted + index + 1,
+            error: { code: '003001002', message: 'prompt must be 1-800 characters' },
+          })),
+        ],
+      },
+    ] as const;
+  };
+
   const apiServer = createServer((request, response) => {
     void (async () => {
-      const body = await readBody(request);
+      const raw = await readBytes(request);
+      const body = raw.toString('utf8');
       const parsed = new URL(request.url ?? '/', 'http://fake');
       const path = parsed.pathname;
       const method = request.method ?? 'GET';
@@ -189,6 +323,14 @@ export async function startFakeApi(): Promise<FakeApi> {
           'content-length': PNG_BYTES.length,
         });
         response.end(PNG_BYTES);
+        return;
+      }
+      const uploaded = /^\/uploads\/([^/]+)$/.exec(path);
+      if (method === 'PUT' && uploaded) {
+        const batch = batches.get(uploaded[1] as string);
+        if (batch === undefined) return send(response, 404, {});
+        Object.assign(batch, { file: raw, contentType: request.headers['content-type'] });
+        response.writeHead(200).end();
         return;
       }
       if (request.headers.authorization !== `Bearer ${API_KEY}`) {
@@ -219,6 +361,8 @@ export async function startFakeApi(): Promise<FakeApi> {
           ...(start + limit < all.length && { nextCursor: String(start + limit) }),
         });
       }
+      const answered = batchRoute(method, path, raw, request.headers['content-type']);
+      if (answered !== undefined) return send(response, answered[0], answered[1]);
       const one = /^\/generations\/([^/]+)$/.exec(path);
       if (method === 'GET' && one) {
         const generation = generations.get(decodeURIComponent(one[1] as string));

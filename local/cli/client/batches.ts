@@ -1,0 +1,135 @@
+/**
+ * A prompt file as a batch, through the HTTP API only (no AWS credentials): sent as the body when
+ * it is small enough, else by an upload request and a PUT to the pre-signed URL; then followed by
+ * its counts to its end, with a progress bar.
+ */
+import { SingleBar } from 'cli-progress';
+import { BATCH_BODY_MAX_BYTES, UPLOAD_CONTENT_TYPES } from '#shared/api/batch-schemas.ts';
+import type { PromptFileFormat } from '#shared/prompt-files/keys.ts';
+import {
+  type ApiClient,
+  ApiError,
+  type Batch,
+  type Generation,
+  isTerminalStatus,
+  isTransient,
+} from './api-client.ts';
+import { formatElapsed } from './output.ts';
+import { sleep } from './poll.ts';
+
+const FOLLOW_INTERVAL_MS = 1000;
+/** Failed reads in a row past which following gives up (the batch goes on). */
+const MAX_FAILING_READS = 5;
+
+/** Sends the file and answers its batch. */
+export async function sendBatch(
+  client: ApiClient,
+  file: { readonly body: Buffer; readonly format: PromptFileFormat },
+  signal: AbortSignal,
+): Promise<Batch> {
+  const contentType = UPLOAD_CONTENT_TYPES[file.format];
+  if (file.body.byteLength <= BATCH_BODY_MAX_BYTES) {
+    return client.submitBatchFile(file.body, contentType, signal);
+  }
+  const batch = await client.requestBatchUpload(
+    { format: file.format, bytes: file.body.byteLength },
+    signal,
+  );
+  if (batch.upload === undefined) throw new Error(`batch ${batch.id} came without its upload URL`);
+  const put = await fetch(batch.upload.url, {
+    method: batch.upload.method,
+    headers: batch.upload.headers,
+    body: file.body,
+    signal,
+  });
+  if (!put.ok) {
+    const text = await put.text();
+    throw new Error(
+      `the upload of batch ${batch.id} was refused: HTTP ${put.status} ${/<Code>([^<]+)</.exec(text)?.[1] ?? ''}`.trimEnd(),
+    );
+  }
+  return batch;
+}
+
+/**
+ * Reads the batch about once a second until it ends (or `timeoutMs`, when not 0), the bar fed by
+ * its counts: lines ended (completed, failed or cancelled) over lines accepted.
+ */
+export async function followBatch(
+  client: ApiClient,
+  id: string,
+  options: { readonly timeoutMs: number; readonly signal: AbortSignal },
+): Promise<Batch> {
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    format:
+      ' {bar} {value}/{total} done | completed {completed} failed {failed} running {running} queued {queued} | {elapsed} | ETA {remaining}',
+    stream: process.stderr,
+    hideCursor: tty,
+    noTTYOutput: !tty,
+    notTTYSchedule: 5000,
+  });
+  const started = Date.now();
+  const show = (batch: Batch) => {
+    const { counts } = batch;
+    const ended = counts.completed + counts.failed + counts.cancelled;
+    const elapsed = Date.now() - started;
+    const remaining =
+      ended === 0 || ended >= counts.accepted
+        ? '-'
+        : formatElapsed((elapsed / ended) * (counts.accepted - ended));
+    bar.setTotal(counts.accepted);
+    bar.update(ended, { ...counts, remaining, elapsed: formatElapsed(elapsed) });
+  };
+  let batch = await client.getBatch(id, options.signal);
+  bar.start(batch.counts.accepted, 0, {});
+  let failing = 0;
+  try {
+    for (;;) {
+      show(batch);
+      if (isTerminalStatus(batch.status)) return batch;
+      if (options.timeoutMs > 0 && Date.now() - started > options.timeoutMs) return batch;
+      await sleep(FOLLOW_INTERVAL_MS, options.signal);
+      try {
+        batch = await client.getBatch(id, options.signal);
+        failing = 0;
+      } catch (error) {
+        if (options.signal.aborted) throw options.signal.reason;
+        if (!isTransient(error) || ++failing >= MAX_FAILING_READS) throw error;
+      }
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The batch's report, or undefined when it was not written (a batch cancelled before its file). */
+export async function reportOf(client: ApiClient, id: string, signal: AbortSignal) {
+  try {
+    return await client.batchReport(id, signal);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Every generation of the batch with this status, in line order. */
+export async function generationsOf(
+  client: ApiClient,
+  id: string,
+  status: 'failed' | 'cancelled',
+  signal: AbortSignal,
+): Promise<Generation[]> {
+  const found: Generation[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.batchGenerations(
+      id,
+      { status, limit: 100, ...(cursor !== undefined && { cursor }) },
+      signal,
+    );
+    found.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return found;
+}
