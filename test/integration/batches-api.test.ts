@@ -15,12 +15,6 @@ const MiB = 1024 * 1024;
 /** A small prompt-file limit, so a too-large upload request is cheap to state. */
 const PROMPT_FILE_MAX_BYTES = 8 * MiB;
 
-/**
- * The processing side (the prompt-file trigger pinning an API batch, counts moving, the report,
- * the batch ending) is wired on main separately; its tests run once it is there.
- */
-const BATCH_PROCESSING = false;
-
 let runtime: ServedRuntime;
 
 interface Counts {
@@ -320,7 +314,7 @@ describe('DELETE /batches/{id} before any line is read', () => {
   });
 });
 
-describe.runIf(BATCH_PROCESSING)('a batch processed by the prompt-file trigger', () => {
+describe('a batch processed by the prompt-file trigger', () => {
   const settled = (id: string) =>
     waitFor(
       `batch ${id} to end`,
@@ -362,7 +356,7 @@ describe.runIf(BATCH_PROCESSING)('a batch processed by the prompt-file trigger',
   });
 
   it('stops a batch mid-way: nothing started after the cancel, counts settle', async () => {
-    const prompts = Array.from({ length: 60 }, (_, line) => `line ${line}`);
+    const prompts = Array.from({ length: 40 }, (_, line) => `line ${line}`);
     const { body } = await post(ALICE, jsonl(prompts), 'application/jsonl');
     const id = body.id as string;
     await waitFor('a line to run', async () => {
@@ -372,12 +366,18 @@ describe.runIf(BATCH_PROCESSING)('a batch processed by the prompt-file trigger',
     const cancelled = await call(`/batches/${id}`, ALICE, { method: 'DELETE' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
+    const atCancel = cancelled.body.counts as Counts;
     const counts = await waitFor('the counts to settle', async () => {
       const { body: batch } = await call(`/batches/${id}`, ALICE);
       const c = batch.counts as Counts;
       return c.queued === 0 && c.running === 0 ? c : undefined;
     });
     expect(counts.completed + counts.failed + counts.cancelled).toBe(counts.accepted);
+    // No line that had not started by the cancel ended any other way than cancelled.
+    expect(counts.completed + counts.failed).toBeLessThanOrEqual(
+      atCancel.completed + atCancel.failed + atCancel.running,
+    );
+    expect(counts.cancelled).toBeGreaterThanOrEqual(atCancel.queued);
     expect(counts.cancelled).toBeGreaterThan(0);
   });
 });

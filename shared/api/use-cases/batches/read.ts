@@ -158,8 +158,9 @@ export function readBatches(deps: ReadBatchesDeps): ReadBatches {
   };
 }
 
-/** The report was written for the file the batch is read from (same version, or same ETag). */
+/** The report was written for this batch (named in it, or of the same version or ETag). */
 function isReportOf(report: PromptFileReport, batch: Batch): boolean {
+  if (report.batchId !== undefined) return report.batchId === batch.id;
   const { versionId, etag } = batch.source;
   if (versionId !== undefined) return report.versionId === versionId;
   return etag !== undefined && report.etag === etag;

@@ -173,6 +173,17 @@ describe('GET /batches/{id}/report', () => {
     expect(reads).toEqual([reportKey]);
   });
 
+  it('answers a report naming the batch, and 404 for one naming another batch of the same key', async () => {
+    const report = { batchId: batchId(1), etag: 'etag-2', lines: [] };
+    expect(
+      await setUp({ reports: { [reportKey]: report } }).routes.report(ALICE, batchId(1)),
+    ).toEqual(report);
+    const other = { batchId: batchId(7), etag: 'etag-1', lines: [] };
+    await expect(
+      setUp({ reports: { [reportKey]: other } }).routes.report(ALICE, batchId(1)),
+    ).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it('answers 404 with a clear message while the report is not written, or is of another upload', async () => {
     for (const reports of [{}, { [reportKey]: { etag: 'etag-of-another-upload', lines: [] } }]) {
       const { routes } = setUp({ reports });
