@@ -72,7 +72,7 @@ describe('spark-t2i CLI against the local runtime', () => {
     expect(stderr).toContain('003001009');
   });
 
-  it('batch uploads a file, follows it to the end and prints the report', async () => {
+  it('batch sends a file through the API, follows it to the end and prints the report', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'spark-t2i-batch-')), 'three.txt');
     writeFileSync(file, 'a red apple\r\n# a comment\r\na green pear\r\n\r\na blue plum\r\n');
 
@@ -83,8 +83,9 @@ describe('spark-t2i CLI against the local runtime', () => {
     const report = JSON.parse(stdout) as { summary: unknown; lines: unknown[] };
     expect(report.summary).toMatchObject({ lines: 5, accepted: 3, rejected: 0 });
     expect(report.lines).toHaveLength(3);
-    expect(stderr).toContain('report s3://');
-    expect(stderr).toContain('accepted 3, rejected 0');
+    expect(stderr).toMatch(/^batch b_[0-9a-f]{40}: sent 55 bytes/m);
+    expect(stderr).toMatch(/^batch b_[0-9a-f]{40} completed$/m);
+    expect(stderr).toContain('accepted 3, rejected 0, skipped 2');
     expect(stderr).toContain('completed 3, failed 0');
   });
 

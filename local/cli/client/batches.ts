@@ -70,19 +70,23 @@ export async function followBatch(
     notTTYSchedule: 5000,
   });
   const started = Date.now();
-  const show = (batch: Batch) => {
-    const { counts } = batch;
+  const progress = ({ counts }: Batch) => {
     const ended = counts.completed + counts.failed + counts.cancelled;
     const elapsed = Date.now() - started;
     const remaining =
       ended === 0 || ended >= counts.accepted
         ? '-'
         : formatElapsed((elapsed / ended) * (counts.accepted - ended));
-    bar.setTotal(counts.accepted);
-    bar.update(ended, { ...counts, remaining, elapsed: formatElapsed(elapsed) });
+    return { ended, payload: { ...counts, remaining, elapsed: formatElapsed(elapsed) } };
+  };
+  const show = (batch: Batch) => {
+    const { ended, payload } = progress(batch);
+    bar.setTotal(batch.counts.accepted);
+    bar.update(ended, payload);
   };
   let batch = await client.getBatch(id, options.signal);
-  bar.start(batch.counts.accepted, 0, {});
+  const first = progress(batch);
+  bar.start(batch.counts.accepted, first.ended, first.payload);
   let failing = 0;
   try {
     for (;;) {
