@@ -87,6 +87,9 @@ const API_FUNCTIONS = new Set([
   'list-generations',
   'cancel-generation',
   'openapi',
+  'submit-batch',
+  'read-batches',
+  'cancel-batch',
   'prompt-file',
 ]);
 
