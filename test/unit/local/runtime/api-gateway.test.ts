@@ -52,7 +52,7 @@ function functionId(prefix: string): string {
 }
 
 describe('restApiFromTemplate on the synthesized stack', () => {
-  it('finds the four authorised generation routes and the open openapi route', () => {
+  it('finds the authorised generation and batch routes and the open openapi route', () => {
     const routes = model.routes.map(
       ({ method, pathTemplate, functionLogicalId, authorization }) => ({
         method,
@@ -93,9 +93,24 @@ describe('restApiFromTemplate on the synthesized stack', () => {
           functionLogicalId: functionId('ApiOpenApi'),
           authorization: 'NONE',
         },
+        ...(
+          [
+            ['POST', '/batches', 'ApiSubmitBatch'],
+            ['GET', '/batches', 'ApiReadBatches'],
+            ['GET', '/batches/{id}', 'ApiReadBatches'],
+            ['DELETE', '/batches/{id}', 'ApiCancelBatch'],
+            ['GET', '/batches/{id}/generations', 'ApiReadBatches'],
+            ['GET', '/batches/{id}/report', 'ApiReadBatches'],
+          ] as const
+        ).map(([method, pathTemplate, fn]) => ({
+          method,
+          pathTemplate,
+          functionLogicalId: functionId(fn),
+          authorization: 'CUSTOM',
+        })),
       ]),
     );
-    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(5);
+    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(11);
   });
 
   it('finds the mock ANY method of each resource that answers 405 with its Allow header', () => {
@@ -103,6 +118,10 @@ describe('restApiFromTemplate on the synthesized stack', () => {
     expect(
       mocks.map((route) => [route.pathTemplate, route.mock?.statusCode, route.mock?.headers.Allow]),
     ).toEqual([
+      ['/batches', 405, 'GET, POST'],
+      ['/batches/{id}', 405, 'GET, DELETE'],
+      ['/batches/{id}/generations', 405, 'GET'],
+      ['/batches/{id}/report', 405, 'GET'],
       ['/generations', 405, 'GET, POST'],
       ['/generations/{id}', 405, 'GET, DELETE'],
       ['/openapi.json', 405, 'GET'],
