@@ -19,6 +19,7 @@ import { validateMetadata } from '#shared/api/metadata.ts';
 import {
   apiUploadKeyOf,
   BATCH_ID_PREFIX,
+  BATCH_UNFINISHED,
   type BatchHead,
   batchOwnerStatusKey,
   countsOf,
@@ -222,6 +223,8 @@ async function start(
     rejected: 0,
     lines: 0,
     read: false,
+    // In the reconciler's sweep until it ends: an upload that never comes fails it.
+    unfinished: BATCH_UNFINISHED,
     createdAt: at,
     updatedAt: at,
     ...(submission.kind === 'upload' && { uploadExpiresAt }),

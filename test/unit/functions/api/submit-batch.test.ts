@@ -105,6 +105,7 @@ describe('POST /batches with the file as the body', () => {
         read: false,
         lines: 0,
         rejected: 0,
+        unfinished: 'unfinished',
         expiresAt: expect.any(Number),
       }),
     });
