@@ -124,10 +124,10 @@ describe('batches on the local runtime', () => {
     const repository = await batches();
     const id = await batchWithCompleted(repository, key, 8);
 
-    const cancelled = await repository.cancel(id, 'local', new Date());
+    const cancelled = await runtime.api(`/batches/${id}`, { method: 'DELETE' });
     const createdAtCancel = await tasksCreated();
-    expect(cancelled).not.toBeUndefined();
-    expect(cancelled).not.toBe('final');
+    expect(cancelled.status).toBe(200);
+    expect(((await cancelled.json()) as { status: string }).status).toBe('cancelled');
 
     const settled = await until(
       'the counts to settle',
@@ -146,6 +146,12 @@ describe('batches on the local runtime', () => {
     // At most the lines that had passed the check when the cancel came (one per slot).
     expect((await tasksCreated()) - createdAtCancel).toBeLessThanOrEqual(CAP);
     expect((await batchIdOf(key)) === id).toBe(true);
+    // Its end announced once, as cancelled.
+    const announced = (await readFile(join(runtime.dataDir, 'events.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((line) => line.includes('Batch Completed') && line.includes(id));
+    expect(announced).toHaveLength(1);
+    expect(announced[0]).toContain('"status":"cancelled"');
   }, 240_000);
 });
 
