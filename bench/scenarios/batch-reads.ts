@@ -29,7 +29,7 @@ export const batchReadsScenario: Scenario = {
       // A fast provider and a wide cap: the scenario is about reading, not generating.
       config: {
         maxConcurrentTasks: 50,
-        polling: { expectedGenerationSeconds: 0.2 },
+        polling: { expectedGenerationSeconds: 1 },
         limits: { promptFileStartsPerSecond: 200 },
       },
       sim: { latencyMs: 200, maxConcurrent: 50 },
