@@ -74,7 +74,12 @@ describe('secrets after a full generation', () => {
     const { tables } = JSON.parse(
       await readFile(join(runtime.dataDir, 'runtime.json'), 'utf8'),
     ) as { tables: Record<string, string> };
-    expect(Object.keys(tables).sort()).toEqual(['apiKeys', 'generations', 'idempotency']);
+    expect(Object.keys(tables).sort()).toEqual([
+      'apiKeys',
+      'batches',
+      'generations',
+      'idempotency',
+    ]);
     const scanned: Record<string, Array<Record<string, unknown>>> = {};
     for (const [name, tableName] of Object.entries(tables)) {
       const page = await runtime.dynamodb().send(new ScanCommand({ TableName: tableName }));
@@ -90,6 +95,7 @@ describe('secrets after a full generation', () => {
     expect(keyItems).toEqual([expect.objectContaining({ owner: 'local' })]);
     expectNoSecret('the generations table', JSON.stringify(scanned.generations));
     expectNoSecret('the idempotency table', JSON.stringify(scanned.idempotency));
+    expectNoSecret('the batches table', JSON.stringify(scanned.batches));
     expectNoSecret('the API keys table (without its partition key)', JSON.stringify(keyItems));
   });
 });
