@@ -135,7 +135,10 @@ describe('the provider-wide concurrency cap', () => {
         // Slots are taken before their tasks are created, so a full cap alone can hold zero tasks.
         const holdersCreated = createdBeforeKill >= CAP && createdBeforeKill === tasksCreated;
         if (holders.length === CAP && waiters > 0 && holdersCreated) break;
-        if (Date.now() > deadline) throw new Error('the cap was never full with waiters');
+        if (Date.now() > deadline)
+          throw new Error(
+            `the cap was never full with waiters ${JSON.stringify({ holders, waiters, createdBeforeKill, tasksCreated })}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     } finally {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
   acquireSlotStep,
+  CLAIM_LEASE_MS,
   handOverFreeSlots,
   ProviderSlots,
   releaseSlot,
@@ -64,6 +65,22 @@ describe('ProviderSlots', () => {
     expect(await slots.dequeue(waiter('early', '2026-12-01T10:00:01.000Z'))).toBe(false);
   });
 
+  it('lets one party at a time claim a waiter, until its claim lapses', async () => {
+    const slots = await freshSlots(1);
+    const w = waiter('w', '2026-12-01T10:00:01.000Z');
+    await slots.enqueue(w);
+    const at = (minute: number) => `2026-12-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
+    expect(await slots.claim(w, at(1), at(0))).toBe(true);
+    expect(await slots.claim(w, at(2), at(0))).toBe(false);
+    expect(await slots.claim({ ...w, token: 'old' }, at(9), at(8))).toBe(false);
+    // The waiter's own second attempt does not take an item someone is serving.
+    expect(await slots.dequeue(w, at(0))).toBe(false);
+    expect(await slots.claim(w, at(9), at(4))).toBe(true);
+    await slots.unclaim(w, at(9));
+    expect(await slots.oldestWaiters(10)).toEqual([w]);
+    expect(await slots.dequeue(w, at(0))).toBe(true);
+  });
+
   it.each([0, -1, 1.5])('refuses a capacity of %s', (capacity) => {
     expect(() => new ProviderSlots(dynamodb.documents, 'any', capacity)).toThrow(RangeError);
   });
@@ -110,14 +127,14 @@ describe('acquiring and releasing slots', () => {
     for (let n = 1; n <= 5; n++) {
       await slots.enqueue(waiter(`waiting-${n}`, `2026-12-01T10:00:0${n}.000Z`));
     }
-    const dequeue = vi.spyOn(slots, 'dequeue');
-    const requeue = vi.spyOn(slots, 'requeue');
+    const claim = vi.spyOn(slots, 'claim');
+    const unclaim = vi.spyOn(slots, 'unclaim');
 
     await releaseSlot('holder-1', { slots, wake });
 
     expect(tokens()).toEqual(['token-waiting-1']);
-    expect(dequeue).toHaveBeenCalledTimes(1);
-    expect(requeue).not.toHaveBeenCalled();
+    expect(claim).toHaveBeenCalledTimes(1);
+    expect(unclaim).not.toHaveBeenCalled();
     expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual([
       'waiting-2',
       'waiting-3',
@@ -134,7 +151,7 @@ describe('acquiring and releasing slots', () => {
     for (let n = 10; n < 50; n++) {
       await slots.enqueue(waiter(`w${n}`, `2026-12-01T10:00:${n}.000Z`));
     }
-    const dequeue = vi.spyOn(slots, 'dequeue');
+    const claim = vi.spyOn(slots, 'claim');
 
     const results = await Promise.all(holders.map((id) => releaseSlot(id, { slots, wake })));
 
@@ -142,15 +159,15 @@ describe('acquiring and releasing slots', () => {
     const woken = tokens().map((token) => token.replace('token-', ''));
     expect((await slots.holders()).sort()).toEqual([...woken].sort());
     // Nothing is lost: whoever was not woken still waits. The order is the queue's, give or take
-    // a waiter that was off the queue for a moment (taken, found the slots full, put back at the
-    // head): the woken are among the oldest ten.
+    // a waiter that was claimed for a moment (found the slots full, given up): the woken are among
+    // the oldest ten.
     const waiting = (await slots.oldestWaiters(100)).map((entry) => entry.id);
     expect([...woken, ...waiting].sort()).toEqual(
       Array.from({ length: 40 }, (_, index) => `w${index + 10}`).sort(),
     );
     expect(woken.filter((id) => Number(id.slice(1)) >= 20)).toEqual([]);
     // Each releaser loses at most one race per releaser ahead of it.
-    expect(dequeue.mock.calls.length).toBeLessThanOrEqual(5 + (5 * 4) / 2);
+    expect(claim.mock.calls.length).toBeLessThanOrEqual(5 + (5 * 4) / 2);
   });
 
   it('gives back the slot of a waiter nobody waits for any more, and wakes the next one', async () => {
@@ -177,16 +194,15 @@ describe('acquiring and releasing slots', () => {
     expect(await slots.oldestWaiters(10)).toEqual([]);
   });
 
-  it('leaves the queue alone while every slot is taken', async () => {
+  it('clears a stale item of a generation holding a slot even while every slot is taken', async () => {
     const slots = await freshSlots(1);
     await slots.acquire('restarted');
-    const stale = { id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' };
-    await slots.enqueue(stale);
+    await slots.enqueue({ id: 'restarted', queuedAt: '2026-12-01T09:00:00.000Z', token: 'old' });
     const { wake, tokens } = wakeRecorder(new Set(['old']));
-    // A stale item is cleared by the first hand-over that has a slot to give, not before.
     expect(await handOverFreeSlots({ slots, wake })).toEqual({ woken: 0 });
     expect(tokens()).toEqual([]);
-    expect(await slots.oldestWaiters(10)).toEqual([stale]);
+    expect(await slots.holders()).toEqual(['restarted']);
+    expect(await slots.oldestWaiters(10)).toEqual([]);
   });
 
   it('wakes nobody while every slot is taken', async () => {
@@ -197,6 +213,56 @@ describe('acquiring and releasing slots', () => {
     expect(await handOverFreeSlots({ slots, wake })).toEqual({ woken: 0 });
     expect(tokens()).toEqual([]);
   });
+
+  it('wakes its own execution at once, and gives back the slot it took if nobody waits any more', async () => {
+    const slots = await freshSlots(1);
+    const { wake } = wakeRecorder(new Set(['token-stopped']));
+    expect(
+      await acquireSlotStep(waiter('stopped', '2026-12-01T10:00:00.000Z'), { slots, wake }),
+    ).toEqual({ granted: false });
+    expect(await slots.holders()).toEqual([]);
+  });
+
+  /** A hand-over that dies (its function timed out or crashed) right after one of its steps. */
+  const dyingAt = (slots: ProviderSlots, step: 'claim' | 'acquire' | 'wake') => {
+    const died = new Error(`died after ${step}`);
+    const { wake, tokens } = wakeRecorder();
+    if (step === 'claim') vi.spyOn(slots, 'acquire').mockRejectedValueOnce(died);
+    if (step === 'wake') vi.spyOn(slots, 'dequeue').mockRejectedValueOnce(died);
+    const dyingWake: WakeWaiter = async (token, grant) => {
+      if (step === 'acquire') throw died;
+      await wake(token, grant);
+    };
+    return { deps: { slots, wake: dyingWake }, died, tokens };
+  };
+
+  it.each(['claim', 'acquire', 'wake'] as const)(
+    'loses no waiter when a hand-over dies after its %s: the next serves it once the claim lapses',
+    async (step) => {
+      const slots = await freshSlots(1);
+      const start = new Date('2026-12-01T10:00:00.000Z');
+      await slots.acquire('holder');
+      await acquireSlotStep(waiter('waiting', '2026-12-01T10:00:01.000Z'), {
+        slots,
+        wake: wakeRecorder().wake,
+      });
+      const dying = dyingAt(slots, step);
+      await expect(releaseSlot('holder', { ...dying.deps, now: () => start })).rejects.toBe(
+        dying.died,
+      );
+      expect((await slots.oldestWaiters(10)).map((w) => w.id)).toEqual(['waiting']);
+
+      // Within the claim's lease the waiter is left to its claimer; after it, the sweep serves it.
+      const { wake, tokens } = wakeRecorder(new Set(dying.tokens()));
+      const soon = new Date(start.getTime() + CLAIM_LEASE_MS - 1000);
+      expect(await handOverFreeSlots({ slots, wake, now: () => soon })).toEqual({ woken: 0 });
+      const later = new Date(start.getTime() + CLAIM_LEASE_MS + 1000);
+      await handOverFreeSlots({ slots, wake, now: () => later });
+      expect([...dying.tokens(), ...tokens()]).toEqual(['token-waiting']);
+      expect(await slots.holders()).toEqual(['waiting']);
+      expect(await slots.oldestWaiters(10)).toEqual([]);
+    },
+  );
 
   it('never lets more than the capacity run, and wakes every waiter exactly once, whatever the interleaving', async () => {
     await fc.assert(
