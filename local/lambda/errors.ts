@@ -18,3 +18,27 @@ export class LambdaFunctionError extends Error {
     this.trace = trace;
   }
 }
+
+/** Lambda's limit on a synchronous invocation's request: the event as JSON, in bytes. */
+export const MAX_SYNC_REQUEST_BYTES = 6_291_456;
+
+/**
+ * Lambda's refusal of an invocation whose event is over its request limit (HTTP 413 from the
+ * Invoke API): the function never runs, no environment is started. Named as Step Functions names
+ * the Lambda service's errors (`Lambda.<exception>`); `code` is the Invoke API's own name, which
+ * API Gateway turns into its 413 `Request Too Long`.
+ */
+export class LambdaRequestTooLargeError extends Error {
+  override readonly name = 'Lambda.RequestEntityTooLargeException';
+  readonly code = 'RequestEntityTooLargeException';
+  readonly statusCode = 413;
+  /** The event's size as JSON, in bytes. */
+  readonly bytes: number;
+
+  constructor(bytes: number) {
+    super(
+      `Request must be smaller than ${MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction operation`,
+    );
+    this.bytes = bytes;
+  }
+}

@@ -100,10 +100,11 @@ export class Sandbox {
   }
 
   /**
-   * Hands one event to the runtime. A new environment's init has Lambda's init limit; the
-   * function's timeout runs from when the runtime takes the event.
+   * Hands one event (already JSON, as the Invoke request carried it) to the runtime. A new
+   * environment's init has Lambda's init limit; the function's timeout runs from when the runtime
+   * takes the event.
    */
-  invoke(event: unknown): Promise<unknown> {
+  invoke(payload: string): Promise<unknown> {
     if (this.#pending !== undefined) throw new Error('A sandbox takes one invocation at a time');
     if (this.#ended) {
       return Promise.reject(
@@ -113,7 +114,7 @@ export class Sandbox {
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         id: randomUUID(),
-        event: JSON.stringify(event ?? null),
+        event: payload,
         resolve,
         reject,
       };

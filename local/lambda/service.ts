@@ -5,11 +5,17 @@
  * `environment.ts`. An environment is reused while warm and takes one invocation at a time; more
  * start as invocations overlap, up to the function's reserved concurrency (or the local limit).
  * A caller sees what Lambda's callers see: the result, or a `LambdaFunctionError` whose type is
- * the thrown error's name or one of Lambda's own.
+ * the thrown error's name or one of Lambda's own. An event over Lambda's synchronous request
+ * limit is refused before any environment sees it (`LambdaRequestTooLargeError`), whoever the
+ * caller: API Gateway, a Step Functions task, the scheduler, an asynchronous delivery.
  */
 import { bootstrapCommand } from '#infra/lambda-bootstrap.ts';
 import { functionEnvironment, type LambdaSetVariables } from './environment.ts';
-import { LambdaFunctionError } from './errors.ts';
+import {
+  LambdaFunctionError,
+  LambdaRequestTooLargeError,
+  MAX_SYNC_REQUEST_BYTES,
+} from './errors.ts';
 import { Sandbox } from './sandbox.ts';
 
 /** A function of the synthesized stack, as the local Lambda runs it. */
@@ -114,10 +120,11 @@ export class LocalLambda {
     let ok = false;
     try {
       if (this.#closed) throw new LambdaFunctionError('Lambda.ServiceException', 'Stopped');
+      const payload = invocationPayload(event);
       const pool = this.#pool(fn);
       const sandbox = await pool.acquire();
       try {
-        const result = await sandbox.invoke(event);
+        const result = await sandbox.invoke(payload);
         ok = true;
         return result;
       } finally {
@@ -192,6 +199,17 @@ export class LocalLambda {
       log: (chunk) => options.log?.(fn.logicalId, chunk),
     });
   }
+}
+
+/**
+ * The event as the Invoke request carries it (JSON), refused as Lambda refuses it when over the
+ * synchronous request limit: Lambda measures the request's body, the serialised event.
+ */
+export function invocationPayload(event: unknown): string {
+  const payload = JSON.stringify(event ?? null);
+  const bytes = Buffer.byteLength(payload, 'utf8');
+  if (bytes > MAX_SYNC_REQUEST_BYTES) throw new LambdaRequestTooLargeError(bytes);
+  return payload;
 }
 
 /**

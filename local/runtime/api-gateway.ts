@@ -4,7 +4,8 @@
  * the deployed ones. It reproduces what the handlers and callers can observe: the proxy event,
  * the TOKEN authorizer (identity validation, policy evaluation, the per-token result cache), the
  * gateway responses with their templates and headers, the 10 MiB payload limit, the integration
- * timeout, and the way a failed or malformed Lambda answer becomes a 5XX.
+ * timeout, Lambda's refusal of an event over its 6 MB request limit (413), and the way a failed or
+ * malformed Lambda answer becomes a 5XX.
  *
  * This file is the server and the order of API Gateway's checks (throttle, payload size, route,
  * authorizer, required parameters, integration); each step lives in `api-gateway/`: the model
@@ -18,6 +19,7 @@ import {
   Errors,
   functionErrorMessage,
   type GatewayError,
+  invokeRefusal,
   proxyReply,
   type Reply,
   renderGatewayResponse,
@@ -214,6 +216,13 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
     const outcome = await withTimeout(invoke(route.functionLogicalId, event), integrationTimeoutMs);
     if (outcome.kind === 'timeout') return gatewayReply(Errors.integrationTimeout, info);
     if (outcome.kind === 'error') {
+      const refusal = invokeRefusal(outcome.error);
+      if (refusal !== undefined) {
+        log(
+          `Lambda refused to invoke ${route.functionLogicalId} (${info.method} ${route.pathTemplate}): ${functionErrorMessage(outcome.error)}`,
+        );
+        return gatewayReply(refusal, info);
+      }
       log(
         `${route.functionLogicalId} failed (${info.method} ${route.pathTemplate}): ${functionErrorMessage(outcome.error)}`,
       );

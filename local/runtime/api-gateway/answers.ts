@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LambdaRequestTooLargeError } from '#local/lambda/errors.ts';
 import { ACCOUNT, API_ID, type RestApiModel } from '#local/runtime/api-gateway/model.ts';
 import type { RequestInfo } from '#local/runtime/api-gateway/request.ts';
 import { SECURITY_HEADERS } from '#shared/api/responses.ts';
@@ -76,6 +77,16 @@ export const Errors = {
     errorType: 'InternalServerErrorException',
   },
 } as const satisfies Record<string, GatewayError>;
+
+/**
+ * The gateway's own answer to an integration Lambda refused without running it: an event over
+ * Lambda's 6,291,456-byte request limit is API Gateway's 413 `Request Too Long` (the
+ * REQUEST_TOO_LARGE response), though the body passed the gateway's 10 MiB. Undefined for a
+ * function error (that is a 502).
+ */
+export function invokeRefusal(error: unknown): GatewayError | undefined {
+  return error instanceof LambdaRequestTooLargeError ? Errors.tooLarge : undefined;
+}
 
 /** The message of a function error, as Lambda reports it (`errorMessage`) or as thrown. */
 export function functionErrorMessage(error: unknown): string {

@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapNodeFlags } from '../../../../infra/lambda-bootstrap.ts';
 import { PROJECT_ROOT } from '../../../../infra/project-root.ts';
-import { LambdaFunctionError } from '../../../../local/lambda/errors.ts';
+import {
+  LambdaFunctionError,
+  LambdaRequestTooLargeError,
+  MAX_SYNC_REQUEST_BYTES,
+} from '../../../../local/lambda/errors.ts';
 import { nodeForRuntime, provideRuntimeScript } from '../../../../local/lambda/node-runtime.ts';
 import { type LocalFunction, LocalLambda } from '../../../../local/lambda/service.ts';
 
@@ -36,6 +40,8 @@ export const handler = async (event, context) => {
       return { pid: process.pid };
     case 'exit':
       process.exit(3);
+    case 'size':
+      return { length: event.data.length };
   }
   return null;
 };
@@ -208,5 +214,40 @@ describe('the local Lambda', () => {
       do: 'describe',
     })) as Described;
     expect(described.execArgv).toEqual(['--stack-size=900', ...bootstrapNodeFlags(256)]);
+  });
+
+  it("refuses an event over Lambda's 6,291,456-byte request limit before any environment starts", async () => {
+    const lambda = localLambda();
+    const records: boolean[] = [];
+    lambda.onInvocation((record) => records.push(record.ok));
+    // `{"do":"size","data":"…"}` is 23 bytes around the data: this event is exactly the limit.
+    const data = 'A'.repeat(MAX_SYNC_REQUEST_BYTES - 23);
+    expect(JSON.stringify({ do: 'size', data })).toHaveLength(MAX_SYNC_REQUEST_BYTES);
+    const over = await lambda.invoke('Fn', { do: 'size', data: `${data}A` }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(over).toBeInstanceOf(LambdaRequestTooLargeError);
+    expect(over).toMatchObject({
+      name: 'Lambda.RequestEntityTooLargeException',
+      code: 'RequestEntityTooLargeException',
+      statusCode: 413,
+      bytes: MAX_SYNC_REQUEST_BYTES + 1,
+      message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation',
+    });
+    expect(lambda.environments()).toEqual({});
+    expect(await lambda.invoke('Fn', { do: 'size', data })).toEqual({ length: data.length });
+    expect(records).toEqual([false, true]);
+  });
+
+  it('measures the event as UTF-8 JSON: escapes and multi-byte characters count as sent', async () => {
+    const lambda = localLambda();
+    // Each "é" is 2 bytes and each newline 2 (its escape): over the limit in half as many characters.
+    const data = 'é\n'.repeat(MAX_SYNC_REQUEST_BYTES / 4 + 1);
+    expect(data.length).toBeLessThan(MAX_SYNC_REQUEST_BYTES / 2 + 3);
+    await expect(lambda.invoke('Fn', { do: 'size', data })).rejects.toThrow(
+      LambdaRequestTooLargeError,
+    );
+    expect(lambda.environments()).toEqual({});
   });
 });
