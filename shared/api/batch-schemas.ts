@@ -7,8 +7,29 @@ import { PROMPT_FILE_FORMATS } from '#shared/prompt-files/keys.ts';
 import * as z from '#shared/zod.ts';
 import { generationViewSchema, metadataSchema } from './schemas.ts';
 
-/** Largest prompt file sent as the body of POST /batches; larger ones go by an upload request. */
+/**
+ * Largest prompt file sent as the body of POST /batches (decompressed, when the body is sent with
+ * `Content-Encoding: gzip`); larger ones go by an upload request.
+ */
 export const BATCH_BODY_MAX_BYTES = 5 * 1024 * 1024;
+/**
+ * Lambda's limit on a synchronous invocation's event (API Gateway's proxy event, as JSON). The API
+ * has every media type binary, so a body is in it base64-encoded (docs/decisions.md D34-P).
+ */
+export const LAMBDA_EVENT_MAX_BYTES = 6_291_456;
+/**
+ * What the proxy event holds besides the body (headers twice, request context, authorizer
+ * context), allowed for generously: API Gateway's REST headers are at most 10 KiB.
+ */
+export const EVENT_ENVELOPE_ALLOWANCE_BYTES = 256 * 1024;
+/** The largest body, as sent, whose proxy event always fits: 4,521,984 bytes (about 4.3 MiB). */
+export const BATCH_BODY_FITS_BYTES =
+  Math.floor((LAMBDA_EVENT_MAX_BYTES - EVENT_ENVELOPE_ALLOWANCE_BYTES) / 4) * 3;
+
+/** Whether a body of `bytes` (as sent: compressed, if it is) reaches the function on AWS. */
+export function bodyFitsLambdaEvent(bytes: number): boolean {
+  return bytes <= BATCH_BODY_FITS_BYTES;
+}
 /** How long the pre-signed PUT of an upload request is accepted. */
 export const UPLOAD_TTL_SECONDS = 15 * 60;
 

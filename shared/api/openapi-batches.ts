@@ -5,6 +5,7 @@
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import type * as z from '#shared/zod.ts';
 import {
+  BATCH_BODY_FITS_BYTES,
   BATCH_BODY_MAX_BYTES,
   BATCH_BODY_MEDIA_TYPES,
   batchCountsSchema,
@@ -78,6 +79,7 @@ export function batchPaths(): Record<string, Record<string, unknown>> {
         summary: 'Create a batch from a prompt file',
         description: [
           `The body is the prompt file itself (at most ${BATCH_BODY_MAX_BYTES} bytes): \`.jsonl\` as \`application/jsonl\` (or \`application/x-ndjson\`), \`.txt\` as \`text/plain\`, \`.json\` as \`application/json\`. The file is read exactly as one put in the input bucket under \`prompts/<owner>/\`; its report lists every line.`,
+          `Send the body with \`Content-Encoding: gzip\` (the file gzip-compressed): the limit applies to the file once decompressed, and on AWS only a compressed body reaches that limit. Lambda takes an event of at most 6,291,456 bytes and the body is in it base64-encoded (every media type is binary to this API, so the file arrives byte for byte), so a body as sent always fits up to ${BATCH_BODY_FITS_BYTES} bytes (about 4 MiB; 4 MiB itself always fits); past that, API Gateway may answer 413 \`090004005\` "Request Too Long" before the handler runs. The CLI compresses, and takes the upload below when even the compressed body would not fit.`,
           `For a larger file, send an upload request (\`application/json\` with the key \`upload\`): the answer carries a pre-signed S3 PUT, valid ${UPLOAD_TTL_SECONDS / 60} min, for exactly that size and type.`,
         ].join('\n\n'),
         parameters: [
@@ -87,6 +89,13 @@ export function batchPaths(): Record<string, Record<string, unknown>> {
             required: false,
             description: `Kept ${IDEMPOTENCY_TTL_SECONDS / 3600} h per owner: the same key and body answer the same batch.`,
             schema: inline(idempotencyKeySchema),
+          },
+          {
+            name: 'Content-Encoding',
+            in: 'header',
+            required: false,
+            description: `\`gzip\`: the body is the file gzip-compressed; it is decompressed (at most ${BATCH_BODY_MAX_BYTES} bytes, 413 past that) and must be valid gzip (400 \`090004016\`). Any other coding is 415.`,
+            schema: { type: 'string', enum: ['gzip', 'identity'] },
           },
         ],
         requestBody: {
@@ -121,11 +130,12 @@ export function batchPaths(): Record<string, Record<string, unknown>> {
               status: '400',
               codes: [
                 ErrorCodes.BATCH_EMPTY_BODY,
+                ErrorCodes.API_BODY_NOT_GZIP,
                 ErrorCodes.BATCH_INVALID_UPLOAD,
                 ErrorCodes.API_INVALID_METADATA,
                 ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
               ],
-              text: 'An empty body, a bad upload request or metadata, or a malformed Idempotency-Key.',
+              text: 'An empty body, a body sent as gzip that is not valid gzip, a bad upload request or metadata, or a malformed Idempotency-Key.',
             },
             UNAUTHORIZED,
             {
@@ -136,12 +146,12 @@ export function batchPaths(): Record<string, Record<string, unknown>> {
             {
               status: '413',
               codes: [ErrorCodes.API_BODY_TOO_LARGE],
-              text: `The body is over ${BATCH_BODY_MAX_BYTES} bytes: use an upload request.`,
+              text: `The file is over ${BATCH_BODY_MAX_BYTES} bytes (decompressed, for a gzip body): use an upload request. On AWS, also a body whose event is over Lambda's 6,291,456 bytes, answered by API Gateway ("Request Too Long"): compress it, or use an upload request.`,
             },
             {
               status: '415',
               codes: [ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
-              text: `The body is not one of ${Object.keys(BATCH_BODY_MEDIA_TYPES).join(', ')}.`,
+              text: `The body is not one of ${Object.keys(BATCH_BODY_MEDIA_TYPES).join(', ')}, or is sent with a Content-Encoding other than gzip.`,
             },
             THROTTLED,
             INTERNAL,

@@ -59,6 +59,7 @@ export const ErrorCodes = {
   API_REQUEST_REFUSED: '090004013',
   API_BODY_NOT_UTF8: '090004014',
   API_BODY_TOO_DEEP: '090004015',
+  API_BODY_NOT_GZIP: '090004016',
   API_INTERNAL_ERROR: '090004099',
   // Pipeline: prompt files.
   PROMPT_FILE_TOO_LARGE: '090005001',
@@ -147,6 +148,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090004014':
     'The request body is not valid UTF-8, or a JSON string in it escapes half of a surrogate pair (HTTP 400)',
   '090004015': 'The request body nests JSON objects and arrays deeper than 64 levels (HTTP 400)',
+  '090004016':
+    'The request body is sent with Content-Encoding: gzip but is not a valid gzip stream: not gzip, truncated or corrupt (HTTP 400)',
   '090004099': 'Internal error (HTTP 500); nothing about it is shown to callers',
   '090005001': 'The prompt file is larger than the configured limit',
   '090005002':

@@ -122,9 +122,18 @@ export class ApiClient {
     return this.#call('DELETE', `/generations/${encodeURIComponent(id)}`, { signal });
   }
 
-  /** POST /batches with the file as the body. */
-  submitBatchFile(body: Uint8Array, contentType: string, signal?: AbortSignal): Promise<Batch> {
-    return this.#call('POST', '/batches', { raw: { body, contentType }, signal });
+  /** POST /batches with the file as the body (compressed with `contentEncoding`, if given). */
+  submitBatchFile(
+    body: Uint8Array,
+    contentType: string,
+    signal?: AbortSignal,
+    contentEncoding?: 'gzip',
+  ): Promise<Batch> {
+    return this.#call('POST', '/batches', {
+      raw: { body, contentType },
+      signal,
+      ...(contentEncoding !== undefined && { headers: { 'content-encoding': contentEncoding } }),
+    });
   }
 
   /** POST /batches with an upload request: the answer carries the pre-signed PUT. */

@@ -1,10 +1,15 @@
 /**
- * A prompt file as a batch, through the HTTP API only (no AWS credentials): sent as the body when
- * it is small enough, else by an upload request and a PUT to the pre-signed URL; then followed by
- * its counts to its end, with a progress bar.
+ * A prompt file as a batch, through the HTTP API only (no AWS credentials): sent gzip-compressed
+ * as the body when it is small enough, else by an upload request and a PUT to the pre-signed URL;
+ * then followed by its counts to its end, with a progress bar.
  */
+import { gzipSync } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
-import { BATCH_BODY_MAX_BYTES, UPLOAD_CONTENT_TYPES } from '#shared/api/batch-schemas.ts';
+import {
+  BATCH_BODY_MAX_BYTES,
+  bodyFitsLambdaEvent,
+  UPLOAD_CONTENT_TYPES,
+} from '#shared/api/batch-schemas.ts';
 import type { PromptFileFormat } from '#shared/prompt-files/keys.ts';
 import {
   type ApiClient,
@@ -21,6 +26,24 @@ const FOLLOW_INTERVAL_MS = 1000;
 /** Failed reads in a row past which following gives up (the batch goes on). */
 const MAX_FAILING_READS = 5;
 
+/** How a file goes: gzip-compressed in the body of POST /batches, or by a pre-signed upload. */
+export type BatchTransport =
+  | { readonly kind: 'body'; readonly gzip: Buffer }
+  | { readonly kind: 'upload'; readonly reason: 'over-body-limit' | 'event-too-large' };
+
+/**
+ * The body when the file is within the body limit (5 MiB, which the API applies to the file
+ * decompressed) and its gzip, base64-encoded in Lambda's event with room for the rest of the
+ * event, fits Lambda's 6 MB: else the upload. Deciding on the raw size alone sent files API
+ * Gateway could take but Lambda could not (docs/decisions.md D34-P).
+ */
+export function batchTransport(body: Buffer): BatchTransport {
+  if (body.byteLength > BATCH_BODY_MAX_BYTES) return { kind: 'upload', reason: 'over-body-limit' };
+  const gzip = gzipSync(body);
+  if (!bodyFitsLambdaEvent(gzip.byteLength)) return { kind: 'upload', reason: 'event-too-large' };
+  return { kind: 'body', gzip };
+}
+
 /** Sends the file and answers its batch. */
 export async function sendBatch(
   client: ApiClient,
@@ -28,8 +51,9 @@ export async function sendBatch(
   signal: AbortSignal,
 ): Promise<Batch> {
   const contentType = UPLOAD_CONTENT_TYPES[file.format];
-  if (file.body.byteLength <= BATCH_BODY_MAX_BYTES) {
-    return client.submitBatchFile(file.body, contentType, signal);
+  const transport = batchTransport(file.body);
+  if (transport.kind === 'body') {
+    return client.submitBatchFile(transport.gzip, contentType, signal, 'gzip');
   }
   const batch = await client.requestBatchUpload(
     { format: file.format, bytes: file.body.byteLength },

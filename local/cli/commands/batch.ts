@@ -20,8 +20,9 @@ import { formatOf } from '#shared/prompt-files/keys.ts';
 
 const usage = `Usage: spark-t2i batch FILE [options]
 
-Sends a prompt file (.txt, .jsonl or .json) to the HTTP API as a batch (POST /batches): in the
-request body up to ${BATCH_BODY_MAX_BYTES / 1024 / 1024} MiB, larger through the pre-signed upload the API answers. Then
+Sends a prompt file (.txt, .jsonl or .json) to the HTTP API as a batch (POST /batches):
+gzip-compressed in the request body up to ${BATCH_BODY_MAX_BYTES / 1024 / 1024} MiB when the compressed body fits Lambda's 6 MB
+event, else through the pre-signed upload the API answers. Then
 follows the batch (GET /batches/{id}) with a progress bar fed by its counts, and at its end
 prints its report (GET /batches/{id}/report: its JSON, on stdout) and, on stderr, the summary,
 each rejected line's code and message and each generation that did not complete.

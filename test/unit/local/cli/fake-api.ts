@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 
 export const API_KEY = 'sk_test_key_0123456789abcdef';
@@ -67,7 +68,11 @@ export interface LoggedRequest {
   readonly path: string;
   readonly authorization: string | undefined;
   readonly idempotencyKey?: string | undefined;
+  /** The body, decompressed when it was sent with `Content-Encoding: gzip`, as the API reads it. */
   readonly body: string;
+  readonly contentEncoding?: string | undefined;
+  /** The body's size as sent (compressed, if it was). */
+  readonly sentBytes?: number;
 }
 
 export interface FakeApi {
@@ -301,7 +306,9 @@ export async function startFakeApi(): Promise<FakeApi> {
 
   const apiServer = createServer((request, response) => {
     void (async () => {
-      const raw = await readBytes(request);
+      const sent = await readBytes(request);
+      const contentEncoding = request.headers['content-encoding'];
+      const raw = contentEncoding === 'gzip' ? gunzipSync(sent) : sent;
       const body = raw.toString('utf8');
       const parsed = new URL(request.url ?? '/', 'http://fake');
       const path = parsed.pathname;
@@ -312,6 +319,8 @@ export async function startFakeApi(): Promise<FakeApi> {
         authorization: request.headers.authorization,
         idempotencyKey: request.headers['idempotency-key'] as string | undefined,
         body,
+        contentEncoding,
+        sentBytes: sent.length,
       });
 
       if (method === 'GET' && path === '/openapi.json')
