@@ -312,3 +312,91 @@ describe('acquiring and releasing slots', () => {
     );
   });
 });
+
+describe('hand-overs that die', () => {
+  type Death = 'none' | 'claim' | 'acquire' | 'wake';
+
+  it('never let more than the capacity run, and every waiter is woken exactly once, once the sweep has run', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.constantFrom<Death>('none', 'claim', 'acquire', 'wake'), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (capacity, deaths) => {
+          const name = `slots-${dynamodb.tableNumber()}`;
+          await dynamodb.createTable(name, { pk: 'HASH', sk: 'RANGE' });
+          const slots = new ProviderSlots(dynamodb.documents, name, capacity);
+          const wakers = new Map<string, () => void>();
+          const wakes = new Map<string, number>();
+          // Step Functions answers a token once; afterwards it is refused as expired.
+          const wake: WakeWaiter = async (token) => {
+            if (wakes.has(token)) throw new TokenExpiredError(`token ${token} answered already`);
+            wakes.set(token, 1);
+            wakers.get(token)?.();
+          };
+          /** The deps of a release that dies right after `death` when it serves a waiter. */
+          const dying = (death: Death) => {
+            const own = new ProviderSlots(dynamodb.documents, name, capacity);
+            const died = new Error(`died after ${death}`);
+            if (death === 'claim') vi.spyOn(own, 'acquire').mockRejectedValueOnce(died);
+            if (death === 'wake') vi.spyOn(own, 'dequeue').mockRejectedValueOnce(died);
+            let dead = false;
+            const dyingWake: WakeWaiter = async (token, grant) => {
+              if (death === 'acquire' && !dead) {
+                dead = true;
+                throw died;
+              }
+              await wake(token, grant);
+            };
+            // A dying release's claims are dated a lease ago: the sweep may take over at once.
+            const now = () =>
+              death === 'none' ? new Date() : new Date(Date.now() - CLAIM_LEASE_MS - 1000);
+            return { slots: own, wake: dyingWake, now };
+          };
+
+          let running = 0;
+          let mostRunning = 0;
+          let finished = 0;
+          const sweeping = (async () => {
+            while (finished < deaths.length) {
+              await handOverFreeSlots({ slots, wake });
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+          })();
+          await Promise.all(
+            deaths.map(async (death, index) => {
+              const id = `g${index}`;
+              const token = `token-${id}`;
+              const granted = new Promise<void>((resolve) => wakers.set(token, resolve));
+              await acquireSlotStep(
+                {
+                  id,
+                  token,
+                  queuedAt: new Date(Date.UTC(2026, 11, 1, 10, 0, index)).toISOString(),
+                },
+                { slots, wake },
+              );
+              await granted;
+              running++;
+              mostRunning = Math.max(mostRunning, running);
+              await new Promise((resolve) => setTimeout(resolve, index % 4));
+              running--;
+              await releaseSlot(id, dying(death)).catch(() => undefined);
+              finished++;
+            }),
+          );
+          await sweeping;
+          await handOverFreeSlots({ slots, wake });
+
+          expect(mostRunning).toBeLessThanOrEqual(capacity);
+          expect(wakes.size).toBe(deaths.length);
+          expect(await slots.holders()).toEqual([]);
+          expect(await slots.oldestWaiters(100)).toEqual([]);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
