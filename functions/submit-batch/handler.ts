@@ -1,8 +1,9 @@
 /** POST /batches: a prompt file as the body, or an upload request answered with a pre-signed PUT. */
 import { BATCH_BODY_MAX_BYTES } from '#shared/api/batch-schemas.ts';
 import { decodeBody } from '#shared/api/content-encoding.ts';
-import { headerOf, idempotencyKeyOf, ownerOf, readRawBody } from '#shared/api/http.ts';
+import { headerOf, ownerOf, readRawBody } from '#shared/api/http.ts';
 import { httpHandler } from '#shared/api/http-handler.ts';
+import { idempotencyKeyOf } from '#shared/api/idempotency-key.ts';
 import { jsonResponse } from '#shared/api/responses.ts';
 import { submitBatchFromEnv } from '#shared/api/submit-batch-config.ts';
 

@@ -1,7 +1,8 @@
 /** POST /generations: validates the body, records the generation queued and starts its workflow. */
 
-import { idempotencyKeyOf, ownerOf, readJsonBody } from '#shared/api/http.ts';
+import { ownerOf, readJsonBody } from '#shared/api/http.ts';
 import { httpHandler } from '#shared/api/http-handler.ts';
+import { idempotencyKeyOf } from '#shared/api/idempotency-key.ts';
 import { jsonResponse } from '#shared/api/responses.ts';
 import { submitGenerationFromEnv } from '#shared/api/submit-config.ts';
 

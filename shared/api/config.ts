@@ -2,7 +2,9 @@
  * Configuration of the API functions, read once at cold start and validated (a missing or
  * malformed variable fails the function's start with its name). Each route has its own factory
  * that reads only what its use case needs, so the stack gives each function only its own
- * variables and grants.
+ * variables and grants. The authorizer's is `authorizer-config.ts`: what this module imports
+ * (the repository, the use cases) would run at every cold start of the authorizer
+ * (docs/decisions.md D36).
  */
 
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
@@ -16,7 +18,6 @@ import { GenerationRepository } from '#shared/generation/repository.ts';
 import * as z from '#shared/zod.ts';
 import { CURSOR_SECRET_ID_VARIABLE, CursorCodec, MIN_CURSOR_SECRET_LENGTH } from './cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from './key-table.ts';
-import { ApiKeyStore } from './keys.ts';
 import { DEFAULT_PRESIGNED_URL_TTL_SECONDS, type Presign, s3Presigner } from './presign.ts';
 import { type CancelGeneration, cancelGeneration } from './use-cases/cancel.ts';
 import { type GetGeneration, getGeneration } from './use-cases/get.ts';
@@ -42,12 +43,6 @@ const presignTtl = z.pipe(
   envInt(DEFAULT_PRESIGNED_URL_TTL_SECONDS),
   z.int().check(z.gte(1), z.lte(604_800)),
 );
-
-/** The API key store of the authorizer (`API_KEYS_TABLE`). */
-export function apiKeyStoreFromEnv(env: NodeJS.ProcessEnv = process.env): ApiKeyStore {
-  const values = readEnv({ [ApiEnv.apiKeysTable]: tableName }, env);
-  return new ApiKeyStore(dynamoDb(), values[ApiEnv.apiKeysTable]);
-}
 
 /**
  * The secret list cursors are signed with, read from Secrets Manager through Powertools

@@ -13,7 +13,6 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.ts';
 import { MAX_BODY_DEPTH, stringsAreWellFormed, textNestsDeeperThan } from './json-limits.ts';
-import { idempotencyKeySchema } from './schemas.ts';
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -132,19 +131,6 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
     if (name.toLowerCase() !== 'charset') return true;
     return /^"?utf-8"?$/i.test(value);
   });
-}
-
-/** The `Idempotency-Key` header, if any; a malformed one is refused (400 `090004012`). */
-export function idempotencyKeyOf(event: Pick<APIGatewayProxyEvent, 'headers'>): string | undefined {
-  const key = headerOf(event, 'idempotency-key');
-  if (key === undefined) return undefined;
-  if (!idempotencyKeySchema.safeParse(key).success) {
-    throw new BadRequestError(
-      ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
-      'Idempotency-Key must be 1-255 printable ASCII characters',
-    );
-  }
-  return key;
 }
 
 /** A path parameter (`{id}`), or an empty string when the route has none. */

@@ -19,6 +19,7 @@ import {
   uploadSchema,
 } from './batch-schemas.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
+import { idempotencyKeySchema } from './idempotency-key.ts';
 import {
   type ErrorAnswer,
   errors,
@@ -30,7 +31,7 @@ import {
   THROTTLED,
   UNAUTHORIZED,
 } from './openapi-parts.ts';
-import { idempotencyKeySchema, listQuerySchema } from './schemas.ts';
+import { listQuerySchema } from './schemas.ts';
 
 /** The batch components, by the name the document gives them. */
 export const BATCH_COMPONENTS: ReadonlyArray<[string, z.core.$ZodType]> = [

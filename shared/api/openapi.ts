@@ -9,6 +9,7 @@ import { generationRequestSchema } from '#shared/request/schema.ts';
 import * as z from '#shared/zod.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
+import { idempotencyKeySchema } from './idempotency-key.ts';
 import { BATCH_COMPONENTS, batchPaths } from './openapi-batches.ts';
 import {
   errorResponse,
@@ -33,7 +34,6 @@ import {
   generationPageSchema,
   generationSubmissionSchema,
   generationViewSchema,
-  idempotencyKeySchema,
   imageViewSchema,
   listQuerySchema,
   metadataSchema,

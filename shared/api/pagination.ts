@@ -6,7 +6,7 @@
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { CursorCodec, PageKey } from './cursor.ts';
 import { BadRequestError } from './errors.ts';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './schemas.ts';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './limits.ts';
 
 /** The list query as it arrives (text); the use case checks it. */
 export interface ListQuery {

@@ -12,11 +12,7 @@ import {
 import { generationRequestSchema, SEED_MAX } from '#shared/request/schema.ts';
 import * as z from '#shared/zod.ts';
 import { MAX_METADATA_DEPTH } from './json-limits.ts';
-
-/** Largest `metadata`, in bytes of its JSON, unless configured otherwise. */
-export const DEFAULT_METADATA_MAX_BYTES = 2048;
-export const LIST_LIMIT_DEFAULT = 20;
-export const LIST_LIMIT_MAX = 100;
+import { DEFAULT_METADATA_MAX_BYTES, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './limits.ts';
 
 const ALL_ERROR_CODES = Object.values(ErrorCodes) as [string, ...string[]];
 
@@ -163,12 +159,6 @@ export const errorBodySchema = z.withMeta(
   }),
   { description: 'An error: a documented code, a message for people, and details if any.' },
 );
-
-/** The `Idempotency-Key` header of POST /generations: 1-255 printable ASCII characters. */
-export const idempotencyKeySchema = z.withMeta(z.string().check(z.regex(/^[\x20-\x7e]{1,255}$/)), {
-  description:
-    'Makes the submission safe to retry: within 24 h the same key and body answer the same generation, and the same key with another body answers 409. 1-255 printable ASCII characters.',
-});
 
 /** Query of GET /generations, as text (the way it arrives). */
 export const listQuerySchema = z.object({

@@ -12,7 +12,7 @@ import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
 import * as z from '#shared/zod.ts';
 import { ApiEnv, generationRepositoryFromEnv, stateMachineArn, tableName } from './config.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
-import { DEFAULT_METADATA_MAX_BYTES } from './schemas.ts';
+import { DEFAULT_METADATA_MAX_BYTES } from './limits.ts';
 import { type SubmitGeneration, submitGeneration } from './use-cases/submit.ts';
 
 /** POST /generations. */

@@ -6,9 +6,9 @@
  */
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { PublishEvent } from '#shared/generation/events.ts';
-import type { WorkflowInput } from '#shared/generation/model.ts';
 import { ownerStatusKey, UNFINISHED } from '#shared/generation/model.ts';
 import type { GenerationRepository } from '#shared/generation/repository.ts';
+import type { WorkflowInput } from '#shared/generation/workflow-input.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { type FileIdentity, versionOf } from '#shared/prompt-files/ids.ts';
 import type { PromptFileFormat } from '#shared/prompt-files/keys.ts';

@@ -291,9 +291,17 @@ export const ApiSettings = /* @__PURE__ */ declare(() => ({
   }),
 }));
 
+/**
+ * The authorizer's group (`shared/api/authorizer-config.ts` reads it): a group of its own, so its
+ * bundle does not build the other routes' settings and the zod checks only they use.
+ */
+export const AuthorizerSettings = /* @__PURE__ */ declare(() => ({
+  apiKeysTable: Resources.apiKeysTable,
+}));
+
 /** What each API route's function is given (the routes' readers are in `shared/api/`). */
 export const ApiRouteSettings = /* @__PURE__ */ declare(() => ({
-  authorizer: { apiKeysTable: Resources.apiKeysTable },
+  authorizer: AuthorizerSettings,
   submit: {
     generationsTable: Resources.generationsTable,
     stateMachineArn: Resources.stateMachineArn,

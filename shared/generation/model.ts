@@ -1,9 +1,11 @@
 /**
- * The generation record: what a generation is, the states it moves through, and the workflow's
- * input. Records move forward only: queued -> running -> completed | failed | cancelled, and a
- * terminal record is never written again (conditional writes enforce it).
+ * The generation record: what a generation is and the states it moves through. Records move
+ * forward only: queued -> running -> completed | failed | cancelled, and a terminal record is
+ * never written again (conditional writes enforce it). The workflow's input is
+ * `workflow-input.ts`: it builds the request schema, which most importers of this module (the
+ * API routes that read records, the authorizer) never use (docs/decisions.md D36).
  */
-import { generationRequestSchema } from '#shared/request/schema.ts';
+import type { generationRequestSchema } from '#shared/request/schema.ts';
 import * as z from '#shared/zod.ts';
 
 export const GENERATION_STATUSES = [
@@ -30,20 +32,6 @@ export const ownerSchema = z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/
 
 /** Generation ids are Step Functions execution names: at most 80 of [A-Za-z0-9_-]. */
 export const generationIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/));
-
-/**
- * What every trigger hands the workflow. The generation id is the execution name, so starting
- * the same generation twice is a no-op in Step Functions; `id`, when given, must equal it.
- */
-export const workflowInputSchema = z.strictObject({
-  id: z.optional(generationIdSchema),
-  request: generationRequestSchema,
-  source: z.enum(GENERATION_SOURCES),
-  /** Where it came from: `http:<request id>`, `s3://bucket/key#line`, `schedule:<name>`. */
-  sourceRef: z.string().check(z.minLength(1), z.maxLength(2048)),
-  owner: ownerSchema,
-});
-export type WorkflowInput = z.output<typeof workflowInputSchema>;
 
 export interface StoredImage {
   readonly bucket: string;

@@ -13,7 +13,8 @@ import { PipelineError } from '#shared/errors/base.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { type StartOutcome, startGeneration } from '#shared/prompt-files/starter.ts';
 import * as z from '#shared/zod.ts';
-import { generationIdSchema, type WorkflowInput, workflowInputSchema } from './model.ts';
+import { generationIdSchema } from './model.ts';
+import { type WorkflowInput, workflowInputSchema } from './workflow-input.ts';
 
 /** Characters of a schedule's name kept in the generation ids of its firings. */
 export const SCHEDULE_NAME_IN_ID = 40;

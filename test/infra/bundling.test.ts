@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_ALIASES } from '../../infra/constructs/bundling.ts';
+import { BUNDLE_ALIASES, functionBuildOptions } from '../../infra/constructs/bundling.ts';
 
 const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -97,4 +97,49 @@ describe('zod in the function bundles', () => {
       'Invalid function configuration: TABLE: Invalid input: expected string, received undefined',
     );
   });
+});
+
+describe("a route's bundle builds only its own schemas at import", () => {
+  // A module's top level runs whatever of it a bundle keeps, and esbuild keeps every schema a
+  // reached module builds with a method call (`.check`) or `withMeta`, used or not: these
+  // modules build schemas the routes below never use (docs/decisions.md D36).
+  async function modulesOf(entryPoint: string): Promise<string[]> {
+    const result = await build({
+      ...functionBuildOptions({
+        entry: `functions/${entryPoint}/handler.ts`,
+        outfile: join(PROJECT_ROOT, 'cdk.out', 'bundling-test', entryPoint, 'index.mjs'),
+      }),
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const output = Object.values(result.metafile.outputs).find((file) => file.entryPoint);
+    return Object.entries(output?.inputs ?? {})
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([path]) => path);
+  }
+  const bodySchemas = ['shared/api/schemas.ts', 'shared/request/schema.ts'];
+
+  it('the authorizer: no body schema, no record repository', async () => {
+    const modules = await modulesOf('authorizer');
+
+    expect(modules).toContain('shared/api/keys.ts');
+    for (const path of [
+      ...bodySchemas,
+      'shared/generation/repository.ts',
+      'shared/api/config.ts',
+    ]) {
+      expect(modules).not.toContain(path);
+    }
+  });
+
+  it.each(['cancel-generation', 'get-generation', 'list-generations'])(
+    '%s: no body schema',
+    async (entryPoint) => {
+      const modules = await modulesOf(entryPoint);
+
+      expect(modules).toContain('shared/generation/repository.ts');
+      for (const path of bodySchemas) expect(modules).not.toContain(path);
+    },
+  );
 });

@@ -2,7 +2,7 @@ import { defineCommand, integerOption, UsageError } from '#local/cli/args.ts';
 import type { Generation } from '#local/cli/client/api-client.ts';
 import { recordTable } from '#local/cli/client/records.ts';
 import { resolveTarget, TARGET_OPTIONS, TARGET_USAGE, targetOf } from '#local/cli/client/target.ts';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '#shared/api/schemas.ts';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '#shared/api/limits.ts';
 import { GENERATION_STATUSES } from '#shared/generation/model.ts';
 
 const usage = `Usage: spark-t2i list [options]

@@ -26,7 +26,8 @@ import {
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { IN_PROGRESS_WAIT } from '#shared/api/idempotency.ts';
-import { DEFAULT_METADATA_MAX_BYTES, generationAcceptedSchema } from '#shared/api/schemas.ts';
+import { DEFAULT_METADATA_MAX_BYTES } from '#shared/api/limits.ts';
+import { generationAcceptedSchema } from '#shared/api/schemas.ts';
 import { submitGeneration } from '#shared/api/use-cases/submit.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';

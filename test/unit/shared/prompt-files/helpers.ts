@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { AcceptedLine, BatchLedger } from '#shared/batches/ledger.ts';
 import { type BatchStatus, batchIdOfFile } from '#shared/batches/model.ts';
 import type { ReadingProgress } from '#shared/batches/repository.ts';
-import type { WorkflowInput } from '#shared/generation/model.ts';
+import type { WorkflowInput } from '#shared/generation/workflow-input.ts';
 import type { CodedError } from '#shared/prompt-files/parser.ts';
 import type { PromptFileDeps } from '#shared/prompt-files/processor.ts';
 import type { PromptFileReport } from '#shared/prompt-files/report.ts';

@@ -4,7 +4,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it, vi } from 'vitest';
 import { batchIdOfFile } from '#shared/batches/model.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
-import { workflowInputSchema } from '#shared/generation/model.ts';
+import { workflowInputSchema } from '#shared/generation/workflow-input.ts';
 import { PromptFileEventError, PromptFileReadError } from '#shared/prompt-files/errors.ts';
 import { promptLineId } from '#shared/prompt-files/ids.ts';
 import { processS3Event } from '#shared/prompt-files/processor.ts';
