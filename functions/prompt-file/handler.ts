@@ -2,11 +2,10 @@
  * Trigger: a prompt file created under `prompts/` in the input bucket is a batch; it starts one
  * generation a line and writes its report.
  */
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { S3Event } from 'aws-lambda';
 import { ownerHasActiveKey } from '#shared/api/key-owners.ts';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
-import { eventBridge } from '#shared/aws/event-bridge.ts';
+import { putEventsOnFirstUse } from '#shared/aws/put-events-on-first-use.ts';
 import { s3 } from '#shared/aws/s3.ts';
 import { stepFunctions } from '#shared/aws/step-functions.ts';
 import { batchLedger } from '#shared/batches/ledger.ts';
@@ -40,10 +39,8 @@ const deps = {
       batchesTable,
     }),
     batches: new BatchRepository(dynamoDb(), batchesTable),
-    publish: eventBridgePublisher(
-      (input) => eventBridge().send(new PutEventsCommand(input)),
-      eventBusName,
-    ),
+    // A batch ends as its file is read only when no line was accepted: seldom published.
+    publish: eventBridgePublisher(putEventsOnFirstUse, eventBusName),
   }),
 };
 

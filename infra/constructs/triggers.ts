@@ -127,8 +127,9 @@ export class Triggers extends Construct {
         eventBusName: props.eventBus.eventBusName,
         recordRetentionDays: props.recordRetentionDays,
       }),
-      // Only files in an owner's folder look up its keys (shared/api/key-owners.ts).
-      sdkOnFirstUse: ['@aws-sdk/client-dynamodb'],
+      // Only files in an owner's folder look up its keys (shared/api/key-owners.ts); a batch
+      // event is published only when a file ends as it is read (no line accepted).
+      sdkOnFirstUse: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-eventbridge'],
     });
     allow(
       this.promptFileFunction,

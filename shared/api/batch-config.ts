@@ -5,7 +5,8 @@
  */
 
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
-import { lazyEventBridge, lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { putEventsOnFirstUse } from '#shared/aws/put-events-on-first-use.ts';
 import { BatchRepository } from '#shared/batches/repository.ts';
 import { BatchRouteSettings } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
@@ -42,13 +43,7 @@ export function cancelBatchFromEnv(env: NodeJS.ProcessEnv = process.env): Cancel
     }),
     executions: stepFunctionsExecutions(lazyStepFunctions, settings.stateMachineArn),
     // Loaded on the first cancel, not at the cold start.
-    publish: eventBridgePublisher(async (input) => {
-      const [client, { PutEventsCommand }] = await Promise.all([
-        lazyEventBridge(),
-        import('@aws-sdk/client-eventbridge'),
-      ]);
-      return client.send(new PutEventsCommand(input));
-    }, settings.eventBusName),
+    publish: eventBridgePublisher(putEventsOnFirstUse, settings.eventBusName),
     now: () => new Date(),
   });
 }

@@ -9,7 +9,8 @@
 
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
-import { lazyEventBridge, lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { lazyS3, lazyStepFunctions } from '#shared/aws/lazy.ts';
+import { putEventsOnFirstUse } from '#shared/aws/put-events-on-first-use.ts';
 import { RecordSettings, Resources } from '#shared/contracts/environment.ts';
 import { ConfigurationError, envInt, readEnv, readSettings } from '#shared/contracts/setting.ts';
 import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
@@ -113,13 +114,7 @@ export function cancelGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): C
     presign: presignerFromEnv(env),
     executions: stepFunctionsExecutions(lazyStepFunctions, values[Resources.stateMachineArn.env]),
     // Loaded on the first cancel, not at the cold start of a route that may never publish.
-    publish: eventBridgePublisher(async (input) => {
-      const [client, { PutEventsCommand }] = await Promise.all([
-        lazyEventBridge(),
-        import('@aws-sdk/client-eventbridge'),
-      ]);
-      return client.send(new PutEventsCommand(input));
-    }, values[Resources.eventBusName.env]),
+    publish: eventBridgePublisher(putEventsOnFirstUse, values[Resources.eventBusName.env]),
     now: () => new Date(),
   });
 }

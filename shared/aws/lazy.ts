@@ -5,10 +5,10 @@
  * statically is loaded at every cold start whether it is used or not; these are imported
  * dynamically, when first asked for, and then kept for the life of the process.
  *
- * Each is marked pure for the bundler: a function that uses one of them does not carry the
- * others' import (a dynamic import the bundler would otherwise bundle, or leave to the runtime).
+ * Each is marked pure for the bundler, but a bundle still carries every package this module
+ * imports dynamically unless the function lists it in `sdkOnFirstUse`: a function that needs one
+ * client only imports a module of its own (EventBridge: `put-events-on-first-use.ts`).
  */
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { once } from './once.ts';
@@ -20,11 +20,6 @@ export type LazyClient<Client> = () => Promise<Client>;
 export const lazyStepFunctions: LazyClient<SFNClient> = /* @__PURE__ */ once(async () => {
   const { SFNClient } = await import('@aws-sdk/client-sfn');
   return new SFNClient({});
-});
-
-export const lazyEventBridge: LazyClient<EventBridgeClient> = /* @__PURE__ */ once(async () => {
-  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
-  return new EventBridgeClient({});
 });
 
 export const lazyS3: LazyClient<S3Client> = /* @__PURE__ */ once(async () => {
