@@ -100,11 +100,10 @@ const slotCalls = (
 
 /** `releaseSlot` and `handOverFreeSlots` (shared/generation/slots.ts). */
 const releaseCalls = slotCalls({
-  'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
+  'dynamodb:UpdateItem': 'release, acquire (tryAcquire), claim, unclaim',
   'dynamodb:DeleteItem': 'forget, dequeue',
   'dynamodb:GetItem': 'holders',
   'dynamodb:Query': 'oldestWaiters',
-  'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
 });
 
 /**
@@ -501,11 +500,10 @@ const CALLS: Record<string, readonly Call[]> = {
     },
     // shared/generation/reconciler.ts: release, holders, and handOverFreeSlots.
     ...slotCalls({
-      'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
+      'dynamodb:UpdateItem': 'release, acquire (tryAcquire), claim, unclaim',
       'dynamodb:GetItem': 'holders',
       'dynamodb:Query': 'oldestWaiters',
       'dynamodb:DeleteItem': 'dequeue',
-      'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
     }),
     {
       action: 'states:DescribeExecution',
