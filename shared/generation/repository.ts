@@ -9,12 +9,11 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { transactWrite } from '#shared/aws/transactions.ts';
-import { shardKeyOf, shardOf } from '#shared/batches/model.ts';
+import { newestFirst, queryPages } from '#shared/aws/queries.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
+import { type BatchLinePageQuery, type BatchLineRecord, BatchLines } from './batch-lines.ts';
 import { GenerationAlreadyFinishedError } from './errors.ts';
 import { EVENT_CANCELLED, EVENT_FAILED } from './events.ts';
 import {
@@ -22,13 +21,17 @@ import {
   type GenerationRecord,
   type GenerationStatus,
   GenerationsTableSchema,
-  isTerminal,
   OUTBOX,
   ownerStatusKey,
   UNFINISHED,
 } from './model.ts';
 import { DEFAULT_RECORD_RETENTION_DAYS, expiresAtOf } from './retention.ts';
-import { type PendingEvent, type TransitionDefinition, Transitions } from './transitions.ts';
+import {
+  type PendingEvent,
+  type TransitionDefinition,
+  Transitions,
+  updateOf,
+} from './transitions.ts';
 
 /**
  * A record as DynamoDB gives it back: `usage` and `costUsd` may be NULL, and `metadata` is the
@@ -74,12 +77,6 @@ export interface RepositoryOptions {
   readonly batchesTable?: string;
 }
 
-/** A record of a line of a batch. */
-export type BatchLineRecord = StoredRecord & {
-  readonly batchId: string;
-  readonly batchLine: number;
-};
-
 // Kept in a module without SDK imports, so steps that never touch the table do not load it.
 export { GenerationAlreadyFinishedError, GenerationNotFoundError } from './errors.ts';
 
@@ -87,13 +84,13 @@ export class GenerationRepository {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #retentionDays: number;
-  readonly #batchesTable: string | undefined;
+  readonly #lines: BatchLines;
 
   constructor(client: DynamoDBDocumentClient, tableName: string, options: RepositoryOptions = {}) {
     this.#client = client;
     this.#tableName = tableName;
     this.#retentionDays = options.retentionDays ?? DEFAULT_RECORD_RETENTION_DAYS;
-    this.#batchesTable = options.batchesTable;
+    this.#lines = new BatchLines(client, tableName, options.batchesTable);
   }
 
   /** The `expiresAt` of a record created at `createdAt`. */
@@ -148,163 +145,26 @@ export class GenerationRepository {
     }
   }
 
-  /**
-   * Writes the queued record of a batch line, and counts the line accepted in its batch, in one
-   * transaction: a line read twice (S3 reporting its file twice, a retried reading) finds its
-   * record and counts nothing. Answers false when the record existed already.
-   */
-  async createBatchLine(record: BatchLineRecord): Promise<boolean> {
-    const outcome = await transactWrite(this.#client, [
-      {
-        Put: {
-          TableName: this.#tableName,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(id)',
-        },
-      },
-      { Update: this.#shardUpdate(record, 'ADD accepted :one', { ':one': 1 }) },
-    ]);
-    return outcome.ok;
+  /** The queued record of a batch line, counted accepted in its batch (batch-lines.ts). */
+  createBatchLine(record: BatchLineRecord): Promise<boolean> {
+    return this.#lines.create(record);
   }
 
-  /**
-   * Counts a batch line's terminal status in its batch, once: the record is marked with the
-   * status it was counted as in the same transaction, and a line that was running leaves
-   * `running`. Answers the record (counted now or before), or undefined when it is not a batch
-   * line or has not ended.
-   */
-  async countBatchLineEnd(id: string): Promise<BatchLineRecord | undefined> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const record = (await this.get(id)) as StoredRecord | undefined;
-      if (record === undefined || !isBatchLine(record) || this.#batchesTable === undefined) {
-        return undefined;
-      }
-      if (!isTerminal(record.status)) return undefined;
-      if (record.batchCounted !== undefined) return record;
-      // Whether the line counted as running is fixed by the time it ends: only a record not yet
-      // terminal can get a provider task, and that write counts it running.
-      const wasRunning = record.sparkTaskId !== undefined;
-      const cost = record.status === 'completed' ? Number(record.costUsd) || 0 : 0;
-      const adds = [`#ended :one`, ...(wasRunning ? ['running :minus'] : []), 'costUsd :cost'];
-      const outcome = await transactWrite(this.#client, [
-        {
-          Update: {
-            TableName: this.#tableName,
-            Key: { id },
-            UpdateExpression: 'SET batchCounted = #status',
-            ConditionExpression: `attribute_not_exists(batchCounted) AND #status = :status AND ${
-              wasRunning ? 'attribute_exists' : 'attribute_not_exists'
-            }(sparkTaskId)`,
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':status': record.status },
-          },
-        },
-        {
-          Update: {
-            ...this.#shardUpdate(record, `ADD ${adds.join(', ')}`, {
-              ':one': 1,
-              ':cost': cost,
-              ...(wasRunning && { ':minus': -1 }),
-            }),
-            ExpressionAttributeNames: { '#ended': record.status },
-          },
-        },
-      ]);
-      if (outcome.ok) return { ...record, batchCounted: record.status };
-      // The record moved between the read and the write: read it again.
-    }
-    throw new Error(`The end of batch line ${id} could not be counted: its record kept moving`);
+  /** A batch line's terminal status counted in its batch, once (batch-lines.ts). */
+  countBatchLineEnd(id: string): Promise<BatchLineRecord | undefined> {
+    return this.#lines.countEnd(id);
   }
 
-  /**
-   * A batch's records in line order, optionally of one status (filtered: the index is by line).
-   * Asks one item more than the page, so the caller can tell whether another page exists.
-   */
-  async pageByBatch(query: {
-    readonly batchId: string;
-    readonly status?: GenerationStatus;
-    readonly limit: number;
-    readonly startKey?: Record<string, unknown>;
-  }): Promise<{ items: StoredRecord[]; lastEvaluatedKey?: Record<string, unknown> }> {
-    const index = GenerationsTableSchema.byBatchIndex;
-    const items: StoredRecord[] = [];
-    let startKey = query.startKey;
-    // A status filter applies after the index is read: read on until the page is full.
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk',
-          ...(query.status !== undefined && { FilterExpression: '#status = :status' }),
-          ExpressionAttributeNames: {
-            '#pk': index.partitionKey,
-            ...(query.status !== undefined && { '#status': 'status' }),
-          },
-          ExpressionAttributeValues: {
-            ':pk': query.batchId,
-            ...(query.status !== undefined && { ':status': query.status }),
-          },
-          Limit: query.limit + 1 - items.length,
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      items.push(...((page.Items ?? []) as StoredRecord[]));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined && items.length <= query.limit);
-    return { items, ...(startKey !== undefined && { lastEvaluatedKey: startKey }) };
+  /** A page of a batch's records in line order, one item over the limit (batch-lines.ts). */
+  pageByBatch(
+    query: BatchLinePageQuery,
+  ): Promise<{ items: StoredRecord[]; lastEvaluatedKey?: Record<string, unknown> }> {
+    return this.#lines.page(query);
   }
 
   /** Records of a batch not yet terminal (the batch's cancel ends them). */
-  async *unfinishedOfBatch(batchId: string): AsyncGenerator<StoredRecord> {
-    const index = GenerationsTableSchema.byBatchIndex;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk',
-          FilterExpression: '#status IN (:queued, :running)',
-          ExpressionAttributeNames: { '#pk': index.partitionKey, '#status': 'status' },
-          ExpressionAttributeValues: { ':pk': batchId, ':queued': 'queued', ':running': 'running' },
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      yield* (page.Items ?? []) as StoredRecord[];
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
-
-  /** The update of the counter shard a batch line counts in. */
-  #shardUpdate(
-    record: Pick<BatchLineRecord, 'batchId' | 'batchLine'>,
-    expression: string,
-    values: Record<string, unknown>,
-  ) {
-    return {
-      TableName: this.#batchesTable as string,
-      Key: { id: shardKeyOf(record.batchId, shardOf(record.batchLine)) },
-      // When the counts last moved: the reconciler settles a batch whose counts stand still.
-      UpdateExpression: `SET countedAt = :countedAt ${expression}`,
-      ExpressionAttributeValues: { ...values, ':countedAt': new Date().toISOString() },
-    };
-  }
-
-  /** A transition as the Update of a transaction. */
-  #updateOf(
-    id: string,
-    definition: TransitionDefinition,
-    values: Readonly<Record<string, unknown>>,
-  ) {
-    return {
-      TableName: this.#tableName,
-      Key: { id },
-      UpdateExpression: definition.updateExpression,
-      ConditionExpression: definition.conditionExpression,
-      ExpressionAttributeNames: { ...definition.attributeNames },
-      ExpressionAttributeValues: { ...definition.fixedValues, ...values },
-    };
+  unfinishedOfBatch(batchId: string): AsyncGenerator<StoredRecord> {
+    return this.#lines.unfinished(batchId);
   }
 
   /**
@@ -313,23 +173,17 @@ export class GenerationRepository {
    * tell whether another page exists.
    */
   async pageByOwner(query: OwnerPageQuery): Promise<OwnerPage> {
-    const index = ownerIndexOf(query.status);
-    const { Items = [], LastEvaluatedKey } = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        IndexName: index.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': index.partitionKey },
-        ExpressionAttributeValues: { ':pk': ownerPartitionOf(query.owner, query.status) },
-        ScanIndexForward: false,
-        Limit: query.limit + 1,
-        ...(query.startKey && { ExclusiveStartKey: query.startKey }),
-      }),
-    );
+    const { items, lastEvaluatedKey } = await newestFirst(this.#client, {
+      tableName: this.#tableName,
+      index: ownerIndexOf(query.status),
+      partition: ownerPartitionOf(query.owner, query.status),
+      limit: query.limit,
+      ...(query.startKey && { startKey: query.startKey }),
+    });
     return {
-      items: Items as StoredRecord[],
-      ...(LastEvaluatedKey !== undefined && {
-        lastEvaluatedKey: LastEvaluatedKey as Record<string, string>,
+      items: items as StoredRecord[],
+      ...(lastEvaluatedKey !== undefined && {
+        lastEvaluatedKey: lastEvaluatedKey as Record<string, string>,
       }),
     };
   }
@@ -345,18 +199,9 @@ export class GenerationRepository {
       ':now': now.toISOString(),
     };
     try {
-      if (isBatchLine(record) && this.#batchesTable !== undefined) {
-        // The line starts running in its batch's counts in the same write (exactly once: the
-        // transition's condition admits one provider task per record).
-        const outcome = await transactWrite(this.#client, [
-          { Update: this.#updateOf(record.id, Transitions.taskCreated, values) },
-          { Update: this.#shardUpdate(record, 'ADD running :one', { ':one': 1 }) },
-        ]);
-        if (outcome.ok) return;
-        throw new ConditionalCheckFailedException({
-          message: 'The conditional request failed',
-          $metadata: {},
-        });
+      if (this.#lines.counts(record)) {
+        await this.#lines.recordTaskCreated(record, values);
+        return;
       }
       await this.#send(record.id, Transitions.taskCreated, values);
     } catch (error) {
@@ -485,27 +330,21 @@ export class GenerationRepository {
 
   async *#indexPartition(partition: string, createdBefore?: Date): AsyncGenerator<StoredRecord> {
     const index = GenerationsTableSchema.unfinishedIndex;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression:
-            createdBefore === undefined
-              ? '#unfinished = :unfinished'
-              : '#unfinished = :unfinished AND createdAt < :before',
-          ExpressionAttributeNames: { '#unfinished': index.partitionKey },
-          ExpressionAttributeValues: {
-            ':unfinished': partition,
-            ...(createdBefore !== undefined && { ':before': createdBefore.toISOString() }),
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) yield item as StoredRecord;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const items of queryPages(this.#client, {
+      TableName: this.#tableName,
+      IndexName: index.name,
+      KeyConditionExpression:
+        createdBefore === undefined
+          ? '#unfinished = :unfinished'
+          : '#unfinished = :unfinished AND createdAt < :before',
+      ExpressionAttributeNames: { '#unfinished': index.partitionKey },
+      ExpressionAttributeValues: {
+        ':unfinished': partition,
+        ...(createdBefore !== undefined && { ':before': createdBefore.toISOString() }),
+      },
+    })) {
+      yield* items as StoredRecord[];
+    }
   }
 
   /**
@@ -534,24 +373,12 @@ export class GenerationRepository {
   ): Promise<StoredRecord> {
     const { Attributes } = await this.#client.send(
       new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { id },
-        UpdateExpression: definition.updateExpression,
-        ConditionExpression: definition.conditionExpression,
-        ExpressionAttributeNames: { ...definition.attributeNames },
-        ExpressionAttributeValues: { ...definition.fixedValues, ...values },
+        ...updateOf(this.#tableName, id, definition, values),
         ...(returnRecord && { ReturnValues: 'ALL_NEW' as const }),
       }),
     );
     return (Attributes ?? {}) as StoredRecord;
   }
-}
-
-/** Whether a record is a line of a batch. */
-export function isBatchLine<R extends StoredRecord>(
-  record: R,
-): record is R & { batchId: string; batchLine: number } {
-  return typeof record.batchId === 'string' && typeof record.batchLine === 'number';
 }
 
 /** The index an owner's page is read from: by owner, or by owner and status. */

@@ -188,6 +188,26 @@ export const Transitions = {
   TransitionDefinition | ((status: 'completed' | 'failed') => TransitionDefinition)
 >;
 
+/**
+ * A transition as the input of an UpdateItem of record `id` (or the Update of a transaction): its
+ * definition with the values this write gives.
+ */
+export function updateOf(
+  tableName: string,
+  id: string,
+  definition: TransitionDefinition,
+  values: Readonly<Record<string, unknown>>,
+) {
+  return {
+    TableName: tableName,
+    Key: { id },
+    UpdateExpression: definition.updateExpression,
+    ConditionExpression: definition.conditionExpression,
+    ExpressionAttributeNames: { ...definition.attributeNames },
+    ExpressionAttributeValues: { ...definition.fixedValues, ...values },
+  };
+}
+
 /** The event a record owes, written by the transition that makes it due. */
 export interface PendingEvent {
   /** A detail-type of the catalogue (events.ts); the detail is rebuilt from the record. */
