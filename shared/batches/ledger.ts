@@ -23,7 +23,8 @@ import {
   batchIdOfUploadKey,
   batchOwnerStatusKey,
 } from './model.ts';
-import type { BatchRepository, OwingBatch, ReadingProgress } from './repository.ts';
+import type { OwingBatch } from './reads.ts';
+import type { BatchRepository, ReadingProgress } from './repository.ts';
 
 export interface OpenFile {
   readonly file: FileIdentity;

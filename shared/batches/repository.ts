@@ -1,50 +1,27 @@
 /**
- * The batches table: every read and write of a batch's head, and the reads of its counter shards.
- * (The shards are written only together with the generation records that move them, by the
- * generation repository, in one transaction each.)
+ * The batches table: every write of a batch's head, and (through reads.ts) every read of a head
+ * and of its counter shards. (The shards are written only together with the generation records
+ * that move them, by the generation repository, in one transaction each.)
  *
  * The head's status moves forward only, each write conditional on the statuses it may leave:
  * awaiting_upload -> validating -> in_progress -> completed | failed, and cancelled from any
  * status that is not final.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import {
   allLinesEnded,
   BATCH_OUTBOX,
-  BATCH_UNFINISHED,
   type Batch,
   type BatchError,
-  BatchesTableSchema,
   type BatchHead,
   type BatchSource,
   type BatchStatus,
   batchOwnerStatusKey,
-  COUNT_SHARDS,
-  countsOf,
   EVENT_BATCH_COMPLETED,
-  type ShardItem,
-  shardKeyOf,
 } from './model.ts';
-
-export interface BatchPageQuery {
-  readonly owner: string;
-  readonly status?: BatchStatus;
-  readonly limit: number;
-  readonly startKey?: Record<string, unknown>;
-}
-
-export interface BatchPage {
-  readonly items: Batch[];
-  readonly lastEvaluatedKey?: Record<string, unknown>;
-}
+import { type BatchPage, type BatchPageQuery, BatchReader, type OwingBatch } from './reads.ts';
 
 /** What reading a file has found so far; `read` once the whole file has been read or refused. */
 export interface ReadingProgress {
@@ -55,21 +32,39 @@ export interface ReadingProgress {
   readonly error?: BatchError;
 }
 
-/** A head that owes its event. */
-export type OwingBatch = Batch & { readonly pendingEvent: NonNullable<BatchHead['pendingEvent']> };
-
 const ACTIVE: readonly BatchStatus[] = ['awaiting_upload', 'validating', 'in_progress'];
-
-/** BatchGetItem takes at most this many keys. */
-const MAX_BATCH_GET_KEYS = 100;
 
 export class BatchRepository {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
+  readonly #reader: BatchReader;
 
   constructor(client: DynamoDBDocumentClient, tableName: string) {
     this.#client = client;
     this.#tableName = tableName;
+    this.#reader = new BatchReader(client, tableName);
+  }
+
+  // The reads, answered by reads.ts (see there).
+
+  getHead(id: string): Promise<BatchHead | undefined> {
+    return this.#reader.getHead(id);
+  }
+
+  get(id: string): Promise<Batch | undefined> {
+    return this.#reader.get(id);
+  }
+
+  pageByOwner(query: BatchPageQuery): Promise<BatchPage> {
+    return this.#reader.pageByOwner(query);
+  }
+
+  owingEvents(before: Date): AsyncGenerator<OwingBatch> {
+    return this.#reader.owingEvents(before);
+  }
+
+  unfinishedCreatedBefore(before: Date): AsyncGenerator<BatchHead> {
+    return this.#reader.unfinishedCreatedBefore(before);
   }
 
   /** Writes a new head; answers false when the id is taken (a file reported twice). */
@@ -87,17 +82,6 @@ export class BatchRepository {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
-  }
-
-  async getHead(id: string): Promise<BatchHead | undefined> {
-    const [head] = await this.#heads([id]);
-    return head;
-  }
-
-  /** The batch with its counts: the head and every shard, one BatchGetItem. */
-  async get(id: string): Promise<Batch | undefined> {
-    const [batch] = await this.#withCounts([id]);
-    return batch;
   }
 
   /**
@@ -251,81 +235,6 @@ export class BatchRepository {
     }
   }
 
-  /** Heads that owe their event and were updated before `before` (the outbox). */
-  async *owingEvents(before: Date): AsyncGenerator<OwingBatch> {
-    for await (const ids of this.#partitionBefore(
-      BatchesTableSchema.outboxIndex,
-      BATCH_OUTBOX,
-      before,
-    )) {
-      for (const batch of await this.#withCounts(ids)) {
-        if (batch.pendingEvent) yield batch as OwingBatch;
-      }
-    }
-  }
-
-  /** Heads of batches not ended that were created before `before`, oldest first. */
-  async *unfinishedCreatedBefore(before: Date): AsyncGenerator<BatchHead> {
-    const index = BatchesTableSchema.unfinishedIndex;
-    for await (const ids of this.#partitionBefore(index, BATCH_UNFINISHED, before)) {
-      yield* await this.#heads(ids);
-    }
-  }
-
-  /** The ids in one partition of a sparse index, sorted before `before`, a page at a time. */
-  async *#partitionBefore(
-    index: { readonly name: string; readonly partitionKey: string; readonly sortKey: string },
-    partition: string,
-    before: Date,
-  ): AsyncGenerator<string[]> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk AND #sk < :before',
-          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-          ExpressionAttributeValues: { ':pk': partition, ':before': before.toISOString() },
-          ...(startKey && { ExclusiveStartKey: startKey }),
-        }),
-      );
-      yield (page.Items ?? []).map((item) => String(item.id));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
-
-  /**
-   * A page of an owner's batches, newest first, optionally of one status: a Query on the owner
-   * (or owner#status) index, then the counts of the page's batches. Asks one item more than the
-   * page, so the caller can tell whether another page exists.
-   */
-  async pageByOwner(query: BatchPageQuery): Promise<BatchPage> {
-    const index =
-      query.status === undefined
-        ? BatchesTableSchema.byOwnerIndex
-        : BatchesTableSchema.byOwnerStatusIndex;
-    const partition =
-      query.status === undefined ? query.owner : batchOwnerStatusKey(query.owner, query.status);
-    const { Items = [], LastEvaluatedKey } = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        IndexName: index.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': index.partitionKey },
-        ExpressionAttributeValues: { ':pk': partition },
-        ScanIndexForward: false,
-        Limit: query.limit + 1,
-        ...(query.startKey && { ExclusiveStartKey: query.startKey }),
-      }),
-    );
-    const ids = Items.map((item) => String(item.id));
-    return {
-      items: await this.#withCounts(ids),
-      ...(LastEvaluatedKey !== undefined && { lastEvaluatedKey: LastEvaluatedKey }),
-    };
-  }
-
   /** Ends an active batch with its event owed; undefined when it had ended meanwhile. */
   async #end(
     batch: Batch,
@@ -398,61 +307,6 @@ export class BatchRepository {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
-  }
-
-  /** Heads of these batches (strongly consistent), in the order asked; missing ones left out. */
-  async #heads(ids: readonly string[]): Promise<BatchHead[]> {
-    const items = await this.#getAll(ids);
-    return ids.flatMap((id) => {
-      const item = items.get(id);
-      return item ? [item as unknown as BatchHead] : [];
-    });
-  }
-
-  /** Heads with their counts: every head and shard of these batches, in the order asked. */
-  async #withCounts(ids: readonly string[]): Promise<Batch[]> {
-    const keys = ids.flatMap((id) => [
-      id,
-      ...Array.from({ length: COUNT_SHARDS }, (_, shard) => shardKeyOf(id, shard)),
-    ]);
-    const items = await this.#getAll(keys);
-    return ids.flatMap((id) => {
-      const head = items.get(id) as unknown as BatchHead | undefined;
-      if (head === undefined) return [];
-      const shards = Array.from(
-        { length: COUNT_SHARDS },
-        (_, shard) => (items.get(shardKeyOf(id, shard)) ?? { id }) as ShardItem,
-      );
-      return [{ ...head, ...countsOf(head, shards) }];
-    });
-  }
-
-  /** Every item of these keys (strongly consistent), by key; BatchGetItem's leftovers asked again. */
-  async #getAll(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const found = new Map<string, Record<string, unknown>>();
-    const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += MAX_BATCH_GET_KEYS) {
-      chunks.push(ids.slice(i, i + MAX_BATCH_GET_KEYS) as string[]);
-    }
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let keys: Array<Record<string, unknown>> = chunk.map((id) => ({ id }));
-        for (let attempt = 0; keys.length > 0; attempt++) {
-          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
-          const { Responses, UnprocessedKeys } = await this.#client.send(
-            new BatchGetCommand({
-              RequestItems: { [this.#tableName]: { Keys: keys, ConsistentRead: true } },
-            }),
-          );
-          for (const item of Responses?.[this.#tableName] ?? []) found.set(String(item.id), item);
-          keys = (UnprocessedKeys?.[this.#tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
-          if (attempt > 8 && keys.length > 0) {
-            throw new Error(`BatchGetItem left ${keys.length} key(s) unprocessed after retries`);
-          }
-        }
-      }),
-    );
-    return found;
   }
 }
 

@@ -16,12 +16,8 @@ import {
 } from '#shared/api/pagination.ts';
 import type { Presign } from '#shared/api/presign.ts';
 import type { GenerationView } from '#shared/api/schemas.ts';
-import {
-  BATCH_STATUSES,
-  type Batch,
-  BatchesTableSchema,
-  batchOwnerStatusKey,
-} from '#shared/batches/model.ts';
+import { BATCH_STATUSES, type Batch, BatchesTableSchema } from '#shared/batches/model.ts';
+import { batchOwnerIndexOf, batchOwnerPartitionOf } from '#shared/batches/reads.ts';
 import type { BatchRepository } from '#shared/batches/repository.ts';
 import { GENERATION_STATUSES, GenerationsTableSchema } from '#shared/generation/model.ts';
 import type { GenerationRepository } from '#shared/generation/repository.ts';
@@ -62,11 +58,8 @@ export function readBatches(deps: ReadBatchesDeps): ReadBatches {
       const status = parseStatus(query.status, BATCH_STATUSES);
       const limit = parseLimit(query.limit);
       const scope = `batches:${status ?? '*'}`;
-      const index =
-        status === undefined
-          ? BatchesTableSchema.byOwnerIndex
-          : BatchesTableSchema.byOwnerStatusIndex;
-      const partition = status === undefined ? owner : batchOwnerStatusKey(owner, status);
+      const index = batchOwnerIndexOf(status);
+      const partition = batchOwnerPartitionOf(owner, status);
       const startKey = startKeyOf(
         deps.cursors,
         query.cursor,

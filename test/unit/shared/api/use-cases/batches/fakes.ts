@@ -3,7 +3,8 @@
  * the use cases call, with the answers the DynamoDB-backed repositories give.
  */
 import { type Batch, batchOwnerStatusKey, countsOf } from '#shared/batches/model.ts';
-import type { BatchRepository, OwingBatch } from '#shared/batches/repository.ts';
+import type { OwingBatch } from '#shared/batches/reads.ts';
+import type { BatchRepository } from '#shared/batches/repository.ts';
 import type { GenerationError } from '#shared/generation/model.ts';
 import type {
   GenerationRepository,
