@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from '#infra/project-root.ts';
 import type { DeniedAccess } from '#local/aws/access.ts';
 import { authorize } from '#local/aws/access.ts';
 import { LocalIdentities } from '#local/aws/identities.ts';
-import { scheduleRole, stateMachineRole, templateRoles } from '#local/aws/template-roles.ts';
+import { stateMachineRole, templateRoles } from '#local/aws/template-roles.ts';
 import { iamGate } from '#local/iam/gate.ts';
 import {
   nodeForRuntime,
@@ -55,15 +55,8 @@ import {
   type S3Delivery,
   wireS3Notifications,
 } from '#local/runtime/s3-notifications.ts';
-import {
-  type Firing,
-  firingAt,
-  firingInput,
-  firingNow,
-  type LocalSchedule,
-  schedulesFromTemplate,
-  startScheduler,
-} from '#local/runtime/scheduler.ts';
+import { scheduleTargets } from '#local/runtime/schedule-targets.ts';
+import { startSparkProvider } from '#local/runtime/spark-provider.ts';
 import { LOCAL_REGION, type StorageAccess, startLocalStorage } from '#local/runtime/storage.ts';
 import { type FunctionsMode, loadSynthesizedApp } from '#local/runtime/synthesis.ts';
 import type {
@@ -72,8 +65,6 @@ import type {
   LocalRuntime,
   LocalRuntimeOptions,
 } from '#local/runtime/types.ts';
-import { parseFaultSpec } from '#local/simulator/faults.ts';
-import { type RunningSimulator, startSimulator } from '#local/simulator/server.ts';
 import { CURSOR_SECRET_ID_VARIABLE } from '#shared/api/cursor.ts';
 import { API_KEYS_TABLE_VARIABLE } from '#shared/api/key-table.ts';
 import { ApiKeyStore } from '#shared/api/keys.ts';
@@ -133,27 +124,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const storage = await startLocalStorage({ dataDir, template, host, access });
     closers.push(() => storage.close());
 
-    const simulated = options.sparkBaseUrl === undefined;
-    // The simulator checks the key as the provider would: SPARK_API_KEY when given, else a local one.
-    const sparkKey = environment.sparkApiKey || (simulated ? 'local-simulator-key' : undefined);
-    if (!sparkKey) throw new Error('SPARK_API_KEY must be set to use --spark-base-url');
-    let simulator: RunningSimulator | undefined;
-    if (simulated) {
-      simulator = await startSimulator({
-        host,
-        port: 0,
-        latencyMs: options.simLatencyMs ?? 3000,
-        jitterMs: options.simJitterMs ?? 0,
-        maxConcurrent: options.simMaxConcurrent ?? 0,
-        ...(options.simFaults && { faults: parseFaultSpec(options.simFaults) }),
-        ...(options.simFaultSeed !== undefined && { faultSeed: options.simFaultSeed }),
-        apiKey: sparkKey,
-        // The simulator keeps its tasks across restarts, as a remote provider would.
-        dataDir: join(dataDir, 'simulator'),
-      });
-      closers.push(() => simulator?.close());
-    }
-    const sparkBaseUrl = simulator?.url ?? (options.sparkBaseUrl as string);
+    const spark = await startSparkProvider(options, {
+      dataDir,
+      host,
+      apiKey: environment.sparkApiKey,
+    });
+    const { simulator, key: sparkKey, baseUrl: sparkBaseUrl } = spark;
+    if (simulator) closers.push(() => simulator.close());
 
     const functionEnvironment = stackVariables(app.functions);
     // Set once the control plane is up, before any function can be invoked: the endpoints every
@@ -238,16 +215,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => engine.abortAll());
 
-    const schedules = schedulesFromTemplate(template);
-    // Scheduler -> the schedule-firing function, which starts the execution named from the
-    // firing's scheduled time: a repeated delivery meets the same generation.
-    const fireSchedule = async (schedule: LocalSchedule, firing: Firing) => {
-      // Scheduler invokes its target as the schedule's role (its `Target.RoleArn`).
-      const role = scheduleRole(template, schedule.arn.split('/').pop() as string);
-      const invoker = role ? invokerAs(lambda, access, identities.caller(role)) : lambda;
-      const answer = await invoker.invoke(schedule.functionArn, firingInput(schedule, firing));
-      return { id: (answer as { id: string }).id };
-    };
+    // Scheduler -> the schedule-firing function, as each schedule's role.
+    const schedules = scheduleTargets({ template, lambda, access, identities });
     let s3Notifications: ReturnType<typeof wireS3Notifications> = {
       redeliver: () => ({ delivered: 0 }),
       resume: () => undefined,
@@ -266,7 +235,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       host,
       admin: {
         listSchedules: () => scheduler.list(),
-        triggerSchedule: (name) => triggerSchedule(name),
+        triggerSchedule: (name) => schedules.trigger(name),
         redeliverS3Event: (bucket, key) => s3Notifications.redeliver(bucket, key),
       },
     });
@@ -295,29 +264,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       [CopyEnv.insecureOrigins]: simulator ? new URL(simulator.url).origin : '',
     };
 
-    const scheduler = startScheduler(
-      schedules,
-      async (schedule, firing) => {
-        const { id } = await fireSchedule(schedule, firing);
-        log(`schedule ${schedule.name} fired: generation ${id}`);
-      },
-      { onError: (error: unknown) => log(`schedule failed: ${(error as Error).message}`) } as never,
-    );
+    const scheduler = schedules.start(log);
     closers.push(() => scheduler.stop());
-    const scheduleNamed = (name: string) => {
-      const schedule = schedules.find((candidate) => candidate.name === name);
-      if (!schedule) {
-        throw new Error(
-          `No schedule "${name}"; configured: ${schedules.map((s) => s.name).join(', ') || 'none'}`,
-        );
-      }
-      return schedule;
-    };
-    const triggerSchedule = async (name: string) => fireSchedule(scheduleNamed(name), firingNow());
-    const fireScheduleAt = async (name: string, scheduledTime: Date) => {
-      const schedule = scheduleNamed(name);
-      return fireSchedule(schedule, firingAt(scheduledTime));
-    };
 
     const apiKeysTable = functionEnvironment[API_KEYS_TABLE_VARIABLE] as string;
     const documents = DynamoDBDocumentClient.from(adminDynamodb);
@@ -395,7 +343,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         region: LOCAL_REGION,
         tableName: generationsTable,
       },
-      spark: { baseUrl: sparkBaseUrl, simulated },
+      spark: { baseUrl: sparkBaseUrl, simulated: simulator !== undefined },
       functions: {
         mode: app.mode,
         assets: app.assemblyDir ?? join(PROJECT_ROOT, 'functions'),
@@ -424,8 +372,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       app,
       dataDir,
       resumed,
-      triggerSchedule,
-      fireScheduleAt,
+      triggerSchedule: schedules.trigger,
+      fireScheduleAt: schedules.fireAt,
       close,
     };
   } catch (error) {
