@@ -1,7 +1,7 @@
 /**
  * What the batch-progress function does with one generation event: count the line's end in its
  * batch and end the batch if that was the last line. Safe to repeat: the count is taken once per
- * line (shared/generation/repository.ts `countBatchLineEnd`), and a batch ends once.
+ * line (shared/generation/batch-lines.ts `countEnd`), and a batch ends once.
  */
 import type { GenerationRepository } from '#shared/generation/repository.ts';
 import { logger } from '#shared/observability/powertools.ts';
