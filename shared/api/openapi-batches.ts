@@ -23,6 +23,7 @@ import { idempotencyKeySchema } from './idempotency-key.ts';
 import {
   type ErrorAnswer,
   errors,
+  IDEMPOTENCY_CONFLICT,
   INTERNAL,
   inline,
   json,
@@ -139,11 +140,7 @@ export function batchPaths(): Record<string, Record<string, unknown>> {
               text: 'An empty body, a body sent as gzip that is not valid gzip, a bad upload request or metadata, or a malformed Idempotency-Key.',
             },
             UNAUTHORIZED,
-            {
-              status: '409',
-              codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
-              text: 'The Idempotency-Key was used with another body, or is still in progress.',
-            },
+            IDEMPOTENCY_CONFLICT,
             {
               status: '413',
               codes: [ErrorCodes.API_BODY_TOO_LARGE],

@@ -25,6 +25,11 @@ export const UNAUTHORIZED = {
   codes: [ErrorCodes.API_UNAUTHORIZED],
   text: 'Missing, unknown or revoked API key.',
 };
+export const IDEMPOTENCY_CONFLICT = {
+  status: '409',
+  codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
+  text: 'The Idempotency-Key was used with another body, or is still in progress.',
+};
 export const THROTTLED = {
   status: '429',
   codes: [ErrorCodes.API_THROTTLED],

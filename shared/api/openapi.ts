@@ -14,6 +14,7 @@ import { BATCH_COMPONENTS, batchPaths } from './openapi-batches.ts';
 import {
   errorResponse,
   errors,
+  IDEMPOTENCY_CONFLICT,
   INTERNAL,
   inline,
   type JsonSchema,
@@ -150,11 +151,7 @@ export function buildOpenApiDocument(): OpenApiObject {
               text: 'The body, a field or a header is invalid; `details` lists every failure.',
             },
             UNAUTHORIZED,
-            {
-              status: '409',
-              codes: [ErrorCodes.API_IDEMPOTENCY_CONFLICT],
-              text: 'The Idempotency-Key was used with another body, or is still in progress.',
-            },
+            IDEMPOTENCY_CONFLICT,
             {
               status: '413',
               codes: [ErrorCodes.API_BODY_TOO_LARGE],
