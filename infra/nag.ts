@@ -211,4 +211,11 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     'AwsSolutions::AwsSolutions-APIG4',
     'GET /openapi.json is public on purpose: the API description holds no data. Every other route is authorised (checked by test/infra/stack.test.ts).',
   );
+  for (const method of api.console.methods) {
+    acknowledge(
+      method,
+      'AwsSolutions::AwsSolutions-APIG4',
+      'The console page (GET /, GET /console/{file}) is public on purpose, as a web page is: it holds no data, and everything it shows comes through the authorised routes with the key a person types (docs/decisions.md D35).',
+    );
+  }
 }

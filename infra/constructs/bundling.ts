@@ -87,6 +87,29 @@ export const sdkSchemaLiteralKeys: Plugin = {
   },
 };
 
+/** `console/assets.ts`, the module the console function reads the page's files from. */
+export const CONSOLE_ASSETS_MODULE = /[\\/]console[\\/]assets\.ts$/;
+
+/**
+ * esbuild plugin: the console function's bundle carries the page's files. `console/assets.ts`
+ * (which builds them at run time from source) is replaced by the files themselves, built now with
+ * the page's own options (`console/build.ts`), so the deployed function has no build step.
+ */
+export const consolePageAssets: Plugin = {
+  name: 'console-page-assets',
+  setup(build) {
+    build.onLoad({ filter: CONSOLE_ASSETS_MODULE }, async () => {
+      // Loaded here: most bundles never import the page, and a cached start builds none.
+      const { buildConsoleAssets } = await import('#console/build.ts');
+      const files = await buildConsoleAssets();
+      return {
+        contents: `const files = ${JSON.stringify(files)};\nexport function consoleAssets() { return Promise.resolve(files); }\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 /**
  * An ESM bundle of the code it imports, CommonJS included: some CommonJS dependencies call
  * `require()`, so the bundle gets one.
@@ -124,7 +147,7 @@ export function functionBuildOptions(bundle: FunctionBundle): BuildOptions {
     external: [...CREDENTIAL_PROVIDERS_FROM_RUNTIME, ...(bundle.external ?? [])],
     alias: { ...BUNDLE_ALIASES },
     banner: { js: REQUIRE_BANNER },
-    plugins: [sdkSchemaLiteralKeys],
+    plugins: [sdkSchemaLiteralKeys, consolePageAssets],
     logLevel: 'warning',
   };
 }

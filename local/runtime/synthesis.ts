@@ -37,7 +37,7 @@ export interface SynthesizedApp {
 /** Stack configuration the local runtime always applies (prompt files and schedules belong to the owner `local`). */
 export const LOCAL_CONFIG_OVERRIDES = { defaultOwner: 'local' } as const;
 
-const SOURCE_FOLDERS = ['infra', 'functions', 'shared'];
+const SOURCE_FOLDERS = ['infra', 'functions', 'shared', 'console'];
 const CONFIG_FILES = ['cdk.json', 'spark-t2i.config.json'];
 
 export interface SynthesisOptions {
@@ -236,6 +236,6 @@ async function hashFiles(files: readonly string[], prefix = ''): Promise<string>
 async function listFiles(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true, recursive: true });
   return entries
-    .filter((entry) => entry.isFile() && /\.(ts|js|json)$/.test(entry.name))
+    .filter((entry) => entry.isFile() && /\.(ts|js|json|css)$/.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name));
 }

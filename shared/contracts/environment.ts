@@ -380,3 +380,11 @@ export const S3ClientSettings = /* @__PURE__ */ declare(() => ({
     ),
   }),
 }));
+
+/**
+ * The console function (`shared/console/config.ts`): the images bucket, whose pre-signed URLs the
+ * page shows, so its content security policy can allow exactly that origin.
+ */
+export const ConsoleSettings = /* @__PURE__ */ declare(() => ({
+  imagesBucket: Resources.imagesBucket,
+}));

@@ -143,3 +143,25 @@ describe("a route's bundle builds only its own schemas at import", () => {
     },
   );
 });
+
+describe('the console function bundle', () => {
+  it('carries the page’s files, built when it is bundled, and no bundler', async () => {
+    const result = await build({
+      ...functionBuildOptions({
+        entry: join(PROJECT_ROOT, 'functions', 'console', 'handler.ts'),
+        outfile: join(PROJECT_ROOT, 'cdk.out', 'console-test', 'index.mjs'),
+      }),
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const text = result.outputFiles.find((file) => file.path.endsWith('.mjs'))?.text ?? '';
+    const inputs = Object.keys(result.metafile?.inputs ?? {});
+
+    // Booleans: a failure would print a bundle of 100 KB.
+    expect(/"app\.js":\{contentType:"text\/javascript; charset=utf-8",body:/.test(text)).toBe(true);
+    expect(/"app\.css":\{contentType:"text\/css; charset=utf-8",body:/.test(text)).toBe(true);
+    expect(inputs.some((input) => input.includes('node_modules/esbuild'))).toBe(false);
+    expect(inputs).not.toContain('console/build.ts');
+  }, 60_000);
+});

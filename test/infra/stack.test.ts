@@ -441,6 +441,20 @@ describe('least-privilege IAM', () => {
     ]);
   });
 
+  it('gives the console function no access beyond tracing and its logs, and only the images bucket name', () => {
+    expect(statementsOfRole('ApiConsoleRole').every(isTracingOrLogging)).toBe(true);
+    const [consoleFunction] = Object.entries(template.findResources('AWS::Lambda::Function'))
+      .filter(([id]) => id.startsWith('ApiConsole'))
+      .map(([, fn]) => fn);
+    expect(Object.keys(consoleFunction?.Properties.Environment.Variables).sort()).toEqual([
+      'IMAGES_BUCKET',
+      'NODE_OPTIONS',
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+    ]);
+  });
+
   it('gives ClassifyFailure no access beyond tracing', () => {
     const statements = statementsOfRole('StepsClassifyFailureRole');
     expect(statements.every(isTracingOrLogging)).toBe(true);
@@ -448,16 +462,23 @@ describe('least-privilege IAM', () => {
 });
 
 describe('the HTTP API', () => {
-  it('authorises every route with the key authorizer except GET /openapi.json', () => {
+  it('authorises every route with the key authorizer except GET /openapi.json and the console page', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
       (method) => !['OPTIONS', 'ANY'].includes(method.Properties.HttpMethod),
     );
     // generations: POST, GET, GET {id}, DELETE {id}; batches: POST, GET, GET {id}, DELETE {id},
-    // GET {id}/generations, GET {id}/report; GET /openapi.json.
-    expect(methods).toHaveLength(11);
+    // GET {id}/generations, GET {id}/report; GET /openapi.json; the console: GET /, GET
+    // /console/{file}.
+    expect(methods).toHaveLength(13);
     const open = methods.filter((method) => method.Properties.AuthorizationType === 'NONE');
-    expect(open).toHaveLength(1);
-    expect(JSON.stringify(open[0]?.Properties.ResourceId)).toContain('openapijson');
+    expect(open.map((method) => JSON.stringify(method.Properties.ResourceId)).sort()).toEqual([
+      expect.stringContaining('RootResourceId'),
+      expect.stringContaining('consolefile'),
+      expect.stringContaining('openapijson'),
+    ]);
+    for (const method of open) {
+      expect(JSON.stringify(method.Properties.Integration.Uri)).toMatch(/ApiConsole|ApiOpenApi/);
+    }
     for (const method of methods.filter((m) => m.Properties.AuthorizationType !== 'NONE')) {
       expect(method.Properties.AuthorizationType).toBe('CUSTOM');
       expect(method.Properties.AuthorizerId).toBeDefined();
@@ -500,14 +521,17 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(7);
+    expect(any).toHaveLength(9);
     const allowed = any.map(
       (method) =>
         method.Properties.Integration.IntegrationResponses[0].ResponseParameters[
           'method.response.header.Allow'
         ],
     );
+    // GET on /openapi.json, /batches/{id}/generations and /report, / and /console/{file}.
     expect(allowed.sort()).toEqual([
+      "'GET'",
+      "'GET'",
       "'GET'",
       "'GET'",
       "'GET'",
@@ -586,7 +610,7 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(7);
+    expect(any).toHaveLength(9);
     for (const method of any) {
       const parameters = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
       const { 'method.response.header.Allow': _allow, ...rest } = parameters;
@@ -892,7 +916,7 @@ describe('function error alarms', () => {
 
   it('page on any error of every other function', () => {
     const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
-    expect(direct).toHaveLength(15);
+    expect(direct).toHaveLength(16);
     for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
   });
 });

@@ -52,7 +52,7 @@ function functionId(prefix: string): string {
 }
 
 describe('restApiFromTemplate on the synthesized stack', () => {
-  it('finds the authorised generation and batch routes and the open openapi route', () => {
+  it('finds the authorised generation and batch routes and the open openapi and console routes', () => {
     const routes = model.routes.map(
       ({ method, pathTemplate, functionLogicalId, authorization }) => ({
         method,
@@ -93,6 +93,18 @@ describe('restApiFromTemplate on the synthesized stack', () => {
           functionLogicalId: functionId('ApiOpenApi'),
           authorization: 'NONE',
         },
+        {
+          method: 'GET',
+          pathTemplate: '/',
+          functionLogicalId: functionId('ApiConsole'),
+          authorization: 'NONE',
+        },
+        {
+          method: 'GET',
+          pathTemplate: '/console/{file}',
+          functionLogicalId: functionId('ApiConsole'),
+          authorization: 'NONE',
+        },
         ...(
           [
             ['POST', '/batches', 'ApiSubmitBatch'],
@@ -110,7 +122,7 @@ describe('restApiFromTemplate on the synthesized stack', () => {
         })),
       ]),
     );
-    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(11);
+    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(13);
   });
 
   it('finds the mock ANY method of each resource that answers 405 with its Allow header', () => {
@@ -118,10 +130,12 @@ describe('restApiFromTemplate on the synthesized stack', () => {
     expect(
       mocks.map((route) => [route.pathTemplate, route.mock?.statusCode, route.mock?.headers.Allow]),
     ).toEqual([
+      ['/', 405, 'GET'],
       ['/batches', 405, 'GET, POST'],
       ['/batches/{id}', 405, 'GET, DELETE'],
       ['/batches/{id}/generations', 405, 'GET'],
       ['/batches/{id}/report', 405, 'GET'],
+      ['/console/{file}', 405, 'GET'],
       ['/generations', 405, 'GET, POST'],
       ['/generations/{id}', 405, 'GET, DELETE'],
       ['/openapi.json', 405, 'GET'],
@@ -537,7 +551,9 @@ describe('the local gateway on the synthesized API', () => {
         message: 'Missing Authentication Token',
       });
     }
-    expect((await api('/', {})).status).toBe(404);
+    // `/` is the console page; its folder has no method of its own, and no deeper path.
+    expect((await api('/console', {})).status).toBe(404);
+    expect((await api('/console/a/b', {})).status).toBe(404);
     expect((await api('/generations/a/b', { headers: bearer(ALICE_KEY) })).status).toBe(404);
     expect(lambda.calls).toHaveLength(0);
   });
