@@ -1,0 +1,339 @@
+/**
+ * The console in a real browser against the local runtime (`serve`, bundles as deployed): one
+ * runtime and one Chromium for the file, a fresh browser context (its own sessionStorage) per
+ * test. The simulator takes 8 s per task, long enough to cancel one from the page.
+ */
+import AxeBuilder from '@axe-core/playwright';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { validateGenerationRequest } from '#shared/request/schema.ts';
+import { launchBrowser } from '../helpers/browser.ts';
+import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
+
+const TEST_TIMEOUT_MS = 60_000;
+/** How long a page may take to show what is expected (the machine may be busy). */
+const EVENTUALLY = { timeout: 20_000, interval: 100 };
+
+let runtime: ServedRuntime;
+let browser: Browser;
+let context: BrowserContext;
+/** What the page reported against its content security policy, or threw. */
+let pageProblems: string[];
+
+beforeAll(async () => {
+  // One after the other: on two cores, a first synthesis and Chromium's start compete.
+  runtime = await serve({ simLatencyMs: 8000 });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await runtime?.stop();
+});
+
+afterEach(async () => {
+  await context?.close();
+});
+
+async function openConsole(): Promise<Page> {
+  context = await browser.newContext();
+  const page = await context.newPage();
+  pageProblems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().includes('404')) {
+      pageProblems.push(message.text());
+    }
+  });
+  page.on('pageerror', (error) => pageProblems.push(error.message));
+  await page.goto(`${runtime.endpoints.api}/`);
+  return page;
+}
+
+async function signIn(page: Page): Promise<void> {
+  await page.getByLabel('API key').fill(runtime.apiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Prompt', { exact: true }).waitFor();
+}
+
+/** Every violation axe finds at WCAG 2.1 A/AA that it rates serious or critical. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  return results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length} nodes)`);
+}
+
+/** Whether the image has loaded (the policy allowed its origin and the URL answered). */
+async function loaded(page: Page, name: string): Promise<boolean> {
+  return page
+    .getByRole('img', { name, exact: true })
+    .first()
+    .evaluate((image) => {
+      const shown = image as unknown as { complete: boolean; naturalWidth: number };
+      return shown.complete && shown.naturalWidth > 0;
+    });
+}
+
+describe('the console', () => {
+  it(
+    'signs in with an API key, generates, and shows the image once it is stored',
+    async () => {
+      const page = await openConsole();
+      await signIn(page);
+      await page.getByLabel('Prompt', { exact: true }).fill('a red fox in the snow');
+      await page.getByRole('button', { name: 'Generate', exact: true }).click();
+
+      await expect
+        .poll(() => page.getByText('queued').or(page.getByText('running')).count(), EVENTUALLY)
+        .toBeGreaterThan(0);
+      const image = page.getByRole('img', { name: 'a red fox in the snow', exact: true });
+      await image.waitFor({ timeout: 30_000 });
+      await expect.poll(() => loaded(page, 'a red fox in the snow'), EVENTUALLY).toBe(true);
+      expect(pageProblems).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows the gallery newest first after a reload, fetches more on scroll, and filters it by status',
+    async () => {
+      const done = await submit(runtime, { prompt: 'a gallery lighthouse' });
+      await waitForTerminal(runtime, done);
+      const page = await openConsole();
+      await signIn(page);
+      await page.reload();
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      const tiles = page.locator('.grid > li');
+      const first = tiles.first().getByRole('img', { name: 'a gallery lighthouse', exact: true });
+      await first.waitFor({ timeout: 10_000 });
+      await expect.poll(() => loaded(page, 'a gallery lighthouse'), EVENTUALLY).toBe(true);
+
+      // More than a page (24) after it: the newest come first, the rest when scrolled to.
+      for (let chunk = 0; chunk < 5; chunk++) {
+        await Promise.all(
+          [0, 1, 2, 3, 4].map((index) => submit(runtime, { prompt: `later ${chunk * 5 + index}` })),
+        );
+      }
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      await expect.poll(() => tiles.count(), EVENTUALLY).toBe(24);
+      await tiles
+        .first()
+        .getByRole('button', { name: /^later (2[0-4])\b/ })
+        .waitFor();
+      await page.locator('.end').scrollIntoViewIfNeeded();
+      await expect.poll(() => tiles.count(), EVENTUALLY).toBeGreaterThan(24);
+
+      await page.getByLabel('Status').selectOption('completed');
+      await expect
+        .poll(async () => {
+          const shown = await page.locator('.grid .status').allTextContents();
+          return shown.length > 0 && shown.every((status) => status === 'completed');
+        }, EVENTUALLY)
+        .toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'opens a generation in full: seed, size, sha256, cost, usage and timings; again with the same seed fills the form',
+    async () => {
+      const id = await submit(runtime, {
+        prompt: 'a detailed harbour',
+        seed: 4242,
+        width: 1472,
+        height: 1104,
+      });
+      const record = await waitForTerminal(runtime, id);
+      const page = await openConsole();
+      await signIn(page);
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      await page.getByRole('button', { name: 'a detailed harbour' }).first().click();
+
+      await page.getByRole('heading', { name: `Generation ${id}` }).waitFor();
+      const details = page.locator('dl');
+      await expect
+        .poll(() => details.textContent(), EVENTUALLY)
+        .toContain(record.images[0]?.sha256 ?? '?');
+      const text = await details.textContent();
+      expect(text).toContain('4242');
+      expect(text).toContain('1472 × 1104');
+      expect(text).toContain(String(record.costUsd));
+      expect(text).toMatch(/\d+ in, \d+ out, \d+ tokens/);
+      expect(text).toContain(record.createdAt as string);
+      expect(await page.getByRole('link', { name: 'Download' }).getAttribute('href')).toBe(
+        (await page.getByRole('img', { name: 'a detailed harbour' }).getAttribute('src')) ?? '',
+      );
+
+      await page.getByRole('button', { name: 'Again with the same seed' }).click();
+      await expect(page.getByLabel('Seed').inputValue()).resolves.toBe('4242');
+      await expect(page.getByLabel('Prompt', { exact: true }).inputValue()).resolves.toBe(
+        'a detailed harbour',
+      );
+      await expect(page.getByLabel('Width').inputValue()).resolves.toBe('1472');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'cancels a running generation from its detail view',
+    async () => {
+      const page = await openConsole();
+      await signIn(page);
+      // Submitted once the page is ready: the simulator's 8 s is the time to cancel it in.
+      const id = await submit(runtime, { prompt: 'a generation to cancel' });
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      await page.getByRole('button', { name: 'a generation to cancel' }).first().click();
+      await page.getByRole('button', { name: 'Cancel generation' }).click();
+
+      await expect.poll(() => page.locator('dl').textContent(), EVENTUALLY).toContain('cancelled');
+      const record = await waitForTerminal(runtime, id);
+      expect(record.status).toBe('cancelled');
+      expect(await page.locator('dl').textContent()).toContain(record.error?.code ?? '?');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it.each([
+    ['a size below the provider’s range', { width: '100', height: '100' }],
+    ['one side only', { width: '1328', height: '' }],
+    ['a seed out of range', { seed: '0' }],
+    ['no prompt', { prompt: '   ' }],
+  ])(
+    'refuses %s before sending, with the code and message the server answers',
+    async (_, fields) => {
+      const page = await openConsole();
+      await signIn(page);
+      const posts: string[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST') posts.push(request.url());
+      });
+      const values = { prompt: 'a valid prompt', ...fields };
+      await page.getByLabel('Prompt', { exact: true }).fill(values.prompt);
+      for (const [label, field] of [
+        ['Width', 'width'],
+        ['Height', 'height'],
+        ['Seed', 'seed'],
+      ] as const) {
+        const value = (fields as Record<string, string>)[field];
+        if (value !== undefined) await page.getByLabel(label, { exact: true }).fill(value);
+      }
+      await page.getByRole('button', { name: 'Generate', exact: true }).click();
+
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      // The body the page would have sent, answered by the server itself.
+      const body: Record<string, unknown> = { prompt: values.prompt, use_pre_llm: true };
+      for (const field of ['width', 'height', 'seed'] as const) {
+        const value = (values as Record<string, string>)[field];
+        if (value !== undefined && value !== '') body[field] = Number(value);
+      }
+      if (body.seed === undefined) body.seed = -1;
+      if (body.width === undefined && body.height === undefined) {
+        body.width = 1328;
+        body.height = 1328;
+      }
+      const answer = await runtime.api('/generations', {
+        method: 'POST',
+        body: JSON.stringify(body),
+      });
+      const { error } = (await answer.json()) as { error: { code: string; message: string } };
+      expect(answer.status).toBe(400);
+      const local = validateGenerationRequest(body);
+      expect(local.ok ? undefined : local.error.code).toBe(error.code);
+      await expect(alert.textContent()).resolves.toBe(`${error.code} ${error.message}`);
+      expect(posts).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'generates with the keyboard alone',
+    async () => {
+      const page = await openConsole();
+      // Evaluated in the page (a string: the tests are compiled without the DOM's types).
+      const focused = () =>
+        page.evaluate<string>(
+          "(() => { const e = document.activeElement; return (e?.id ?? '') + '|' + (e?.textContent?.trim() ?? ''); })()",
+        );
+      const tabTo = async (wanted: (focus: string) => boolean) => {
+        for (let step = 0; step < 20; step++) {
+          await page.keyboard.press('Tab');
+          if (wanted(await focused())) return;
+        }
+        throw new Error(`no focusable element matched; last focus ${await focused()}`);
+      };
+      await tabTo((focus) => focus.startsWith('api-key|'));
+      await page.keyboard.type(runtime.apiKey);
+      await page.keyboard.press('Enter');
+      await page.getByLabel('Prompt', { exact: true }).waitFor();
+      await tabTo((focus) => focus.startsWith('prompt|'));
+      await page.keyboard.type('a keyboard only lantern');
+      await tabTo((focus) => focus === '|Generate');
+      await page.keyboard.press('Enter');
+
+      await page
+        .getByRole('img', { name: 'a keyboard only lantern', exact: true })
+        .waitFor({ timeout: 30_000 });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'has no serious or critical WCAG 2.1 AA violation on any view',
+    async () => {
+      const id = await submit(runtime, { prompt: 'an accessible orchard' });
+      await waitForTerminal(runtime, id);
+      const page = await openConsole();
+      expect(await seriousViolations(page), 'sign in').toEqual([]);
+      await signIn(page);
+      await page.getByLabel('Prompt', { exact: true }).fill('x'.repeat(130));
+      await page.getByLabel('Width', { exact: true }).fill('10');
+      await page.getByRole('button', { name: 'Generate', exact: true }).click();
+      await page.getByRole('alert').waitFor();
+      expect(await seriousViolations(page), 'generate, refused').toEqual([]);
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      await page.getByRole('img', { name: 'an accessible orchard', exact: true }).first().waitFor();
+      expect(await seriousViolations(page), 'gallery').toEqual([]);
+      await page.getByRole('button', { name: 'an accessible orchard' }).first().click();
+      await page.locator('dl').waitFor();
+      expect(await seriousViolations(page), 'detail').toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'keeps the key in sessionStorage only: never in a URL, localStorage or a cookie, and forgets it on sign out',
+    async () => {
+      const page = await openConsole();
+      const urls: string[] = [];
+      page.on('request', (request) => urls.push(request.url()));
+      await signIn(page);
+      await page.getByLabel('Prompt', { exact: true }).fill('a private key test');
+      await page.getByRole('button', { name: 'Generate', exact: true }).click();
+      await page
+        .getByRole('img', { name: 'a private key test', exact: true })
+        .waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Gallery' }).click();
+      await page.locator('.grid > li').first().waitFor();
+
+      const storage = () =>
+        page.evaluate<{ local: string; session: string; cookie: string; url: string }>(
+          '({ local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }), cookie: document.cookie, url: location.href })',
+        );
+      const signedIn = await storage();
+      expect(signedIn.session).toContain(runtime.apiKey);
+      expect(signedIn.local).not.toContain(runtime.apiKey);
+      expect(signedIn.cookie).toBe('');
+      expect([signedIn.url, ...urls].filter((url) => url.includes(runtime.apiKey))).toEqual([]);
+      expect((await context.cookies()).length).toBe(0);
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('API key').waitFor();
+      expect((await storage()).session).not.toContain(runtime.apiKey);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
