@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only overhead,batch,copy-memory,bundles,batch-reads] [--out DIR]`: runs the
+ * `npm run bench [-- --quick] [--only overhead,batch,copy-memory,bundles,batch-reads,console] [--out DIR]`: runs the
  * benchmark scenarios one after another against the local runtime and the simulator at time
  * scale 1, writes `<out>/<scenario>.json` for each and `<out>/latest.md` for every result file
  * in the folder. Exit code 0 when every target is met, 1 otherwise (the files say which and why).
@@ -13,6 +13,7 @@ import type { Scenario } from './lib/scenario.ts';
 import { batchScenario } from './scenarios/batch.ts';
 import { batchReadsScenario } from './scenarios/batch-reads.ts';
 import { bundlesScenario } from './scenarios/bundles.ts';
+import { consoleScenario } from './scenarios/console.ts';
 import { copyMemoryScenario } from './scenarios/copy-memory.ts';
 import { overheadScenario } from './scenarios/overhead.ts';
 
@@ -22,6 +23,7 @@ const SCENARIO_MODULES: Record<(typeof SCENARIOS)[number], Scenario> = {
   'copy-memory': copyMemoryScenario,
   bundles: bundlesScenario,
   'batch-reads': batchReadsScenario,
+  console: consoleScenario,
 };
 
 const argv = process.argv.slice(2);

@@ -1,7 +1,14 @@
 /** The benchmark's command line: `npm run bench [-- --quick] [--only a,b] [--out DIR]`. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['overhead', 'batch', 'copy-memory', 'bundles', 'batch-reads'] as const;
+export const SCENARIOS = [
+  'overhead',
+  'batch',
+  'copy-memory',
+  'bundles',
+  'batch-reads',
+  'console',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchArgs {
