@@ -33,6 +33,11 @@ export interface ServeOptions {
   readonly env?: Record<string, string>;
   /** Extra `serve` arguments (`--iam-audit FILE` …). */
   readonly args?: readonly string[];
+  /**
+   * How long `serve` may take to print `ready`: a first start in a fresh clone synthesizes the
+   * stack and builds every bundle. @default 60000
+   */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface ServedRuntime {
@@ -102,7 +107,7 @@ export async function serve(options: ServeOptions = {}): Promise<ServedRuntime> 
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`serve did not get ready:\n${output}`));
-    }, 60_000);
+    }, options.readyTimeoutMs ?? 60_000);
     const check = () => {
       if (/^ready/m.test(output)) {
         clearTimeout(timer);

@@ -20,11 +20,14 @@ let context: BrowserContext;
 /** What the page reported against its content security policy, or threw. */
 let pageProblems: string[];
 
+/** A first run in a fresh clone synthesizes the stack and builds every bundle first. */
+const FIRST_START_MS = 240_000;
+
 beforeAll(async () => {
   // One after the other: on two cores, a first synthesis and Chromium's start compete.
-  runtime = await serve({ simLatencyMs: 8000 });
+  runtime = await serve({ simLatencyMs: 8000, readyTimeoutMs: FIRST_START_MS });
   browser = await launchBrowser();
-});
+}, FIRST_START_MS + 60_000);
 
 afterAll(async () => {
   await browser?.close();
