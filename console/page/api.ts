@@ -7,6 +7,42 @@ import type { GenerationView } from '#shared/api/schemas.ts';
 
 export type Generation = GenerationView;
 
+/**
+ * A batch as GET /batches/{id} answers it (`batchViewSchema`), the fields the page reads. Written
+ * here rather than imported: the batch modules reach Node's own (node:crypto), which the page's
+ * type check, made without Node's types, must not see.
+ */
+export interface Batch {
+  readonly id: string;
+  readonly status: string;
+  readonly source: { readonly bucket: string; readonly key: string };
+  readonly counts: Readonly<
+    Record<
+      | 'lines'
+      | 'accepted'
+      | 'rejected'
+      | 'queued'
+      | 'running'
+      | 'completed'
+      | 'failed'
+      | 'cancelled',
+      number
+    >
+  >;
+  readonly costUsd: number;
+  readonly createdAt: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** The per-line report of a batch (`PromptFileReport`), the fields the page reads. */
+export interface BatchReport {
+  readonly summary: { readonly accepted: number; readonly rejected: number };
+  readonly lines: ReadonlyArray<
+    | { readonly line: number; readonly id: string }
+    | { readonly line: number; readonly error: { readonly code: string; readonly message: string } }
+  >;
+}
+
 export interface GenerationPage {
   readonly items: Generation[];
   readonly nextCursor?: string;
@@ -106,6 +142,66 @@ export class Api {
   cancel(id: string): Promise<Generation> {
     return this.#call('DELETE', `/generations/${encodeURIComponent(id)}`);
   }
+
+  batches(): Promise<{ items: Batch[]; nextCursor?: string }> {
+    return this.#call('GET', '/batches?limit=20');
+  }
+
+  batch(id: string): Promise<Batch> {
+    return this.#call('GET', `/batches/${encodeURIComponent(id)}`);
+  }
+
+  report(id: string): Promise<BatchReport> {
+    return this.#call('GET', `/batches/${encodeURIComponent(id)}/report`);
+  }
+
+  cancelBatch(id: string): Promise<Batch> {
+    return this.#call('DELETE', `/batches/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Sends a prompt file as the body of POST /batches, telling how much is sent: fetch reports no
+   * upload progress, so this one request goes through XMLHttpRequest.
+   */
+  uploadBatch(file: File, onProgress: (sent: number, total: number) => void): Promise<Batch> {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open('POST', `${this.#base}/batches`);
+      request.setRequestHeader('authorization', `Bearer ${this.#key}`);
+      request.setRequestHeader('content-type', batchMediaType(file.name));
+      request.upload.onprogress = (event) => onProgress(event.loaded, event.total);
+      request.onerror = () => reject(new ApiError(0, 'network', 'The API could not be reached'));
+      request.onload = () => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(request.responseText);
+        } catch {
+          parsed = undefined;
+        }
+        if (request.status >= 200 && request.status < 300) {
+          resolve(parsed as Batch);
+          return;
+        }
+        const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)
+          ?.error;
+        reject(
+          new ApiError(
+            request.status,
+            typeof error?.code === 'string' ? error.code : String(request.status),
+            typeof error?.message === 'string' ? error.message : `HTTP ${request.status}`,
+          ),
+        );
+      };
+      request.send(file);
+    });
+  }
+}
+
+/** The media type POST /batches reads a file as, from its extension (the formats of §6). */
+export function batchMediaType(name: string): string {
+  if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'application/jsonl';
+  if (name.endsWith('.json')) return 'application/json';
+  return 'text/plain';
 }
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

@@ -5,12 +5,13 @@
 import { html } from 'htm/preact';
 import { useMemo, useState } from 'preact/hooks';
 import { Api, ApiError, type Generation } from './api.ts';
+import { Batches } from './batches.ts';
 import { Detail } from './detail.ts';
 import { Gallery } from './gallery.ts';
 import { type Draft, EMPTY_DRAFT, GenerateForm } from './generate.ts';
 import { forgetKey, storedKey, storeKey } from './session.ts';
 
-type View = { name: 'generate' | 'gallery' } | { name: 'detail'; id: string };
+type View = { name: 'generate' | 'gallery' | 'batches' } | { name: 'detail'; id: string };
 
 function SignIn(props: { onSignedIn: (key: string) => void }) {
   const [key, setKey] = useState('');
@@ -90,7 +91,7 @@ export function App() {
     setView({ name: 'generate' });
   };
   const open = (id: string) => setView({ name: 'detail', id });
-  const tab = (name: 'generate' | 'gallery', label: string) =>
+  const tab = (name: 'generate' | 'gallery' | 'batches', label: string) =>
     html`<button
       type="button"
       aria-current=${view.name === name ? 'page' : undefined}
@@ -105,7 +106,7 @@ export function App() {
       ${
         api &&
         html`<nav aria-label="Views">
-          ${tab('generate', 'Create')} ${tab('gallery', 'Gallery')}
+          ${tab('generate', 'Create')} ${tab('gallery', 'Gallery')} ${tab('batches', 'Batches')}
           <button type="button" onClick=${signOut}>Sign out</button>
         </nav>`
       }
@@ -124,6 +125,7 @@ export function App() {
         />`
       }
       ${api && view.name === 'gallery' && html`<${Gallery} api=${api} refresh=${refresh} onOpen=${open} />`}
+      ${api && view.name === 'batches' && html`<${Batches} api=${api} />`}
       ${
         api &&
         view.name === 'detail' &&

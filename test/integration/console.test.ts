@@ -308,6 +308,41 @@ describe('the console', () => {
   );
 
   it(
+    'sends a prompt file as a batch: live counts, the report with each refused line’s code, cancel',
+    async () => {
+      const page = await openConsole();
+      await signIn(page);
+      await page.getByRole('button', { name: 'Batches' }).click();
+      const file = [
+        JSON.stringify({ prompt: 'a batch line one' }),
+        JSON.stringify({ prompt: 'a batch line two', width: 100, height: 100 }),
+        JSON.stringify({ prompt: 'a batch line three' }),
+      ].join('\n');
+      await page.getByLabel('Prompt file').setInputFiles({
+        name: 'lines.jsonl',
+        mimeType: 'application/jsonl',
+        buffer: Buffer.from(file),
+      });
+
+      const counts = page.locator('dl.counts');
+      await expect
+        .poll(async () => (await counts.textContent()) ?? '', EVENTUALLY)
+        .toMatch(/lines3accepted2rejected1/);
+      await page.getByRole('button', { name: 'Show report' }).click();
+      const refused = page.getByRole('row', { name: /^2 / });
+      await refused.waitFor();
+      expect(await refused.textContent()).toContain('003001009');
+      expect(await seriousViolations(page), 'batches').toEqual([]);
+
+      await page.getByRole('button', { name: 'Cancel batch' }).click();
+      await expect
+        .poll(() => page.locator('#batch-heading + p').textContent(), EVENTUALLY)
+        .toContain('cancelled');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'keeps the key in sessionStorage only: never in a URL, localStorage or a cookie, and forgets it on sign out',
     async () => {
       const page = await openConsole();

@@ -1,0 +1,173 @@
+/**
+ * Batches: a prompt file dropped (or chosen) is sent as the body of POST /batches with its
+ * upload's progress; then its counts, live until it ends, its per-line report with each refused
+ * line's code, and cancel. Earlier batches, newest first, can be opened the same way.
+ */
+import { html } from 'htm/preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { type Api, ApiError, type Batch, type BatchReport } from './api.ts';
+import { StatusBadge } from './status.ts';
+
+const ENDED = new Set(['completed', 'cancelled', 'failed']);
+const COUNTS = [
+  'lines',
+  'accepted',
+  'rejected',
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+
+function problemOf(error: unknown): string {
+  return error instanceof ApiError ? `${error.code} ${error.message}` : 'Not reachable';
+}
+
+function Report(props: { report: BatchReport }) {
+  return html`<table>
+    <caption>Report: ${props.report.summary.accepted} accepted, ${props.report.summary.rejected} refused</caption>
+    <thead><tr><th scope="col">Line</th><th scope="col">Generation or error</th></tr></thead>
+    <tbody>
+      ${props.report.lines.map(
+        (line) => html`<tr key=${line.line}>
+          <td>${line.line}</td>
+          <td>
+            ${'id' in line ? html`<code>${line.id}</code>` : html`<code>${line.error.code}</code> ${line.error.message}`}
+          </td>
+        </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function BatchDetail(props: { api: Api; batch: Batch; onChange: (batch: Batch) => void }) {
+  const { api, batch, onChange } = props;
+  const [report, setReport] = useState<BatchReport | undefined>();
+  const [problem, setProblem] = useState<string | undefined>();
+
+  useEffect(() => {
+    if (ENDED.has(batch.status)) return;
+    const timer = setTimeout(() => {
+      api.batch(batch.id).then(onChange, (error: unknown) => setProblem(problemOf(error)));
+    }, 1000);
+    return () => clearTimeout(timer);
+  }, [api, batch, onChange]);
+
+  const showReport = async () => {
+    try {
+      setReport(await api.report(batch.id));
+      setProblem(undefined);
+    } catch (error) {
+      setProblem(problemOf(error));
+    }
+  };
+  const cancel = async () => {
+    try {
+      onChange(await api.cancelBatch(batch.id));
+    } catch (error) {
+      setProblem(problemOf(error));
+    }
+  };
+
+  return html`<section aria-labelledby="batch-heading">
+    <h3 id="batch-heading">Batch <code>${batch.id}</code></h3>
+    <p>
+      <${StatusBadge} status=${batch.status} /> ${batch.source.key.split('/').pop()} · cost
+      ${batch.costUsd} USD
+    </p>
+    ${batch.error && html`<p class="problem"><code>${batch.error.code}</code> ${batch.error.message}</p>`}
+    <dl class="counts" aria-live="polite">
+      ${COUNTS.map((name) => html`<dt>${name}</dt><dd>${batch.counts[name]}</dd>`)}
+    </dl>
+    <div class="actions">
+      ${!ENDED.has(batch.status) && html`<button type="button" onClick=${cancel}>Cancel batch</button>`}
+      <button type="button" onClick=${showReport}>Show report</button>
+    </div>
+    ${problem && html`<p class="problem" role="alert">${problem}</p>`}
+    ${report && html`<${Report} report=${report} />`}
+  </section>`;
+}
+
+export function Batches(props: { api: Api }) {
+  const { api } = props;
+  const [batches, setBatches] = useState<Batch[]>([]);
+  const [current, setCurrent] = useState<Batch | undefined>();
+  const [progress, setProgress] = useState<{ sent: number; total: number } | undefined>();
+  const [problem, setProblem] = useState<string | undefined>();
+  const [over, setOver] = useState(false);
+
+  const refresh = useCallback(() => {
+    api.batches().then(
+      (page) => setBatches(page.items),
+      (error: unknown) => setProblem(problemOf(error)),
+    );
+  }, [api]);
+  useEffect(refresh, [refresh]);
+
+  const send = async (file: File | undefined) => {
+    if (file === undefined) return;
+    setProblem(undefined);
+    setProgress({ sent: 0, total: file.size });
+    try {
+      const batch = await api.uploadBatch(file, (sent, total) => setProgress({ sent, total }));
+      setCurrent(batch);
+      refresh();
+    } catch (error) {
+      setProblem(problemOf(error));
+    } finally {
+      setProgress(undefined);
+    }
+  };
+
+  return html`<section aria-labelledby="batches-heading">
+    <h2 id="batches-heading">Batches</h2>
+    <div
+      class=${`drop${over ? ' over' : ''}`}
+      onDragOver=${(e: DragEvent) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave=${() => setOver(false)}
+      onDrop=${(e: DragEvent) => {
+        e.preventDefault();
+        setOver(false);
+        void send(e.dataTransfer?.files[0]);
+      }}
+    >
+      <label for="batch-file">Prompt file</label>
+      <p class="hint" id="batch-file-hint">
+        Drop a .jsonl, .txt or .json file here, or choose one: one request a line.
+      </p>
+      <input
+        type="file"
+        id="batch-file"
+        accept=".jsonl,.ndjson,.txt,.json"
+        aria-describedby="batch-file-hint"
+        onChange=${(e: Event) => {
+          const input = e.target as HTMLInputElement;
+          void send(input.files?.[0]);
+          input.value = '';
+        }}
+      />
+      ${
+        progress &&
+        html`<label for="upload-progress">Upload</label>
+          <progress id="upload-progress" max=${progress.total} value=${progress.sent}></progress>`
+      }
+    </div>
+    ${problem && html`<p class="problem" role="alert">${problem}</p>`}
+    ${current && html`<${BatchDetail} api=${api} batch=${current} onChange=${setCurrent} />`}
+    <h3>Recent batches</h3>
+    <ul class="batches">
+      ${batches.map(
+        (batch) => html`<li key=${batch.id}>
+          <button type="button" class="link" onClick=${() => setCurrent(batch)}>
+            ${batch.source.key.split('/').pop()} (${batch.createdAt})
+          </button>
+          <${StatusBadge} status=${batch.status} />
+        </li>`,
+      )}
+    </ul>
+  </section>`;
+}
