@@ -6,6 +6,7 @@ import {
   handOverFreeSlots,
   ProviderSlots,
   releaseSlot,
+  type SlotDeps,
   type SlotGrant,
   TokenExpiredError,
   type WakeWaiter,
@@ -31,6 +32,21 @@ function wakeRecorder(expired: ReadonlySet<string> = new Set()) {
 }
 
 const waiter = (id: string, queuedAt: string) => ({ id, queuedAt, token: `token-${id}` });
+
+/** Generation `g<index>` asks for a slot; resolves with its id once its execution is woken. */
+async function takeSlot(
+  index: number,
+  deps: SlotDeps,
+  wakers: Map<string, () => void>,
+): Promise<string> {
+  const id = `g${index}`;
+  const token = `token-${id}`;
+  const granted = new Promise<void>((resolve) => wakers.set(token, resolve));
+  const queuedAt = new Date(Date.UTC(2026, 11, 1, 10, 0, index)).toISOString();
+  await acquireSlotStep({ id, token, queuedAt }, deps);
+  await granted;
+  return id;
+}
 
 describe('ProviderSlots', () => {
   it('grants up to its capacity, then answers full; a holder asking again answers held', async () => {
@@ -282,18 +298,7 @@ describe('acquiring and releasing slots', () => {
           const deps = { slots, wake };
           await Promise.all(
             holdTimes.map(async (holdMs, index) => {
-              const id = `g${index}`;
-              const token = `token-${id}`;
-              const granted = new Promise<void>((resolve) => wakers.set(token, resolve));
-              await acquireSlotStep(
-                {
-                  id,
-                  token,
-                  queuedAt: new Date(Date.UTC(2026, 11, 1, 10, 0, index)).toISOString(),
-                },
-                deps,
-              );
-              await granted;
+              const id = await takeSlot(index, deps, wakers);
               running++;
               mostRunning = Math.max(mostRunning, running);
               await new Promise((resolve) => setTimeout(resolve, holdMs));
@@ -367,18 +372,7 @@ describe('hand-overs that die', () => {
           })();
           await Promise.all(
             deaths.map(async (death, index) => {
-              const id = `g${index}`;
-              const token = `token-${id}`;
-              const granted = new Promise<void>((resolve) => wakers.set(token, resolve));
-              await acquireSlotStep(
-                {
-                  id,
-                  token,
-                  queuedAt: new Date(Date.UTC(2026, 11, 1, 10, 0, index)).toISOString(),
-                },
-                { slots, wake },
-              );
-              await granted;
+              const id = await takeSlot(index, { slots, wake }, wakers);
               running++;
               mostRunning = Math.max(mostRunning, running);
               await new Promise((resolve) => setTimeout(resolve, index % 4));
