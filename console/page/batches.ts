@@ -70,11 +70,11 @@ function BatchDetail(props: { api: Api; batch: Batch; onChange: (batch: Batch) =
     }
   };
 
+  // htm drops whitespace that holds a line break: words and values a space apart share a line.
   return html`<section aria-labelledby="batch-heading">
     <h3 id="batch-heading">Batch <code>${batch.id}</code></h3>
     <p>
-      <${StatusBadge} status=${batch.status} /> ${batch.source.key.split('/').pop()} · cost
-      ${batch.costUsd} USD
+      <${StatusBadge} status=${batch.status} /> ${batch.source.key.split('/').pop()} · cost ${batch.costUsd} USD
     </p>
     ${batch.error && html`<p class="problem"><code>${batch.error.code}</code> ${batch.error.message}</p>`}
     <dl class="counts" aria-live="polite">

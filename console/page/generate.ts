@@ -211,8 +211,7 @@ export function GenerateForm(props: {
         ${
           pending &&
           html`<p>
-            Generation <code>${pending.id}</code>:
-            <${StatusBadge} status=${current?.status ?? 'queued'} />
+            Generation <code>${pending.id}</code>: <${StatusBadge} status=${current?.status ?? 'queued'} />
           </p>`
         }
         ${
