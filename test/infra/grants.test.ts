@@ -310,6 +310,8 @@ const CALLS: Record<string, readonly Call[]> = {
     presign,
   ],
   ApiOpenApiRole: [],
+  // The console's page holds no data: nothing but its logs and tracing (D35).
+  ApiConsoleRole: [],
   ApiSubmitBatchRole: [
     {
       action: 'dynamodb:PutItem',
