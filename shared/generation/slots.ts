@@ -330,10 +330,14 @@ export async function releaseSlot(
  * frees none itself, hands over as many as are free.
  *
  * Each round reads how many slots are free and takes that many of the oldest waiters nobody is
- * serving, and any of them that holds a slot already. A waiter is first claimed (a conditional write only one party can win while the claim
+ * serving. A waiter is first claimed (a conditional write only one party can win while the claim
  * lasts), then given a slot, woken, and only then taken off the queue: a party that dies at any
  * point leaves the waiter queued, and once its claim lapses the next hand-over serves it (a slot
- * it was already given is found held; a token already answered is refused and changes nothing).
+ * it was already given is found held; a token already answered is refused and changes nothing;
+ * a waiter given a slot by a party that died before waking it is woken by the first hand-over
+ * that has a slot free, since it is the oldest). Waiters that hold a slot are not woken while
+ * every slot is taken: a stale token's grant (given, refused, given back) racing a live token
+ * of the same generation woken as `held` would give back the slot the live one runs on.
  * Several generations often end at once and all hand over together; each tries the waiters of
  * its round in its own random order, so they seldom race for the same one (the round's waiters
  * are all served now, so their order among themselves does not matter). When the slots are full
@@ -353,21 +357,15 @@ export async function handOverFreeSlots(
   // Each round serves or gives up what it claims; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
-    const holders = new Set(await deps.slots.holders());
-    const free = Math.max(deps.slots.capacity - holders.size, 0);
+    const free = deps.slots.capacity - (await deps.slots.holders()).length;
+    if (free <= 0) return { woken };
     const now = clock(deps)();
     const staleBefore = staleClaimsBefore(now);
-    const open = (await deps.slots.oldestWaiters(free + CLAIM_LOOKAHEAD)).filter(
-      (waiter) => waiter.claimedAt === undefined || waiter.claimedAt < staleBefore,
-    );
-    // A waiter that holds a slot already (a hand-over died after granting it) is woken whether
-    // or not a slot is free; the others get the free slots.
-    const served = [
-      ...open.filter((waiter) => holders.has(waiter.id)),
-      ...open.filter((waiter) => !holders.has(waiter.id)).slice(0, free),
-    ];
-    if (served.length === 0) return { woken };
-    for (const waiter of shuffled(served)) {
+    const open = (await deps.slots.oldestWaiters(free + CLAIM_LOOKAHEAD))
+      .filter((waiter) => waiter.claimedAt === undefined || waiter.claimedAt < staleBefore)
+      .slice(0, free);
+    if (open.length === 0) return { woken };
+    for (const waiter of shuffled(open)) {
       if (given >= limit) return { woken };
       const claimedAt = now.toISOString();
       // Someone else (another releaser, or the waiter's own second attempt) took it.
