@@ -7,10 +7,7 @@
  *
  * Every operation is idempotent, so retries, restarts and duplicated events are harmless:
  * acquiring a slot already held succeeds, releasing one not held does nothing, and a waiter is
- * served by one party at a time — the one whose conditional claim of its queue item succeeds. The
- * item leaves the queue only after its execution was woken, so a party that dies half way (a
- * function timed out or crashed between taking a waiter and waking it) loses nobody: its claim
- * lapses and the next hand-over, or the reconciler's sweep, serves the waiter again.
+ * granted by exactly one party — the one whose conditional delete of its queue item succeeds.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -29,23 +26,12 @@ export const SlotsTableSchema = { partitionKey: 'pk', sortKey: 'sk' } as const;
 const SEMAPHORE_KEY = { pk: 'semaphore', sk: 'provider' };
 const WAITERS = 'waiter';
 
-/**
- * How long a claim on a waiter keeps others off it: longer than any function that hands over
- * slots can run (the reconciler's 5-minute timeout is the longest), so a live claimer is never
- * overtaken; a dead one's waiter is served again after this.
- */
-export const CLAIM_LEASE_MS = 6 * 60_000;
-/** Waiters read past the free slots' number, so claimed ones at the head do not hide the rest. */
-const CLAIM_LOOKAHEAD = 25;
-
 /** A generation waiting for a slot, and the task token that wakes its execution. */
 export interface SlotWaiter {
   readonly id: string;
   /** When its execution started: the queue's order. */
   readonly queuedAt: string;
   readonly token: string;
-  /** When a party claimed it to hand it a slot (absent while nobody does). */
-  readonly claimedAt?: string;
 }
 
 export class ProviderSlots {
@@ -73,20 +59,26 @@ export class ProviderSlots {
 
   /** Takes a free slot for `id` if it holds none; says whether this call took one. */
   async tryAcquire(id: string): Promise<boolean> {
-    return this.#conditionally(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: SEMAPHORE_KEY,
-        UpdateExpression: 'ADD holders :ids',
-        ConditionExpression:
-          'attribute_not_exists(holders) OR (size(holders) < :capacity AND NOT contains(holders, :id))',
-        ExpressionAttributeValues: {
-          ':ids': new Set([id]),
-          ':id': id,
-          ':capacity': this.capacity,
-        },
-      }),
-    );
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: SEMAPHORE_KEY,
+          UpdateExpression: 'ADD holders :ids',
+          ConditionExpression:
+            'attribute_not_exists(holders) OR (size(holders) < :capacity AND NOT contains(holders, :id))',
+          ExpressionAttributeValues: {
+            ':ids': new Set([id]),
+            ':id': id,
+            ':capacity': this.capacity,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Gives back the slot of `id` (nothing happens when it holds none). */
@@ -130,63 +122,41 @@ export class ProviderSlots {
     );
   }
 
-  /**
-   * Claims a waiter to hand it a slot: only while it is still queued with the same token and
-   * nobody else's claim is younger than `staleBefore`. Says whether this call claimed it.
-   */
-  async claim(waiter: SlotWaiter, claimedAt: string, staleBefore: string): Promise<boolean> {
-    return this.#conditionally(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
-        UpdateExpression: 'SET claimedAt = :claimedAt',
-        ConditionExpression:
-          '#token = :token AND (attribute_not_exists(claimedAt) OR claimedAt < :staleBefore)',
-        ExpressionAttributeNames: { '#token': 'token' },
-        ExpressionAttributeValues: {
-          ':token': waiter.token,
-          ':claimedAt': claimedAt,
-          ':staleBefore': staleBefore,
-        },
-      }),
-    );
-  }
-
-  /** Gives up this call's claim (the slots were full after all): the waiter waits on. */
-  async unclaim(waiter: SlotWaiter, claimedAt: string): Promise<void> {
-    await this.#conditionally(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
-        UpdateExpression: 'REMOVE claimedAt',
-        ConditionExpression: '#token = :token AND claimedAt = :claimedAt',
-        ExpressionAttributeNames: { '#token': 'token' },
-        ExpressionAttributeValues: { ':token': waiter.token, ':claimedAt': claimedAt },
-      }),
-    );
+  /** Puts back a waiter this call took off the queue, unless it has been queued again since. */
+  async requeue(waiter: SlotWaiter): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**
    * Takes a waiter off the queue if it is still there with the same token; says whether this call
-   * took it. The party that woke it calls this; the waiter's own second attempt passes
-   * `unclaimedBefore`, so it never takes an item someone is serving (that party wakes it).
+   * took it (and so must wake it).
    */
-  async dequeue(waiter: SlotWaiter, unclaimedBefore?: string): Promise<boolean> {
-    return this.#conditionally(
-      new DeleteCommand({
-        TableName: this.#tableName,
-        Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
-        ConditionExpression:
-          unclaimedBefore === undefined
-            ? '#token = :token'
-            : '#token = :token AND (attribute_not_exists(claimedAt) OR claimedAt < :staleBefore)',
-        ExpressionAttributeNames: { '#token': 'token' },
-        ExpressionAttributeValues: {
-          ':token': waiter.token,
-          ...(unclaimedBefore !== undefined && { ':staleBefore': unclaimedBefore }),
-        },
-      }),
-    );
+  async dequeue(waiter: SlotWaiter): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#tableName,
+          Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: { '#token': 'token' },
+          ExpressionAttributeValues: { ':token': waiter.token },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** The longest-waiting waiters, oldest first. */
@@ -205,19 +175,7 @@ export class ProviderSlots {
       id: String(item.id),
       queuedAt: String(item.queuedAt),
       token: String(item.token),
-      ...(typeof item.claimedAt === 'string' && { claimedAt: item.claimedAt }),
     }));
-  }
-
-  /** Sends a conditional write; says whether its condition held. */
-  async #conditionally(command: UpdateCommand | DeleteCommand): Promise<boolean> {
-    try {
-      await this.#client.send(command);
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
   }
 }
 
@@ -251,13 +209,9 @@ export interface SlotDeps {
   readonly now?: () => Date;
 }
 
-const clock = (deps: SlotDeps): (() => Date) => deps.now ?? (() => new Date());
-
-const grantNow = (deps: SlotDeps): SlotGrant => ({ acquiredAt: clock(deps)().toISOString() });
-
-/** Claims made before this are lapsed: their party died before it finished. */
-const staleClaimsBefore = (now: Date): string =>
-  new Date(now.getTime() - CLAIM_LEASE_MS).toISOString();
+const grantNow = (deps: SlotDeps): SlotGrant => ({
+  acquiredAt: (deps.now ?? (() => new Date()))().toISOString(),
+});
 
 /**
  * The AcquireSlot step (a `waitForTaskToken` task): grants the slot at once when one is free,
@@ -270,42 +224,28 @@ export async function acquireSlotStep(
 ): Promise<{ granted: boolean }> {
   // One read decides the common cases: held already (a retried or restarted step), or full.
   const holders = await deps.slots.holders();
-  if (holders.includes(input.id)) return wakeSelf(input, deps, 'held');
-  if (holders.length < deps.slots.capacity) {
-    const slot = await deps.slots.acquire(input.id);
-    if (slot !== 'full') return wakeSelf(input, deps, slot);
+  if (
+    holders.includes(input.id) ||
+    (holders.length < deps.slots.capacity && (await deps.slots.acquire(input.id)) !== 'full')
+  ) {
+    await deps.wake(input.token, grantNow(deps));
+    return { granted: true };
   }
   await deps.slots.enqueue(input);
   // Read before trying: for most queued generations the cap is still full, and a read costs less
-  // than a refused conditional update. The queue item is taken back only if no hand-over is
-  // serving it; one that is finds the slot held and wakes this execution itself.
+  // than a refused conditional update.
   if (
     (await deps.slots.holders()).length < deps.slots.capacity &&
     (await deps.slots.tryAcquire(input.id)) &&
-    (await deps.slots.dequeue(input, staleClaimsBefore(clock(deps)())))
+    (await deps.slots.dequeue(input))
   ) {
-    return wakeSelf(input, deps, 'granted');
-  }
-  return { granted: false };
-}
-
-/**
- * Wakes the step's own execution. A token nobody waits for any more means the execution stopped
- * (or a hand-over woke it first): a slot this call took is given back, one held before is not.
- */
-async function wakeSelf(
-  input: SlotWaiter,
-  deps: SlotDeps,
-  slot: 'granted' | 'held',
-): Promise<{ granted: boolean }> {
-  try {
     await deps.wake(input.token, grantNow(deps));
     return { granted: true };
-  } catch (error) {
-    if (!(error instanceof TokenExpiredError)) throw error;
-    if (slot === 'granted') await deps.slots.release(input.id);
-    return { granted: false };
   }
+  // Queued. If a releaser took the queue item meanwhile, it wakes this execution (or puts it
+  // back and looks again); if the second attempt won a slot but the releaser had the item, the
+  // releaser finds the slot held and wakes it.
+  return { granted: false };
 }
 
 /**
@@ -329,22 +269,16 @@ export async function releaseSlot(
  * serves its own, so concurrent releasers do not all chase every free slot; the reconciler, which
  * frees none itself, hands over as many as are free.
  *
- * Each round reads how many slots are free and takes that many of the oldest waiters nobody is
- * serving. A waiter is first claimed (a conditional write only one party can win while the claim
- * lasts), then given a slot, woken, and only then taken off the queue: a party that dies at any
- * point leaves the waiter queued, and once its claim lapses the next hand-over serves it (a slot
- * it was already given is found held; a token already answered is refused and changes nothing;
- * a waiter given a slot by a party that died before waking it is woken by the first hand-over
- * that has a slot free, since it is the oldest). Waiters that hold a slot are not woken while
- * every slot is taken: a stale token's grant (given, refused, given back) racing a live token
- * of the same generation woken as `held` would give back the slot the live one runs on.
- * Several generations often end at once and all hand over together; each tries the waiters of
- * its round in its own random order, so they seldom race for the same one (the round's waiters
- * are all served now, so their order among themselves does not matter). When the slots are full
- * after all, the claim is given up and the next round looks at the slots again: a slot freed
- * meanwhile by a release that found the waiter claimed is not missed. A waiter whose execution
- * no longer waits (stopped, timed out, restarted under a new token) gives back the slot it was
- * just given.
+ * Each round reads how many slots are free and takes that many of the oldest waiters. A waiter is
+ * first taken off the queue (a conditional delete only one party can win), and only then given a
+ * slot, so a list read a moment ago can never grant a waiter that someone else has already
+ * served. Several generations often end at once and all hand over together; each tries the
+ * waiters of its round in its own random order, so they seldom race for the same one (the round's
+ * waiters are all served now, so their order among themselves does not matter). When the slots
+ * are full after all, the waiter goes back in the queue and the next round looks at the slots
+ * again: a slot freed meanwhile by a release that found the queue without it is not missed. A
+ * waiter whose execution no longer waits (stopped, timed out, restarted under a new token) gives
+ * back the slot it was just given.
  *
  * Also run by the reconciler, so a release that died half way loses nothing.
  */
@@ -354,25 +288,20 @@ export async function handOverFreeSlots(
 ): Promise<{ woken: number }> {
   let woken = 0;
   let given = 0;
-  // Each round serves or gives up what it claims; the bound only guards against a queue that is
+  // Each round serves or puts back what it takes; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
     const free = deps.slots.capacity - (await deps.slots.holders()).length;
     if (free <= 0) return { woken };
-    const now = clock(deps)();
-    const staleBefore = staleClaimsBefore(now);
-    const open = (await deps.slots.oldestWaiters(free + CLAIM_LOOKAHEAD))
-      .filter((waiter) => waiter.claimedAt === undefined || waiter.claimedAt < staleBefore)
-      .slice(0, free);
-    if (open.length === 0) return { woken };
-    for (const waiter of shuffled(open)) {
+    const waiters = shuffled(await deps.slots.oldestWaiters(free));
+    if (waiters.length === 0) return { woken };
+    for (const waiter of waiters) {
       if (given >= limit) return { woken };
-      const claimedAt = now.toISOString();
       // Someone else (another releaser, or the waiter's own second attempt) took it.
-      if (!(await deps.slots.claim(waiter, claimedAt, staleBefore))) continue;
+      if (!(await deps.slots.dequeue(waiter))) continue;
       const slot = await deps.slots.acquire(waiter.id);
       if (slot === 'full') {
-        await deps.slots.unclaim(waiter, claimedAt);
+        await deps.slots.requeue(waiter);
         continue rounds;
       }
       try {
@@ -387,7 +316,6 @@ export async function handOverFreeSlots(
         // that one is dead too).
         if (slot === 'granted') await deps.slots.release(waiter.id);
       }
-      await deps.slots.dequeue(waiter);
     }
   }
   return { woken };

@@ -100,10 +100,11 @@ const slotCalls = (
 
 /** `releaseSlot` and `handOverFreeSlots` (shared/generation/slots.ts). */
 const releaseCalls = slotCalls({
-  'dynamodb:UpdateItem': 'release, acquire (tryAcquire), claim, unclaim',
+  'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
   'dynamodb:DeleteItem': 'forget, dequeue',
   'dynamodb:GetItem': 'holders',
   'dynamodb:Query': 'oldestWaiters',
+  'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
 });
 
 /**
@@ -502,10 +503,11 @@ const CALLS: Record<string, readonly Call[]> = {
     },
     // shared/generation/reconciler.ts: release, holders, and handOverFreeSlots.
     ...slotCalls({
-      'dynamodb:UpdateItem': 'release, acquire (tryAcquire), claim, unclaim',
+      'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
       'dynamodb:GetItem': 'holders',
       'dynamodb:Query': 'oldestWaiters',
       'dynamodb:DeleteItem': 'dequeue',
+      'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
     }),
     {
       action: 'states:DescribeExecution',
