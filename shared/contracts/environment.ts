@@ -92,6 +92,11 @@ export const PollingSettings = /* @__PURE__ */ declare(() => ({
   /** The interval grows by this factor each poll, up to maxIntervalSeconds. */
   backoffRate: number('POLL_BACKOFF_RATE', 1.5, z.number().check(z.gte(1), z.lte(4))),
   maxIntervalSeconds: int('POLL_MAX_INTERVAL_SECONDS', 30, z.int().check(z.gte(1), z.lte(900))),
+  /**
+   * Each later interval is moved at random by up to this share of it, either way, so that the
+   * generations of one batch, started together, do not poll the provider in step; 0 = none.
+   */
+  intervalJitter: number('POLL_INTERVAL_JITTER', 0.2, z.number().check(z.gte(0), z.lte(0.5))),
   /** Past this many polls, or this much time, the generation fails with a timeout code. */
   maxPolls: int('POLL_MAX_POLLS', 120, z.int().check(z.gte(1), z.lte(2000))),
   maxElapsedSeconds: int('POLL_MAX_ELAPSED_SECONDS', 1800, z.int().check(z.gte(10), z.lte(86_400))),

@@ -44,10 +44,18 @@ export function firstWaitSeconds(policy: PollingPolicy, learned: readonly number
   return Math.max(1, Math.floor(seconds));
 }
 
-/** The wait after the `polls`-th poll (1-based) found the task still working. */
-export function nextWaitSeconds(policy: PollingPolicy, polls: number): number {
+/**
+ * The wait after the `polls`-th poll (1-based) found the task still working: the grown interval,
+ * moved by up to `intervalJitter` of it either way (`random` in [0, 1)), within 1 s and the cap.
+ */
+export function nextWaitSeconds(
+  policy: PollingPolicy,
+  polls: number,
+  random: () => number = Math.random,
+): number {
   const grown = policy.intervalSeconds * policy.backoffRate ** Math.max(0, polls - 1);
-  return Math.max(1, Math.min(policy.maxIntervalSeconds, Math.round(grown)));
+  const jittered = grown * (1 + policy.intervalJitter * (2 * random() - 1));
+  return Math.max(1, Math.min(policy.maxIntervalSeconds, Math.round(jittered)));
 }
 
 /** Whether another poll would go past the bounds. */

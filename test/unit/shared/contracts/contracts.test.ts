@@ -34,6 +34,7 @@ const customPolling: Settings<typeof Contracts.PollingSettings> = {
   intervalSeconds: 3,
   backoffRate: 2.5,
   maxIntervalSeconds: 20,
+  intervalJitter: 0.35,
   maxPolls: 50,
   maxElapsedSeconds: 900,
   firstPollPercentile: 12.5,

@@ -27,6 +27,7 @@ const policy: PollingPolicy = {
   intervalSeconds: 2,
   backoffRate: 1.5,
   maxIntervalSeconds: 30,
+  intervalJitter: 0,
   maxPolls: 120,
   maxElapsedSeconds: 1800,
   firstPollPercentile: 5,
@@ -102,6 +103,29 @@ describe('later polls and bounds', () => {
 
   it('never wait less than a second', () => {
     expect(nextWaitSeconds({ ...policy, intervalSeconds: 1, backoffRate: 1 }, 1)).toBe(1);
+  });
+
+  it('are spread by the jitter either way, within a second and the cap', () => {
+    const jittered = { ...policy, intervalSeconds: 10, backoffRate: 1, intervalJitter: 0.2 };
+
+    expect(nextWaitSeconds(jittered, 1, () => 0)).toBe(8);
+    expect(nextWaitSeconds(jittered, 1, () => 0.5)).toBe(10);
+    expect(nextWaitSeconds(jittered, 1, () => 0.9999)).toBe(12);
+    expect(nextWaitSeconds({ ...jittered, maxIntervalSeconds: 10 }, 1, () => 0.9999)).toBe(10);
+    expect(nextWaitSeconds({ ...jittered, intervalSeconds: 1 }, 1, () => 0)).toBe(1);
+  });
+
+  it('of generations started together do not all come at the same second', () => {
+    const jittered = { ...policy, intervalJitter: 0.2 };
+    const waits = new Set(Array.from({ length: 200 }, () => nextWaitSeconds(jittered, 5)));
+
+    expect(waits.size).toBeGreaterThan(1);
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(8);
+    for (const wait of waits) expect(wait).toBeLessThanOrEqual(12);
+  });
+
+  it('are spread by default, as the stack config and the functions read it', () => {
+    expect(readSettings(PollingSettings, {}).intervalJitter).toBe(0.2);
   });
 
   it.each([
