@@ -21,37 +21,14 @@ import type { BatchLedger } from '#shared/batches/ledger.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import { OwnerLookupError, PromptFileEventError, PromptFileReadError } from './errors.ts';
-import { type FileIdentity, hasVersion, promptLineId, unquoteEtag } from './ids.ts';
+import { type FileIdentity, hasVersion, unquoteEtag } from './ids.ts';
 import { decodeEventKey, formatOf, type IgnoreReason, ignoreReason, ownerOf } from './keys.ts';
-import { countingBytes, isAsyncIterable, isPermanentS3Error, unreadable } from './object-body.ts';
-import { type CodedError, DEFAULT_MAX_LINE_BYTES, parsePromptFile } from './parser.ts';
+import { isAsyncIterable, isPermanentS3Error, unreadable } from './object-body.ts';
+import type { CodedError } from './parser.ts';
 import { ReportBuilder, type ReportSummary } from './report.ts';
 import { writeReport } from './report-writer.ts';
-import { StartPacer, type StartRetryPolicy, startGeneration, TaskPool } from './starter.ts';
-
-/** `StartExecution` calls in flight per file. */
-export const DEFAULT_START_CONCURRENCY = 10;
-
-/**
- * Starts a second per file. Five files at once (the function's reserved concurrency) stay within
- * 125 a second, under Step Functions' smallest StartExecution refill (150 a second), and so leave
- * room for the API and the schedules; it is faster than slots free up under any sensible cap
- * (100 slots of 4-second generations take 25 a second).
- */
-export const DEFAULT_STARTS_PER_SECOND = 25;
-
-/**
- * Time kept back at the end of the invocation for the starts in flight and the report. Past the
- * point where the rest of a file could not start at the usual pace in the time left before it,
- * the pace rises to what it takes.
- */
-export const START_TIME_RESERVE_MS = 60_000;
-
-/**
- * How often the batch is told how far its file has been read (and asked whether it was
- * cancelled): a cancel stops the starts within this time.
- */
-export const BATCH_PROGRESS_INTERVAL_MS = 500;
+import { startFileLines } from './start-lines.ts';
+import type { StartRetryPolicy } from './starter.ts';
 
 export interface PromptFileSettings {
   readonly stateMachineArn: string;
@@ -322,98 +299,7 @@ export async function processPromptFile(
   if (!isAsyncIterable(body)) {
     return refuseBatch(ErrorCodes.PROMPT_FILE_UNREADABLE, 'S3 answered no readable body');
   }
-  const read = countingBytes(body);
-
-  const pool = new TaskPool(deps.concurrency ?? DEFAULT_START_CONCURRENCY);
-  const pacer = new StartPacer({
-    perSecond: deps.startsPerSecond ?? DEFAULT_STARTS_PER_SECOND,
-    ...(deps.clock && { now: deps.clock }),
-    ...(deps.sleep && { sleep: deps.sleep }),
-  });
-  /** The pace at which the lines after `line` must start to be done in the time left. */
-  const neededPerSecond = (line: number): number => {
-    if (deps.remainingMs === undefined) return 0;
-    const leftMs = deps.remainingMs() - START_TIME_RESERVE_MS;
-    if (leftMs <= 0) return Number.POSITIVE_INFINITY;
-    if (size === undefined || read.bytes === 0) return 0;
-    const linesLeft = (Math.max(0, size - read.bytes) * line) / read.bytes;
-    return linesLeft / (leftMs / 1000);
-  };
-  const starter = {
-    sfn: deps.sfn,
-    stateMachineArn: deps.stateMachineArn,
-    ...(deps.retry && { retry: deps.retry }),
-    ...(deps.sleep && { sleep: deps.sleep }),
-    ...(deps.random && { random: deps.random }),
-  };
-  // Tells the batch how far the file has been read, at most every BATCH_PROGRESS_INTERVAL_MS.
-  const clock = deps.clock ?? (() => performance.now());
-  let reportedAt = clock();
-  const progress = {
-    async due(): Promise<string | undefined> {
-      if (clock() - reportedAt < BATCH_PROGRESS_INTERVAL_MS) return undefined;
-      reportedAt = clock();
-      const { summary } = report;
-      return deps.ledger.progress(batchId, {
-        lines: summary.accepted + summary.rejected,
-        rejected: summary.rejected,
-        read: false,
-      });
-    },
-  };
-  const limits = {
-    maxBytes: deps.maxBytes,
-    maxLines: deps.maxLines,
-    maxLineBytes: deps.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
-  };
-  try {
-    for await (const item of parsePromptFile(read.chunks, format, limits)) {
-      switch (item.kind) {
-        case 'skipped':
-          report.skipped(item.line);
-          break;
-        case 'invalid':
-          report.rejected(item.line, item.error);
-          break;
-        case 'file-error':
-          report.fail(item.error);
-          break;
-        case 'request': {
-          const id = promptLineId(file, item.line);
-          report.accepted(item.line, id, item.warnings);
-          const input = {
-            id,
-            request: item.request,
-            source: 's3' as const,
-            sourceRef: `s3://${bucket}/${key}#${item.line}`,
-            owner: owner.owner,
-          };
-          const line = { ...input, batchId, line: item.line };
-          await pacer.turn(neededPerSecond(item.line));
-          // The record (and the line's count) first, then the execution: a retried reading finds
-          // the record and starts the execution if it was not (StartExecution is idempotent).
-          await pool.add(async () => {
-            await deps.ledger.lineAccepted(line);
-            return startGeneration(input, starter);
-          });
-          break;
-        }
-      }
-      // A start that failed beyond its retries ends the file here; the event is retried.
-      if (pool.failed) break;
-      if ((await progress.due()) === 'cancelled') {
-        report.fail({
-          code: ErrorCodes.BATCH_CANCELLED,
-          message: `Batch ${batchId} was cancelled: no line after the ${report.summary.lines} read by then was started`,
-        });
-        break;
-      }
-    }
-  } catch (error) {
-    await pool.settle();
-    throw new PromptFileReadError(`Reading s3://${bucket}/${key} failed`, { cause: error });
-  }
-  await pool.drain();
+  await startFileLines({ body, size, file, owner: owner.owner, batchId, format, report }, deps);
   return finish();
 }
 
