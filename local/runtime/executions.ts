@@ -1,24 +1,17 @@
 /**
  * Runs executions of the synthesized state machine with the aws-local-stepfunctions interpreter.
- * Every Task state is executed for real: Lambda tasks call the handler modules in-process,
- * DynamoDB tasks send their request to the local DynamoDB with the SDK, EventBridge tasks append
- * their events to the local event log. Names are unique as in Step Functions: starting a name
- * that runs already is a no-op, starting one that ended is refused.
+ * Every Task state is executed for real (`executions/integrations.ts`): Lambda tasks invoke the
+ * local Lambda service, DynamoDB tasks send their request to the local DynamoDB with the SDK,
+ * EventBridge tasks put their events on the local bus. Names are unique as in Step Functions:
+ * starting a name that runs already is a no-op, starting one that ended is refused.
  *
  * `timeScale` shortens Wait states and retry intervals (computed as Step Functions would, then
  * scaled; `executions/scope.ts`); the provider's own latency is not scaled. Task tokens are in
- * `executions/task-tokens.ts`. The engine is one class: each integration it serves needs its
- * executions and tokens.
+ * `executions/task-tokens.ts`.
  */
 
 import { randomUUID } from 'node:crypto';
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   ExecutionAbortedError,
   type ExecutionError,
@@ -27,8 +20,9 @@ import {
 } from 'aws-local-stepfunctions';
 import type { RequestedAccess } from '#local/aws/access.ts';
 import type { PutEvents } from '#local/runtime/event-bus.ts';
+import { serviceIntegration, type TaskHandler } from '#local/runtime/executions/integrations.ts';
 import { type AslState, ExecutionScope } from '#local/runtime/executions/scope.ts';
-import { TaskFailure, TaskTokens } from '#local/runtime/executions/task-tokens.ts';
+import { TaskTokens } from '#local/runtime/executions/task-tokens.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import { executionArnOf } from '#shared/generation/executions.ts';
 
@@ -101,17 +95,6 @@ export interface ExecutionJournal {
   started(name: string, input: string): void;
   ended(name: string): void;
 }
-
-type TaskHandler = (input: unknown, scope: ExecutionScope) => Promise<unknown>;
-
-/** The DynamoDB integrations of Step Functions, as SDK commands taking the state's raw request. */
-const DYNAMODB_COMMANDS: Record<string, (client: DynamoDBClient, input: never) => Promise<object>> =
-  {
-    updateItem: (client, input) => client.send(new UpdateItemCommand(input)),
-    putItem: (client, input) => client.send(new PutItemCommand(input)),
-    getItem: (client, input) => client.send(new GetItemCommand(input)),
-    deleteItem: (client, input) => client.send(new DeleteItemCommand(input)),
-  };
 
 export class ExecutionEngine {
   readonly #options: EngineOptions;
@@ -316,7 +299,10 @@ export class ExecutionEngine {
     const handlers: Record<string, TaskHandler> = {};
     for (const [stateName, state] of Object.entries(this.#states)) {
       if (state.Type !== 'Task' || state.Resource === undefined) continue;
-      const execute = this.#integration(state.Resource, state);
+      const execute = serviceIntegration(state.Resource, state, {
+        ...this.#options,
+        tokens: this.#tokens,
+      });
       handlers[stateName] = async (input) => {
         try {
           const result = await execute(input, scope);
@@ -329,79 +315,5 @@ export class ExecutionEngine {
       };
     }
     return handlers;
-  }
-
-  /** The service integration a Task's Resource names, executed against the local servers. */
-  #integration(resource: string, state: AslState): TaskHandler {
-    if (resource.startsWith('arn:aws:lambda:')) {
-      return (input) => this.#options.lambda.invoke(resource, input);
-    }
-    if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
-      // The function is invoked with the token in its payload; the state then waits, without
-      // polling, until someone answers the token (SendTaskSuccess/Failure) or it times out.
-      return async (input, scope) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
-        const token = scope.takeHandedOutToken();
-        if (token === undefined) throw new Error(`${resource} needs $$.Task.Token in its payload`);
-        const answered = this.#tokens.expect(token, scope.executionName);
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<never>((_resolve, reject) => {
-          if (state.TimeoutSeconds === undefined) return;
-          timer = setTimeout(() => {
-            this.#tokens.close(token);
-            reject(new TaskFailure('States.Timeout', 'The task timed out waiting for its token'));
-          }, state.TimeoutSeconds * 1000);
-        });
-        try {
-          await this.#options.lambda.invoke(FunctionName, Payload);
-          return await Promise.race([answered, timedOut]);
-        } catch (error) {
-          this.#tokens.close(token);
-          throw error;
-        } finally {
-          clearTimeout(timer);
-        }
-      };
-    }
-    const dynamodb = /^arn:aws:states:::dynamodb:(\w+)$/.exec(resource)?.[1];
-    if (dynamodb !== undefined) {
-      const command = DYNAMODB_COMMANDS[dynamodb];
-      if (!command) throw new Error(`Unsupported DynamoDB integration ${resource}`);
-      return async (input) => {
-        try {
-          const { $metadata: _, ...answer } = (await command(
-            this.#options.dynamodb,
-            input as never,
-          )) as {
-            $metadata?: unknown;
-          };
-          return JSON.parse(JSON.stringify(answer));
-        } catch (error) {
-          // Step Functions names service errors "DynamoDB.<exception>".
-          const failure = new Error((error as Error).message);
-          failure.name = `DynamoDB.${(error as Error).name}`;
-          throw failure;
-        }
-      };
-    }
-    if (resource === 'arn:aws:states:::events:putEvents') {
-      return async (input) => {
-        const entries = (input as { Entries: Array<Record<string, unknown>> }).Entries;
-        for (const bus of new Set(
-          entries.map((entry) => String(entry.EventBusName ?? 'default')),
-        )) {
-          const refusal = this.#options.authorizeIntegration?.({
-            action: 'events:PutEvents',
-            resource: bus.startsWith('arn:')
-              ? bus
-              : `arn:aws:events:us-east-1:000000000000:event-bus/${bus}`,
-          });
-          if (refusal) throw new TaskFailure('EventBridge.AccessDeniedException', refusal.message);
-        }
-        const ids = await this.#options.putEvents(entries);
-        return { Entries: ids.map((EventId) => ({ EventId })), FailedEntryCount: 0 };
-      };
-    }
-    throw new Error(`The local runtime has no integration for ${resource}`);
   }
 }
