@@ -19,6 +19,10 @@ import { PromptFileSettings, ScheduleFiringSettings } from '#shared/contracts/en
 import { environmentOf } from '#shared/contracts/setting.ts';
 import { firingGenerationId, type ScheduleFiring } from '#shared/generation/schedule-firing.ts';
 import { type WorkflowInput, workflowInputSchema } from '#shared/generation/workflow-input.ts';
+import {
+  PROMPT_FILE_MAX_EVENT_AGE_SECONDS,
+  PROMPT_FILE_TIMEOUT_SECONDS,
+} from '#shared/prompt-files/attempts.ts';
 import type { ScheduleConfig } from '../config.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction, reservation } from './pipeline-function.ts';
@@ -109,7 +113,7 @@ export class Triggers extends Construct {
       description: 'Starts one generation per valid line of a prompt file and writes its report',
       // 10,000 lines start in 400 s at 25 a second; a bigger file starts faster as the time left
       // runs short. A retry is cheap (idempotent names).
-      timeout: Duration.minutes(15),
+      timeout: Duration.seconds(PROMPT_FILE_TIMEOUT_SECONDS),
       memorySize: 512,
       // Bounded (5 by default, the stack config), so a burst of files cannot exceed the Step
       // Functions StartExecution rate; unreserved, a burst is paced by StartExecution's
@@ -158,6 +162,8 @@ export class Triggers extends Construct {
     props.eventBus.grantPutEventsTo(this.promptFileFunction);
     this.promptFileFunction.configureAsyncInvoke({
       retryAttempts: 2,
+      // The reconciler gives up on a batch whose reading stood still past this age (+ a try).
+      maxEventAge: Duration.seconds(PROMPT_FILE_MAX_EVENT_AGE_SECONDS),
       onFailure: new SqsDestination(this.deadLetterQueue),
     });
     this.promptFileFunction.addEventSource(

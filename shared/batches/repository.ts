@@ -206,6 +206,44 @@ export class BatchRepository {
   }
 
   /**
+   * Marks as read, with `BATCH_READING_ABANDONED`, a file whose reading stopped for good: the
+   * head as the sweep saw it (`updatedAt`), unread and active, so a reading that moved meanwhile
+   * is left alone. The batch then ends as its started lines end. Whether this call marked it.
+   */
+  async abandonReading(head: BatchHead, now: Date): Promise<boolean> {
+    const error: BatchError = {
+      code: ErrorCodes.BATCH_READING_ABANDONED,
+      message: `Reading the batch's file stopped after ${head.lines} lines, at ${head.updatedAt}, and every attempt at it failed; the lines read before are counted`,
+    };
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { id: head.id },
+          UpdateExpression:
+            'SET #read = :true, updatedAt = :now, #error = if_not_exists(#error, :error)',
+          ConditionExpression:
+            '#read = :false AND updatedAt = :seen AND #status IN (:validating, :running)',
+          ExpressionAttributeNames: { '#read': 'read', '#error': 'error', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':true': true,
+            ':false': false,
+            ':seen': head.updatedAt,
+            ':now': now.toISOString(),
+            ':error': error,
+            ':validating': 'validating',
+            ':running': 'in_progress',
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
    * The owner's cancel: the batch ends `cancelled` (no line not yet started is started after it;
    * the caller cancels the generations still unfinished). Answers the batch when this call ended
    * it, `final` when it had ended already, undefined when it is not the owner's.

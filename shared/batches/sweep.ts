@@ -9,10 +9,14 @@
  *   were never counted (their event lost, or failed for good into the dead-letter queue) counted
  *   now, and ends if that was all it waited for. Counting is idempotent, so this never counts a
  *   line twice, whatever the batch-progress function does meanwhile.
+ * - A batch whose file is not read to its end, and whose reading has stood still for longer than
+ *   any attempt at it could last (`READING_ABANDONED_AFTER_SECONDS`), is marked read with
+ *   `090006007`: it then ends as the lines it started end, instead of staying unfinished.
  */
 import { isTerminal } from '#shared/generation/model.ts';
 import { OUTBOX_GRACE_SECONDS } from '#shared/generation/outbox.ts';
 import type { GenerationRepository } from '#shared/generation/repository.ts';
+import { READING_ABANDONED_AFTER_SECONDS } from '#shared/prompt-files/attempts.ts';
 import { endBatchIfDone, type LedgerDeps, publishBatchEvent } from './ledger.ts';
 
 /** Counts that have not moved for this long make a batch worth a look. */
@@ -26,6 +30,8 @@ export interface BatchSweepReport {
   readonly published: number;
   /** Line ends counted by the sweep (their own count never came). */
   readonly recounted: number;
+  /** Batches whose reading stopped for good, marked read by the sweep. */
+  readonly abandoned: number;
   readonly ended: number;
 }
 
@@ -38,8 +44,10 @@ export async function sweepBatches(deps: BatchSweepDeps): Promise<BatchSweepRepo
     if (await publishBatchEvent(batch, deps)) published++;
   }
   let recounted = 0;
+  let abandoned = 0;
   let ended = 0;
   const stalledBefore = new Date(now.getTime() - STALLED_AFTER_SECONDS * 1000);
+  const abandonedBefore = now.getTime() - READING_ABANDONED_AFTER_SECONDS * 1000;
   for await (const head of deps.batches.unfinishedCreatedBefore(now)) {
     if (head.status === 'awaiting_upload') {
       const failed = await deps.batches.failUploadNotReceived(head.id, now);
@@ -49,7 +57,15 @@ export async function sweepBatches(deps: BatchSweepDeps): Promise<BatchSweepRepo
       }
       continue;
     }
-    if (!head.read || Date.parse(head.createdAt) > stalledBefore.getTime()) continue;
+    if (!head.read) {
+      if (Date.parse(head.updatedAt) > abandonedBefore) continue;
+      if (!(await deps.batches.abandonReading(head, now))) continue;
+      abandoned++;
+      // Its lines' ends may all have been counted already: nothing else would end it now.
+      if (await endBatchIfDone(head.id, deps)) ended++;
+      continue;
+    }
+    if (Date.parse(head.createdAt) > stalledBefore.getTime()) continue;
     const batch = await deps.batches.get(head.id);
     if (batch === undefined) continue;
     if (batch.countedAt !== undefined && Date.parse(batch.countedAt) > stalledBefore.getTime()) {
@@ -58,7 +74,7 @@ export async function sweepBatches(deps: BatchSweepDeps): Promise<BatchSweepRepo
     recounted += await countUncountedEnds(batch.id, deps.generations);
     if (await endBatchIfDone(batch.id, deps)) ended++;
   }
-  return { published, recounted, ended };
+  return { published, recounted, abandoned, ended };
 }
 
 /** Counts every ended line of the batch whose end was never counted. */

@@ -79,6 +79,7 @@ export const ErrorCodes = {
   BATCH_EMPTY_BODY: '090006004',
   BATCH_NOT_CANCELLABLE: '090006005',
   BATCH_UPLOAD_NOT_RECEIVED: '090006006',
+  BATCH_READING_ABANDONED: '090006007',
   // Simulator-only codes (the simulator's answers for what the provider page does not cover).
   SIM_UNSUPPORTED_MODEL: '090009001',
   SIM_BODY_NOT_JSON: '090009002',
@@ -173,6 +174,8 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
   '090006005': 'The batch has already ended and cannot be cancelled (HTTP 409)',
   '090006006':
     'No file was uploaded for the batch before its pre-signed upload URL expired (the batch failed)',
+  '090006007':
+    "Every attempt at reading the batch's file failed (its event is in the dead-letter queue): the batch ends with the lines read before counted",
   '090009001': 'Simulator: model must be spark_t2i_3_0',
   '090009002': 'Simulator: request body is not valid JSON',
   '090009003': 'Simulator: missing or wrong Bearer API key',

@@ -79,7 +79,12 @@ export type PromptFileOutcome =
       readonly status: 'ignored';
       readonly bucket: string;
       readonly key: string;
-      readonly reason: IgnoreReason | 'not-created' | 'duplicate-record' | 'batch-file-replaced';
+      readonly reason:
+        | IgnoreReason
+        | 'not-created'
+        | 'duplicate-record'
+        | 'batch-file-replaced'
+        | 'batch-ended';
     }
   | {
       readonly status: 'reported';
@@ -241,6 +246,17 @@ export async function processPromptFile(
     return { status: 'ignored', bucket, key, reason: 'batch-file-replaced' };
   }
   const { batchId } = opened;
+  if (opened.status === 'completed' || opened.status === 'failed') {
+    // Its event again, after the batch ended: read to its end before, or given up by the sweep
+    // (a redrive from the dead-letter queue). Its lines are the ones it has.
+    logger.warn('Prompt file not read: its batch has ended', {
+      bucket,
+      objectKey: key,
+      batchId,
+      batchStatus: opened.status,
+    });
+    return { status: 'ignored', bucket, key, reason: 'batch-ended' };
+  }
   report.inBatch(batchId);
   const finish = async (): Promise<PromptFileOutcome> => {
     const outcome = await writeReport(report, deps);

@@ -14,6 +14,7 @@ import { ErrorCodes } from '#shared/errors/codes.ts';
 import type { BusEvent } from '#shared/generation/events.ts';
 import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';
+import { READING_ABANDONED_AFTER_SECONDS } from '#shared/prompt-files/attempts.ts';
 import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 
 // Before the imports above run (vi.hoisted is lifted over them): Powertools reads it once.
@@ -248,12 +249,64 @@ describe('the batch sweep', () => {
     await end('f_line1', 'completed');
 
     // Not yet: the batch is too recent for the counts to be called stalled.
-    expect(await sweepBatches(deps)).toEqual({ published: 0, recounted: 0, ended: 0 });
+    expect(await sweepBatches(deps)).toEqual({
+      published: 0,
+      recounted: 0,
+      abandoned: 0,
+      ended: 0,
+    });
     advance(STALLED_AFTER_SECONDS + 60);
-    expect(await sweepBatches(deps)).toEqual({ published: 0, recounted: 1, ended: 1 });
+    expect(await sweepBatches(deps)).toEqual({
+      published: 0,
+      recounted: 1,
+      abandoned: 0,
+      ended: 1,
+    });
     expect((await batches.get(opened.batchId))?.counts.completed).toBe(1);
     expect(published).toHaveLength(1);
-    expect(await sweepBatches(deps)).toEqual({ published: 0, recounted: 0, ended: 0 });
+    expect(await sweepBatches(deps)).toEqual({
+      published: 0,
+      recounted: 0,
+      abandoned: 0,
+      ended: 0,
+    });
+  });
+
+  it('ends a batch whose reading stopped for good, with the lines it started, once no attempt could still move it', async () => {
+    const { ledger, deps, batches, published, line, end, advance } = await setUp();
+    const opened = await ledger.open({ file: FILE, owner: 'alice', format: 'jsonl' });
+    if ('refused' in opened) throw new Error('refused');
+    await ledger.lineAccepted(line(opened.batchId, 1));
+    await ledger.lineAccepted(line(opened.batchId, 2));
+    await ledger.progress(opened.batchId, { lines: 2, rejected: 0, read: false });
+    await end('f_line1', 'completed');
+
+    // A reading that moved within the limit is left alone, however old the batch.
+    advance(READING_ABANDONED_AFTER_SECONDS - 60);
+    await ledger.progress(opened.batchId, { lines: 2, rejected: 0, read: false });
+    advance(120);
+    expect((await sweepBatches(deps)).abandoned).toBe(0);
+
+    advance(READING_ABANDONED_AFTER_SECONDS);
+    expect(await sweepBatches(deps)).toMatchObject({ abandoned: 1, ended: 0 });
+    const marked = await batches.get(opened.batchId);
+    expect(marked).toMatchObject({ status: 'in_progress', read: true, lines: 2 });
+    expect(marked?.error?.code).toBe(ErrorCodes.BATCH_READING_ABANDONED);
+
+    // Its second line ends: the batch ends with both, and announces it once.
+    await end('f_line2', 'failed');
+    expect(await sweepBatches(deps)).toMatchObject({ abandoned: 0, recounted: 2, ended: 1 });
+    const batch = await batches.get(opened.batchId);
+    expect(batch?.status).toBe('completed');
+    expect(batch?.counts).toMatchObject({ completed: 1, failed: 1 });
+    expect(batch?.error?.code).toBe(ErrorCodes.BATCH_READING_ABANDONED);
+    expect(published).toHaveLength(1);
+    expect(await sweepBatches(deps)).toEqual({
+      published: 0,
+      recounted: 0,
+      abandoned: 0,
+      ended: 0,
+    });
   });
 
   it('fails a batch whose file never came once its upload URL expired', async () => {

@@ -674,6 +674,26 @@ describe('processS3Event: the file is a batch', () => {
     expect(aws.reportOf(key)?.error?.code).toBe(ErrorCodes.BATCH_CANCELLED);
   });
 
+  it.each(['completed', 'failed'] as const)(
+    'reads nothing again of a batch that has %s (its event again, or redriven from the dead-letter queue)',
+    async (status) => {
+      const aws = mockAws();
+      const ledger = memoryLedger();
+      const key = 'prompts/alice/again.txt';
+      aws.put(key, { content: 'a cat\n' });
+      const batchId = batchIdOfFile({ bucket: BUCKET, key, etag: '"etag-1"' });
+      ledger.batches.set(batchId, { status, lines: [], progress: [] });
+
+      const result = await processS3Event(s3Event({ key }), aws.deps({ ledger }));
+
+      expect(result.records).toEqual([
+        { status: 'ignored', bucket: BUCKET, key, reason: 'batch-ended' },
+      ]);
+      expect(aws.starts()).toEqual([]);
+      expect(aws.reports().has(`reports/${key}.json`)).toBe(false);
+    },
+  );
+
   it('leaves alone a second file uploaded for a batch that has one, writing no report', async () => {
     const aws = mockAws();
     const key = 'prompts/alice/batches/b_0123456789abcdef0123456789abcdef01234567.txt';
