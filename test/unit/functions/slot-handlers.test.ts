@@ -223,7 +223,7 @@ describe('Reconciler', () => {
       released: 1,
       failed: 1,
       woken: 0,
-      batches: { published: 0, recounted: 0, ended: 0 },
+      batches: { published: 0, recounted: 0, abandoned: 0, ended: 0 },
     });
     expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input.executionArn).toBe(
       'arn:aws:states:us-east-1:000000000000:execution:SparkT2i-generation:gen-9',
