@@ -5,6 +5,7 @@
 import { html } from 'htm/preact';
 import { useMemo, useState } from 'preact/hooks';
 import { Api, ApiError, type Generation } from './api.ts';
+import { forgetBatchNames } from './batch-names.ts';
 import { Batches } from './batches.ts';
 import { Detail } from './detail.ts';
 import { Gallery } from './gallery.ts';
@@ -75,6 +76,7 @@ export function App() {
   };
   const signOut = () => {
     forgetKey();
+    forgetBatchNames();
     setKey(undefined);
     setDraft(EMPTY_DRAFT);
     setView({ name: 'generate' });

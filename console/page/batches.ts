@@ -1,14 +1,25 @@
 /**
  * Batches: a prompt file dropped (or chosen) is sent as the body of POST /batches with its
  * upload's progress; then its counts, live until it ends, its per-line report with each refused
- * line's code, and cancel. Earlier batches, newest first, can be opened the same way.
+ * line's code, and cancel. Earlier batches, newest first, can be opened the same way; their
+ * statuses are read again while any of them is still moving and the page is in view.
  */
 import { html } from 'htm/preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, ApiError, type Batch, type BatchReport } from './api.ts';
+import { batchName, rememberBatchName } from './batch-names.ts';
 import { StatusBadge } from './status.ts';
+import { moment } from './words.ts';
 
 const ENDED = new Set(['completed', 'cancelled', 'failed']);
+/**
+ * Statuses the list is read again for. A batch awaiting its upload is left out: it moves only
+ * when someone puts its file, which the page did not start (the page sends files as the body).
+ */
+const MOVING = new Set(['validating', 'in_progress']);
+/** The list's pause between reads: short at first, longer while nothing ends (at most 10 s). */
+const LIST_FIRST_PAUSE_MS = 2000;
+const LIST_LONGEST_PAUSE_MS = 10_000;
 const COUNTS = [
   'lines',
   'accepted',
@@ -74,7 +85,7 @@ function BatchDetail(props: { api: Api; batch: Batch; onChange: (batch: Batch) =
   return html`<section aria-labelledby="batch-heading">
     <h3 id="batch-heading">Batch <code>${batch.id}</code></h3>
     <p>
-      <${StatusBadge} status=${batch.status} /> ${batch.source.key.split('/').pop()} · cost ${batch.costUsd} USD
+      <${StatusBadge} status=${batch.status} /> <span class="batch-name">${batchName(batch)}</span> · cost ${batch.costUsd} USD
     </p>
     ${batch.error && html`<p class="problem"><code>${batch.error.code}</code> ${batch.error.message}</p>`}
     <dl class="counts" aria-live="polite">
@@ -97,13 +108,46 @@ export function Batches(props: { api: Api }) {
   const [problem, setProblem] = useState<string | undefined>();
   const [over, setOver] = useState(false);
 
-  const refresh = useCallback(() => {
-    api.batches().then(
-      (page) => setBatches(page.items),
-      (error: unknown) => setProblem(problemOf(error)),
-    );
-  }, [api]);
-  useEffect(refresh, [refresh]);
+  const refresh = useCallback(
+    () =>
+      api.batches().then(
+        (page) => setBatches(page.items),
+        (error: unknown) => setProblem(problemOf(error)),
+      ),
+    [api],
+  );
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  // Read again while a listed batch is moving and the page is seen; a hidden page (another tab,
+  // a minimised window) or another view stops it.
+  const [visible, setVisible] = useState(document.visibilityState === 'visible');
+  useEffect(() => {
+    const onChange = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', onChange);
+    return () => document.removeEventListener('visibilitychange', onChange);
+  }, []);
+  const pause = useRef(LIST_FIRST_PAUSE_MS);
+  const [reads, setReads] = useState(0);
+  const moving = batches.some((batch) => MOVING.has(batch.status));
+  useEffect(() => {
+    if (!visible || !moving) {
+      pause.current = LIST_FIRST_PAUSE_MS;
+      return;
+    }
+    const timer = setTimeout(() => {
+      pause.current = Math.min(pause.current * 1.5, LIST_LONGEST_PAUSE_MS);
+      void refresh().finally(() => setReads((n) => n + 1));
+    }, pause.current);
+    return () => clearTimeout(timer);
+  }, [visible, moving, reads, refresh]);
+
+  // The batch open below the drop zone is read every second: the list shows what it reads.
+  const showCurrent = useCallback((batch: Batch) => {
+    setCurrent(batch);
+    setBatches((listed) => listed.map((item) => (item.id === batch.id ? batch : item)));
+  }, []);
 
   const send = async (file: File | undefined) => {
     if (file === undefined) return;
@@ -111,8 +155,9 @@ export function Batches(props: { api: Api }) {
     setProgress({ sent: 0, total: file.size });
     try {
       const batch = await api.uploadBatch(file, (sent, total) => setProgress({ sent, total }));
+      rememberBatchName(batch.id, file.name);
       setCurrent(batch);
-      refresh();
+      void refresh();
     } catch (error) {
       setProblem(problemOf(error));
     } finally {
@@ -157,14 +202,15 @@ export function Batches(props: { api: Api }) {
       }
     </div>
     ${problem && html`<p class="problem" role="alert">${problem}</p>`}
-    ${current && html`<${BatchDetail} api=${api} batch=${current} onChange=${setCurrent} />`}
+    ${current && html`<${BatchDetail} api=${api} batch=${current} onChange=${showCurrent} />`}
     <h3>Recent batches</h3>
     <ul class="batches">
       ${batches.map(
         (batch) => html`<li key=${batch.id}>
           <button type="button" class="link" onClick=${() => setCurrent(batch)}>
-            ${batch.source.key.split('/').pop()} (${batch.createdAt})
+            ${batchName(batch)}
           </button>
+          <time datetime=${batch.createdAt}>${moment(batch.createdAt)}</time>
           <${StatusBadge} status=${batch.status} />
         </li>`,
       )}

@@ -1,11 +1,13 @@
 /**
- * The owner's generations, newest first, as a grid of images: filtered by status, the next page
- * (the list's cursor) fetched when the end of the grid comes into view or on request.
+ * The owner's generations, newest first, as a grid of tiles (the image once there is one, the
+ * prompt shortened, the status and the time it was asked): filtered by status, the next page (the
+ * list's cursor) fetched when the end of the grid comes into view or on request.
  */
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { type Api, ApiError, type Generation } from './api.ts';
 import { StatusBadge } from './status.ts';
+import { moment, shortPrompt } from './words.ts';
 
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 
@@ -71,14 +73,20 @@ export function Gallery(props: { api: Api; refresh: number; onOpen: (id: string)
       <ul class="grid" aria-busy=${loading}>
         ${items.map((item) => {
           const image = item.images[0];
+          // The tile's name is the whole prompt (the image's alt, or hidden text without one),
+          // then its status and time; the shortened caption is for the eye only.
           return html`<li key=${item.id}>
             <button type="button" class="tile" onClick=${() => props.onOpen(item.id)}>
               ${
                 image
                   ? html`<img src=${image.url} alt=${item.request.prompt} loading="lazy" width=${image.width} height=${image.height} />`
-                  : html`<span class="placeholder">${item.request.prompt}</span>`
+                  : html`<span class="placeholder" aria-hidden="true"></span>
+                      <span class="visually-hidden">${item.request.prompt}</span>`
               }
-              <${StatusBadge} status=${item.status} />
+              <span class="caption" aria-hidden="true">${shortPrompt(item.request.prompt)}</span>
+              <span class="meta">
+                <${StatusBadge} status=${item.status} /> <time datetime=${item.createdAt}>${moment(item.createdAt)}</time>
+              </span>
             </button>
           </li>`;
         })}

@@ -1,13 +1,25 @@
 /**
  * The console in a real browser against the local runtime (`serve`, bundles as deployed): one
  * runtime and one Chromium for the file, a fresh browser context (its own sessionStorage) per
- * test. The simulator takes 8 s per task, long enough to cancel one from the page.
+ * test. The simulator takes 8 s per task, long enough to cancel one from the page. The
+ * key-privacy test has a runtime of its own (below).
  */
-import AxeBuilder from '@axe-core/playwright';
+import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { validateGenerationRequest } from '#shared/request/schema.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import {
+  KEY_ITEM,
+  keptByBrowser,
+  loaded,
+  noTraces,
+  seriousViolations,
+  setVisibility,
+  shownSecret,
+  tracesOf,
+  watchTraffic,
+} from '../helpers/console-page.ts';
 import { type ServedRuntime, serve, submit, waitForTerminal } from '../helpers/serve.ts';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -19,6 +31,10 @@ let browser: Browser;
 let context: BrowserContext;
 /** What the page reported against its content security policy, or threw. */
 let pageProblems: string[];
+
+/** A prompt longer than a gallery tile shows (60 characters). */
+const LONG_PROMPT =
+  'a long winding mountain road at dusk with lanterns along the stone walls and a small red car climbing';
 
 /** A first run in a fresh clone synthesizes the stack and builds every bundle first. */
 const FIRST_START_MS = 240_000;
@@ -58,27 +74,6 @@ async function signIn(page: Page): Promise<void> {
   await page.getByLabel('Prompt', { exact: true }).waitFor();
 }
 
-/** Every violation axe finds at WCAG 2.1 A/AA that it rates serious or critical. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
-    .analyze();
-  return results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length} nodes)`);
-}
-
-/** Whether the image has loaded (the policy allowed its origin and the URL answered). */
-async function loaded(page: Page, name: string): Promise<boolean> {
-  return page
-    .getByRole('img', { name, exact: true })
-    .first()
-    .evaluate((image) => {
-      const shown = image as unknown as { complete: boolean; naturalWidth: number };
-      return shown.complete && shown.naturalWidth > 0;
-    });
-}
-
 describe('the console', () => {
   it(
     'signs in with an API key, generates, and shows the image once it is stored',
@@ -95,15 +90,21 @@ describe('the console', () => {
       await image.waitFor({ timeout: 30_000 });
       await expect.poll(() => loaded(page, 'a red fox in the snow'), EVENTUALLY).toBe(true);
       expect(pageProblems).toEqual([]);
+      // No usage view until the API serves GET /usage (D35): this fails once it does.
+      expect((await runtime.api('/usage')).status).not.toBe(200);
+      expect(
+        await page.getByRole('navigation', { name: 'Views' }).getByRole('button').allTextContents(),
+      ).toEqual(['Create', 'Gallery', 'Batches', 'Sign out']);
     },
     TEST_TIMEOUT_MS,
   );
 
   it(
-    'shows the gallery newest first after a reload, fetches more on scroll, and filters it by status',
+    'shows the gallery newest first after a reload (thumbnail, shortened prompt, time), fetches more on scroll, and filters it by status',
     async () => {
+      await submit(runtime, { prompt: LONG_PROMPT });
       const done = await submit(runtime, { prompt: 'a gallery lighthouse' });
-      await waitForTerminal(runtime, done);
+      const record = await waitForTerminal(runtime, done);
       const page = await openConsole();
       await signIn(page);
       await page.reload();
@@ -112,6 +113,21 @@ describe('the console', () => {
       const first = tiles.first().getByRole('img', { name: 'a gallery lighthouse', exact: true });
       await first.waitFor({ timeout: 10_000 });
       await expect.poll(() => loaded(page, 'a gallery lighthouse'), EVENTUALLY).toBe(true);
+      // The thumbnail is the image the API answers; the tile names its prompt and time.
+      // (Signed again at each read: the same object, another signature.)
+      const shownAt = new URL((await first.getAttribute('src')) ?? '', runtime.endpoints.api);
+      expect(shownAt.pathname).toBe(new URL(record.images[0]?.url ?? '').pathname);
+      expect(await tiles.first().locator('.caption').textContent()).toBe('a gallery lighthouse');
+      const time = tiles.first().locator('time');
+      expect(await time.getAttribute('datetime')).toBe(record.createdAt);
+      expect(await time.textContent()).toMatch(/\b20\d\d\b.*\d{1,2}:\d{2}/);
+      // A long prompt is shortened on the tile, whole in its accessible name.
+      const longTile = tiles.nth(1);
+      const caption = (await longTile.locator('.caption').textContent()) ?? '';
+      expect(caption.length).toBeLessThanOrEqual(60);
+      expect(caption.endsWith('…')).toBe(true);
+      expect(LONG_PROMPT.startsWith(caption.slice(0, -1))).toBe(true);
+      await longTile.getByRole('button', { name: LONG_PROMPT }).waitFor();
 
       // More than a page (24) after it: the newest come first, the rest when scrolled to.
       for (let chunk = 0; chunk < 5; chunk++) {
@@ -338,39 +354,133 @@ describe('the console', () => {
       await expect
         .poll(() => page.locator('#batch-heading + p').textContent(), EVENTUALLY)
         .toContain('cancelled');
+      // Named by the file the person chose, not by where the API stored it; the list shows it.
+      expect(await page.locator('#batch-heading + p .batch-name').textContent()).toBe(
+        'lines.jsonl',
+      );
+      const listed = page.locator('.batches li').first();
+      await listed.getByRole('button', { name: 'lines.jsonl', exact: true }).waitFor();
+      await expect.poll(() => listed.locator('.status').textContent()).toBe('cancelled');
     },
     TEST_TIMEOUT_MS,
   );
 
   it(
-    'keeps the key in sessionStorage only: never in a URL, localStorage or a cookie, and forgets it on sign out',
+    'reads the recent batches again while one is moving and the page is seen, and stops once all have ended',
     async () => {
+      const sent = await runtime.api('/batches', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'a polled batch line\n',
+      });
+      expect(sent.status).toBe(201);
       const page = await openConsole();
-      const urls: string[] = [];
-      page.on('request', (request) => urls.push(request.url()));
       await signIn(page);
+      const listReads: string[] = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname.endsWith('/batches')) listReads.push(request.url());
+      });
+      await page.getByRole('button', { name: 'Batches' }).click();
+      // Sent by another client: named by its format, as the API keeps no file name.
+      const entry = page.locator('.batches li').first();
+      await entry.getByRole('button', { name: 'a .txt file sent through the API' }).waitFor();
+      expect(await entry.locator('.status').textContent()).toMatch(/^(validating|in_progress)$/);
+
+      // Hidden (another tab, a minimised window): no read, though the batch is moving.
+      await setVisibility(page, 'hidden');
+      const readsWhenHidden = listReads.length;
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      expect(listReads.length).toBe(readsWhenHidden);
+
+      await setVisibility(page, 'visible');
+      await expect
+        .poll(() => entry.locator('.status').textContent(), { timeout: 40_000, interval: 200 })
+        .toBe('completed');
+      // Every listed batch has ended: no more reads.
+      const readsWhenEnded = listReads.length;
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      expect(listReads.length).toBe(readsWhenEnded);
+      expect(readsWhenEnded).toBeGreaterThan(readsWhenHidden);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+/**
+ * The key-privacy test has a runtime of its own, whose every function logs the event it is
+ * invoked with (at INFO), so the output holds each request the page made: searched for the key,
+ * it tells what the page sent. Its owner's key is given to `serve`, which never prints a key it
+ * is given, and is not of the `sk_` shape (a key may be any run of non-space characters): the
+ * logger scrubs `sk_` keys from every entry, which would hide a leak from the search, and what
+ * is searched for is the page's conduct, not the logger's.
+ */
+describe('the console and the key', () => {
+  const privateKey = `console-private-${randomBytes(24).toString('hex')}`;
+  let watched: ServedRuntime;
+
+  beforeAll(async () => {
+    watched = await serve({
+      simLatencyMs: 1500,
+      readyTimeoutMs: FIRST_START_MS,
+      env: {
+        SPARK_T2I_API_KEYS: `private:${privateKey}`,
+        SPARK_T2I_FUNCTION_LOG_EVENT: 'true',
+        SPARK_T2I_FUNCTION_LOG_LEVEL: 'INFO',
+      },
+    });
+  }, FIRST_START_MS);
+
+  afterAll(async () => {
+    await watched?.stop();
+  });
+
+  it(
+    'never puts the API key in a URL, storage, a console message, the runtime’s log or the page, and forgets it on sign out',
+    async () => {
+      const logFrom = watched.output().length;
+      context = await browser.newContext();
+      const page = await context.newPage();
+      const traffic = watchTraffic(page);
+      await page.goto(`${watched.endpoints.api}/`);
+      const keyField = page.getByLabel('API key');
+      expect(await keyField.getAttribute('type')).toBe('password');
+      await keyField.fill(privateKey);
+      const shown: Record<string, string[]> = { 'sign in': await shownSecret(page, privateKey) };
+      await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByLabel('Prompt', { exact: true }).fill('a private key test');
+      shown.create = await shownSecret(page, privateKey);
       await page.getByRole('button', { name: 'Generate', exact: true }).click();
       await page
         .getByRole('img', { name: 'a private key test', exact: true })
         .waitFor({ timeout: 30_000 });
+      shown.result = await shownSecret(page, privateKey);
       await page.getByRole('button', { name: 'Gallery' }).click();
-      await page.locator('.grid > li').first().waitFor();
+      await page.getByRole('img', { name: 'a private key test', exact: true }).waitFor();
+      shown.gallery = await shownSecret(page, privateKey);
+      await page.getByRole('button', { name: 'a private key test' }).first().click();
+      await page.locator('dl').getByText('SHA-256', { exact: true }).waitFor();
+      shown.detail = await shownSecret(page, privateKey);
+      await page.getByRole('button', { name: 'Batches' }).click();
+      await page.getByLabel('Prompt file').setInputFiles({
+        name: 'private.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('a private batch line\n'),
+      });
+      await page.locator('#batch-heading + p').getByText('private.txt').waitFor();
+      shown.batches = await shownSecret(page, privateKey);
+      const kept = await keptByBrowser(page, context);
+      const log = watched.output().slice(logFrom);
 
-      const storage = () =>
-        page.evaluate<{ local: string; session: string; cookie: string; url: string }>(
-          '({ local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }), cookie: document.cookie, url: location.href })',
-        );
-      const signedIn = await storage();
-      expect(signedIn.session).toContain(runtime.apiKey);
-      expect(signedIn.local).not.toContain(runtime.apiKey);
-      expect(signedIn.cookie).toBe('');
-      expect([signedIn.url, ...urls].filter((url) => url.includes(runtime.apiKey))).toEqual([]);
-      expect((await context.cookies()).length).toBe(0);
+      // The watch saw the key where it belongs, and the log holds this run's requests.
+      expect(traffic.authorizations).toContain(`Bearer ${privateKey}`);
+      expect(log).toMatch(/"authorization": "\[redacted\]"/i);
+      expect(kept.sessionStorage[KEY_ITEM]).toBe(privateKey);
+      const traces = tracesOf(privateKey, { traffic, kept, log, shown });
+      expect(traces).toEqual(noTraces(Object.keys(shown)));
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByLabel('API key').waitFor();
-      expect((await storage()).session).not.toContain(runtime.apiKey);
+      expect(JSON.stringify(await keptByBrowser(page, context))).not.toContain(privateKey);
     },
     TEST_TIMEOUT_MS,
   );
