@@ -344,16 +344,17 @@ describe('the console', () => {
       await expect
         .poll(async () => (await counts.textContent()) ?? '', EVENTUALLY)
         .toMatch(/lines3accepted2rejected1/);
+      // At once, while its two lines are still at the provider (8 s each): a slow machine could
+      // otherwise let the batch complete before the click.
+      await page.getByRole('button', { name: 'Cancel batch' }).click();
+      await expect
+        .poll(() => page.locator('#batch-heading + p').textContent(), EVENTUALLY)
+        .toContain('cancelled');
       await page.getByRole('button', { name: 'Show report' }).click();
       const refused = page.getByRole('row', { name: /^2 / });
       await refused.waitFor();
       expect(await refused.textContent()).toContain('003001009');
       expect(await seriousViolations(page), 'batches').toEqual([]);
-
-      await page.getByRole('button', { name: 'Cancel batch' }).click();
-      await expect
-        .poll(() => page.locator('#batch-heading + p').textContent(), EVENTUALLY)
-        .toContain('cancelled');
       // Named by the file the person chose, not by where the API stored it; the list shows it.
       expect(await page.locator('#batch-heading + p .batch-name').textContent()).toBe(
         'lines.jsonl',
