@@ -57,13 +57,20 @@ const ARN_SHAPES: Record<string, (name: string, region: string, account: string)
     `arn:aws:logs:${region}:${account}:log-group:${name}:*`,
 };
 
-/** Resource types whose `Ref` is their ARN (of the others: their name or id). */
+/** Resource types whose `Ref` is their ARN (of the others: their name or id, or a queue's URL). */
 const REF_IS_ARN = new Set([
   'AWS::SecretsManager::Secret',
   'AWS::StepFunctions::StateMachine',
-  'AWS::SQS::Queue',
   'AWS::SNS::Topic',
 ]);
+
+/**
+ * A queue's URL, as `Ref` of an `AWS::SQS::Queue` answers it. The local runtime serves its queues
+ * elsewhere and gives each function its local URL in place of this one (`local/runtime/sqs/`).
+ */
+export function queueUrl(name: string, region = 'us-east-1', account = '000000000000'): string {
+  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+}
 
 /**
  * The property that fixes the name of a resource of these types, when the template sets it.
@@ -148,6 +155,8 @@ export function resolveIntrinsics(
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Ref to unknown resource ${name}`);
     if (REF_IS_ARN.has(resource.Type)) return arnOf(name, resource);
+    if (resource.Type === 'AWS::SQS::Queue')
+      return queueUrl(nameOf(name, resource), region, account);
     return nameOf(name, resource);
   };
   const getAtt = (argument: unknown): string => {
@@ -158,6 +167,9 @@ export function resolveIntrinsics(
     const resource = template.Resources[name];
     if (resource === undefined) throw new Error(`Fn::GetAtt of unknown resource ${name}`);
     if (attribute === 'Arn' || attribute === 'TopicArn') return arnOf(name, resource);
+    if (attribute === 'QueueUrl' && resource.Type === 'AWS::SQS::Queue') {
+      return queueUrl(nameOf(name, resource), region, account);
+    }
     if (['Name', 'QueueName', 'TopicName', 'KeyId'].includes(attribute)) {
       return nameOf(name, resource);
     }

@@ -278,7 +278,8 @@ export class TemplateLoader {
       []) as unknown[];
     const arns = new Set(
       targets.map((target) => {
-        const arn = String(target);
+        // A queue policy lists its queues by URL (what `Ref` of a queue is): the queue's ARN.
+        const arn = service === 'sqs' ? queueArnOfUrl(String(target)) : String(target);
         if (arnParts(arn)?.[2] !== service) {
           throw new UnsupportedPolicyError(
             { policy: logicalId },
@@ -405,4 +406,15 @@ export class TemplateLoader {
       }
     }
   }
+}
+
+/**
+ * `https://sqs.<region>.amazonaws.com/<account>/<name>` as `arn:aws:sqs:<region>:<account>:<name>`;
+ * anything else unchanged (and refused by the caller when it is no SQS ARN).
+ */
+function queueArnOfUrl(text: string): string {
+  const match = /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\/(\d{12})\/([A-Za-z0-9_-]+)$/.exec(
+    text,
+  );
+  return match ? `arn:aws:sqs:${match[1]}:${match[2]}:${match[3]}` : text;
 }

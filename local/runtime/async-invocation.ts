@@ -3,6 +3,23 @@ import { randomUUID } from 'node:crypto';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 
+/** An asynchronous invocation whose retries ran out: what Lambda hands its `OnFailure` destination. */
+export interface ExhaustedInvocation {
+  /** The same for every attempt of the invocation. */
+  readonly requestId: string;
+  readonly functionArn: string;
+  readonly event: unknown;
+  readonly attempts: number;
+  /** The last attempt's error. */
+  readonly error: unknown;
+}
+
+/**
+ * Where an invocation goes when its retries run out (the function's `OnFailure` destination, if
+ * it has one). Called before the invocation is over, so a journalled one is not lost between.
+ */
+export type OnRetriesExhausted = (failed: ExhaustedInvocation) => void;
+
 /**
  * Lambda's asynchronous invocation: two retries, about one and two minutes apart (scaled).
  * Whether the function took the event in the end (false: the retries ran out).
@@ -13,8 +30,10 @@ export async function invokeAsync(
   event: unknown,
   timeScale: number,
   log: (line: string) => void,
+  onRetriesExhausted?: OnRetriesExhausted,
 ): Promise<boolean> {
   const delays = [60_000, 120_000];
+  const requestId = randomUUID();
   for (let attempt = 0; ; attempt++) {
     try {
       await lambda.invoke(functionArn, event);
@@ -23,6 +42,11 @@ export async function invokeAsync(
       const delay = delays[attempt];
       if (delay === undefined) {
         log(`asynchronous invocation failed for good: ${(error as Error).name}`);
+        try {
+          onRetriesExhausted?.({ requestId, functionArn, event, attempts: attempt + 1, error });
+        } catch (failure) {
+          log(`its failure destination refused it: ${(failure as Error).message}`);
+        }
         return false;
       }
       await new Promise((resolve) => setTimeout(resolve, delay * timeScale));
@@ -53,6 +77,7 @@ export function journalledInvocations<D>(
   invocationOf: (delivery: D) => AsyncInvocation,
   timeScale: number,
   log: (line: string) => void,
+  onRetriesExhausted?: OnRetriesExhausted,
 ): {
   invoke(delivery: D): void;
   resume(pending: PendingWork<D>): void;
@@ -62,7 +87,11 @@ export function journalledInvocations<D>(
   const run = (id: string, delivery: D) => {
     const { lambda, functionArn, event } = invocationOf(delivery);
     journal.started(id, delivery);
-    void invokeAsync(lambda, functionArn, event, timeScale, log).then((delivered) => {
+    // After a stop, a failure is the stop's doing: no destination, and the next start retries.
+    const exhausted: OnRetriesExhausted = (failed) => {
+      if (!stopped) onRetriesExhausted?.(failed);
+    };
+    void invokeAsync(lambda, functionArn, event, timeScale, log, exhausted).then((delivered) => {
       if (delivered || !stopped) journal.ended(id);
     });
   };

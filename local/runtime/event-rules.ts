@@ -1,7 +1,11 @@
 /** EventBridge rules with Lambda targets, as the template configures them. */
 import { randomUUID } from 'node:crypto';
 import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
-import { invokeAsync, journalledInvocations } from '#local/runtime/async-invocation.ts';
+import {
+  invokeAsync,
+  journalledInvocations,
+  type OnRetriesExhausted,
+} from '#local/runtime/async-invocation.ts';
 import { type BusEvent, busName, type EventBridgeEvent } from '#local/runtime/event-bus.ts';
 import { checkPattern, matchesPattern } from '#local/runtime/event-patterns.ts';
 import type { ExecutionEngine, ExecutionRecord } from '#local/runtime/executions.ts';
@@ -46,6 +50,7 @@ export function wireEventRules(
   journal: PendingJournal<RuleDelivery>,
   timeScale: number,
   log: (line: string) => void,
+  onRetriesExhausted?: OnRetriesExhausted,
 ): {
   route(events: readonly BusEvent[]): void;
   watch(engine: ExecutionEngine): void;
@@ -74,6 +79,7 @@ export function wireEventRules(
     }),
     timeScale,
     log,
+    onRetriesExhausted,
   );
   let stopped = false;
   const route = (events: readonly BusEvent[]) => {
@@ -121,7 +127,14 @@ export function wireEventRules(
               detail: {},
             };
             // Not journalled: a firing a stop cut off is not owed, the next tick comes anyway.
-            void invokeAsync(rule.lambda, target.arn, inputOf(target, event), timeScale, log);
+            void invokeAsync(
+              rule.lambda,
+              target.arn,
+              inputOf(target, event),
+              timeScale,
+              log,
+              onRetriesExhausted,
+            );
           }, everyMs);
           timer.unref();
           timers.push(timer);

@@ -57,6 +57,7 @@ import {
 } from '#local/runtime/s3-notifications.ts';
 import { scheduleTargets } from '#local/runtime/schedule-targets.ts';
 import { startSparkProvider } from '#local/runtime/spark-provider.ts';
+import { startLocalSqsService } from '#local/runtime/sqs/service.ts';
 import { LOCAL_REGION, type StorageAccess, startLocalStorage } from '#local/runtime/storage.ts';
 import { type FunctionsMode, loadSynthesizedApp } from '#local/runtime/synthesis.ts';
 import type {
@@ -123,6 +124,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     const storage = await startLocalStorage({ dataDir, template, host, access });
     closers.push(() => storage.close());
+    // SQS: the template's queues, kept in the data dir; Lambda sends a failed asynchronous
+    // invocation to its function's OnFailure queue as the function's role.
+    const queues = await startLocalSqsService({
+      template,
+      dataDir,
+      timeScale: options.timeScale ?? 1,
+      access,
+      host,
+      functions: app.functions,
+      roleCaller: (role) => identities.caller(role),
+      log,
+    });
+    closers.push(() => queues.close());
 
     const spark = await startSparkProvider(options, {
       dataDir,
@@ -153,7 +167,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       maxEnvironments: options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS,
       localEnvironment: (fn) => {
         if (localEnvironment === undefined) throw new Error('The local endpoints are not up yet');
-        return { ...localEnvironment, ...settingsFor(fn, localSettings) };
+        return {
+          ...localEnvironment,
+          ...settingsFor(fn, localSettings),
+          ...queues.localQueueUrls(fn.environment),
+        };
       },
       log: (_functionLogicalId, chunk) => process.stdout.write(chunk),
     });
@@ -176,6 +194,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ruleDeliveriesInFlight.journal,
       options.timeScale ?? 1,
       log,
+      queues.onRetriesExhausted,
     );
     const putEvents = localPutEvents(join(dataDir, 'events.jsonl'), rules.route);
     // The state machine's direct DynamoDB integrations call as its role.
@@ -247,6 +266,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_SFN: control.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: control.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: control.url,
+      AWS_ENDPOINT_URL_SQS: queues.endpoint,
       S3_FORCE_PATH_STYLE: 'true',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'true',
@@ -287,6 +307,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       deliveriesInFlight.journal,
       options.timeScale ?? 1,
       log,
+      queues.onRetriesExhausted,
     );
     rules.watch(engine);
     // Stopped before the engine, the control plane and the functions: nothing is delivered to
@@ -326,6 +347,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Scheduled rules (the reconciler's sweep) start once the unfinished are running again, so
     // a sweep never mistakes a generation being carried on for a dead one.
     rules.startSchedules();
+    // Event source mappings poll their queues once the functions can run.
+    queues.startPollers(lambda);
+    closers.push(() => queues.stopPollers());
 
     const credentials = storage.credentials;
     const endpoints: Endpoints = {
@@ -343,6 +367,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         region: LOCAL_REGION,
         tableName: generationsTable,
       },
+      sqs: queues.endpoints(),
       spark: { baseUrl: sparkBaseUrl, simulated: simulator !== undefined },
       functions: {
         mode: app.mode,

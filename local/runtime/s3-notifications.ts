@@ -3,7 +3,7 @@
  * while in flight so a restart delivers again what a stop cut off.
  */
 import { type CfnTemplate, resolveIntrinsics } from '#infra/asl.ts';
-import { journalledInvocations } from '#local/runtime/async-invocation.ts';
+import { journalledInvocations, type OnRetriesExhausted } from '#local/runtime/async-invocation.ts';
 import type { Invoker } from '#local/runtime/invoke-access.ts';
 import type { PendingJournal, PendingWork } from '#local/runtime/journal.ts';
 import type { S3NotificationEvent } from '#local/runtime/storage.ts';
@@ -23,6 +23,7 @@ export function wireS3Notifications(
   journal: PendingJournal<S3Delivery>,
   timeScale: number,
   log: (line: string) => void,
+  onRetriesExhausted?: OnRetriesExhausted,
 ): {
   redeliver(bucket: string, key: string): { delivered: number };
   resume(delivery: PendingWork<S3Delivery>): void;
@@ -44,6 +45,7 @@ export function wireS3Notifications(
     }),
     timeScale,
     log,
+    onRetriesExhausted,
   );
   const deliver = (record: S3NotificationEvent['Records'][number]): number => {
     const s3 = record.s3 as { bucket: { name: string }; object: { key: string } };

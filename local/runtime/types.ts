@@ -74,6 +74,12 @@ export interface Endpoints {
     readonly region: string;
     readonly tableName: string;
   };
+  /** The local SQS: its endpoint, and each queue's URL by name. */
+  readonly sqs: {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly queues: Readonly<Record<string, string>>;
+  };
   readonly spark: { readonly baseUrl: string; readonly simulated: boolean };
   /** How the functions run: their synthesized assets (in `assets`), or their sources. */
   readonly functions: { readonly mode: FunctionsMode; readonly assets: string };

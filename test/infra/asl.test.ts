@@ -60,7 +60,7 @@ describe('resolveIntrinsics', () => {
       'SparkKey',
       'arn:aws:secretsmanager:us-east-1:000000000000:secret:SparkKey',
     ],
-    ['a queue, as its ARN', 'Dlq', 'arn:aws:sqs:us-east-1:000000000000:Dlq'],
+    ['a queue, as its URL', 'Dlq', 'https://sqs.us-east-1.amazonaws.com/000000000000/Dlq'],
     [
       'a state machine, as its ARN',
       'Machine',
@@ -93,6 +93,7 @@ describe('resolveIntrinsics', () => {
     ['a bus', 'Bus.Arn', 'arn:aws:events:eu-west-3:123456789012:event-bus/Bus'],
     ['a bucket', ['Images', 'Arn'], 'arn:aws:s3:::images'],
     ['a queue name', ['Dlq', 'QueueName'], 'Dlq'],
+    ['a queue URL', ['Dlq', 'QueueUrl'], 'https://sqs.eu-west-3.amazonaws.com/123456789012/Dlq'],
     ['a role, with no region', ['FnRole', 'Arn'], 'arn:aws:iam::123456789012:role/FnRole'],
     [
       'a role whose name the template fixes',

@@ -123,6 +123,9 @@ export const serveCommand: Command = {
     );
     console.log(`DynamoDB   ${endpoints.dynamodb.endpoint}  table ${endpoints.dynamodb.tableName}`);
     console.log(
+      `SQS        ${endpoints.sqs.endpoint}  queues ${Object.keys(endpoints.sqs.queues).join(', ')}`,
+    );
+    console.log(
       `Spark      ${endpoints.spark.baseUrl}${endpoints.spark.simulated ? '  (simulator)' : ''}`,
     );
     console.log(
