@@ -29,7 +29,13 @@ export interface RuleDelivery {
 }
 
 /**
- * EventBridge rules as the template configures them, for Lambda targets. A rule with an event
+ * Sends an event to a rule's queue target, as EventBridge sends it (as `events.amazonaws.com`
+ * for the rule: the queue's policy decides); throws when it may not.
+ */
+export type QueueTargetSender = (ruleArn: string, queueArn: string, body: string) => void;
+
+/**
+ * EventBridge rules as the template configures them, for Lambda and SQS targets. A rule with an event
  * pattern, on the bus it names (the default bus when it names none), invokes each of its
  * functions asynchronously (Lambda's retries) for every event of that bus that matches: the
  * events put on a bus (`route`, from `event-bus.ts`) and, on the default bus, Step Functions'
@@ -51,6 +57,7 @@ export function wireEventRules(
   timeScale: number,
   log: (line: string) => void,
   onRetriesExhausted?: OnRetriesExhausted,
+  sendToQueue?: QueueTargetSender,
 ): {
   route(events: readonly BusEvent[]): void;
   watch(engine: ExecutionEngine): void;
@@ -82,6 +89,16 @@ export function wireEventRules(
     onRetriesExhausted,
   );
   let stopped = false;
+  // A queue target is sent to at once (the queue's journal keeps it from then on). A refusal is
+  // logged: EventBridge would drop the event, or send it to the target's dead-letter queue.
+  const sendTo = (ruleArn: string, queueArn: string, input: unknown) => {
+    try {
+      if (!sendToQueue) throw new Error('the local runtime has no SQS here');
+      sendToQueue(ruleArn, queueArn, typeof input === 'string' ? input : JSON.stringify(input));
+    } catch (error) {
+      log(`rule ${ruleArn} could not send to ${queueArn}: ${(error as Error).message}`);
+    }
+  };
   const route = (events: readonly BusEvent[]) => {
     if (stopped) return;
     for (const { bus, event } of events) {
@@ -89,6 +106,10 @@ export function wireEventRules(
         if (rule.bus !== bus || rule.pattern === undefined) continue;
         if (!matchesPattern(rule.pattern, event)) continue;
         for (const target of rule.targets) {
+          if (target.kind === 'queue') {
+            sendTo(rule.arn, target.arn, target.Input ?? inputOf(target, event));
+            continue;
+          }
           deliveries.invoke({
             ruleArn: rule.arn,
             functionArn: target.arn,
@@ -126,6 +147,8 @@ export function wireEventRules(
               resources: [],
               detail: {},
             };
+            if (target.kind === 'queue')
+              return sendTo(rule.arn, target.arn, target.Input ?? inputOf(target, event));
             // Not journalled: a firing a stop cut off is not owed, the next tick comes anyway.
             void invokeAsync(
               rule.lambda,
@@ -155,10 +178,11 @@ interface TemplateRule {
   readonly bus: string;
   readonly pattern?: Record<string, unknown>;
   readonly schedule?: string;
-  readonly targets: readonly LambdaTarget[];
+  readonly targets: readonly RuleTarget[];
 }
 
-interface LambdaTarget {
+interface RuleTarget {
+  readonly kind: 'lambda' | 'queue';
   readonly arn: string;
   readonly Input?: string;
   readonly InputPath?: string;
@@ -191,13 +215,16 @@ function templateRules(template: CfnTemplate): TemplateRule[] {
       const bus = busName(rule.EventBusName);
       if (rule.EventPattern !== undefined) checkPattern(rule.EventPattern);
       const targets = (rule.Targets ?? [])
-        .filter((target) => target.Arn.startsWith('arn:aws:lambda:'))
+        .filter((target) => /^arn:aws:(lambda|sqs):/.test(target.Arn))
         .map((target) => {
           if (target.InputTransformer !== undefined) {
             throw new Error(`The local runtime has no input transformers (rule ${logicalId})`);
           }
           if (target.InputPath !== undefined) pathSteps(target.InputPath);
-          return { ...target, arn: target.Arn };
+          const kind = target.Arn.startsWith('arn:aws:sqs:')
+            ? ('queue' as const)
+            : ('lambda' as const);
+          return { ...target, kind, arn: target.Arn };
         });
       return {
         arn: String(resolveIntrinsics({ 'Fn::GetAtt': [logicalId, 'Arn'] }, template)),
@@ -212,7 +239,7 @@ function templateRules(template: CfnTemplate): TemplateRule[] {
 }
 
 /** What a target is invoked with: its constant `Input`, the part at its `InputPath`, or the event. */
-function inputOf(target: LambdaTarget, event: EventBridgeEvent): unknown {
+function inputOf(target: RuleTarget, event: EventBridgeEvent): unknown {
   if (target.Input !== undefined) return JSON.parse(target.Input);
   if (target.InputPath === undefined) return event;
   let node: unknown = event;

@@ -195,6 +195,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       options.timeScale ?? 1,
       log,
       queues.onRetriesExhausted,
+      queues.sendForRule,
     );
     const putEvents = localPutEvents(join(dataDir, 'events.jsonl'), rules.route);
     // The state machine's direct DynamoDB integrations call as its role.

@@ -11,10 +11,12 @@ import type { OnRetriesExhausted } from '#local/runtime/async-invocation.ts';
 import { startSqsDoor } from '#local/runtime/sqs/door.ts';
 import { LocalSqs } from '#local/runtime/sqs/local-sqs.ts';
 import { type RunningPoller, startPoller } from '#local/runtime/sqs/poller.ts';
-import { lambdaFailureDestinations } from '#local/runtime/sqs/senders.ts';
+import { lambdaFailureDestinations, sendAs } from '#local/runtime/sqs/senders.ts';
 import { onFailureQueues, queueMappings } from '#local/runtime/sqs/template-queues.ts';
 import { LOCAL_REGION } from '#local/runtime/storage.ts';
 import type { Endpoints } from '#local/runtime/types.ts';
+
+const EVENTS = { kind: 'service', service: 'events.amazonaws.com' } as const;
 
 export interface LocalSqsService {
   readonly sqs: LocalSqs;
@@ -28,6 +30,8 @@ export interface LocalSqsService {
   localQueueUrls(environment: Readonly<Record<string, string>>): Record<string, string>;
   /** What `endpoints.json` lists of it: the endpoint, and each queue's URL by name. */
   endpoints(): Endpoints['sqs'];
+  /** Sends an EventBridge rule's event to its queue target, as `events.amazonaws.com` for the rule. */
+  sendForRule(ruleArn: string, queueArn: string, body: string): void;
   /** Lambda's `OnFailure` queue destinations, for the asynchronous invocations. */
   readonly onRetriesExhausted: OnRetriesExhausted;
   /**
@@ -91,6 +95,9 @@ export async function startLocalSqsService(options: {
         if (local !== undefined) replaced[name] = local;
       }
       return replaced;
+    },
+    sendForRule(ruleArn, queueArn, body) {
+      sendAs(sqs, options.access, EVENTS, queueArn, body, ruleArn);
     },
     onRetriesExhausted: lambdaFailureDestinations(
       sqs,
