@@ -1,9 +1,8 @@
 import './env.ts';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { ExecutionDoesNotExist, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { ExecutionDoesNotExist, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ACCOUNT,
   apiEvent,
@@ -12,6 +11,7 @@ import {
   EXPECTED_HEADERS,
   errorOf,
   lambdaContext,
+  loadApiFunction,
   REGION,
   storedRecord,
   TABLES,
@@ -21,12 +21,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { generationViewSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-const stepFunctions = mockClient(SFNClient);
-const events = mockClient(EventBridgeClient);
-
-// The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../../functions/cancel-generation/handler.ts');
+const { handler, documents, stepFunctions, events } = await loadApiFunction('cancel-generation');
 
 const cancelEvent = (id: string, owner: string | null = 'alice') =>
   apiEvent({ method: 'DELETE', path: `/generations/${id}`, pathParameters: { id }, owner });
@@ -55,9 +50,6 @@ function answerUpdateWithCancelled(): void {
 }
 
 beforeEach(() => {
-  documents.reset();
-  stepFunctions.reset();
-  events.reset();
   documents.on(GetCommand).resolves({ Item: running });
   answerUpdateWithCancelled();
   stepFunctions.on(StopExecutionCommand).resolves({ stopDate: new Date() });

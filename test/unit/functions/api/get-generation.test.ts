@@ -1,6 +1,5 @@
 import './env.ts';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   apiEvent,
   bodyOf,
@@ -9,25 +8,19 @@ import {
   errorOf,
   IMAGES_BUCKET,
   lambdaContext,
+  loadApiFunction,
   storedRecord,
   TABLES,
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generationViewSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-
-// The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../../functions/get-generation/handler.ts');
+const { handler, documents } = await loadApiFunction('get-generation');
 
 const getEvent = (id: string, owner: string | null = 'alice') =>
   apiEvent({ path: `/generations/${id}`, pathParameters: { id }, owner });
-
-beforeEach(() => {
-  documents.reset();
-});
 
 describe('GET /generations/{id}', () => {
   it('answers 200 with the completed record and a pre-signed URL for each image', async () => {

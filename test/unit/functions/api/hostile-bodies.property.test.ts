@@ -5,21 +5,22 @@
  * codes the OpenAPI document lists for its status.
  */
 import './env.ts';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '#shared/api/openapi.ts';
 import { hostileBodies } from '../../../helpers/hostile-bodies.ts';
-import { fakeIdempotencyTable, lambdaContext, STATE_MACHINE_ARN, submitEvent } from './support.ts';
+import {
+  fakeIdempotencyTable,
+  lambdaContext,
+  loadApiFunction,
+  STATE_MACHINE_ARN,
+  submitEvent,
+} from './support.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-const stepFunctions = mockClient(SFNClient);
-const idempotencyDb = mockClient(DynamoDBClient);
-
-const { handler } = await import('../../../../functions/submit-generation/handler.ts');
+const { handler, documents, stepFunctions, idempotencyDb } =
+  await loadApiFunction('submit-generation');
 
 const responses = (
   buildOpenApiDocument() as unknown as {
@@ -30,9 +31,6 @@ const documentedCodes = (status: number) =>
   (responses[String(status)]?.['x-error-codes'] as string[] | undefined) ?? [];
 
 beforeEach(() => {
-  documents.reset();
-  stepFunctions.reset();
-  idempotencyDb.reset();
   documents.on(PutCommand).resolves({});
   stepFunctions.on(StartExecutionCommand).callsFake((input: StartExecutionCommand['input']) => ({
     executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${input.name}`,

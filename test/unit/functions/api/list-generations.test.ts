@@ -1,7 +1,6 @@
 import './env.ts';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   apiEvent,
   bodyOf,
@@ -11,21 +10,20 @@ import {
   EXPECTED_HEADERS,
   errorOf,
   lambdaContext,
+  loadApiFunction,
   mockCursorSecret,
   storedRecord,
   TABLES,
 } from './support.ts';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CursorCodec } from '#shared/api/cursor.ts';
 import { generationPageSchema } from '#shared/api/schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
 const secrets = mockCursorSecret();
 
-// The function reads its configuration, and its cursor secret, at cold start.
-const { handler } = await import('../../../../functions/list-generations/handler.ts');
+const { handler, documents } = await loadApiFunction('list-generations');
 const secretReadsAtImport = secrets.commandCalls(GetSecretValueCommand).length;
 
 const listEvent = (query: Record<string, string> | null = null, owner: string | null = 'alice') =>
@@ -52,10 +50,6 @@ async function cursorFor(query: Record<string, string> = {}, owner = 'alice'): P
   documents.reset();
   return cursor;
 }
-
-beforeEach(() => {
-  documents.reset();
-});
 
 describe('GET /generations', () => {
   it("answers the owner's generations newest first from a Query on the owner index", async () => {

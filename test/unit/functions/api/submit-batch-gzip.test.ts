@@ -3,10 +3,9 @@
  * what is stored and what the 5 MiB limit applies to; a body that is not gzip is 400 090004016.
  */
 import './env.ts';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { BatchGetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-vitest/extend';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -18,14 +17,11 @@ import {
   errorOf,
   fakeIdempotencyTable,
   lambdaContext,
+  loadApiFunction,
   TABLES,
 } from './support.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-const s3 = mockClient(S3Client);
-const idempotencyDb = mockClient(DynamoDBClient);
-
-const { handler } = await import('../../../../functions/submit-batch/handler.ts');
+const { handler, documents, s3, idempotencyDb } = await loadApiFunction('submit-batch');
 
 /** POST /batches with this body, type and coding; the body goes base64, as API Gateway sends it. */
 const postEvent = (body: Buffer, type: string, encoding: string | undefined) =>
@@ -41,9 +37,6 @@ const postEvent = (body: Buffer, type: string, encoding: string | undefined) =>
   });
 
 beforeEach(() => {
-  documents.reset();
-  s3.reset();
-  idempotencyDb.reset();
   const heads = new Map<string, Record<string, unknown>>();
   documents.on(PutCommand).callsFake((input: PutCommand['input']) => {
     const item = input.Item as Record<string, unknown>;

@@ -1,13 +1,7 @@
 import './env.ts';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  BatchGetCommand,
-  DynamoDBDocumentClient,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   apiEvent,
   bodyOf,
@@ -16,6 +10,7 @@ import {
   fakeIdempotencyTable,
   INPUT_BUCKET,
   lambdaContext,
+  loadApiFunction,
   PROMPT_FILE_MAX_BYTES,
   TABLES,
 } from './support.ts';
@@ -24,12 +19,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { BATCH_BODY_MAX_BYTES, batchViewSchema } from '#shared/api/batch-schemas.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-const s3 = mockClient(S3Client);
-const idempotencyDb = mockClient(DynamoDBClient);
-
-// The function reads its configuration at cold start: env.ts has set it by now.
-const { handler } = await import('../../../../functions/submit-batch/handler.ts');
+const { handler, documents, s3, idempotencyDb } = await loadApiFunction('submit-batch');
 
 const BATCH_ID = /^b_[0-9a-f]{40}$/;
 const FILE = '{"prompt":"a red kite"}\n{"prompt":"a blue boat"}\n';
@@ -47,9 +37,6 @@ const postEvent = (body: string | Buffer, type: string | undefined, headers = {}
 let heads: Map<string, Record<string, unknown>>;
 
 beforeEach(() => {
-  documents.reset();
-  s3.reset();
-  idempotencyDb.reset();
   heads = new Map();
   documents.on(PutCommand).callsFake((input: PutCommand['input']) => {
     const item = input.Item as Record<string, unknown>;

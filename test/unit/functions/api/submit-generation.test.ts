@@ -4,7 +4,7 @@ import {
   DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -12,13 +12,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import {
   bodyOf,
   EXPECTED_HEADERS,
   errorOf,
   fakeIdempotencyTable,
   lambdaContext,
+  loadApiFunction,
   STATE_MACHINE_ARN,
   submitEvent,
   TABLES,
@@ -32,12 +32,8 @@ import { submitGeneration } from '#shared/api/use-cases/submit.ts';
 import { ErrorCodes } from '#shared/errors/codes.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';
 
-const documents = mockClient(DynamoDBDocumentClient);
-const stepFunctions = mockClient(SFNClient);
-const idempotencyDb = mockClient(DynamoDBClient);
-
-// The function reads its configuration at cold start: support.ts has set it by now.
-const { handler } = await import('../../../../functions/submit-generation/handler.ts');
+const { handler, documents, stepFunctions, idempotencyDb } =
+  await loadApiFunction('submit-generation');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const validBody = { prompt: 'a lighthouse at dawn', seed: 42, width: 1024, height: 1024 };
@@ -45,9 +41,6 @@ const validBody = { prompt: 'a lighthouse at dawn', seed: 42, width: 1024, heigh
 let order: string[];
 
 beforeEach(() => {
-  documents.reset();
-  stepFunctions.reset();
-  idempotencyDb.reset();
   order = [];
   documents.on(PutCommand).callsFake(() => {
     order.push('put');

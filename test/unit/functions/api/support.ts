@@ -8,12 +8,16 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type {
   APIGatewayProxyEvent,
   APIGatewayProxyResult,
@@ -21,7 +25,61 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { beforeEach } from 'vitest';
 import { ACCOUNT, CURSOR_SECRET, CURSOR_SECRET_ID, IMAGES_BUCKET, REGION } from './env.ts';
+
+/** The AWS clients the API functions speak to, mocked. */
+export interface ApiClientMocks {
+  /** The document client over the generations, batches and API keys tables. */
+  readonly documents: AwsClientStub<DynamoDBDocumentClient>;
+  /** The low-level client Powertools' idempotency layer speaks to (see `fakeIdempotencyTable`). */
+  readonly idempotencyDb: AwsClientStub<DynamoDBClient>;
+  readonly s3: AwsClientStub<S3Client>;
+  readonly stepFunctions: AwsClientStub<SFNClient>;
+  readonly events: AwsClientStub<EventBridgeClient>;
+}
+
+/** Mocks every AWS client an API function speaks to, and resets them all before each test. */
+function mockApiClients(): ApiClientMocks {
+  const mocks: ApiClientMocks = {
+    documents: mockClient(DynamoDBDocumentClient),
+    idempotencyDb: mockClient(DynamoDBClient),
+    s3: mockClient(S3Client),
+    stepFunctions: mockClient(SFNClient),
+    events: mockClient(EventBridgeClient),
+  };
+  beforeEach(() => {
+    for (const mock of Object.values(mocks)) mock.reset();
+  });
+  return mocks;
+}
+
+/** The API functions the handler tests load, by entry point. */
+const API_FUNCTIONS = {
+  'cancel-generation': () => import('../../../../functions/cancel-generation/handler.ts'),
+  'get-generation': () => import('../../../../functions/get-generation/handler.ts'),
+  'list-generations': () => import('../../../../functions/list-generations/handler.ts'),
+  'submit-batch': () => import('../../../../functions/submit-batch/handler.ts'),
+  'submit-generation': () => import('../../../../functions/submit-generation/handler.ts'),
+};
+
+type ApiFunctionModule<Name extends keyof typeof API_FUNCTIONS> = Awaited<
+  ReturnType<(typeof API_FUNCTIONS)[Name]>
+>;
+
+/**
+ * The named API function, loaded as at a cold start (its configuration is read then: `env.ts` has
+ * set it by now), and every AWS client it may speak to, mocked and reset before each test of the
+ * calling file. Call it at the top of the file, before its own `beforeEach` hooks: those then run
+ * after the reset and set up the answers their tests need.
+ */
+export async function loadApiFunction<Name extends keyof typeof API_FUNCTIONS>(
+  name: Name,
+): Promise<ApiClientMocks & ApiFunctionModule<Name>> {
+  const mocks = mockApiClients();
+  const module = (await API_FUNCTIONS[name]()) as ApiFunctionModule<Name>;
+  return { ...mocks, ...module };
+}
 
 /**
  * Secrets Manager holding the cursor secret, as the stack makes it: call before importing the
