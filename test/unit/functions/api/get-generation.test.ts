@@ -3,12 +3,13 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   apiEvent,
   bodyOf,
+  COMPLETED_IMAGE,
   completedRecord,
   EXPECTED_HEADERS,
   errorOf,
-  IMAGES_BUCKET,
   lambdaContext,
   loadApiFunction,
+  STORED_REQUEST,
   storedRecord,
   TABLES,
 } from './support.ts';
@@ -35,32 +36,17 @@ describe('GET /generations/{id}', () => {
     expect(result.headers).toEqual(EXPECTED_HEADERS);
     const body = bodyOf(result);
     expect(generationViewSchema.parse(body)).toEqual(body);
+    // The stored image, less the provider's job id, with a URL to fetch it.
+    const { jobId: _jobId, ...imageShown } = COMPLETED_IMAGE;
     expect(body).toEqual({
       id: 'gen-1',
       status: 'completed',
-      request: {
-        prompt: 'a lighthouse at dawn',
-        use_pre_llm: true,
-        seed: -1,
-        width: 1328,
-        height: 1328,
-      },
+      request: STORED_REQUEST,
       source: 'http',
       sourceRef: 'http:apigw-request-0',
       sparkTaskId: 'task-9',
       polls: 3,
-      images: [
-        {
-          url: expect.any(String),
-          bucket: IMAGES_BUCKET,
-          key: 'images/alice/gen-1/0.png',
-          size: 123_456,
-          sha256: 'a'.repeat(64),
-          contentType: 'image/png',
-          width: 1328,
-          height: 1328,
-        },
-      ],
+      images: [{ url: expect.any(String), ...imageShown }],
       usage: { cost: '0.04', discount: 0, input_tokens: 10, output_tokens: 0, total_tokens: 10 },
       costUsd: 0.04,
       createdAt: '2024-05-01T10:00:00.000Z',
@@ -92,13 +78,7 @@ describe('GET /generations/{id}', () => {
     expect(bodyOf(result)).toEqual({
       id: 'gen-1',
       status: 'queued',
-      request: {
-        prompt: 'a lighthouse at dawn',
-        use_pre_llm: true,
-        seed: -1,
-        width: 1328,
-        height: 1328,
-      },
+      request: STORED_REQUEST,
       source: 'http',
       sourceRef: 'http:apigw-request-0',
       polls: 0,

@@ -207,6 +207,15 @@ export const EXPECTED_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/** The request of every stored record below, which a view gives back as it is. */
+export const STORED_REQUEST = {
+  prompt: 'a lighthouse at dawn',
+  use_pre_llm: true,
+  seed: -1,
+  width: 1328,
+  height: 1328,
+} as const;
+
 /** A stored generation record, as DynamoDB's document client gives it back. */
 export function storedRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -214,13 +223,7 @@ export function storedRecord(overrides: Record<string, unknown> = {}): Record<st
     owner: 'alice',
     status: 'queued',
     ownerStatus: 'alice#queued',
-    request: {
-      prompt: 'a lighthouse at dawn',
-      use_pre_llm: true,
-      seed: -1,
-      width: 1328,
-      height: 1328,
-    },
+    request: { ...STORED_REQUEST },
     source: 'http',
     sourceRef: 'http:apigw-request-0',
     polls: 0,
@@ -231,24 +234,25 @@ export function storedRecord(overrides: Record<string, unknown> = {}): Record<st
   };
 }
 
+/** The one image of `completedRecord`, as it is stored. */
+export const COMPLETED_IMAGE = {
+  bucket: IMAGES_BUCKET,
+  key: 'images/alice/gen-1/0.png',
+  size: 123_456,
+  sha256: 'a'.repeat(64),
+  contentType: 'image/png',
+  width: 1328,
+  height: 1328,
+  jobId: 'job-1',
+} as const;
+
 export function completedRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return storedRecord({
     status: 'completed',
     ownerStatus: 'alice#completed',
     sparkTaskId: 'task-9',
     polls: 3,
-    images: [
-      {
-        bucket: IMAGES_BUCKET,
-        key: 'images/alice/gen-1/0.png',
-        size: 123_456,
-        sha256: 'a'.repeat(64),
-        contentType: 'image/png',
-        width: 1328,
-        height: 1328,
-        jobId: 'job-1',
-      },
-    ],
+    images: [{ ...COMPLETED_IMAGE }],
     usage: { cost: '0.04', discount: 0, input_tokens: 10, output_tokens: 0, total_tokens: 10 },
     costUsd: 0.04,
     updatedAt: '2024-05-01T10:00:20.000Z',
