@@ -146,8 +146,11 @@ export interface GenerationRequest {
   readonly height: number;
 }
 
-/** The order of the provider's rules; the first failure in this order is the answer. */
-const RULE_ORDER: readonly ErrorCode[] = [
+/**
+ * The order of the provider's rules, which are every code the schema may answer; the first
+ * failure in this order is the answer.
+ */
+export const RULE_ORDER: readonly ErrorCode[] = [
   ErrorCodes.REQUEST_NOT_OBJECT,
   ErrorCodes.MISSING_PROMPT,
   ErrorCodes.INVALID_PROMPT_LENGTH,
