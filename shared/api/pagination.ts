@@ -93,3 +93,74 @@ export function nextKeyOf<T>(
   if (items.length > limit && last !== undefined) return keyOf(last);
   return lastEvaluatedKey;
 }
+
+/** An index of an owner's items, or of an owner's items of one status, newest first. */
+export interface OwnerIndex<S extends string, T extends OwnerIndexItem> {
+  /** The statuses a query may ask for. */
+  readonly statuses: readonly S[];
+  /** What a cursor of the query for this status is good for. */
+  readonly scopeOf: (status: S | undefined) => string;
+  /** The table's key, the first attribute of every start key. */
+  readonly tableKey: string;
+  readonly indexOf: (status: S | undefined) => {
+    readonly partitionKey: string;
+    readonly sortKey: string;
+  };
+  /** The partition of that index holding the owner's items (of that status). */
+  readonly partitionOf: (owner: string, status: S | undefined) => string;
+  /** One read of the index: up to `limit` items and one more, which tells a next page exists. */
+  readonly read: (query: {
+    readonly owner: string;
+    readonly status?: S;
+    readonly limit: number;
+    readonly startKey?: PageKey;
+  }) => Promise<{ readonly items: T[]; readonly lastEvaluatedKey?: PageKey }>;
+}
+
+/** What an owner index sorts and keys its items by. */
+export interface OwnerIndexItem {
+  readonly id: string;
+  readonly createdAt: string;
+}
+
+/**
+ * One page of an owner index for a list query (checked here: status, limit, then cursor): at
+ * most `limit` items, and the signed cursor of the next page when there is one.
+ */
+export async function readOwnerIndexPage<S extends string, T extends OwnerIndexItem>(
+  cursors: CursorCodec,
+  ownerIndex: OwnerIndex<S, T>,
+  owner: string,
+  query: ListQuery,
+): Promise<{ readonly items: T[]; readonly nextCursor?: string }> {
+  const status = parseStatus(query.status, ownerIndex.statuses);
+  const limit = parseLimit(query.limit);
+  const scope = ownerIndex.scopeOf(status);
+  const index = ownerIndex.indexOf(status);
+  const partition = ownerIndex.partitionOf(owner, status);
+  const startKey = startKeyOf(
+    cursors,
+    query.cursor,
+    { owner, query: scope },
+    {
+      keyNames: [ownerIndex.tableKey, index.partitionKey, index.sortKey],
+      partitionKey: index.partitionKey,
+      partition,
+    },
+  );
+  const page = await ownerIndex.read({
+    owner,
+    ...(status !== undefined && { status }),
+    limit,
+    ...(startKey !== undefined && { startKey }),
+  });
+  const nextKey = nextKeyOf(page.items, limit, page.lastEvaluatedKey, (last) => ({
+    [ownerIndex.tableKey]: last.id,
+    [index.partitionKey]: partition,
+    [index.sortKey]: last.createdAt,
+  }));
+  return {
+    items: page.items.slice(0, limit),
+    ...(nextKey !== undefined && { nextCursor: cursors.encode(owner, scope, nextKey) }),
+  };
+}

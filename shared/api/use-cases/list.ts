@@ -4,20 +4,19 @@
  */
 
 import type { CursorCodec } from '#shared/api/cursor.ts';
-import {
-  type ListQuery,
-  nextKeyOf,
-  parseLimit,
-  parseStatus,
-  startKeyOf,
-} from '#shared/api/pagination.ts';
+import { type ListQuery, type OwnerIndex, readOwnerIndexPage } from '#shared/api/pagination.ts';
 import type { Presign } from '#shared/api/presign.ts';
 import type { GenerationView } from '#shared/api/schemas.ts';
-import { GENERATION_STATUSES, GenerationsTableSchema } from '#shared/generation/model.ts';
+import {
+  GENERATION_STATUSES,
+  type GenerationStatus,
+  GenerationsTableSchema,
+} from '#shared/generation/model.ts';
 import {
   type GenerationRepository,
   ownerIndexOf,
   ownerPartitionOf,
+  type StoredRecord,
 } from '#shared/generation/repository.ts';
 import { toApiView } from './view.ts';
 
@@ -37,42 +36,17 @@ export interface ListGenerationsDeps {
 export type ListGenerations = (owner: string, query?: ListQuery) => Promise<GenerationPage>;
 
 export function listGenerations(deps: ListGenerationsDeps): ListGenerations {
+  const ownerIndex: OwnerIndex<GenerationStatus, StoredRecord> = {
+    statuses: GENERATION_STATUSES,
+    scopeOf: (status) => status ?? '*',
+    tableKey: GenerationsTableSchema.partitionKey,
+    indexOf: ownerIndexOf,
+    partitionOf: ownerPartitionOf,
+    read: (query) => deps.repository.pageByOwner(query),
+  };
   return async (owner, query = {}) => {
-    const status = parseStatus(query.status, GENERATION_STATUSES);
-    const limit = parseLimit(query.limit);
-    const scope = status ?? '*';
-    const index = ownerIndexOf(status);
-    const partition = ownerPartitionOf(owner, status);
-    const startKey = startKeyOf(
-      deps.cursors,
-      query.cursor,
-      { owner, query: scope },
-      {
-        keyNames: [GenerationsKey, index.partitionKey, index.sortKey],
-        partitionKey: index.partitionKey,
-        partition,
-      },
-    );
-    // One item more than asked tells whether another page exists, so the last page has no cursor.
-    const page = await deps.repository.pageByOwner({
-      owner,
-      ...(status !== undefined && { status }),
-      limit,
-      ...(startKey !== undefined && { startKey }),
-    });
-    const records = page.items.slice(0, limit);
-    const nextKey = nextKeyOf(page.items, limit, page.lastEvaluatedKey, (last) => ({
-      [GenerationsKey]: last.id,
-      [index.partitionKey]: partition,
-      [index.sortKey]: last.createdAt,
-    }));
-    const items = await Promise.all(records.map((record) => toApiView(record, deps.presign)));
-    return {
-      items,
-      ...(nextKey !== undefined && { nextCursor: deps.cursors.encode(owner, scope, nextKey) }),
-    };
+    const page = await readOwnerIndexPage(deps.cursors, ownerIndex, owner, query);
+    const items = await Promise.all(page.items.map((record) => toApiView(record, deps.presign)));
+    return { ...page, items };
   };
 }
-
-/** The table's key, the first attribute of every start key. */
-const GenerationsKey = GenerationsTableSchema.partitionKey;

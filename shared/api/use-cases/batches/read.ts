@@ -10,13 +10,20 @@ import {
   invalidQuery,
   type ListQuery,
   nextKeyOf,
+  type OwnerIndex,
   parseLimit,
   parseStatus,
+  readOwnerIndexPage,
   startKeyOf,
 } from '#shared/api/pagination.ts';
 import type { Presign } from '#shared/api/presign.ts';
 import type { GenerationView } from '#shared/api/schemas.ts';
-import { BATCH_STATUSES, type Batch, BatchesTableSchema } from '#shared/batches/model.ts';
+import {
+  BATCH_STATUSES,
+  type Batch,
+  BatchesTableSchema,
+  type BatchStatus,
+} from '#shared/batches/model.ts';
 import { batchOwnerIndexOf, batchOwnerPartitionOf } from '#shared/batches/reads.ts';
 import type { BatchRepository } from '#shared/batches/repository.ts';
 import { GENERATION_STATUSES, GenerationsTableSchema } from '#shared/generation/model.ts';
@@ -53,43 +60,21 @@ export interface ReadBatches {
 }
 
 export function readBatches(deps: ReadBatchesDeps): ReadBatches {
+  const batchesByOwner: OwnerIndex<BatchStatus, Batch> = {
+    statuses: BATCH_STATUSES,
+    scopeOf: (status) => `batches:${status ?? '*'}`,
+    tableKey: BatchesTableSchema.partitionKey,
+    indexOf: batchOwnerIndexOf,
+    partitionOf: batchOwnerPartitionOf,
+    read: async (query) => {
+      const page = await deps.batches.pageByOwner(query);
+      return { ...page, lastEvaluatedKey: page.lastEvaluatedKey as PageKey | undefined };
+    },
+  };
   return {
     async list(owner, query = {}) {
-      const status = parseStatus(query.status, BATCH_STATUSES);
-      const limit = parseLimit(query.limit);
-      const scope = `batches:${status ?? '*'}`;
-      const index = batchOwnerIndexOf(status);
-      const partition = batchOwnerPartitionOf(owner, status);
-      const startKey = startKeyOf(
-        deps.cursors,
-        query.cursor,
-        { owner, query: scope },
-        {
-          keyNames: [BatchesTableSchema.partitionKey, index.partitionKey, index.sortKey],
-          partitionKey: index.partitionKey,
-          partition,
-        },
-      );
-      const page = await deps.batches.pageByOwner({
-        owner,
-        ...(status !== undefined && { status }),
-        limit,
-        ...(startKey !== undefined && { startKey }),
-      });
-      const nextKey = nextKeyOf(
-        page.items,
-        limit,
-        page.lastEvaluatedKey as PageKey | undefined,
-        (last: Batch) => ({
-          [BatchesTableSchema.partitionKey]: last.id,
-          [index.partitionKey]: partition,
-          [index.sortKey]: last.createdAt,
-        }),
-      );
-      return {
-        items: page.items.slice(0, limit).map(toBatchView),
-        ...(nextKey !== undefined && { nextCursor: deps.cursors.encode(owner, scope, nextKey) }),
-      };
+      const page = await readOwnerIndexPage(deps.cursors, batchesByOwner, owner, query);
+      return { ...page, items: page.items.map(toBatchView) };
     },
 
     async get(owner, id) {

@@ -6,7 +6,12 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { batchLedger } from '#shared/batches/ledger.ts';
-import { BatchesTableSchema, batchIdOfFile, EVENT_BATCH_COMPLETED } from '#shared/batches/model.ts';
+import {
+  BatchesTableSchema,
+  type BatchHead,
+  batchIdOfFile,
+  EVENT_BATCH_COMPLETED,
+} from '#shared/batches/model.ts';
 import { countBatchLineEnd } from '#shared/batches/progress.ts';
 import { BatchRepository } from '#shared/batches/repository.ts';
 import { STALLED_AFTER_SECONDS, sweepBatches } from '#shared/batches/sweep.ts';
@@ -25,6 +30,24 @@ vi.hoisted(() => {
 const dynamodb = useLocalDynamoDb();
 
 const FILE = { bucket: 'input', key: 'prompts/alice/a.jsonl', etag: '"e1"' };
+
+/** An API batch of alice's waiting for its file, as POST /batches without a body records it. */
+function awaitingUpload(id: string, format: 'jsonl' | 'txt', at: string): BatchHead {
+  return {
+    id,
+    owner: 'alice',
+    status: 'awaiting_upload',
+    ownerStatus: 'alice#awaiting_upload',
+    source: { bucket: 'input', key: `prompts/alice/batches/${id}.${format}` },
+    format,
+    origin: 'api',
+    lines: 0,
+    rejected: 0,
+    read: false,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
 const REQUEST = { prompt: 'a cat', use_pre_llm: true, seed: -1, width: 512, height: 512 };
 
 async function setUp() {
@@ -187,20 +210,7 @@ describe('the batch of a file', () => {
     const id = 'b_0123456789abcdef0123456789abcdef01234567';
     const key = `prompts/alice/batches/${id}.jsonl`;
     const at = '2026-12-07T09:00:00.000Z';
-    await batches.create({
-      id,
-      owner: 'alice',
-      status: 'awaiting_upload',
-      ownerStatus: 'alice#awaiting_upload',
-      source: { bucket: 'input', key },
-      format: 'jsonl',
-      origin: 'api',
-      lines: 0,
-      rejected: 0,
-      read: false,
-      createdAt: at,
-      updatedAt: at,
-    });
+    await batches.create(awaitingUpload(id, 'jsonl', at));
 
     const first = await ledger.open({ file: { ...FILE, key }, owner: 'alice', format: 'jsonl' });
     const repeated = await ledger.open({ file: { ...FILE, key }, owner: 'alice', format: 'jsonl' });
@@ -314,18 +324,7 @@ describe('the batch sweep', () => {
     const at = new Date().toISOString();
     const id = 'b_00000000000000000000000000000000000000aa';
     await batches.create({
-      id,
-      owner: 'alice',
-      status: 'awaiting_upload',
-      ownerStatus: 'alice#awaiting_upload',
-      source: { bucket: 'input', key: `prompts/alice/batches/${id}.txt` },
-      format: 'txt',
-      origin: 'api',
-      lines: 0,
-      rejected: 0,
-      read: false,
-      createdAt: at,
-      updatedAt: at,
+      ...awaitingUpload(id, 'txt', at),
       uploadExpiresAt: new Date(Date.parse(at) + 900_000).toISOString(),
       unfinished: 'unfinished',
     });
