@@ -3,8 +3,8 @@
  * records what it received. For wire variants the simulator does not produce (string codes,
  * `task_id`, HTML error pages); everything else is tested against the simulator itself.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { listenOnLoopback } from './loopback-server.ts';
 
 export interface ScriptedAnswer {
   readonly status: number;
@@ -29,7 +29,7 @@ export interface ScriptedServer {
 export async function startScriptedServer(): Promise<ScriptedServer> {
   const received: ReceivedRequest[] = [];
   let next: ScriptedAnswer = { status: 500, body: 'nothing scripted' };
-  const server = createServer(async (request, response) => {
+  const server = await listenOnLoopback(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     received.push({
@@ -42,18 +42,12 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     response.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
     response.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.origin,
     received,
     answer(answer) {
       next = answer;
     },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }

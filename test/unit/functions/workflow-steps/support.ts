@@ -1,5 +1,4 @@
-import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { type RunningSimulator, renderPng, startSimulator } from '#local/simulator/index.ts';
 import type { TaskState } from '#shared/generation/steps.ts';
 import { lambdaContext } from '../../../helpers/lambda-context.ts';
+import { listenOnLoopback } from '../../../helpers/loopback-server.ts';
 
 export const SPARK_KEY = 'spark-test-key';
 export const dynamo = mockClient(DynamoDBDocumentClient);
@@ -127,26 +127,20 @@ export interface ImageServer {
 async function startImageServer(): Promise<ImageServer> {
   const routes = new Map<string, RequestListener>();
   const requested: string[] = [];
-  const server = createServer((request, response) => {
+  const server = await listenOnLoopback((request, response) => {
     requested.push(request.url ?? '');
     const listener = routes.get(request.url ?? '');
     if (listener) listener(request, response);
     else response.writeHead(500).end('no route');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    origin: base,
+    origin: server.origin,
     requested,
     route(path, listener) {
       routes.set(path, listener);
-      return `${base}${path}`;
+      return `${server.origin}${path}`;
     },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }
 

@@ -5,8 +5,7 @@
  * points.
  */
 import type { LookupAddress } from 'node:dns';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import {
 } from '#shared/images/address-guard.ts';
 import { copyImage } from '#shared/images/copy.ts';
 import { ImageUrlRefusedError } from '#shared/images/errors.ts';
+import { type LoopbackServer, listenOnLoopback } from '../../../helpers/loopback-server.ts';
 
 const s3 = mockClient(S3Client);
 /** A 1x1 PNG. */
@@ -25,7 +25,7 @@ const PNG = Buffer.from(
   'base64',
 );
 
-let server: Server;
+let server: LoopbackServer;
 let origin: string;
 let port: number;
 /** Paths the server was asked for, in order. */
@@ -51,23 +51,15 @@ function handle(path: string): { status: number; headers: Record<string, string>
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await listenOnLoopback((req, res) => {
     requested.push(req.url ?? '');
     const answer = handle(req.url ?? '/');
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-  origin = `http://127.0.0.1:${port}`;
+  ({ port, origin } = server);
 });
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+afterAll(() => server.close());
 beforeEach(() => {
   requested = [];
   s3.reset();

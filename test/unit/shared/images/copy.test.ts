@@ -4,8 +4,6 @@
  * streamed, truncated bodies, content types and magic bytes, expired and missing URLs.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,6 +15,7 @@ import {
   ImageUrlExpiredError,
   NotAnImageError,
 } from '#shared/images/errors.ts';
+import { type LoopbackServer, listenOnLoopback } from '../../../helpers/loopback-server.ts';
 
 const s3 = mockClient(S3Client);
 const LIMIT = 4096;
@@ -26,11 +25,11 @@ const png = (bytes: number) => {
   return Buffer.concat([head, Buffer.alloc(Math.max(0, bytes - head.length), 7)]);
 };
 
-let server: Server;
+let server: LoopbackServer;
 let origin: string;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await listenOnLoopback((req, res) => {
     switch (req.url) {
       case '/ok.png': {
         const body = png(3000);
@@ -63,16 +62,9 @@ beforeAll(async () => {
         return res.end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = server.origin;
 });
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
+afterAll(() => server.close());
 beforeEach(() => {
   s3.reset();
   // A streaming PUT reads its body as S3 would.
