@@ -7,6 +7,7 @@ import {
   ACCOUNT,
   apiEvent,
   bodyOf,
+  documentedBodyOf,
   EVENT_BUS_NAME,
   EXPECTED_HEADERS,
   errorOf,
@@ -62,10 +63,7 @@ describe('DELETE /generations/{id}', () => {
     const result = await handler(cancelEvent('gen-1'), lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    expect(result.headers).toEqual(EXPECTED_HEADERS);
-    const body = bodyOf(result);
-    expect(generationViewSchema.parse(body)).toEqual(body);
+    const body = documentedBodyOf(result, 200, generationViewSchema);
     expect(body).toMatchObject({ id: 'gen-1', status: 'cancelled', error: cancelledError });
     expect(body.completedAt).toEqual(expect.any(String));
     expect(documents).toHaveReceivedCommandWith(UpdateCommand, {

@@ -5,6 +5,7 @@ import {
   bodyOf,
   COMPLETED_IMAGE,
   completedRecord,
+  documentedBodyOf,
   EXPECTED_HEADERS,
   errorOf,
   lambdaContext,
@@ -32,10 +33,7 @@ describe('GET /generations/{id}', () => {
     const result = await handler(getEvent('gen-1'), lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    expect(result.headers).toEqual(EXPECTED_HEADERS);
-    const body = bodyOf(result);
-    expect(generationViewSchema.parse(body)).toEqual(body);
+    const body = documentedBodyOf(result, 200, generationViewSchema);
     // The stored image, less the provider's job id, with a URL to fetch it.
     const { jobId: _jobId, ...imageShown } = COMPLETED_IMAGE;
     expect(body).toEqual({

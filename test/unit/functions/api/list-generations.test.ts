@@ -7,7 +7,7 @@ import {
   CURSOR_SECRET,
   CURSOR_SECRET_ID,
   completedRecord,
-  EXPECTED_HEADERS,
+  documentedBodyOf,
   errorOf,
   lambdaContext,
   loadApiFunction,
@@ -60,10 +60,7 @@ describe('GET /generations', () => {
     const result = await handler(listEvent(), lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    expect(result.headers).toEqual(EXPECTED_HEADERS);
-    const body = bodyOf(result);
-    expect(generationPageSchema.parse(body)).toEqual(body);
+    const body = documentedBodyOf(result, 200, generationPageSchema);
     expect((body.items as { id: string }[]).map((item) => item.id)).toEqual([
       'gen-1',
       'gen-2',

@@ -5,7 +5,7 @@ import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamod
 import {
   apiEvent,
   bodyOf,
-  EXPECTED_HEADERS,
+  documentedBodyOf,
   errorOf,
   fakeIdempotencyTable,
   INPUT_BUCKET,
@@ -67,10 +67,7 @@ describe('POST /batches with the file as the body', () => {
     const result = await handler(postEvent(FILE, 'application/jsonl'), lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(201);
-    expect(result.headers).toEqual(EXPECTED_HEADERS);
-    const body = bodyOf(result);
-    expect(batchViewSchema.parse(body)).toEqual(body);
+    const body = documentedBodyOf(result, 201, batchViewSchema);
     const id = body.id as string;
     expect(id).toMatch(BATCH_ID);
     const key = `prompts/alice/batches/${id}.jsonl`;

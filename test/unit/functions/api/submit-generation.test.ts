@@ -14,6 +14,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   bodyOf,
+  documentedBodyOf,
   EXPECTED_HEADERS,
   errorOf,
   fakeIdempotencyTable,
@@ -66,10 +67,7 @@ describe('POST /generations', () => {
     const result = await handler(event, lambdaContext());
 
     // Assess
-    expect(result.statusCode).toBe(202);
-    expect(result.headers).toEqual(EXPECTED_HEADERS);
-    const body = bodyOf(result);
-    expect(generationAcceptedSchema.parse(body)).toEqual(body);
+    const body = documentedBodyOf(result, 202, generationAcceptedSchema);
     const id = body.id as string;
     expect(id).toMatch(UUID);
     expect(body).toEqual({ id, status: 'queued', links: { self: `/generations/${id}` } });

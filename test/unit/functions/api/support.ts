@@ -25,7 +25,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { beforeEach } from 'vitest';
+import { beforeEach, expect } from 'vitest';
 import { ACCOUNT, CURSOR_SECRET, CURSOR_SECRET_ID, IMAGES_BUCKET, REGION } from './env.ts';
 
 /** The AWS clients the API functions speak to, mocked. */
@@ -206,6 +206,22 @@ export const EXPECTED_HEADERS = {
   'content-security-policy': "default-src 'none'",
   'referrer-policy': 'no-referrer',
 };
+
+/**
+ * The body of an answer, which must have this status, the headers every answer carries, and a
+ * body its schema documents in full (parsing it drops nothing).
+ */
+export function documentedBodyOf(
+  result: APIGatewayProxyResult,
+  status: number,
+  schema: { parse(value: unknown): unknown },
+): Record<string, unknown> {
+  expect(result.statusCode).toBe(status);
+  expect(result.headers).toEqual(EXPECTED_HEADERS);
+  const body = bodyOf(result);
+  expect(schema.parse(body)).toEqual(body);
+  return body;
+}
 
 /** The request of every stored record below, which a view gives back as it is. */
 export const STORED_REQUEST = {
