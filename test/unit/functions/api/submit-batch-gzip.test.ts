@@ -80,24 +80,21 @@ describe('POST /batches with Content-Encoding: gzip', () => {
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
-  it('refuses a body that is not gzip with 400 090004016', async () => {
-    const result = await handler(
-      postEvent(Buffer.from('a red kite\n'), 'text/plain', 'gzip'),
-      lambdaContext(),
-    );
-    expect(result.statusCode).toBe(400);
-    expect(errorOf(result).code).toBe(ErrorCodes.API_BODY_NOT_GZIP);
-    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
-  });
-
-  it('refuses another coding with 415', async () => {
-    const result = await handler(
-      postEvent(Buffer.from('a red kite\n'), 'text/plain', 'br'),
-      lambdaContext(),
-    );
-    expect(result.statusCode).toBe(415);
-    expect(errorOf(result).code).toBe(ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE);
-  });
+  it.each([
+    ['a body that is not gzip', 'gzip', 400, ErrorCodes.API_BODY_NOT_GZIP],
+    ['another coding', 'br', 415, ErrorCodes.API_UNSUPPORTED_MEDIA_TYPE],
+  ])(
+    'refuses %s (Content-Encoding %s) with %i %s, storing nothing',
+    async (_name, encoding, status, code) => {
+      const result = await handler(
+        postEvent(Buffer.from('a red kite\n'), 'text/plain', encoding),
+        lambdaContext(),
+      );
+      expect(result.statusCode).toBe(status);
+      expect(errorOf(result).code).toBe(code);
+      expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+    },
+  );
 
   it('reads a gzip upload request as JSON, as it would the same request uncompressed', async () => {
     const request = Buffer.from(JSON.stringify({ upload: { format: 'jsonl', bytes: 10 } }));
