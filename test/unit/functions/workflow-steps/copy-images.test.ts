@@ -24,6 +24,19 @@ import {
   s3,
 } from './support.ts';
 
+/** What the copy records of generation gen-1's first image, stored from these bytes. */
+function firstImageStored(bytes: Buffer, width: number, height: number): Record<string, unknown> {
+  return {
+    bucket: 'images',
+    key: 'images/alice/gen-1/0.png',
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    contentType: 'image/png',
+    width,
+    height,
+  };
+}
+
 describe('CopyImages', () => {
   it('streams each image into the images bucket with its sha256, type and size', async () => {
     const done = await completedTask();
@@ -41,16 +54,7 @@ describe('CopyImages', () => {
     )) as { images: Array<Record<string, unknown>>; dynamoImages: unknown[] };
 
     expect(result.images).toEqual([
-      {
-        bucket: 'images',
-        key: 'images/alice/gen-1/0.png',
-        size: served.length,
-        sha256: createHash('sha256').update(served).digest('hex'),
-        contentType: 'image/png',
-        width: 512,
-        height: 512,
-        jobId: done.images?.[0]?.jobId,
-      },
+      { ...firstImageStored(served, 512, 512), jobId: done.images?.[0]?.jobId },
     ]);
     expect(result.dynamoImages).toEqual([
       expect.objectContaining({
@@ -161,17 +165,7 @@ describe('CopyImages, failure paths', () => {
 
     const result = (await copy(url)) as { images: Array<Record<string, unknown>> };
 
-    expect(result.images).toEqual([
-      {
-        bucket: 'images',
-        key: 'images/alice/gen-1/0.png',
-        size: png.length,
-        sha256: createHash('sha256').update(png).digest('hex'),
-        contentType: 'image/png',
-        width: 64,
-        height: 48,
-      },
-    ]);
+    expect(result.images).toEqual([firstImageStored(png, 64, 48)]);
     expect(stored()).toBe(1);
   });
 
