@@ -26,6 +26,7 @@ import type {
 } from 'aws-lambda';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, expect } from 'vitest';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 import { ACCOUNT, CURSOR_SECRET, CURSOR_SECRET_ID, IMAGES_BUCKET, REGION } from './env.ts';
 
 /** The AWS clients the API functions speak to, mocked. */
@@ -231,6 +232,20 @@ export const STORED_REQUEST = {
   width: 1328,
   height: 1328,
 } as const;
+
+/**
+ * A 500 answer with the generic internal error, the headers every answer carries, and nothing of
+ * the failure: `hidden` (a resource name, an ARN) is not in the body.
+ */
+export function expectInternalErrorHiding(result: APIGatewayProxyResult, hidden: string): void {
+  expect(result.statusCode).toBe(500);
+  expect(result.headers).toEqual(EXPECTED_HEADERS);
+  expect(errorOf(result)).toEqual({
+    code: ErrorCodes.API_INTERNAL_ERROR,
+    message: 'Internal error; please try again later',
+  });
+  expect(result.body).not.toContain(hidden);
+}
 
 /** A stored generation record, as DynamoDB's document client gives it back. */
 export function storedRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
