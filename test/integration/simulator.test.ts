@@ -7,22 +7,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PNG } from 'pngjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  FAULT_KINDS,
   type FaultKind,
   type RunningSimulator,
   type SimulatorOptions,
   SimulatorOptionsError,
   startSimulator,
 } from '#local/simulator/index.ts';
+import { ErrorCodes } from '#shared/errors/codes.ts';
 
-// The simulator's own codes, as integers on the wire.
-const SIM_UNSUPPORTED_MODEL = 90009001;
-const SIM_BODY_NOT_JSON = 90009002;
-const SIM_UNAUTHORIZED = 90009003;
-const SIM_TASK_NOT_FOUND = 90009004;
-const SIM_NOT_FOUND = 90009005;
-const SIM_TOO_MANY_REQUESTS = 90009006;
-const SIM_METHOD_NOT_ALLOWED = 90009007;
-const SIM_IMAGE_URL_REJECTED = 90009008;
+// The simulator's own codes (090009xxx in the code table), as integers on the wire.
+const SIM_UNSUPPORTED_MODEL = Number(ErrorCodes.SIM_UNSUPPORTED_MODEL);
+const SIM_BODY_NOT_JSON = Number(ErrorCodes.SIM_BODY_NOT_JSON);
+const SIM_UNAUTHORIZED = Number(ErrorCodes.SIM_UNAUTHORIZED);
+const SIM_TASK_NOT_FOUND = Number(ErrorCodes.SIM_TASK_NOT_FOUND);
+const SIM_NOT_FOUND = Number(ErrorCodes.SIM_NOT_FOUND);
+const SIM_TOO_MANY_TASKS = Number(ErrorCodes.SIM_TOO_MANY_TASKS);
+const SIM_METHOD_NOT_ALLOWED = Number(ErrorCodes.SIM_METHOD_NOT_ALLOWED);
+const SIM_IMAGE_URL_EXPIRED = Number(ErrorCodes.SIM_IMAGE_URL_EXPIRED);
 
 const KEY = 'test-key';
 const MODEL = 'spark_t2i_3_0';
@@ -477,9 +479,9 @@ describe('simulator image URLs', () => {
 
     expect(fresh.status).toBe(200);
     expect(badSignature.status).toBe(403);
-    expect(await errorCode(badSignature)).toBe(SIM_IMAGE_URL_REJECTED);
+    expect(await errorCode(badSignature)).toBe(SIM_IMAGE_URL_EXPIRED);
     expect(expired.status).toBe(403);
-    expect(await errorCode(expired)).toBe(SIM_IMAGE_URL_REJECTED);
+    expect(await errorCode(expired)).toBe(SIM_IMAGE_URL_EXPIRED);
   });
 
   it('answers HEAD with the PNG headers and no body', async () => {
@@ -525,20 +527,7 @@ describe('simulator stats', () => {
       inFlight: 0,
       maxInFlight: 1,
       requests: { create: 3, poll: expect.any(Number), image: 2 },
-      faults: Object.fromEntries(
-        [
-          'create5xx',
-          'create429',
-          'poll5xx',
-          'poll429',
-          'pollMalformed',
-          'taskFailed',
-          'image404',
-          'imageTruncated',
-          'privateUrl',
-          'slow',
-        ].map((kind) => [kind, 0]),
-      ),
+      faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])),
     });
     expect((stats.requests as { poll: number }).poll).toBeGreaterThanOrEqual(3);
     expect(sim.stats()).toEqual(stats);
@@ -598,7 +587,7 @@ describe('simulator max-concurrent', () => {
     expect(refused).toHaveLength(3);
     for (const res of refused) {
       expect(res.headers.get('retry-after')).toMatch(/^[12]$/);
-      expect(await errorCode(res)).toBe(SIM_TOO_MANY_REQUESTS);
+      expect(await errorCode(res)).toBe(SIM_TOO_MANY_TASKS);
     }
     expect(afterwards).toMatchObject({ tasksCreated: 3, inFlight: 3, maxInFlight: 3 });
     expect((afterwards.requests as { create: number }).create).toBe(6);
