@@ -69,6 +69,8 @@ export interface LocalLambdaOptions {
   readonly maxEnvironments: number;
   /** A function process's output (its log stream). */
   readonly log?: (functionLogicalId: string, chunk: Buffer) => void;
+  /** The init phase's limit (Lambda's 10 s; shorter only in tests). */
+  readonly initLimitMs?: number;
 }
 
 export interface InvocationRecord {
@@ -171,6 +173,7 @@ export class LocalLambda {
       functionName: fn.logicalId,
       functionArn,
       timeoutSeconds: fn.timeoutSeconds,
+      ...(options.initLimitMs !== undefined && { initLimitMs: options.initLimitMs }),
       command: () =>
         bootstrapCommand({
           node: options.node,

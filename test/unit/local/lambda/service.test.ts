@@ -23,6 +23,7 @@ class QuotaExceeded extends Error {
   constructor(message) { super(message); this.name = 'QuotaExceeded'; }
 }
 if (process.env.FAIL_AT_INIT) throw new TypeError('bad configuration');
+if (process.env.SLOW_INIT_MS) await new Promise((resolve) => setTimeout(resolve, Number(process.env.SLOW_INIT_MS)));
 export const handler = async (event, context) => {
   switch (event.do) {
     case 'describe':
@@ -64,7 +65,11 @@ afterEach(() => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function localLambda(fn: Partial<LocalFunction> = {}, maxEnvironments = 4): LocalLambda {
+function localLambda(
+  fn: Partial<LocalFunction> = {},
+  maxEnvironments = 4,
+  initLimitMs?: number,
+): LocalLambda {
   const lambda = new LocalLambda({
     functions: {
       Fn: {
@@ -86,6 +91,7 @@ function localLambda(fn: Partial<LocalFunction> = {}, maxEnvironments = 4): Loca
     credentials: () => ({ accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }),
     localEnvironment: () => ({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' }),
     maxEnvironments,
+    ...(initLimitMs !== undefined && { initLimitMs }),
   });
   lambdas.push(lambda);
   return lambda;
@@ -186,6 +192,29 @@ describe('the local Lambda', () => {
     expect(error.errorMessage).toMatch(/Task timed out after 1\.00 seconds/);
     const after = (await lambda.invoke('Fn', { do: 'describe' })) as Described;
     expect(after.pid).not.toBe(warm.pid);
+  });
+
+  it('lets an init past its limit go on within the function timeout, as a suppressed init does', async () => {
+    const lambda = localLambda(
+      { timeoutSeconds: 3, environment: { SLOW_INIT_MS: '1200' } },
+      4,
+      300,
+    );
+    const described = (await lambda.invoke('Fn', { do: 'describe' })) as Described;
+    // The deadline counts from when the init passed its limit: the rest of the init used it.
+    expect(described.remaining).toBeLessThan(3000 - 500);
+    expect(described.remaining).toBeGreaterThan(0);
+  });
+
+  it('times out an init past its limit that does not end within the function timeout either', async () => {
+    const lambda = localLambda(
+      { timeoutSeconds: 1, environment: { SLOW_INIT_MS: '5000' } },
+      4,
+      300,
+    );
+    const error = await failureOf(lambda.invoke('Fn', { do: 'describe' }));
+    expect(error.errorType).toBe('Sandbox.Timedout');
+    expect(error.errorMessage).toMatch(/Task timed out after 1\.00 seconds/);
   });
 
   it('reports a process that exits mid-invocation as Runtime.ExitError', async () => {
