@@ -5,7 +5,8 @@
 import { dynamoDb } from '#shared/aws/dynamodb.ts';
 import { lazyStepFunctions } from '#shared/aws/lazy.ts';
 import { providerSlotsFromEnv } from '#shared/config/slots-env.ts';
-import { acquireSlotStep, type SlotWaiter, stepFunctionsWaker } from '#shared/generation/slots.ts';
+import type { SlotWaiter } from '#shared/generation/slot-store.ts';
+import { acquireSlotStep, stepFunctionsWaker } from '#shared/generation/slots.ts';
 import { lambdaHandler } from '#shared/observability/handler.ts';
 
 const deps = {

@@ -86,17 +86,11 @@ export class Reconciler extends Construct {
       ['dynamodb:Query'],
       [`${props.generationsTable.tableArn}/index/${GenerationsTableSchema.unfinishedIndex.name}`],
     );
-    // Frees slots and hands them over (shared/generation/slots.ts): a waiter it takes off the
-    // queue while the slots are full after all goes back with a put (`requeue`).
+    // Frees slots and hands them over (shared/generation/slots.ts): claims a waiter (an update),
+    // wakes it and takes it off the queue (a delete); it never queues one.
     allow(
       this.function,
-      [
-        'dynamodb:GetItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:PutItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:Query',
-      ],
+      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
       [props.slotsTable.tableArn],
     );
     // The batch sweep (shared/batches/sweep.ts): owed batch events, and the line ends of a batch

@@ -13,7 +13,7 @@ import { API_KEYS_BY_OWNER_INDEX } from '#shared/api/key-table.ts';
 import { BatchesTableSchema } from '#shared/batches/model.ts';
 import { GenerationsTableSchema } from '#shared/generation/model.ts';
 import { DEFAULT_RECORD_RETENTION_DAYS } from '#shared/generation/retention.ts';
-import { SlotsTableSchema } from '#shared/generation/slots.ts';
+import { SlotsTableSchema } from '#shared/generation/slot-store.ts';
 
 export interface StorageProps {
   /** Images move to Infrequent Access after this many days; 0 = never. @default 30 */

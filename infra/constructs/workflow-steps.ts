@@ -82,18 +82,17 @@ export class WorkflowSteps extends Construct {
       maxConcurrentTasks: props.maxConcurrentTasks,
     });
     const tableEnv = { [Resources.generationsTable.env]: props.generationsTable.tableName };
-    // Taking or giving back slots (the semaphore and queue items of shared/generation/slots.ts),
-    // and waking the executions that wait for one. Giving back also hands freed slots over, which
-    // reads the queue in order; taking one never does.
+    // Taking or giving back slots (the semaphore and queue items of shared/generation/slot-store.ts),
+    // and waking the executions that wait for one. Only taking one queues a waiter (a put);
+    // giving back hands freed slots over, which reads the queue in order and claims waiters.
     const grantSlots = (fn: PipelineFunction, use: 'acquire' | 'release') => {
       allow(
         fn,
         [
           'dynamodb:GetItem',
           'dynamodb:UpdateItem',
-          'dynamodb:PutItem',
           'dynamodb:DeleteItem',
-          ...(use === 'release' ? ['dynamodb:Query'] : []),
+          ...(use === 'acquire' ? ['dynamodb:PutItem'] : ['dynamodb:Query']),
         ],
         [props.slotsTable.tableArn],
       );

@@ -5,7 +5,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SlotSettings } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
-import { ProviderSlots } from '#shared/generation/slots.ts';
+import { ProviderSlots } from '#shared/generation/slot-store.ts';
 
 /** The provider slots (concurrency cap) of the functions that take or give back slots. */
 export function providerSlotsFromEnv(

@@ -1,187 +1,26 @@
 /**
  * The provider-wide concurrency cap: at most `capacity` Spark tasks in flight across every
- * trigger. A DynamoDB semaphore holds the ids of the generations that own a slot (one item, a
- * string set, so acquiring is one conditional write); generations waiting for a slot park a Step
- * Functions task token in a FIFO queue (items ordered by when their execution started) and are
- * woken by whoever frees a slot. Nothing polls while it waits.
+ * trigger. Generations take a slot of a DynamoDB semaphore (`slot-store.ts`); those that find
+ * none free park their Step Functions task token in a FIFO queue and are woken by whoever frees a
+ * slot. Nothing polls while it waits.
  *
  * Every operation is idempotent, so retries, restarts and duplicated events are harmless:
  * acquiring a slot already held succeeds, releasing one not held does nothing, and a waiter is
- * granted by exactly one party — the one whose conditional delete of its queue item succeeds.
+ * served by one party at a time — the one whose conditional claim of its queue item succeeds. The
+ * item leaves the queue only after its execution was woken, so a party that dies half way (a
+ * function timed out or crashed between taking a waiter and waking it) loses nobody: its claim
+ * lapses and the next hand-over, or the reconciler's sweep, serves the waiter again.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+  CLAIM_LEASE_MS,
+  type ProviderSlots,
+  type SlotAnswer,
+  type SlotWaiter,
+} from './slot-store.ts';
 
-/** Key attributes of the slots table (partition `pk`, sort `sk`). */
-export const SlotsTableSchema = { partitionKey: 'pk', sortKey: 'sk' } as const;
-
-const SEMAPHORE_KEY = { pk: 'semaphore', sk: 'provider' };
-const WAITERS = 'waiter';
-
-/** A generation waiting for a slot, and the task token that wakes its execution. */
-export interface SlotWaiter {
-  readonly id: string;
-  /** When its execution started: the queue's order. */
-  readonly queuedAt: string;
-  readonly token: string;
-}
-
-export class ProviderSlots {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #tableName: string;
-  readonly capacity: number;
-
-  constructor(client: DynamoDBDocumentClient, tableName: string, capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`The slot capacity must be a positive integer, not ${capacity}`);
-    }
-    this.#client = client;
-    this.#tableName = tableName;
-    this.capacity = capacity;
-  }
-
-  /**
-   * Takes a slot for `id` if one is free: `granted` when this call took it, `held` when `id`
-   * holds one already (a retried or restarted step), `full` when every slot is taken.
-   */
-  async acquire(id: string): Promise<'granted' | 'held' | 'full'> {
-    if (await this.tryAcquire(id)) return 'granted';
-    return (await this.holders()).includes(id) ? 'held' : 'full';
-  }
-
-  /** Takes a free slot for `id` if it holds none; says whether this call took one. */
-  async tryAcquire(id: string): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: SEMAPHORE_KEY,
-          UpdateExpression: 'ADD holders :ids',
-          ConditionExpression:
-            'attribute_not_exists(holders) OR (size(holders) < :capacity AND NOT contains(holders, :id))',
-          ExpressionAttributeValues: {
-            ':ids': new Set([id]),
-            ':id': id,
-            ':capacity': this.capacity,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /** Gives back the slot of `id` (nothing happens when it holds none). */
-  async release(id: string): Promise<void> {
-    await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: SEMAPHORE_KEY,
-        UpdateExpression: 'DELETE holders :ids',
-        ExpressionAttributeValues: { ':ids': new Set([id]) },
-      }),
-    );
-  }
-
-  /** The generations holding a slot now. */
-  async holders(): Promise<string[]> {
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: SEMAPHORE_KEY, ConsistentRead: true }),
-    );
-    const holders = Item?.holders as Set<string> | undefined;
-    return holders ? [...holders] : [];
-  }
-
-  /** Queues a waiter; a waiter queued again (a retried step) replaces its own token. */
-  async enqueue(waiter: SlotWaiter): Promise<void> {
-    await this.#client.send(
-      new PutCommand({
-        TableName: this.#tableName,
-        Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
-      }),
-    );
-  }
-
-  /** Takes a generation's waiter off the queue whatever its token (it no longer waits). */
-  async forget(waiter: Pick<SlotWaiter, 'id' | 'queuedAt'>): Promise<void> {
-    await this.#client.send(
-      new DeleteCommand({
-        TableName: this.#tableName,
-        Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
-      }),
-    );
-  }
-
-  /** Puts back a waiter this call took off the queue, unless it has been queued again since. */
-  async requeue(waiter: SlotWaiter): Promise<void> {
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: { pk: WAITERS, sk: waiterSortKey(waiter), ...waiter },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-  }
-
-  /**
-   * Takes a waiter off the queue if it is still there with the same token; says whether this call
-   * took it (and so must wake it).
-   */
-  async dequeue(waiter: SlotWaiter): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#tableName,
-          Key: { pk: WAITERS, sk: waiterSortKey(waiter) },
-          ConditionExpression: '#token = :token',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':token': waiter.token },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /** The longest-waiting waiters, oldest first. */
-  async oldestWaiters(limit: number): Promise<SlotWaiter[]> {
-    const { Items } = await this.#client.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        KeyConditionExpression: 'pk = :waiters',
-        ExpressionAttributeValues: { ':waiters': WAITERS },
-        ScanIndexForward: true,
-        ConsistentRead: true,
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []).map((item) => ({
-      id: String(item.id),
-      queuedAt: String(item.queuedAt),
-      token: String(item.token),
-    }));
-  }
-}
-
-function waiterSortKey(waiter: Pick<SlotWaiter, 'id' | 'queuedAt'>): string {
-  return `${waiter.queuedAt}#${waiter.id}`;
-}
+/** Waiters read past the free slots' number, so claimed ones at the head do not hide the rest. */
+const CLAIM_LOOKAHEAD = 25;
 
 /** What a granted execution receives as the result of its AcquireSlot state (`$.slot`). */
 export interface SlotGrant {
@@ -209,9 +48,17 @@ export interface SlotDeps {
   readonly now?: () => Date;
 }
 
-const grantNow = (deps: SlotDeps): SlotGrant => ({
-  acquiredAt: (deps.now ?? (() => new Date()))().toISOString(),
-});
+const clock = (deps: SlotDeps): (() => Date) => deps.now ?? (() => new Date());
+
+const grantNow = (deps: SlotDeps): SlotGrant => ({ acquiredAt: clock(deps)().toISOString() });
+
+/** Claims made before this are lapsed: their party died before it finished. */
+const staleClaimsBefore = (now: Date): string =>
+  new Date(now.getTime() - CLAIM_LEASE_MS).toISOString();
+
+/** Whether `acquire` may succeed for `id`, judged from a read of the holders (cheaper than a refused write). */
+const mayAcquire = (holders: readonly string[], id: string, capacity: number): boolean =>
+  holders.includes(id) || holders.length < capacity;
 
 /**
  * The AcquireSlot step (a `waitForTaskToken` task): grants the slot at once when one is free,
@@ -222,30 +69,43 @@ export async function acquireSlotStep(
   input: SlotWaiter,
   deps: SlotDeps,
 ): Promise<{ granted: boolean }> {
-  // One read decides the common cases: held already (a retried or restarted step), or full.
-  const holders = await deps.slots.holders();
-  if (
-    holders.includes(input.id) ||
-    (holders.length < deps.slots.capacity && (await deps.slots.acquire(input.id)) !== 'full')
-  ) {
-    await deps.wake(input.token, grantNow(deps));
-    return { granted: true };
+  const { slots } = deps;
+  // One read decides the common case of a full cap. A generation that holds a slot already (a
+  // retried or restarted step) points its grant at this token before it is woken on it.
+  if (mayAcquire(await slots.holders(), input.id, slots.capacity)) {
+    const slot = await slots.acquire(input.id, input.token);
+    if (slot !== 'full') return wakeSelf(input, deps, slot);
   }
-  await deps.slots.enqueue(input);
-  // Read before trying: for most queued generations the cap is still full, and a read costs less
-  // than a refused conditional update.
-  if (
-    (await deps.slots.holders()).length < deps.slots.capacity &&
-    (await deps.slots.tryAcquire(input.id)) &&
-    (await deps.slots.dequeue(input))
-  ) {
-    await deps.wake(input.token, grantNow(deps));
-    return { granted: true };
+  await slots.enqueue(input);
+  // Read before trying: for most queued generations the cap is still full. The queue item is
+  // taken back only if no hand-over is serving it; one that is finds the slot held and wakes this
+  // execution itself.
+  if (mayAcquire(await slots.holders(), input.id, slots.capacity)) {
+    const slot = await slots.acquire(input.id, input.token);
+    if (slot !== 'full' && (await slots.dequeue(input, staleClaimsBefore(clock(deps)())))) {
+      return wakeSelf(input, deps, slot);
+    }
   }
-  // Queued. If a releaser took the queue item meanwhile, it wakes this execution (or puts it
-  // back and looks again); if the second attempt won a slot but the releaser had the item, the
-  // releaser finds the slot held and wakes it.
   return { granted: false };
+}
+
+/**
+ * Wakes the step's own execution. A token nobody waits for any more means the execution stopped
+ * (or a hand-over woke it first): a slot this call took is given back, one held before is not.
+ */
+async function wakeSelf(
+  input: SlotWaiter,
+  deps: SlotDeps,
+  slot: Exclude<SlotAnswer, 'full'>,
+): Promise<{ granted: boolean }> {
+  try {
+    await deps.wake(input.token, grantNow(deps));
+    return { granted: true };
+  } catch (error) {
+    if (!(error instanceof TokenExpiredError)) throw error;
+    if (slot === 'granted') await deps.slots.giveBack(input.id, input.token);
+    return { granted: false };
+  }
 }
 
 /**
@@ -269,16 +129,22 @@ export async function releaseSlot(
  * serves its own, so concurrent releasers do not all chase every free slot; the reconciler, which
  * frees none itself, hands over as many as are free.
  *
- * Each round reads how many slots are free and takes that many of the oldest waiters. A waiter is
- * first taken off the queue (a conditional delete only one party can win), and only then given a
- * slot, so a list read a moment ago can never grant a waiter that someone else has already
- * served. Several generations often end at once and all hand over together; each tries the
- * waiters of its round in its own random order, so they seldom race for the same one (the round's
- * waiters are all served now, so their order among themselves does not matter). When the slots
- * are full after all, the waiter goes back in the queue and the next round looks at the slots
- * again: a slot freed meanwhile by a release that found the queue without it is not missed. A
- * waiter whose execution no longer waits (stopped, timed out, restarted under a new token) gives
- * back the slot it was just given.
+ * Each round reads how many slots are free and takes that many of the oldest waiters nobody is
+ * serving, and any of them that holds a slot already. A waiter is first claimed (a conditional
+ * write only one party can win while the claim lasts), then given a slot, woken, and only then
+ * taken off the queue: a party that dies at any point leaves the waiter queued, and once its
+ * claim lapses the next hand-over serves it (a slot it was already given is found held; a token
+ * already answered is refused and changes nothing). A waiter that holds a slot (its claimer died
+ * after granting it) is woken even while every slot is taken, since it takes none of them.
+ * Several generations often end at once and all hand over together; each tries the waiters of
+ * its round in its own random order, so they seldom race for the same one (the round's waiters
+ * are all served now, so their order among themselves does not matter). When the slots are full
+ * after all, the claim is given up and the next round looks at the slots again: a slot freed
+ * meanwhile by a release that found the waiter claimed is not missed.
+ *
+ * A waiter whose execution no longer waits (stopped, timed out, restarted under a new token)
+ * gives back the slot it was just given — unless the generation's live token was woken on that
+ * slot meanwhile, which points the grant at itself (`ProviderSlots.giveBack`).
  *
  * Also run by the reconciler, so a release that died half way loses nothing.
  */
@@ -288,20 +154,29 @@ export async function handOverFreeSlots(
 ): Promise<{ woken: number }> {
   let woken = 0;
   let given = 0;
-  // Each round serves or puts back what it takes; the bound only guards against a queue that is
+  // Each round serves or gives up what it claims; the bound only guards against a queue that is
   // refilled as fast as it is served.
   rounds: for (let round = 0; round < 1000; round++) {
-    const free = deps.slots.capacity - (await deps.slots.holders()).length;
-    if (free <= 0) return { woken };
-    const waiters = shuffled(await deps.slots.oldestWaiters(free));
-    if (waiters.length === 0) return { woken };
-    for (const waiter of waiters) {
+    const holders = new Set(await deps.slots.holders());
+    const free = Math.max(deps.slots.capacity - holders.size, 0);
+    const now = clock(deps)();
+    const staleBefore = staleClaimsBefore(now);
+    const open = (await deps.slots.oldestWaiters(free + CLAIM_LOOKAHEAD)).filter(
+      (waiter) => waiter.claimedAt === undefined || waiter.claimedAt < staleBefore,
+    );
+    const served = [
+      ...open.filter((waiter) => holders.has(waiter.id)),
+      ...open.filter((waiter) => !holders.has(waiter.id)).slice(0, free),
+    ];
+    if (served.length === 0) return { woken };
+    for (const waiter of shuffled(served)) {
       if (given >= limit) return { woken };
+      const claimedAt = now.toISOString();
       // Someone else (another releaser, or the waiter's own second attempt) took it.
-      if (!(await deps.slots.dequeue(waiter))) continue;
-      const slot = await deps.slots.acquire(waiter.id);
+      if (!(await deps.slots.claim(waiter, claimedAt, staleBefore))) continue;
+      const slot = await deps.slots.acquire(waiter.id, waiter.token);
       if (slot === 'full') {
-        await deps.slots.requeue(waiter);
+        await deps.slots.unclaim(waiter, claimedAt);
         continue rounds;
       }
       try {
@@ -311,11 +186,12 @@ export async function handOverFreeSlots(
         if (slot === 'granted') given++;
       } catch (error) {
         if (!(error instanceof TokenExpiredError)) throw error;
-        // Nobody waits on that token any more. Give back the slot only if this call took it: one
-        // the generation held already belongs to a newer execution of it (the sweep frees it if
-        // that one is dead too).
-        if (slot === 'granted') await deps.slots.release(waiter.id);
+        // Nobody waits on that token any more. A slot held before this call belongs to the
+        // generation's live execution (the sweep frees it if that one is dead too); one this call
+        // took goes back unless the live token was woken on it meanwhile.
+        if (slot === 'granted') await deps.slots.giveBack(waiter.id, waiter.token);
       }
+      await deps.slots.dequeue(waiter);
     }
   }
   return { woken };

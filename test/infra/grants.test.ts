@@ -85,7 +85,7 @@ const GENERATIONS = 'StorageGenerations';
 const BATCHES = 'StorageBatches';
 const SLOTS = 'StorageSlots';
 
-/** What the slot functions do to the slots table (shared/generation/slots.ts, ProviderSlots). */
+/** What the slot functions do to the slots table (shared/generation/slot-store.ts, ProviderSlots). */
 const slotCalls = (
   actions: Record<string, string>,
   wakes = 'stepFunctionsWaker (SendTaskSuccess)',
@@ -93,18 +93,17 @@ const slotCalls = (
   ...Object.entries(actions).map(([action, code]) => ({
     action,
     resource: tableArn(SLOTS),
-    code: `shared/generation/slots.ts ${code}`,
+    code: `shared/generation/slot-store.ts ${code}`,
   })),
   { action: 'states:SendTaskSuccess', resource: stateMachineByName, code: wakes },
 ];
 
 /** `releaseSlot` and `handOverFreeSlots` (shared/generation/slots.ts). */
 const releaseCalls = slotCalls({
-  'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
+  'dynamodb:UpdateItem': 'release, acquire, giveBack, claim, unclaim',
   'dynamodb:DeleteItem': 'forget, dequeue',
   'dynamodb:GetItem': 'holders',
   'dynamodb:Query': 'oldestWaiters',
-  'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
 });
 
 /**
@@ -231,7 +230,7 @@ const CALLS: Record<string, readonly Call[]> = {
   StepsClassifyFailureRole: [],
   StepsAcquireSlotRole: slotCalls({
     'dynamodb:GetItem': 'holders',
-    'dynamodb:UpdateItem': 'acquire, tryAcquire',
+    'dynamodb:UpdateItem': 'acquire, giveBack',
     'dynamodb:PutItem': 'enqueue',
     'dynamodb:DeleteItem': 'dequeue',
   }),
@@ -503,11 +502,10 @@ const CALLS: Record<string, readonly Call[]> = {
     },
     // shared/generation/reconciler.ts: release, holders, and handOverFreeSlots.
     ...slotCalls({
-      'dynamodb:UpdateItem': 'release, acquire (tryAcquire)',
+      'dynamodb:UpdateItem': 'release, acquire, giveBack, claim, unclaim',
       'dynamodb:GetItem': 'holders',
       'dynamodb:Query': 'oldestWaiters',
       'dynamodb:DeleteItem': 'dequeue',
-      'dynamodb:PutItem': 'requeue (a waiter put back when the slots are full after all)',
     }),
     {
       action: 'states:DescribeExecution',

@@ -24,6 +24,7 @@ import {
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tokenHash } from '#shared/generation/slot-store.ts';
 import { lambdaContext } from '../../helpers/lambda-context.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -82,7 +83,8 @@ describe('AcquireSlot', () => {
     expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'slots',
       Key: { pk: 'semaphore', sk: 'provider' },
-      UpdateExpression: 'ADD holders :ids',
+      UpdateExpression: 'ADD holders :ids SET #grant = :grant',
+      ExpressionAttributeNames: { '#grant': 'grant#gen-2' },
       ExpressionAttributeValues: { ':ids': new Set(['gen-2']), ':capacity': 2 },
     });
     const woken = sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input;
@@ -90,10 +92,13 @@ describe('AcquireSlot', () => {
     expect(JSON.parse(woken?.output ?? '{}')).toEqual({ acquiredAt: expect.any(String) });
   });
 
-  it('wakes an execution whose generation holds a slot already, writing nothing', async () => {
+  it('wakes an execution whose generation holds a slot already, its grant pointed at this token first', async () => {
     dynamo.on(GetCommand).resolves(semaphoreWith(['gen-2']));
+    dynamo.on(UpdateCommand).resolves({ Attributes: { holders: new Set(['gen-2']) } });
     expect(await acquire(waiter, context)).toEqual({ granted: true });
-    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+    const [repoint] = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(repoint?.ExpressionAttributeNames).toEqual({ '#grant': 'grant#gen-2' });
+    expect(repoint?.ExpressionAttributeValues?.[':grant']).toBe(tokenHash('token-2'));
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
   });
 
@@ -140,7 +145,7 @@ describe('ReleaseSlot', () => {
     });
 
     expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      UpdateExpression: 'DELETE holders :ids',
+      UpdateExpression: 'DELETE holders :ids REMOVE #grant',
       ExpressionAttributeValues: { ':ids': new Set(['gen-1']) },
     });
     expect(dynamo.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
@@ -161,9 +166,20 @@ describe('ReleaseSlot', () => {
     const released = dynamo
       .commandCalls(UpdateCommand)
       .map((call) => call.args[0].input)
-      .filter((input) => input.UpdateExpression === 'DELETE holders :ids')
-      .map((input) => [...((input.ExpressionAttributeValues?.[':ids'] as Set<string>) ?? [])]);
-    expect(released).toEqual([['gen-1'], ['gen-2']]);
+      .filter((input) => input.UpdateExpression === 'DELETE holders :ids REMOVE #grant');
+    expect(
+      released.map((input) => [
+        ...((input.ExpressionAttributeValues?.[':ids'] as Set<string>) ?? []),
+      ]),
+    ).toEqual([['gen-1'], ['gen-2']]);
+    // Its own release is unconditional; the stopped waiter's slot goes back only while its grant
+    // is still the refused token's.
+    expect(released[0]?.ConditionExpression).toBeUndefined();
+    expect(released[1]).toMatchObject({
+      ConditionExpression: 'contains(holders, :id) AND #grant = :grant',
+      ExpressionAttributeNames: { '#grant': 'grant#gen-2' },
+      ExpressionAttributeValues: { ':grant': tokenHash('token-2') },
+    });
   });
 });
 

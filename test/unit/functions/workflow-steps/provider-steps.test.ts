@@ -131,7 +131,7 @@ describe('PollTask', () => {
     expect(semaphoreReleases()).toEqual([
       expect.objectContaining({
         Key: { pk: 'semaphore', sk: 'provider' },
-        UpdateExpression: 'DELETE holders :ids',
+        UpdateExpression: 'DELETE holders :ids REMOVE #grant',
         ExpressionAttributeValues: { ':ids': new Set(['gen-1']) },
       }),
     ]);

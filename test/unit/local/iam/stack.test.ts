@@ -167,9 +167,8 @@ describe("each function's role", () => {
       reason: 'allowed',
     });
   });
-  // Not asserted here while their grants are being added: the Reconciler's PutItem on the slots
-  // table (putting a waiter back) and SubmitGeneration's GetItem on the generations table (a
-  // retried Idempotency-Key).
+  // Not asserted here while its grant is being added: SubmitGeneration's GetItem on the
+  // generations table (a retried Idempotency-Key).
 
   it.each<[string, string, () => string, Record<string, ContextValue>?]>([
     ['ApiOpenApi', 'dynamodb:GetItem', () => table('Generations')],
@@ -178,6 +177,10 @@ describe("each function's role", () => {
     ['ApiListGenerations', 'dynamodb:Query', () => table('Generations')],
     ['ApiListGenerations', 'dynamodb:Query', () => `${table('Generations')}/index/unfinished`],
     ['ApiAuthorizer', 'dynamodb:PutItem', () => table('ApiKeys')],
+    // Only taking a slot queues a waiter; hand-overs claim and delete, never put.
+    ['ReconcilerFunction', 'dynamodb:PutItem', () => table('Slots')],
+    ['StepsReleaseSlot', 'dynamodb:PutItem', () => table('Slots')],
+    ['StepsPollTask', 'dynamodb:PutItem', () => table('Slots')],
     ['ApiCancelGeneration', 'states:StartExecution', stateMachineArn],
     ['StepsCopyImages', 'dynamodb:GetItem', () => table('Generations')],
     ['StepsCopyImages', 's3:PutObject', () => `${bucket('Input')}/reports/x.json`],

@@ -15,7 +15,7 @@ import {
 } from '#shared/generation/reconciler.ts';
 import { GenerationRepository } from '#shared/generation/repository.ts';
 import { expiresAtOf } from '#shared/generation/retention.ts';
-import { ProviderSlots } from '#shared/generation/slots.ts';
+import { ProviderSlots } from '#shared/generation/slot-store.ts';
 import { Transitions } from '#shared/generation/transitions.ts';
 import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 

@@ -14,7 +14,8 @@ import {
   reconcileEndedExecution,
   sweep,
 } from '#shared/generation/reconciler.ts';
-import { ProviderSlots, type WakeWaiter } from '#shared/generation/slots.ts';
+import { ProviderSlots } from '#shared/generation/slot-store.ts';
+import type { WakeWaiter } from '#shared/generation/slots.ts';
 import { GenerationStore } from '#shared/generation/store.ts';
 import { useLocalDynamoDb } from '../../../helpers/dynamodb.ts';
 
@@ -91,7 +92,7 @@ describe('the reconciler, on an execution that ended without an outcome', () => 
     async (status) => {
       const { deps, slots, store, published, woken, put } = await setup({}, 1);
       await put('dead', 'running');
-      await slots.acquire('dead');
+      await slots.acquire('dead', 'token-dead');
       await slots.enqueue({ id: 'next', queuedAt: '2026-12-01T11:59:30.000Z', token: 't-next' });
 
       expect(await reconcileEndedExecution({ name: 'dead', status }, deps)).toEqual({
@@ -111,7 +112,7 @@ describe('the reconciler, on an execution that ended without an outcome', () => 
   it('leaves a terminal record alone (the workflow recorded it, or it was cancelled)', async () => {
     const { deps, slots, store, published, put } = await setup({});
     await put('cancelled', 'cancelled');
-    await slots.acquire('cancelled');
+    await slots.acquire('cancelled', 'token-cancelled');
     await reconcileEndedExecution({ name: 'cancelled', status: 'ABORTED' }, deps);
     expect(await slots.holders()).toEqual([]);
     expect((await store.get('cancelled'))?.status).toBe('cancelled');
@@ -121,7 +122,7 @@ describe('the reconciler, on an execution that ended without an outcome', () => 
   it('ignores executions that succeeded', async () => {
     const { deps, slots, put } = await setup({});
     await put('fine', 'running');
-    await slots.acquire('fine');
+    await slots.acquire('fine', 'token-fine');
     expect(await reconcileEndedExecution({ name: 'fine', status: 'SUCCEEDED' }, deps)).toEqual({
       released: 0,
       failed: 0,
@@ -140,7 +141,7 @@ describe('the reconciler sweep', () => {
     await put('running', 'running');
     await put('dead', 'running');
     await put('done', 'completed');
-    for (const id of ['running', 'dead', 'done', 'gone']) await slots.acquire(id);
+    for (const id of ['running', 'dead', 'done', 'gone']) await slots.acquire(id, `token-${id}`);
 
     expect(await sweep(deps)).toMatchObject({ released: 3, failed: 1 });
     expect(await slots.holders()).toEqual(['running']);
