@@ -3,6 +3,11 @@
  * managed), every resource policy with what it is attached to, intrinsics resolved as the local
  * runtime resolves them. Anything the evaluator could not read exactly is refused
  * (`UnsupportedPolicyError`), never skipped.
+ *
+ * Longer than the project's usual file, on purpose: it is one pass over the template, and each
+ * resource type's reader (a dozen short methods) shares the pass's role table, resolver and
+ * refusal rules; split apart, every reader would take them all as parameters, and a policy type
+ * added here would be checked in one place for being read exactly.
  */
 import { type CfnTemplate, type ResolveOptions, resolveIntrinsics } from '#infra/asl.ts';
 import { UnsupportedPolicyError } from './errors.ts';
