@@ -78,8 +78,9 @@ const capConfig = { maxConcurrentTasks: CAP };
 
 describe('the provider-wide concurrency cap', () => {
   it('keeps HTTP and prompt-file generations together within the cap, with no 429 at the provider', async () => {
-    // Tasks long enough that the cap fills even while the functions' first environments start.
-    const runtime = await serve({ simLatencyMs: 1500, simMaxConcurrent: CAP, config: capConfig });
+    // Tasks long enough that the cap fills even while the functions' first environments start,
+    // and creates come seconds apart on a loaded machine.
+    const runtime = await serve({ simLatencyMs: 4000, simMaxConcurrent: CAP, config: capConfig });
     try {
       const httpIds = await Promise.all(
         Array.from({ length: 6 }, (_, index) =>
@@ -111,7 +112,9 @@ describe('the provider-wide concurrency cap', () => {
 
   it('loses no slot and creates nothing twice when killed in the middle of a batch', async () => {
     const lines = Array.from({ length: 10 }, (_, index) => `batch line ${index}`);
-    const first = await serve({ simLatencyMs: 1500, simMaxConcurrent: CAP, config: capConfig });
+    // Tasks that outlast the seconds between creates on a loaded machine, so that the cap is
+    // full whenever a slot is free to fill it: a lost slot then shows as fewer tasks at once.
+    const first = await serve({ simLatencyMs: 4000, simMaxConcurrent: CAP, config: capConfig });
     let ids: string[] = [];
     let createdBeforeKill = 0;
     try {
@@ -149,7 +152,7 @@ describe('the provider-wide concurrency cap', () => {
 
     const second = await serve({
       dataDir: first.dataDir,
-      simLatencyMs: 1500,
+      simLatencyMs: 4000,
       simMaxConcurrent: CAP,
       config: capConfig,
     });
