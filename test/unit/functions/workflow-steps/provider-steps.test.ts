@@ -148,7 +148,7 @@ describe('PollTask', () => {
     dynamo.on(UpdateCommand).resolves({});
     const created = (await createTask({ id: 'gen-1' }, context)) as TaskState;
 
-    // Polled at once, the 30 ms task is still running: only a re-check can see it completed.
+    // Polled at once, the 400 ms task is still running: only a re-check can see it completed.
     const answer = (await handler(
       { id: 'gen-1', task: created, startedAt: new Date().toISOString() },
       context,
@@ -179,7 +179,7 @@ describe('PollTask', () => {
     dynamo.on(GetCommand).resolves({ Item: queued });
     dynamo.on(UpdateCommand).resolves({});
     const created = (await createTask({ id: 'gen-1' }, context)) as TaskState;
-    // The simulator's latency is 30 ms; poll at once so the task is still running.
+    // The simulator's latency is 400 ms; poll at once so the task is still running.
     const answer = (await pollTask(
       {
         id: 'gen-1',

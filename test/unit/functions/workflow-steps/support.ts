@@ -47,7 +47,8 @@ export const queued = {
 };
 
 beforeAll(async () => {
-  simulator = await startSimulator({ latencyMs: 30, apiKey: SPARK_KEY });
+  // Long enough that a poll made at once finds the task running, even on a loaded machine.
+  simulator = await startSimulator({ latencyMs: 400, apiKey: SPARK_KEY });
   faulty = await startSimulator({
     latencyMs: 30,
     apiKey: SPARK_KEY,
