@@ -80,6 +80,10 @@ export const ErrorCodes = {
   BATCH_NOT_CANCELLABLE: '090006005',
   BATCH_UPLOAD_NOT_RECEIVED: '090006006',
   BATCH_READING_ABANDONED: '090006007',
+  // Pipeline: webhooks.
+  WEBHOOK_INVALID: '090007001',
+  WEBHOOK_URL_REFUSED: '090007002',
+  WEBHOOK_DELIVERY_FAILED: '090007003',
   // Simulator-only codes (the simulator's answers for what the provider page does not cover).
   SIM_UNSUPPORTED_MODEL: '090009001',
   SIM_BODY_NOT_JSON: '090009002',
@@ -176,6 +180,12 @@ export const ErrorCodeDescriptions: Record<ErrorCode, string> = {
     'No file was uploaded for the batch before its pre-signed upload URL expired (the batch failed)',
   '090006007':
     "Every attempt at reading the batch's file failed (its event is in the dead-letter queue): the batch ends with the lines read before counted",
+  '090007001':
+    'Invalid webhook: an object {url, events?} with url a string of at most 2048 characters and events a non-empty list of the event types this resource sends, each once (HTTP 400)',
+  '090007002':
+    'Webhook URL refused: not a URL, not https, with credentials, or a host that is not a public address (HTTP 400); at delivery, a host that resolves or connects to a non-public address',
+  '090007003':
+    'A webhook delivery was given up: no 2xx answer within 10 s on any attempt during 24 h (on the record and in the dead-letter queue)',
   '090009001': 'Simulator: model must be spark_t2i_3_0',
   '090009002': 'Simulator: request body is not valid JSON',
   '090009003': 'Simulator: missing or wrong Bearer API key',

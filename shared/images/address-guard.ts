@@ -211,6 +211,15 @@ function hostMatches(host: string, allowed: string): boolean {
   return candidate === name || candidate.endsWith(`.${name}`);
 }
 
+/**
+ * The error a refused lookup or connection raises, from what was refused (`host x resolves to
+ * non-public address y`): the image copy's by default; webhook deliveries give their own.
+ */
+export type RefusalOf = (reason: string) => Error;
+
+const imageRefusal: RefusalOf = (reason) =>
+  new ImageUrlRefusedError(reason.startsWith('host') ? `Image ${reason}` : `The image ${reason}`);
+
 /** `dns.lookup` asked for every address: what {@link guardedLookup} resolves names with. */
 export type Resolver = (
   hostname: string,
@@ -229,6 +238,7 @@ const systemResolver: Resolver = (hostname, options, callback) =>
 export function guardedLookup(
   isAllowed: (address: string) => boolean,
   resolve: Resolver = systemResolver,
+  refuse: RefusalOf = imageRefusal,
 ): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (error, list) => {
@@ -238,7 +248,7 @@ export function guardedLookup(
         const reason = refused
           ? `resolves to non-public address ${refused.address}`
           : 'has no address';
-        return callback(new ImageUrlRefusedError(`Image host ${hostname} ${reason}`), '', 0);
+        return callback(refuse(`host ${hostname} ${reason}`), '', 0);
       }
       if (options.all) return callback(null, list as never, 0);
       const [first] = list as [LookupAddress];
@@ -255,16 +265,13 @@ export function guardedLookup(
 export function verifyConnectedAddress(
   request: ClientRequest,
   isAllowed: (address: string) => boolean,
+  refuse: RefusalOf = imageRefusal,
 ): void {
   request.once('socket', (socket) => {
     const verify = () => {
       const address = socket.remoteAddress;
       if (address !== undefined && isAllowed(address)) return;
-      request.destroy(
-        new ImageUrlRefusedError(
-          `The image connection reached non-public address ${address ?? '(unknown)'}`,
-        ),
-      );
+      request.destroy(refuse(`connection reached non-public address ${address ?? '(unknown)'}`));
     };
     if (socket.connecting || socket.remoteAddress === undefined) socket.once('connect', verify);
     else verify();

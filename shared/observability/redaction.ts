@@ -48,6 +48,10 @@ const SECRET_TEXT_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\b(Bearer|Basic)\s+[^\s"',;]+/gi, `$1 ${REDACTED}`],
   // This product's API keys: `sk_` + base64url (see shared/api/keys.ts).
   [/\bsk_[A-Za-z0-9_-]{8,}/g, REDACTED],
+  // Webhook signing secrets: `whsec_` + base64 (see shared/webhooks/secrets.ts).
+  [/\bwhsec_[A-Za-z0-9+/=]{8,}/g, REDACTED],
+  // A delivery's signatures (`v1,<base64>`, space-separated), which a secret could be tried on.
+  [/\bv1,[A-Za-z0-9+/]{40,}={0,2}/g, `v1,${REDACTED}`],
   // Pre-signed URL parts that grant access.
   [/\b(X-Amz-(?:Signature|Credential|Security-Token))=[^&\s"']+/gi, `$1=${REDACTED}`],
 ];

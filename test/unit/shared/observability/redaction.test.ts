@@ -11,6 +11,8 @@ import {
   redactingReplacer,
   scrubText,
 } from '#shared/observability/redaction.ts';
+import { newWebhookSecret } from '#shared/webhooks/secrets.ts';
+import { signDelivery } from '#shared/webhooks/signing.ts';
 
 describe('isSecretKey', () => {
   it.each([
@@ -184,5 +186,26 @@ describe('the configured logger', () => {
     expect(output).not.toContain(hashApiKey(apiKey));
     expect(output).not.toContain(sparkKey);
     expect(output).toContain(REDACTED);
+  });
+
+  it('never writes a webhook signing secret or a signature, in fields, messages or errors', () => {
+    const secret = newWebhookSecret();
+    const headers = signDelivery([secret], 'msg_1', new Date(), '{}');
+    const signature = headers['webhook-signature'].slice('v1,'.length);
+
+    logger.info('webhook secret read', { owner: 'alice', answer: { whsec: secret } });
+    logger.info(`signing with ${secret}`);
+    logger.warn('delivery headers', { headers });
+    logger.error(
+      'delivery failed',
+      new Error(`receiver said bad signature ${headers['webhook-signature']}`),
+    );
+
+    const output = lines.join('\n');
+    expect(output).toContain('webhook secret read');
+    expect(output).toContain('msg_1');
+    expect(output).not.toContain(secret);
+    expect(output).not.toContain(secret.slice('whsec_'.length));
+    expect(output).not.toContain(signature);
   });
 });
