@@ -34,6 +34,7 @@ import { addBatchRoutes, type BatchFunctions } from './batch-routes.ts';
 import { addConsoleRoutes, type ConsoleRoutes } from './console-routes.ts';
 import { allow } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
+import { addWebhookRoutes, type WebhookRouteFunctions } from './webhook-routes.ts';
 
 export interface GenerationApiProps {
   readonly generationsTable: ITableV2;
@@ -109,6 +110,8 @@ export class GenerationApi extends Construct {
   public readonly cancelFunction: PipelineFunction;
   public readonly openApiFunction: PipelineFunction;
   public readonly batchFunctions: BatchFunctions;
+  /** The signing secret's and the delivery attempts' functions (docs/decisions.md D40). */
+  public readonly webhookFunctions: WebhookRouteFunctions;
   /** The console page's function and its public routes (`GET /`, `GET /console/{file}`). */
   public readonly console: ConsoleRoutes;
   public readonly accessLogGroup: LogGroup;
@@ -316,6 +319,15 @@ export class GenerationApi extends Construct {
       sdkOnFirstUse,
       answerOtherMethods,
     });
+    this.webhookFunctions = addWebhookRoutes(this, {
+      root: this.restApi.root,
+      generation,
+      authorised,
+      apiKeysTable: props.apiKeysTable,
+      generationsTable: props.generationsTable,
+      sdkOnFirstUse,
+      answerOtherMethods,
+    });
     const openApi = this.restApi.root.addResource('openapi.json');
     openApi.addMethod('GET', new LambdaIntegration(this.openApiFunction), {
       authorizationType: AuthorizationType.NONE,
@@ -351,6 +363,7 @@ export class GenerationApi extends Construct {
       this.cancelFunction,
       this.openApiFunction,
       ...Object.values(this.batchFunctions),
+      ...Object.values(this.webhookFunctions),
       this.console.function,
     ];
   }

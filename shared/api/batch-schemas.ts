@@ -4,6 +4,7 @@
  */
 import { BATCH_ID_PATTERN, BATCH_STATUSES } from '#shared/batches/model.ts';
 import { PROMPT_FILE_FORMATS } from '#shared/prompt-files/keys.ts';
+import { webhookRequestSchema } from '#shared/webhooks/request.ts';
 import * as z from '#shared/zod.ts';
 import { generationViewSchema, metadataSchema } from './schemas.ts';
 
@@ -145,6 +146,10 @@ export const uploadRequestSchema = z.withMeta(
       }),
     }),
     metadata: z.optional(metadataSchema),
+    webhook: z.withMeta(z.optional(webhookRequestSchema('batch')), {
+      description:
+        'Where to announce the end of the batch (`batch.completed`), as for a generation: an https URL on a public host, signed per Standard Webhooks.',
+    }),
   }),
   {
     description:

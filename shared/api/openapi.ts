@@ -27,6 +27,7 @@ import {
   UNAUTHORIZED,
   withoutDialect,
 } from './openapi-parts.ts';
+import { WEBHOOK_CODES, WEBHOOK_COMPONENTS, webhookPaths } from './openapi-webhooks.ts';
 import {
   errorBodySchema,
   errorCodeTable,
@@ -63,6 +64,7 @@ const COMPONENTS: ReadonlyArray<[string, z.core.$ZodType]> = [
   ['ValidationDetail', validationDetailSchema],
   ['ErrorBody', errorBodySchema],
   ...BATCH_COMPONENTS,
+  ...WEBHOOK_COMPONENTS,
 ];
 
 /** The codes each kind of refusal can carry, by HTTP status. */
@@ -83,6 +85,7 @@ const VALIDATION_CODES: readonly ErrorCode[] = [
   ErrorCodes.API_BODY_TOO_DEEP,
   ErrorCodes.API_INVALID_METADATA,
   ErrorCodes.API_INVALID_IDEMPOTENCY_KEY,
+  ...WEBHOOK_CODES,
 ];
 
 /** HTTP methods as the document keys them, in the order `Allow` lists them. */
@@ -238,6 +241,7 @@ export function buildOpenApiDocument(): OpenApiObject {
       },
     },
     ...batchPaths(),
+    ...webhookPaths(generationIdParameter),
   };
   // API Gateway itself answers a method a path does not have (405 with `Allow`), on every path.
   for (const item of Object.values(paths)) {
@@ -277,6 +281,10 @@ export function buildOpenApiDocument(): OpenApiObject {
       {
         name: 'batches',
         description: 'Prompt files as resources: status, counts, results, cancel',
+      },
+      {
+        name: 'webhooks',
+        description: 'Signed deliveries of generation and batch ends: the secret, the attempts',
       },
       { name: 'meta' },
     ],

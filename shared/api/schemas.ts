@@ -10,6 +10,8 @@ import {
   generationIdSchema,
 } from '#shared/generation/model.ts';
 import { generationRequestSchema, SEED_MAX } from '#shared/request/schema.ts';
+import { GENERATION_WEBHOOK_EVENTS } from '#shared/webhooks/event-types.ts';
+import { webhookRequestSchema } from '#shared/webhooks/request.ts';
 import * as z from '#shared/zod.ts';
 import { MAX_METADATA_DEPTH } from './json-limits.ts';
 import { DEFAULT_METADATA_MAX_BYTES, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from './limits.ts';
@@ -20,9 +22,17 @@ export const metadataSchema = z.withMeta(z.record(z.string(), z.unknown()), {
   description: `Free-form JSON object stored with the generation and returned with it as sent (any JSON numbers and keys, nested at most ${MAX_METADATA_DEPTH} levels); at most ${DEFAULT_METADATA_MAX_BYTES} bytes of JSON by default.`,
 });
 
-/** POST /generations body: the generation request plus optional `metadata`. */
+export const generationWebhookSchema = z.withMeta(webhookRequestSchema('generation'), {
+  description:
+    'Where to announce the end of the generation: an https URL on a public host (no credentials), and the events wanted (default: all three). Deliveries are signed per Standard Webhooks with the secret of GET /webhooks/secret.',
+});
+
+/** POST /generations body: the generation request plus optional `metadata` and `webhook`. */
 export const generationSubmissionSchema = z.withMeta(
-  z.safeExtend(generationRequestSchema, { metadata: z.optional(metadataSchema) }),
+  z.safeExtend(generationRequestSchema, {
+    metadata: z.optional(metadataSchema),
+    webhook: z.optional(generationWebhookSchema),
+  }),
   {
     description:
       'A generation request. Checks run in the order of the provider table; the first failure is the answer code, `details` lists all.',
@@ -121,6 +131,9 @@ export const generationViewSchema = z.withMeta(
     }),
     error: z.optional(generationErrorSchema),
     metadata: z.optional(metadataSchema),
+    webhook: z.optional(
+      z.object({ url: z.string(), events: z.array(z.enum(GENERATION_WEBHOOK_EVENTS)) }),
+    ),
     createdAt: z.iso.datetime({ offset: true }),
     updatedAt: z.iso.datetime({ offset: true }),
     completedAt: z.optional(z.iso.datetime({ offset: true })),

@@ -8,6 +8,7 @@ import { newBatchId } from '#shared/batches/model.ts';
 import { BatchRepository } from '#shared/batches/repository.ts';
 import { BatchRouteSettings } from '#shared/contracts/environment.ts';
 import { readSettings } from '#shared/contracts/setting.ts';
+import { webhookPolicyFromEnv } from '#shared/webhooks/settings.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
 import { s3PutPresigner } from './presign.ts';
 import {
@@ -25,6 +26,7 @@ export function submitBatchFromEnv(env: NodeJS.ProcessEnv = process.env): Submit
     inputBucket: settings.inputBucket,
     maxUploadBytes: settings.promptFileMaxBytes,
     metadataMaxBytes: settings.metadataMaxBytes,
+    webhookPolicy: webhookPolicyFromEnv(env),
     retentionDays: settings.recordRetentionDays,
     putObject: s3Put,
     presignPut: s3PutPresigner(lazyS3),

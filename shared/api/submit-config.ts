@@ -9,6 +9,7 @@ import { lazyStepFunctions } from '#shared/aws/lazy.ts';
 import { Resources } from '#shared/contracts/environment.ts';
 import { envInt, readEnv } from '#shared/contracts/setting.ts';
 import { stepFunctionsExecutions } from '#shared/generation/executions.ts';
+import { webhookPolicyFromEnv } from '#shared/webhooks/settings.ts';
 import * as z from '#shared/zod.ts';
 import { ApiEnv, generationRepositoryFromEnv, stateMachineArn, tableName } from './config.ts';
 import { idempotencyStore, idempotentStarts } from './idempotency.ts';
@@ -32,6 +33,7 @@ export function submitGenerationFromEnv(env: NodeJS.ProcessEnv = process.env): S
     repository: generationRepositoryFromEnv(env),
     executions: stepFunctionsExecutions(lazyStepFunctions, values[Resources.stateMachineArn.env]),
     metadataMaxBytes: values[ApiEnv.metadataMaxBytes],
+    webhookPolicy: webhookPolicyFromEnv(env),
     idempotency: idempotentStarts({
       persistenceStore: idempotencyStore(values[ApiEnv.idempotencyTable]),
     }),

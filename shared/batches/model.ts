@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type FileIdentity, versionOf } from '#shared/prompt-files/ids.ts';
 import { PROMPTS_PREFIX, type PromptFileFormat } from '#shared/prompt-files/keys.ts';
+import type { StoredWebhook } from '#shared/webhooks/event-types.ts';
 
 export const BATCH_STATUSES = [
   'awaiting_upload',
@@ -98,6 +99,8 @@ export interface BatchHead {
   readonly error?: BatchError;
   /** The caller's metadata as JSON text, kept exactly as sent. */
   readonly metadata?: string;
+  /** Where the batch's end is announced (`batch.completed`; docs/decisions.md D40). */
+  readonly webhook?: StoredWebhook;
   /** For `awaiting_upload`: when the pre-signed upload stops being accepted. */
   readonly uploadExpiresAt?: string;
   /** The event a transition made due and nobody has published yet, and its index partition. */

@@ -5,7 +5,7 @@ import {
   imageInsecureOrigins,
   PollingSettings,
 } from '#shared/contracts/environment.ts';
-import { readSettings, setting } from '#shared/contracts/setting.ts';
+import { readSettings, type Setting, setting } from '#shared/contracts/setting.ts';
 import type { PollingPolicy } from '#shared/generation/polling.ts';
 import { insecureOrigin, type UrlPolicy } from '#shared/images/address-guard.ts';
 import * as z from '#shared/zod.ts';
@@ -20,23 +20,30 @@ export interface CopySettings {
   readonly downloadTimeoutMs: number;
 }
 
-/** The exempt origins, each checked as `insecureOrigin` checks it (a bad one fails the read). */
-const insecureOrigins = setting({
-  env: imageInsecureOrigins.env,
-  read: z.pipe(
-    imageInsecureOrigins.read,
-    z.transform((origins: string[], ctx) =>
-      origins.flatMap((origin) => {
-        try {
-          return [insecureOrigin(origin)];
-        } catch (error) {
-          ctx.issues.push({ code: 'custom', message: (error as Error).message, input: origins });
-          return [];
-        }
-      }),
+/**
+ * A list of exempt origins, each checked as `insecureOrigin` checks it (a bad one fails the
+ * read): the image copy's, and the webhooks' (shared/webhooks/settings.ts).
+ */
+export function exemptOrigins<Env extends string>(declared: Setting<string[], Env>) {
+  return setting({
+    env: declared.env,
+    read: z.pipe(
+      declared.read,
+      z.transform((origins: string[], ctx) =>
+        origins.flatMap((origin) => {
+          try {
+            return [insecureOrigin(origin)];
+          } catch (error) {
+            ctx.issues.push({ code: 'custom', message: (error as Error).message, input: origins });
+            return [];
+          }
+        }),
+      ),
     ),
-  ),
-});
+  });
+}
+
+const insecureOrigins = exemptOrigins(imageInsecureOrigins);
 
 export function copySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CopySettings {
   const values = readSettings({ ...ImageCopySettings, insecureOrigins }, env);

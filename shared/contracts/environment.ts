@@ -174,6 +174,13 @@ export const ImageCopySettings = /* @__PURE__ */ declare(() => ({
 export const imageInsecureOrigins = /* @__PURE__ */ list('IMAGE_INSECURE_ORIGINS');
 
 /**
+ * Local runtime only, never set by the stack: origins (`http://127.0.0.1:PORT`) webhooks may be
+ * sent to over plain http on a loopback address, where the local receivers run. Read by the routes
+ * that take a `webhook` and by the delivery function; empty (nothing exempt) when unset.
+ */
+export const webhookInsecureOrigins = /* @__PURE__ */ list('WEBHOOK_INSECURE_ORIGINS');
+
+/**
  * The owner of schedules and of prompt files directly under `prompts/`: the rule of
  * `ownerSchema` (`shared/generation/model.ts`), which this module does not import (it would carry
  * the request schema into every bundle that reads a setting).
@@ -361,6 +368,15 @@ export const BatchRouteSettings = /* @__PURE__ */ declare(() => ({
     eventBusName: Resources.eventBusName,
     recordRetentionDays: RecordSettings.retentionDays,
   },
+}));
+
+/**
+ * What the webhook routes' functions are given (`shared/api/webhook-config.ts`): the owner's
+ * signing secret lives in the API keys table, the attempts on the generation record.
+ */
+export const WebhookRouteSettings = /* @__PURE__ */ declare(() => ({
+  secret: { apiKeysTable: Resources.apiKeysTable },
+  deliveries: { generationsTable: Resources.generationsTable },
 }));
 
 /** The reconciler (`functions/reconciler`), besides the slots. */

@@ -6,6 +6,7 @@
  * API routes that read records, the authorizer) never use (docs/decisions.md D36).
  */
 import type { generationRequestSchema } from '#shared/request/schema.ts';
+import type { StoredWebhook } from '#shared/webhooks/event-types.ts';
 import * as z from '#shared/zod.ts';
 
 export const GENERATION_STATUSES = [
@@ -74,6 +75,8 @@ export interface GenerationRecord {
   readonly error?: GenerationError;
   /** The caller's metadata as JSON text, kept exactly as sent (docs/decisions.md D13). */
   readonly metadata?: string;
+  /** Where the generation's end is announced (docs/decisions.md D40); never a secret. */
+  readonly webhook?: StoredWebhook;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly completedAt?: string;

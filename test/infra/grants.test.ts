@@ -395,6 +395,19 @@ const CALLS: Record<string, readonly Call[]> = {
       code: 'shared/generation/publisher.ts eventBridgePublisher',
     },
   ],
+  ApiWebhookSecretRole: ['GetItem', 'PutItem', 'UpdateItem'].map((operation) => ({
+    action: `dynamodb:${operation}`,
+    resource: tableArn('StorageApiKeys'),
+    code: 'shared/webhooks/secrets.ts current (made on first read), rotate, signingSecrets',
+    condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['webhook-secret#*'] } },
+  })),
+  ApiListDeliveriesRole: [
+    {
+      action: 'dynamodb:GetItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/webhooks/deliveries.ts DeliveryLog.read',
+    },
+  ],
   TriggersPromptFileRole: [
     {
       action: 's3:GetObject',

@@ -20,6 +20,9 @@ import {
   type RequestWarning,
   validateGenerationRequest,
 } from '#shared/request/schema.ts';
+import type { StoredWebhook } from '#shared/webhooks/event-types.ts';
+import type { WebhookTargetPolicy } from '#shared/webhooks/target.ts';
+import { webhookOf } from '../webhook-field.ts';
 
 /** The workflow could not be started; the record was marked failed. Answered as a plain 500. */
 export class GenerationNotStartedError extends PipelineError {
@@ -50,6 +53,8 @@ export interface SubmitGenerationDeps {
   readonly executions: Pick<WorkflowExecutions, 'start'>;
   /** Largest `metadata` in bytes of JSON. */
   readonly metadataMaxBytes: number;
+  /** Where a `webhook` may point (docs/decisions.md D40). */
+  readonly webhookPolicy: WebhookTargetPolicy;
   /** `Idempotency-Key` support (`idempotentStarts` of idempotency.ts). */
   readonly idempotency: IdempotentStarts;
   readonly now: () => Date;
@@ -67,6 +72,7 @@ interface Submission {
   readonly warnings: readonly RequestWarning[];
   /** The caller's `metadata` as JSON text: what the record stores. */
   readonly metadataJson?: string;
+  readonly webhook?: StoredWebhook;
 }
 
 export function submitGeneration(deps: SubmitGenerationDeps): SubmitGeneration {
@@ -75,7 +81,7 @@ export function submitGeneration(deps: SubmitGenerationDeps): SubmitGeneration {
       start(deps, key.owner, submission, requestId, keyedGenerationId(key, submission)),
   );
   return async (owner, body, options) => {
-    const submission = validateSubmission(body, deps.metadataMaxBytes);
+    const submission = validateSubmission(body, deps);
     if (options.idempotencyKey === undefined) {
       return start(deps, owner, submission, options.requestId);
     }
@@ -100,26 +106,37 @@ export function keyedGenerationId(key: IdempotentSubmission, submission: Submiss
     key.idempotencyKey,
     JSON.stringify(submission.request),
     submission.metadataJson ?? '',
+    submission.webhook === undefined ? '' : JSON.stringify(submission.webhook),
   ]) {
     hash.update(part).update('\0');
   }
   return `k_${hash.digest('hex').slice(0, 40)}`;
 }
 
-function validateSubmission(body: unknown, maxBytes: number): Submission {
+/** The request's own checks first, then `metadata`, then `webhook`; the first failure answers. */
+function validateSubmission(
+  body: unknown,
+  deps: Pick<SubmitGenerationDeps, 'metadataMaxBytes' | 'webhookPolicy'>,
+): Submission {
   if (!isPlainObject(body)) {
     const result = validateGenerationRequest(body);
     if (!result.ok) throw validationError(result.error);
     throw new BadRequestError(ErrorCodes.REQUEST_NOT_OBJECT, 'The request must be a JSON object');
   }
-  const { metadata, ...fields } = body;
+  const { metadata, webhook, ...fields } = body;
   const result = validateGenerationRequest(fields);
   if (!result.ok) throw validationError(result.error);
-  if (!Object.hasOwn(body, 'metadata')) {
-    return { request: result.request, warnings: result.warnings };
-  }
-  const metadataJson = validateMetadata(metadata, maxBytes);
-  return { request: result.request, warnings: result.warnings, metadataJson };
+  const metadataJson = Object.hasOwn(body, 'metadata')
+    ? validateMetadata(metadata, deps.metadataMaxBytes)
+    : undefined;
+  return {
+    request: result.request,
+    warnings: result.warnings,
+    ...(metadataJson !== undefined && { metadataJson }),
+    ...(Object.hasOwn(body, 'webhook') && {
+      webhook: webhookOf(webhook, 'generation', deps.webhookPolicy),
+    }),
+  };
 }
 
 /**
@@ -149,6 +166,7 @@ async function start(
     polls: 0,
     images: [],
     ...(submission.metadataJson !== undefined && { metadata: submission.metadataJson }),
+    ...(submission.webhook !== undefined && { webhook: submission.webhook }),
     createdAt: now,
     updatedAt: now,
     unfinished: UNFINISHED,

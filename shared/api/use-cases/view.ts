@@ -54,6 +54,13 @@ export async function toApiView(record: StoredRecord, presign: Presign): Promise
         error: { code: record.error.code, message: record.error.message },
       }),
     ...(metadata !== undefined && { metadata }),
+    ...(record.webhook !== undefined &&
+      record.webhook !== null && {
+        webhook: {
+          url: record.webhook.url,
+          events: record.webhook.events as NonNullable<GenerationView['webhook']>['events'],
+        },
+      }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     ...(record.completedAt !== undefined && { completedAt: record.completedAt }),

@@ -16,6 +16,7 @@ import {
 import { BadRequestError, UnsupportedMediaTypeError } from '#shared/api/errors.ts';
 import type { IdempotentStarts, IdempotentSubmission } from '#shared/api/idempotency.ts';
 import { validateMetadata } from '#shared/api/metadata.ts';
+import { webhookOf } from '#shared/api/webhook-field.ts';
 import {
   apiUploadKeyOf,
   BATCH_ID_PREFIX,
@@ -31,6 +32,8 @@ import { expiresAtOf } from '#shared/generation/retention.ts';
 import { isPlainObject } from '#shared/json.ts';
 import { logger } from '#shared/observability/powertools.ts';
 import type { PromptFileFormat } from '#shared/prompt-files/keys.ts';
+import type { StoredWebhook } from '#shared/webhooks/event-types.ts';
+import type { WebhookTargetPolicy } from '#shared/webhooks/target.ts';
 import { toBatchView } from './view.ts';
 
 /** The file could not be stored; the batch was marked failed. Answered as a plain 500. */
@@ -51,6 +54,8 @@ export interface SubmitBatchDeps {
   /** The prompt-file size limit: the largest upload request accepted. */
   readonly maxUploadBytes: number;
   readonly metadataMaxBytes: number;
+  /** Where a `webhook` may point (docs/decisions.md D40). */
+  readonly webhookPolicy: WebhookTargetPolicy;
   /** Days the head is kept (its `expiresAt`), as records are. */
   readonly retentionDays: number;
   readonly putObject: (object: {
@@ -95,6 +100,7 @@ type Submission =
       readonly format: PromptFileFormat;
       readonly bytes: number;
       readonly metadataJson?: string;
+      readonly webhook?: StoredWebhook;
     };
 
 /** Keeps the idempotency records of batches apart from those of generations. */
@@ -119,8 +125,8 @@ export function submitBatch(deps: SubmitBatchDeps): SubmitBatch {
 /** What the same key must be sent with again: the file's digest, or the upload request. */
 function fingerprintOf(submission: Submission): Record<string, unknown> {
   if (submission.kind === 'upload') {
-    const { kind, format, bytes, metadataJson } = submission;
-    return { kind, format, bytes, metadata: metadataJson ?? null };
+    const { kind, format, bytes, metadataJson, webhook } = submission;
+    return { kind, format, bytes, metadata: metadataJson ?? null, webhook: webhook ?? null };
   }
   const sha256 = createHash('sha256').update(submission.body).digest('hex');
   return { kind: submission.kind, format: submission.format, sha256 };
@@ -140,7 +146,7 @@ export function keyedBatchId(key: IdempotentSubmission): string {
 /** The body read as a file or as an upload request; 415 or 400 when it is neither. */
 export function submissionOf(
   request: BatchBody,
-  limits: Pick<SubmitBatchDeps, 'maxUploadBytes' | 'metadataMaxBytes'>,
+  limits: Pick<SubmitBatchDeps, 'maxUploadBytes' | 'metadataMaxBytes' | 'webhookPolicy'>,
 ): Submission {
   const mediaType = (request.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const format = BATCH_BODY_MEDIA_TYPES[mediaType as keyof typeof BATCH_BODY_MEDIA_TYPES];
@@ -172,10 +178,13 @@ function parseJsonOrUndefined(body: Buffer): unknown {
 
 function uploadRequestOf(
   body: Record<string, unknown>,
-  limits: Pick<SubmitBatchDeps, 'maxUploadBytes' | 'metadataMaxBytes'>,
+  limits: Pick<SubmitBatchDeps, 'maxUploadBytes' | 'metadataMaxBytes' | 'webhookPolicy'>,
 ): Submission {
   const metadataJson = Object.hasOwn(body, 'metadata')
     ? validateMetadata(body.metadata, limits.metadataMaxBytes)
+    : undefined;
+  const webhook = Object.hasOwn(body, 'webhook')
+    ? webhookOf(body.webhook, 'batch', limits.webhookPolicy)
     : undefined;
   const parsed = uploadRequestSchema.safeParse(body);
   const max = limits.maxUploadBytes;
@@ -197,7 +206,13 @@ function uploadRequestOf(
     throw new BadRequestError(ErrorCodes.BATCH_INVALID_UPLOAD, message, { details });
   }
   const { format, bytes } = parsed.data.upload;
-  return { kind: 'upload', format, bytes, ...(metadataJson !== undefined && { metadataJson }) };
+  return {
+    kind: 'upload',
+    format,
+    bytes,
+    ...(metadataJson !== undefined && { metadataJson }),
+    ...(webhook !== undefined && { webhook }),
+  };
 }
 
 async function start(
@@ -230,6 +245,8 @@ async function start(
     ...(submission.kind === 'upload' && { uploadExpiresAt }),
     ...(submission.kind === 'upload' &&
       submission.metadataJson !== undefined && { metadata: submission.metadataJson }),
+    ...(submission.kind === 'upload' &&
+      submission.webhook !== undefined && { webhook: submission.webhook }),
     expiresAt: expiresAtOf(at, deps.retentionDays),
   };
   let current: BatchHead = head;

@@ -56,9 +56,12 @@ describe('the OpenAPI document', () => {
       'GET /batches/{id}/report',
       'GET /generations',
       'GET /generations/{id}',
+      'GET /generations/{id}/deliveries',
       'GET /openapi.json',
+      'GET /webhooks/secret',
       'POST /batches',
       'POST /generations',
+      'POST /webhooks/secret/rotate',
     ]);
   });
 

@@ -211,6 +211,31 @@ describe('POST /batches with an upload request', () => {
     expect(errorOf(result).code).toBe(ErrorCodes.API_INVALID_METADATA);
   });
 
+  it('stores a webhook for batch.completed on the head', async () => {
+    const result = await upload({
+      upload: { format: 'txt', bytes: 3 },
+      webhook: { url: 'https://hooks.example.com/batches' },
+    });
+    expect(result.statusCode).toBe(201);
+    expect(heads.get(bodyOf(result).id as string)).toMatchObject({
+      webhook: { url: 'https://hooks.example.com/batches', events: ['batch.completed'] },
+    });
+  });
+
+  it.each([
+    [
+      'a generation event',
+      { url: 'https://h.example.com', events: ['generation.completed'] },
+      ErrorCodes.WEBHOOK_INVALID,
+    ],
+    ['a private address', { url: 'https://192.168.0.10/hook' }, ErrorCodes.WEBHOOK_URL_REFUSED],
+  ])('refuses a webhook with %s', async (_, webhook, code) => {
+    const result = await upload({ upload: { format: 'txt', bytes: 3 }, webhook });
+    expect(result.statusCode).toBe(400);
+    expect(errorOf(result).code).toBe(code);
+    expect(documents).not.toHaveReceivedCommand(PutCommand);
+  });
+
   it('reads a JSON body without the upload key as a .json prompt file', async () => {
     const result = await upload({ defaults: { width: 1024 }, prompts: ['a'] });
     expect(result.statusCode).toBe(201);

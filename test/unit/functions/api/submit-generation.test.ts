@@ -345,6 +345,7 @@ describe('POST /generations', () => {
       ),
       executions: { start: async () => undefined },
       metadataMaxBytes: DEFAULT_METADATA_MAX_BYTES,
+      webhookPolicy: { insecureOrigins: [] },
       idempotency: (start) => start,
       now: () => new Date(),
       newId: () => 'gen-1',
@@ -759,5 +760,56 @@ describe('POST /generations with an Idempotency-Key', () => {
 
     // Assess
     expect(result.statusCode).toBe(202);
+  });
+
+  describe('with a webhook', () => {
+    it('stores the webhook on the record, its events defaulted', async () => {
+      // Act
+      const result = await handler(
+        submitEvent({ ...validBody, webhook: { url: 'https://hooks.example.com/in' } }),
+        lambdaContext(),
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(202);
+      expect(documents).toHaveReceivedCommandWith(PutCommand, {
+        Item: expect.objectContaining({
+          webhook: {
+            url: 'https://hooks.example.com/in',
+            events: ['generation.completed', 'generation.failed', 'generation.cancelled'],
+          },
+        }),
+      });
+    });
+
+    it.each([
+      [
+        'an unknown event',
+        { url: 'https://h.example.com', events: ['x'] },
+        ErrorCodes.WEBHOOK_INVALID,
+      ],
+      [
+        'a batch event',
+        { url: 'https://h.example.com', events: ['batch.completed'] },
+        ErrorCodes.WEBHOOK_INVALID,
+      ],
+      ['plain http', { url: 'http://h.example.com/in' }, ErrorCodes.WEBHOOK_URL_REFUSED],
+      [
+        'credentials in the URL',
+        { url: 'https://u:p@h.example.com/in' },
+        ErrorCodes.WEBHOOK_URL_REFUSED,
+      ],
+      ['the metadata address', { url: 'https://169.254.169.254/' }, ErrorCodes.WEBHOOK_URL_REFUSED],
+      ['a loopback receiver', { url: 'http://127.0.0.1:9000/in' }, ErrorCodes.WEBHOOK_URL_REFUSED],
+    ])('answers 400 for %s, recording nothing', async (_name, webhook, code) => {
+      // Act
+      const result = await handler(submitEvent({ ...validBody, webhook }), lambdaContext());
+
+      // Assess
+      expect(result.statusCode).toBe(400);
+      expect(errorOf(result).code).toBe(code);
+      expect(documents).not.toHaveReceivedCommand(PutCommand);
+      expect(stepFunctions).not.toHaveReceivedAnyCommand();
+    });
   });
 });
