@@ -17,6 +17,7 @@ import { Observability } from './constructs/observability.ts';
 import { Reconciler } from './constructs/reconciler.ts';
 import { Storage } from './constructs/storage.ts';
 import { Triggers } from './constructs/triggers.ts';
+import { Webhooks } from './constructs/webhooks.ts';
 import { GenerationWorkflow } from './constructs/workflow.ts';
 import { WorkflowSteps } from './constructs/workflow-steps.ts';
 
@@ -35,6 +36,7 @@ export class SparkT2iStack extends Stack {
   public readonly triggers: Triggers;
   public readonly batchProgress: BatchProgress;
   public readonly reconciler: Reconciler;
+  public readonly webhooks: Webhooks;
 
   constructor(scope: Construct, id: string, props: SparkT2iStackProps) {
     super(scope, id, props);
@@ -148,6 +150,14 @@ export class SparkT2iStack extends Stack {
       eventBus,
       deadLetterQueue: this.triggers.deadLetterQueue,
     });
+    this.webhooks = new Webhooks(this, 'Webhooks', {
+      eventBus,
+      generationsTable: this.storage.generationsTable,
+      batchesTable: this.storage.batchesTable,
+      apiKeysTable: this.storage.apiKeysTable,
+      imagesBucket: this.storage.imagesBucket,
+      presignedUrlTtlSeconds: config.api.presignedUrlTtlSeconds,
+    });
     new Observability(this, 'Observability', {
       stateMachine: this.workflow.stateMachine,
       functions: {
@@ -160,11 +170,13 @@ export class SparkT2iStack extends Stack {
         Reconciler: this.reconciler.function,
         PromptFile: this.triggers.promptFileFunction,
         ScheduleFiring: this.triggers.scheduleFiringFunction,
+        DeliverWebhooks: this.webhooks.function,
         ...Object.fromEntries(this.api.functions.map((fn) => [fn.node.id, fn])),
       },
       retriedByWorkflow: ['CreateTask', 'PollTask', 'CopyImages'],
       restApi: this.api.restApi,
       deadLetterQueue: this.triggers.deadLetterQueue,
+      webhookDeadLetterQueue: this.webhooks.deadLetterQueue,
       alarmEmail: config.alarmEmail,
     });
 

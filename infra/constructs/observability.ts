@@ -29,6 +29,8 @@ export interface ObservabilityProps {
   readonly retriedByWorkflow?: readonly string[];
   readonly restApi: RestApi;
   readonly deadLetterQueue: IQueue;
+  /** Webhook deliveries given up on (docs/decisions.md D40). @default none */
+  readonly webhookDeadLetterQueue?: IQueue;
   /** Subscribed to the alarm topic when given. @default none */
   readonly alarmEmail?: string;
 }
@@ -150,6 +152,13 @@ export class Observability extends Construct {
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }),
       'Prompt-file events or schedule firings could not be delivered',
     );
+    if (props.webhookDeadLetterQueue !== undefined) {
+      this.#alarm(
+        'WebhookDeadLetters',
+        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }),
+        'Webhook deliveries were given up after 24 h of attempts, or kept failing',
+      );
+    }
   }
 
   #alarm(id: string, metric: IMetric, description: string, threshold = 1): void {

@@ -18,7 +18,7 @@ import { API_KEYS_BY_OWNER_INDEX } from '#shared/api/key-table.ts';
 import { PromptFileSettings, ScheduleFiringSettings } from '#shared/contracts/environment.ts';
 import { environmentOf } from '#shared/contracts/setting.ts';
 import { firingGenerationId, type ScheduleFiring } from '#shared/generation/schedule-firing.ts';
-import { type WorkflowInput, workflowInputSchema } from '#shared/generation/workflow-input.ts';
+import { workflowInputSchema } from '#shared/generation/workflow-input.ts';
 import {
   PROMPT_FILE_MAX_EVENT_AGE_SECONDS,
   PROMPT_FILE_TIMEOUT_SECONDS,
@@ -56,7 +56,10 @@ export interface TriggersProps {
 export const PROMPTS_PREFIX = 'prompts/';
 
 /** The workflow input of a schedule: fixed at synth time, so it is validated then. */
-export function scheduleInput(schedule: ScheduleConfig, owner: string): WorkflowInput {
+export function scheduleInput(
+  schedule: ScheduleConfig,
+  owner: string,
+): ReturnType<typeof workflowInputSchema.parse> {
   return workflowInputSchema.parse({
     request: schedule.request,
     source: 'schedule',

@@ -23,6 +23,8 @@ export interface BatchCompletedDetail {
   readonly createdAt: string;
   readonly completedAt?: string;
   readonly error?: BatchError;
+  /** `["batch.completed"]` when the batch has a webhook, else empty (docs/decisions.md D40). */
+  readonly webhookEvents: readonly string[];
 }
 
 export function batchCompletedEvent(batch: Batch): BusEvent & { detail: BatchCompletedDetail } {
@@ -39,6 +41,7 @@ export function batchCompletedEvent(batch: Batch): BusEvent & { detail: BatchCom
       createdAt: batch.createdAt,
       ...(batch.completedAt !== undefined && { completedAt: batch.completedAt }),
       ...(batch.error !== undefined && { error: batch.error }),
+      webhookEvents: [...(batch.webhook?.events ?? [])],
     },
   };
 }

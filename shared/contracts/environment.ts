@@ -379,6 +379,20 @@ export const WebhookRouteSettings = /* @__PURE__ */ declare(() => ({
   deliveries: { generationsTable: Resources.generationsTable },
 }));
 
+/** The webhook delivery function (`functions/deliver-webhooks`; docs/decisions.md D40). */
+export const WebhookDeliverySettings = /* @__PURE__ */ declare(() => ({
+  generationsTable: Resources.generationsTable,
+  batchesTable: Resources.batchesTable,
+  /** The owners' signing secrets. */
+  apiKeysTable: Resources.apiKeysTable,
+  /** The body's images carry pre-signed URLs, as GET answers them. */
+  presignedUrlTtlSeconds: ApiSettings.presignedUrlTtlSeconds,
+  /** The queue whose messages it hides for their retry's wait. */
+  queueUrl: resource('WEBHOOK_QUEUE_URL'),
+  /** Where a delivery given up on is kept. */
+  deadLetterQueueUrl: resource('WEBHOOK_DEAD_LETTER_QUEUE_URL'),
+}));
+
 /** The reconciler (`functions/reconciler`), besides the slots. */
 export const ReconcilerSettings = /* @__PURE__ */ declare(() => ({
   generationsTable: Resources.generationsTable,

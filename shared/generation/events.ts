@@ -7,6 +7,7 @@
  *
  * No SDK import: the infrastructure code imports this module.
  */
+import type { GenerationWebhookEvent } from '#shared/webhooks/event-types.ts';
 import type { GenerationError, GenerationSource, StoredImage } from './model.ts';
 
 export const EVENT_SOURCE = 'spark-t2i';
@@ -25,6 +26,11 @@ export interface CompletedDetail {
   readonly sourceRef?: string;
   readonly images: readonly StoredImage[];
   readonly costUsd: number | null;
+  /**
+   * The events the generation's webhook asked for, empty without one: the bus's rule sends an
+   * event to the webhook queue only when its own type is among them (docs/decisions.md D40).
+   */
+  readonly webhookEvents: readonly GenerationWebhookEvent[];
 }
 
 export interface FailedDetail {
@@ -34,6 +40,11 @@ export interface FailedDetail {
   readonly source: GenerationSource;
   readonly sourceRef?: string;
   readonly error: GenerationError;
+  /**
+   * The events the generation's webhook asked for, empty without one: the bus's rule sends an
+   * event to the webhook queue only when its own type is among them (docs/decisions.md D40).
+   */
+  readonly webhookEvents: readonly GenerationWebhookEvent[];
 }
 
 export interface CancelledDetail {
@@ -41,6 +52,11 @@ export interface CancelledDetail {
   readonly owner: string;
   readonly status: 'cancelled';
   readonly error: GenerationError;
+  /**
+   * The events the generation's webhook asked for, empty without one: the bus's rule sends an
+   * event to the webhook queue only when its own type is among them (docs/decisions.md D40).
+   */
+  readonly webhookEvents: readonly GenerationWebhookEvent[];
 }
 
 export interface EventDetails {
@@ -65,6 +81,12 @@ export interface EventSubject {
   readonly images?: readonly StoredImage[];
   readonly costUsd?: number | null;
   readonly error?: GenerationError | null;
+  /** The record's webhook: only its events reach the event, never its URL. */
+  readonly webhook?: { readonly events: readonly string[] } | null;
+}
+
+function webhookEventsOf(subject: Pick<EventSubject, 'webhook'>): GenerationWebhookEvent[] {
+  return [...((subject.webhook?.events ?? []) as GenerationWebhookEvent[])];
 }
 
 export function completedEvent(subject: EventSubject): GenerationEvent<typeof EVENT_COMPLETED> {
@@ -79,6 +101,7 @@ export function completedEvent(subject: EventSubject): GenerationEvent<typeof EV
       sourceRef: subject.sourceRef,
       images: subject.images ?? [],
       costUsd: subject.costUsd ?? null,
+      webhookEvents: webhookEventsOf(subject),
     },
   };
 }
@@ -97,18 +120,25 @@ export function failedEvent(
       source: subject.source,
       sourceRef: subject.sourceRef,
       error,
+      webhookEvents: webhookEventsOf(subject),
     },
   };
 }
 
 export function cancelledEvent(
-  subject: Pick<EventSubject, 'id' | 'owner'>,
+  subject: Pick<EventSubject, 'id' | 'owner' | 'webhook'>,
   error: GenerationError,
 ): GenerationEvent<typeof EVENT_CANCELLED> {
   return {
     source: EVENT_SOURCE,
     detailType: EVENT_CANCELLED,
-    detail: { id: subject.id, owner: subject.owner, status: 'cancelled', error },
+    detail: {
+      id: subject.id,
+      owner: subject.owner,
+      status: 'cancelled',
+      error,
+      webhookEvents: webhookEventsOf(subject),
+    },
   };
 }
 

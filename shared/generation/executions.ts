@@ -6,7 +6,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { LazyClient } from '#shared/aws/lazy.ts';
 import { ConfigurationError } from '#shared/contracts/setting.ts';
-import type { WorkflowInput } from './workflow-input.ts';
+import { executionInputText, type WorkflowInput } from './workflow-input.ts';
 
 /** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
@@ -42,7 +42,7 @@ export function stepFunctionsExecutions(
           new StartExecutionCommand({
             stateMachineArn,
             name: input.id,
-            input: JSON.stringify(input),
+            input: executionInputText(input),
           }),
         );
       } catch (error) {

@@ -4,6 +4,7 @@
  * `model.ts` should not carry (docs/decisions.md D36).
  */
 import { generationRequestSchema } from '#shared/request/schema.ts';
+import { GENERATION_WEBHOOK_EVENTS } from '#shared/webhooks/event-types.ts';
 import * as z from '#shared/zod.ts';
 import { GENERATION_SOURCES, generationIdSchema, ownerSchema } from './model.ts';
 
@@ -18,5 +19,22 @@ export const workflowInputSchema = z.strictObject({
   /** Where it came from: `http:<request id>`, `s3://bucket/key#line`, `schedule:<name>`. */
   sourceRef: z.string().check(z.minLength(1), z.maxLength(2048)),
   owner: ownerSchema,
+  /**
+   * The events the generation's webhook asked for (none without a webhook): the workflow's
+   * events carry them, so the bus's rule sends to the webhook queue only what a webhook wants
+   * (docs/decisions.md D40). Never the URL: it stays on the record.
+   */
+  webhookEvents: z._default(z.array(z.enum(GENERATION_WEBHOOK_EVENTS)), []),
 });
-export type WorkflowInput = z.output<typeof workflowInputSchema>;
+/** What a trigger starts an execution with; `webhookEvents` left out means none. */
+export type WorkflowInput = Omit<z.output<typeof workflowInputSchema>, 'webhookEvents'> & {
+  readonly webhookEvents?: z.output<typeof workflowInputSchema>['webhookEvents'];
+};
+
+/**
+ * The execution's input as StartExecution takes it: every field the workflow's states read is
+ * present (a JSONPath to a missing field fails the state), `webhookEvents` empty when none.
+ */
+export function executionInputText(input: WorkflowInput & { readonly id: string }): string {
+  return JSON.stringify({ ...input, webhookEvents: input.webhookEvents ?? [] });
+}

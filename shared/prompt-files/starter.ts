@@ -5,7 +5,7 @@
  * pool that keeps a bounded number of calls in flight.
  */
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { WorkflowInput } from '#shared/generation/workflow-input.ts';
+import { executionInputText, type WorkflowInput } from '#shared/generation/workflow-input.ts';
 import { GenerationStartError } from './errors.ts';
 
 export interface StartRetryPolicy {
@@ -59,7 +59,7 @@ export async function startGeneration(
         new StartExecutionCommand({
           stateMachineArn: options.stateMachineArn,
           name: input.id,
-          input: JSON.stringify(input),
+          input: executionInputText(input),
         }),
       );
       return 'started';

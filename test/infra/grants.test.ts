@@ -408,6 +408,62 @@ const CALLS: Record<string, readonly Call[]> = {
       code: 'shared/webhooks/deliveries.ts DeliveryLog.read',
     },
   ],
+  WebhooksFunctionRole: [
+    {
+      action: 'dynamodb:GetItem',
+      resource: tableArn(GENERATIONS),
+      code: 'shared/webhooks/deliveries.ts read; generation/repository.ts read (the view)',
+    },
+    ...[GENERATIONS, BATCHES].map((table) => ({
+      action: 'dynamodb:UpdateItem',
+      resource: tableArn(table),
+      code: 'shared/webhooks/deliveries.ts append, recordFailure',
+      condition: {
+        'ForAllValues:StringEquals': {
+          'dynamodb:Attributes': ['id', 'webhookDeliveries', 'webhookFailure'],
+        },
+      },
+    })),
+    {
+      action: 'dynamodb:GetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/webhooks/deliveries.ts read',
+    },
+    {
+      action: 'dynamodb:BatchGetItem',
+      resource: tableArn(BATCHES),
+      code: 'shared/batches/reads.ts get (the view)',
+    },
+    ...['GetItem', 'PutItem'].map((operation) => ({
+      action: `dynamodb:${operation}`,
+      resource: tableArn('StorageApiKeys'),
+      code: 'shared/webhooks/secrets.ts signingSecrets (made if never read)',
+      condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['webhook-secret#*'] } },
+    })),
+    presign,
+    {
+      action: 'sqs:SendMessage',
+      resource: () => ({
+        'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'WebhooksDeadLetters'), 'Arn'],
+      }),
+      code: 'functions/deliver-webhooks/handler.ts sendToDeadLetter',
+    },
+    // The event source mapping's poller runs with the function's role (grantConsumeMessages);
+    // ChangeMessageVisibility is also the handler's own (the retry's wait).
+    ...[
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueUrl',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+    ].map((action) => ({
+      action,
+      resource: () => ({
+        'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'WebhooksDeliveries'), 'Arn'],
+      }),
+      code: 'the SqsEventSource; functions/deliver-webhooks/handler.ts changeVisibility',
+    })),
+  ],
   TriggersPromptFileRole: [
     {
       action: 's3:GetObject',

@@ -56,6 +56,7 @@ export function publishCompletedTask(scope: Construct, id: string, props: Publis
     sourceRef: JsonPath.stringAt('$.sourceRef'),
     images: JsonPath.listAt('$.stored.images'),
     costUsd: JsonPath.objectAt('$.task.costUsd'),
+    webhookEvents: JsonPath.listAt('$.webhookEvents'),
   };
   return publishTask(scope, id, props, EVENT_COMPLETED, detail);
 }
@@ -69,6 +70,7 @@ export function publishFailedTask(scope: Construct, id: string, props: PublishTa
     source: JsonPath.stringAt('$.source'),
     sourceRef: JsonPath.stringAt('$.sourceRef'),
     error: JsonPath.objectAt('$.failure'),
+    webhookEvents: JsonPath.listAt('$.webhookEvents'),
   };
   return publishTask(scope, id, props, EVENT_FAILED, detail);
 }

@@ -20,7 +20,7 @@ import {
   type RequestWarning,
   validateGenerationRequest,
 } from '#shared/request/schema.ts';
-import type { StoredWebhook } from '#shared/webhooks/event-types.ts';
+import type { GenerationWebhookEvent, StoredWebhook } from '#shared/webhooks/event-types.ts';
 import type { WebhookTargetPolicy } from '#shared/webhooks/target.ts';
 import { webhookOf } from '../webhook-field.ts';
 
@@ -213,6 +213,7 @@ async function startWorkflow(deps: SubmitGenerationDeps, record: StoredRecord): 
       source: record.source,
       sourceRef: record.sourceRef ?? `http:${id}`,
       owner: record.owner,
+      webhookEvents: (record.webhook?.events ?? []) as GenerationWebhookEvent[],
     });
   } catch (cause) {
     try {

@@ -91,6 +91,7 @@ describe('DELETE /generations/{id}', () => {
       owner: 'alice',
       status: 'cancelled',
       error: cancelledError,
+      webhookEvents: [],
     });
   });
 

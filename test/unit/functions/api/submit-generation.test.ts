@@ -108,6 +108,7 @@ describe('POST /generations', () => {
       source: 'http',
       sourceRef: 'http:apigw-req-7',
       owner: 'alice',
+      webhookEvents: [],
     });
     expect(idempotencyDb).not.toHaveReceivedAnyCommand();
   });
@@ -772,6 +773,12 @@ describe('POST /generations with an Idempotency-Key', () => {
 
       // Assess
       expect(result.statusCode).toBe(202);
+      const start = stepFunctions.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+      expect(JSON.parse(start?.input ?? '{}').webhookEvents).toEqual([
+        'generation.completed',
+        'generation.failed',
+        'generation.cancelled',
+      ]);
       expect(documents).toHaveReceivedCommandWith(PutCommand, {
         Item: expect.objectContaining({
           webhook: {

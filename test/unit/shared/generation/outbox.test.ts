@@ -131,6 +131,7 @@ describe('the outbox', () => {
           source: 's3',
           sourceRef: 's3://in/prompts/a.txt#1',
           error: { code: '090003008', message: 'died' },
+          webhookEvents: [],
         },
       },
     ]);
