@@ -28,7 +28,7 @@ function logicalId(scope: IConstruct): string {
 }
 
 export function acknowledgeFindings(stack: SparkT2iStack): void {
-  const { storage, steps, workflow, api, triggers, reconciler } = stack;
+  const { storage, steps, workflow, api, triggers, reconciler, webhooks } = stack;
   const functions = stack.node.findAll().filter((node) => node instanceof PipelineFunction);
 
   for (const fn of functions) {
@@ -89,6 +89,7 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     api.listFunction,
     api.cancelFunction,
     api.batchFunctions.readBatches,
+    webhooks.function,
   ]) {
     acknowledge(
       fn.role ?? fn,
@@ -167,6 +168,21 @@ export function acknowledgeFindings(stack: SparkT2iStack): void {
     triggers.deadLetterQueue,
     'Serverless::Serverless-SQSRedrivePolicy',
     'This queue is itself the dead-letter queue; it has no redrive target of its own.',
+  );
+  acknowledge(
+    webhooks.function,
+    'Serverless::Serverless-LambdaDLQ',
+    'Invoked by an SQS event source mapping, not asynchronously: a failed message stays on its queue, whose redrive policy moves it to the webhook dead-letter queue (and the function puts a delivery given up on there itself).',
+  );
+  acknowledge(
+    webhooks.function,
+    'Serverless::Serverless-LambdaEventSourceMappingDestination',
+    "An SQS event source keeps failed messages on the queue; the queue's redrive policy is their destination (the webhook dead-letter queue, alarmed on).",
+  );
+  acknowledge(
+    webhooks.deadLetterQueue,
+    'Serverless::Serverless-SQSRedrivePolicy',
+    'This queue is itself the dead-letter queue of the webhook deliveries; it has no redrive target of its own.',
   );
   // S3 bucket notifications are configured by a CDK-provided function; its role is CDK's.
   for (const node of stack.node.children.filter((child) =>

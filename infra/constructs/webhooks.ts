@@ -134,7 +134,9 @@ export class Webhooks extends Construct {
           detailType: [detailType],
           detail: { webhookEvents: [event] },
         },
-        targets: [new SqsQueue(this.queue)],
+        // An event the queue does not take (after EventBridge's retries) is kept with the
+        // deliveries given up on.
+        targets: [new SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
       });
     }
   }

@@ -468,8 +468,9 @@ describe('the HTTP API', () => {
     );
     // generations: POST, GET, GET {id}, DELETE {id}; batches: POST, GET, GET {id}, DELETE {id},
     // GET {id}/generations, GET {id}/report; GET /openapi.json; the console: GET /, GET
-    // /console/{file}.
-    expect(methods).toHaveLength(13);
+    // /console/{file}; webhooks: GET /webhooks/secret, POST /webhooks/secret/rotate, GET
+    // /generations/{id}/deliveries.
+    expect(methods).toHaveLength(16);
     const open = methods.filter((method) => method.Properties.AuthorizationType === 'NONE');
     expect(open.map((method) => JSON.stringify(method.Properties.ResourceId)).sort()).toEqual([
       expect.stringContaining('RootResourceId'),
@@ -521,24 +522,28 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(9);
+    expect(any).toHaveLength(12);
     const allowed = any.map(
       (method) =>
         method.Properties.Integration.IntegrationResponses[0].ResponseParameters[
           'method.response.header.Allow'
         ],
     );
-    // GET on /openapi.json, /batches/{id}/generations and /report, / and /console/{file}.
+    // GET on /openapi.json, /batches/{id}/generations and /report, / and /console/{file},
+    // /webhooks/secret and /generations/{id}/deliveries; POST on /webhooks/secret/rotate.
     expect(allowed.sort()).toEqual([
       "'GET'",
       "'GET'",
       "'GET'",
       "'GET'",
       "'GET'",
+      "'GET'",
+      "'GET'",
       "'GET, DELETE'",
       "'GET, DELETE'",
       "'GET, POST'",
       "'GET, POST'",
+      "'POST'",
     ]);
     for (const method of any) {
       expect(method.Properties.Integration).toMatchObject({
@@ -610,7 +615,7 @@ describe('the HTTP API', () => {
     const any = Object.values(
       template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'ANY' } }),
     );
-    expect(any).toHaveLength(9);
+    expect(any).toHaveLength(12);
     for (const method of any) {
       const parameters = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
       const { 'method.response.header.Allow': _allow, ...rest } = parameters;
@@ -698,6 +703,7 @@ describe('triggers', () => {
       source: 'schedule',
       sourceRef: 'schedule:daily-catalogue',
       owner: 'catalogue',
+      webhookEvents: [],
     });
   });
 
@@ -916,7 +922,7 @@ describe('function error alarms', () => {
 
   it('page on any error of every other function', () => {
     const direct = errorAlarms().filter((alarm) => alarm.Properties.MetricName === 'Errors');
-    expect(direct).toHaveLength(16);
+    expect(direct).toHaveLength(19);
     for (const alarm of direct) expect(alarm.Properties.Threshold).toBe(1);
   });
 });

@@ -82,7 +82,7 @@ describe('the webhook deliveries', () => {
     expect(senders).toHaveLength(4);
     for (const statement of senders) {
       expect(statement).toMatchObject({
-        Action: 'sqs:SendMessage',
+        Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
         Principal: { Service: 'events.amazonaws.com' },
         Condition: { ArnEquals: { 'aws:SourceArn': expect.anything() } },
       });

@@ -113,6 +113,9 @@ describe('restApiFromTemplate on the synthesized stack', () => {
             ['DELETE', '/batches/{id}', 'ApiCancelBatch'],
             ['GET', '/batches/{id}/generations', 'ApiReadBatches'],
             ['GET', '/batches/{id}/report', 'ApiReadBatches'],
+            ['GET', '/webhooks/secret', 'ApiWebhookSecret'],
+            ['POST', '/webhooks/secret/rotate', 'ApiWebhookSecret'],
+            ['GET', '/generations/{id}/deliveries', 'ApiListDeliveries'],
           ] as const
         ).map(([method, pathTemplate, fn]) => ({
           method,
@@ -122,7 +125,7 @@ describe('restApiFromTemplate on the synthesized stack', () => {
         })),
       ]),
     );
-    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(13);
+    expect(routes.filter((route) => route.method !== 'ANY')).toHaveLength(16);
   });
 
   it('finds the mock ANY method of each resource that answers 405 with its Allow header', () => {
@@ -138,7 +141,10 @@ describe('restApiFromTemplate on the synthesized stack', () => {
       ['/console/{file}', 405, 'GET'],
       ['/generations', 405, 'GET, POST'],
       ['/generations/{id}', 405, 'GET, DELETE'],
+      ['/generations/{id}/deliveries', 405, 'GET'],
       ['/openapi.json', 405, 'GET'],
+      ['/webhooks/secret', 405, 'GET'],
+      ['/webhooks/secret/rotate', 405, 'POST'],
     ]);
   });
 
