@@ -6,7 +6,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { LazyClient } from '#shared/aws/lazy.ts';
 import { ConfigurationError } from '#shared/contracts/setting.ts';
-import { executionInputText, type WorkflowInput } from './workflow-input.ts';
+import type { WorkflowInput } from './workflow-input.ts';
 
 /** `arn:…:stateMachine:<name>` -> `arn:…:execution:<name>:<execution name>`. */
 export function executionArnOf(stateMachineArn: string, executionName: string): string {
@@ -15,6 +15,16 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
     throw new ConfigurationError(`Not a state machine ARN: ${stateMachineArn}`);
   }
   return `${match[1]}:execution:${match[2]}:${executionName}`;
+}
+
+/**
+ * The execution's input as StartExecution takes it: every field the workflow's states read is
+ * present (a JSONPath to a missing field fails the state), `webhookEvents` empty when none. Here,
+ * away from the input's schema, so that a route that only stops executions does not build the
+ * request schema at import.
+ */
+export function executionInputText(input: WorkflowInput & { readonly id: string }): string {
+  return JSON.stringify({ ...input, webhookEvents: input.webhookEvents ?? [] });
 }
 
 export interface WorkflowExecutions {

@@ -30,11 +30,3 @@ export const workflowInputSchema = z.strictObject({
 export type WorkflowInput = Omit<z.output<typeof workflowInputSchema>, 'webhookEvents'> & {
   readonly webhookEvents?: z.output<typeof workflowInputSchema>['webhookEvents'];
 };
-
-/**
- * The execution's input as StartExecution takes it: every field the workflow's states read is
- * present (a JSONPath to a missing field fails the state), `webhookEvents` empty when none.
- */
-export function executionInputText(input: WorkflowInput & { readonly id: string }): string {
-  return JSON.stringify({ ...input, webhookEvents: input.webhookEvents ?? [] });
-}

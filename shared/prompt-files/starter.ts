@@ -5,7 +5,8 @@
  * pool that keeps a bounded number of calls in flight.
  */
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { executionInputText, type WorkflowInput } from '#shared/generation/workflow-input.ts';
+import { executionInputText } from '#shared/generation/executions.ts';
+import type { WorkflowInput } from '#shared/generation/workflow-input.ts';
 import { GenerationStartError } from './errors.ts';
 
 export interface StartRetryPolicy {

@@ -184,6 +184,7 @@ describe('the OpenAPI document', () => {
       'prompt',
       'seed',
       'use_pre_llm',
+      'webhook',
       'width',
     ]);
     expect(body.required).toEqual(['prompt']);

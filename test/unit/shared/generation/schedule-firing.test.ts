@@ -39,7 +39,11 @@ describe('startScheduleFiring', () => {
     expect(call?.args[0].input).toEqual({
       stateMachineArn: STATE_MACHINE_ARN,
       name: 's_daily-catalogue_20300101T060000Z',
-      input: JSON.stringify({ ...input, id: 's_daily-catalogue_20300101T060000Z' }),
+      input: JSON.stringify({
+        ...input,
+        webhookEvents: [],
+        id: 's_daily-catalogue_20300101T060000Z',
+      }),
     });
   });
 

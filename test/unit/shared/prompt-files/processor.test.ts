@@ -44,6 +44,8 @@ describe('processS3Event: starting generations', () => {
           source: 's3',
           sourceRef: `s3://${BUCKET}/${key}#2`,
           owner: 'alice',
+          // A prompt file's lines have no webhook: their ends go to no queue.
+          webhookEvents: [],
         },
       },
       expect.objectContaining({
