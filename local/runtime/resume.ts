@@ -115,6 +115,8 @@ async function resumeUnfinished(
         source: item.source,
         sourceRef: item.sourceRef ?? `resume:${item.id}`,
         owner: item.owner,
+        // Every field the workflow reads: its end's events name what the webhook asked for.
+        webhookEvents: item.webhook?.events ?? [],
       };
       engine.start(item.id, JSON.stringify(input));
       resumed.push(item.id);

@@ -867,9 +867,12 @@ describe('GET /openapi.json', () => {
       'getBatchReport',
       'getGeneration',
       'getOpenApiDocument',
+      'getWebhookSecret',
       'listBatchGenerations',
       'listBatches',
+      'listGenerationDeliveries',
       'listGenerations',
+      'rotateWebhookSecret',
       'submitBatch',
       'submitGeneration',
     ]);
@@ -897,6 +900,11 @@ describe('GET /openapi.json', () => {
     await call('listGenerations', { query: { limit: '1', cursor: nextCursor as string } });
     await call('listGenerations', { query: { status: 'completed' } });
     await call('getOpenApiDocument');
+    // The owner's signing secret, made on its first read, then rotated; the delivery attempts of
+    // a generation (the document's example asks for no webhook: none).
+    expect((await call('getWebhookSecret')).status).toBe(200);
+    expect((await call('rotateWebhookSecret')).status).toBe(200);
+    expect((await call('listGenerationDeliveries', { path: followed.path })).status).toBe(200);
     // A batch by the document's upload request, followed by the 201 answer's links (its report
     // is not written while its file is awaited: 404).
     const batch = await call('submitBatch');
@@ -976,6 +984,16 @@ describe('GET /openapi.json', () => {
         'cancelGeneration 409',
         'getOpenApiDocument 200',
         'getOpenApiDocument 405',
+        'getWebhookSecret 200',
+        'getWebhookSecret 401',
+        'getWebhookSecret 405',
+        'rotateWebhookSecret 200',
+        'rotateWebhookSecret 401',
+        'rotateWebhookSecret 405',
+        'listGenerationDeliveries 200',
+        'listGenerationDeliveries 401',
+        'listGenerationDeliveries 404',
+        'listGenerationDeliveries 405',
         'submitBatch 201',
         'submitBatch 400',
         'submitBatch 401',

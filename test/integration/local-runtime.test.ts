@@ -158,6 +158,11 @@ describe('the local runtime, every trigger end to end', () => {
         region: 'us-east-1',
         tableName: expect.any(String),
       },
+      sqs: {
+        endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        region: 'us-east-1',
+        queues: expect.any(Object),
+      },
       spark: { baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), simulated: true },
       functions: { mode: 'bundles', assets: expect.any(String) },
       iam: 'enforced',
